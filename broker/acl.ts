@@ -1,0 +1,44 @@
+/**
+ * Topic ACL (PROTOCOL.md, Transport): a device publishes only under its own
+ * `{family}/{id}/` on its family's channels and subscribes only to its own reply topics.
+ * Pure functions of (identity, topic).
+ */
+import type { DeviceCode } from '../service/codes.js';
+import { replyChannels, type Family } from '../ingest/schemas/index.js';
+import { parseDeviceTopic, type DeviceTopic } from '../ingest/topic.js';
+
+/** Who is on the connection. `anonymous` exists only in open mode. */
+export type Identity =
+  | { kind: 'device'; deviceId: string; family: Family }
+  | { kind: 'anonymous' };
+
+export type PublishDecision =
+  | { ok: true; topic: DeviceTopic }
+  | { ok: false; reason: Extract<DeviceCode, 'topic_invalid' | 'topic_not_allowed'>; detail: string; topic: DeviceTopic | null };
+
+export function checkPublish(who: Identity, topic: string): PublishDecision {
+  const t = parseDeviceTopic(topic);
+  if (!t) {
+    return { ok: false, reason: 'topic_invalid', detail: `topic "${truncate(topic)}" is not {family}/{deviceId}/{channel}`, topic: null };
+  }
+  if (who.kind === 'device' && (t.deviceId !== who.deviceId || t.family !== who.family)) {
+    return { ok: false, reason: 'topic_not_allowed', detail: `device ${who.deviceId} (${who.family}) may publish only under ${who.family}/${who.deviceId}/`, topic: null };
+  }
+  if (replyChannels[t.family].includes(t.channel)) {
+    return { ok: false, reason: 'topic_not_allowed', detail: `${t.channel} is a platform -> device channel`, topic: t };
+  }
+  return { ok: true, topic: t };
+}
+
+/** Devices may subscribe to exactly their own reply topics; no wildcards. */
+export function checkSubscribe(who: Identity, filter: string): boolean {
+  if (filter.includes('#') || filter.includes('+')) return false;
+  const t = parseDeviceTopic(filter);
+  if (!t || !replyChannels[t.family].includes(t.channel)) return false;
+  if (who.kind === 'anonymous') return true;
+  return t.deviceId === who.deviceId && t.family === who.family;
+}
+
+function truncate(s: string): string {
+  return s.length > 120 ? s.slice(0, 120) + '…' : s;
+}

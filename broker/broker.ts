@@ -1,0 +1,220 @@
+/**
+ * The MQTT broker: aedes 1.x (MQTT 3.1.1) on TCP, TLS and WebSocket, with device
+ * authentication, the topic ACL, limits and connection tracking. Ingest runs inside
+ * `authorizePublish`, the one hook aedes waits for before it writes the PUBACK.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { IncomingMessage as HttpRequest } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import { createWebSocketStream, type WebSocket } from 'ws';
+import type { Config } from '../service/config.js';
+import type { DeviceReplier, Ingest, Sender } from '../ingest/ingest.js';
+import type { DeviceError, Family } from '../ingest/schemas/index.js';
+import { errorTopic } from '../ingest/topic.js';
+import { checkPublish, checkSubscribe, type Identity } from './acl.js';
+import type { ConnectionTracker } from './connectionState.js';
+import type { DeviceRegistry } from './deviceRegistry.js';
+import { guardPacketSize } from './packetGuard.js';
+
+
+export class Broker implements DeviceReplier {
+  private aedes: Aedes | null = null;
+  private tcp: net.Server | null = null;
+  private tlsServer: tls.Server | null = null;
+  private readonly identities = new WeakMap<Client, Identity>();
+
+  constructor(
+    private readonly config: Config['mqtt'],
+    private readonly registry: DeviceRegistry,
+    private readonly tracker: ConnectionTracker,
+    private readonly ingest: Ingest,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      drainTimeout: this.config.drainTimeoutMs,
+      connectTimeout: this.config.connectTimeoutMs,
+      maxTopicLevels: this.config.maxTopicLevels,
+      // device ids are up to 64 characters; MQTT 3.1.1 allows servers to accept longer client ids
+      maxClientsIdLength: 128,
+      heartbeatInterval: 60_000,
+      preConnect: (client, _packet, cb) => this.preConnect(client, cb),
+      authenticate: (client, username, password, cb) => this.authenticate(client, username, password, cb),
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
+    });
+    aedes.on('clientReady', (client) => {
+      const who = this.identities.get(client);
+      if (who?.kind === 'device') this.tracker.connected(who.deviceId, remoteAddress(client));
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const who = this.identities.get(client);
+      if (who?.kind === 'device') this.tracker.disconnected(who.deviceId);
+    });
+    aedes.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+    aedes.on('connectionError', (client, err) => this.log.debug({ err: err.message, remote: remoteAddress(client) }, 'mqtt connection error'));
+    this.aedes = aedes;
+
+    this.tcp = net.createServer((socket) => this.handle(socket, null));
+    await listen(this.tcp, this.config.port, this.config.host);
+    const tlsConfig = this.config.tls;
+    if (tlsConfig) {
+      this.tlsServer = tls.createServer({
+        cert: readFileSync(tlsConfig.certFile),
+        key: readFileSync(tlsConfig.keyFile),
+        ...(tlsConfig.caFile ? { ca: readFileSync(tlsConfig.caFile) } : {}),
+      }, (socket) => this.handle(socket, null));
+      await listen(this.tlsServer, tlsConfig.port, this.config.host);
+    }
+  }
+
+  /** MQTT over WebSocket (path /mqtt on the HTTP port); the HTTP server hands the socket over. */
+  handleWebSocket(ws: WebSocket, req: HttpRequest): void {
+    const stream = createWebSocketStream(ws);
+    stream.on('error', () => ws.terminate());
+    this.handle(stream, req);
+  }
+
+  get port(): number {
+    return (this.tcp?.address() as net.AddressInfo | null)?.port ?? 0;
+  }
+
+  get tlsPort(): number | null {
+    return this.tlsServer ? (this.tlsServer.address() as net.AddressInfo).port : null;
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  get running(): boolean {
+    return this.aedes !== null && !this.aedes.closed;
+  }
+
+  async stop(): Promise<void> {
+    const servers = [this.tcp, this.tlsServer].filter((s): s is net.Server => s !== null);
+    for (const s of servers) s.close();
+    if (this.aedes) {
+      const a = this.aedes;
+      await new Promise<void>((resolve) => a.close(() => resolve()));
+    }
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    this.tcp = this.tlsServer = null;
+    this.aedes = null;
+  }
+
+  sendError(family: Family, deviceId: string, error: DeviceError): void {
+    this.publish(errorTopic(family, deviceId), JSON.stringify(error), 1);
+  }
+
+  /** Publish on behalf of the platform (replies, alerts); bypasses authorizePublish by design. */
+  publish(topic: string, payload: string, qos: 0 | 1): void {
+    this.aedes?.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, (err) => {
+      if (err) this.log.warn({ topic, err: err.message }, 'platform publish failed');
+    });
+  }
+
+  private handle(stream: Duplex, req: HttpRequest | null): void {
+    const aedes = this.aedes;
+    if (!aedes) { stream.destroy(); return; }
+    // aedes' handle takes a request only to read proxy headers; we do not trust any proxy
+    const client = aedes.handle(stream, req as never);
+    guardPacketSize(client, this.config.maxPacketBytes, (size) => {
+      const who = this.identities.get(client);
+      const deviceId = who?.kind === 'device' ? who.deviceId : null;
+      this.ingest.reject(this.sender(client), { topic: '', payload: new Uint8Array(), qos: 0 },
+        null, { reason: 'packet_too_large', detail: `MQTT packet of ${size} bytes exceeds MQTT_MAX_PACKET_BYTES=${this.config.maxPacketBytes}` }, Date.now(), null);
+      this.log.warn({ deviceId, size }, 'closed a connection that sent an oversized packet');
+    });
+  }
+
+  private preConnect(client: Client, cb: (err: Error | null, ok: boolean) => void): void {
+    const max = this.config.maxConnections;
+    if (max > 0 && (this.aedes?.connectedClients ?? 0) >= max) {
+      this.log.warn({ max }, 'refused an MQTT connection: MQTT_MAX_CONNECTIONS reached');
+      cb(null, false);
+      return;
+    }
+    cb(null, true);
+    void client;
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (!username) {
+      if (this.config.allowAnonymous) {
+        this.identities.set(client, { kind: 'anonymous' });
+        cb(null, true);
+        return;
+      }
+      // CONNACK 5: not authorized [MQTT-3.2.2-3 table 3.1]
+      cb(Object.assign(new Error('anonymous connections are refused'), { returnCode: 5 }) as AuthenticateError, null);
+      return;
+    }
+    const device = password ? this.registry.authenticate(username, password) : null;
+    if (!device) {
+      // CONNACK 4: bad user name or password
+      cb(Object.assign(new Error('bad device id or secret'), { returnCode: 4 }) as AuthenticateError, null);
+      return;
+    }
+    this.identities.set(client, { kind: 'device', deviceId: device.id, family: device.family });
+    cb(null, true);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    // A will message of a client already gone: devices have no business with wills.
+    if (!client) { cb(new Error('will messages are not accepted')); return; }
+    const who = this.identities.get(client) ?? { kind: 'anonymous' as const };
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const msg = { topic: packet.topic, payload, qos: packet.qos };
+    const sender = this.sender(client);
+    const decision = checkPublish(who, packet.topic);
+    if (!decision.ok) {
+      // topic abuse may close the connection (PROTOCOL.md, Bad input) [MQTT-3.3.5-2]
+      const replyTo = who.kind === 'device' ? { family: who.family, deviceId: who.deviceId } : decision.topic;
+      this.ingest.reject(sender, msg, replyTo, { reason: decision.reason, detail: decision.detail }, Date.now(), cb, true);
+      return;
+    }
+    const topic = decision.topic;
+    if (who.kind === 'anonymous') {
+      const device = this.registry.get(topic.deviceId);
+      if (!device || device.family !== topic.family) {
+        this.ingest.reject(sender, msg, topic, { reason: 'unknown_device', detail: `no ${topic.family} device ${topic.deviceId} is registered` }, Date.now(), cb);
+        return;
+      }
+    }
+    this.tracker.seen(topic.deviceId);
+    this.ingest.handle(sender, topic, msg, cb);
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    const who = this.identities.get(client) ?? { kind: 'anonymous' as const };
+    // a refused filter gets 0x80 in the SUBACK; the connection stays [MQTT-3.9.3]
+    cb(null, checkSubscribe(who, sub.topic) ? sub : null);
+  }
+
+  private sender(client: Client): Sender {
+    const who = this.identities.get(client);
+    return { deviceId: who?.kind === 'device' ? who.deviceId : null, clientId: client.id ?? null, remoteAddress: remoteAddress(client) };
+  }
+}
+
+function remoteAddress(client: Client): string | null {
+  const conn = client.conn as Duplex & { remoteAddress?: string };
+  const req = client.req as HttpRequest | undefined;
+  return conn.remoteAddress ?? req?.socket?.remoteAddress ?? null;
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * Connection state per device: connected or not, last seen, last connect and disconnect.
+ * Updated in memory on every event (cheap: a map write), written to the store in one batch
+ * every STATE_FLUSH_INTERVAL_MS, and once more at stop.
+ */
+import type { ConnectionState, Store } from '../store/types.js';
+
+export class ConnectionTracker {
+  private readonly states = new Map<string, ConnectionState>();
+  /** open connections per device (a device may hold more than one) */
+  private readonly open = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly flushIntervalMs: number,
+    private readonly onError: (err: Error) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(): Promise<void> {
+    for (const s of await this.store.loadConnectionStates()) {
+      // nobody is connected to a broker that just started
+      const wasConnected = s.connected;
+      this.states.set(s.deviceId, { ...s, connected: false, lastDisconnectedAt: wasConnected ? (s.lastSeen ?? s.lastDisconnectedAt) : s.lastDisconnectedAt });
+      if (wasConnected) this.dirty.add(s.deviceId);
+    }
+    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  get(deviceId: string): ConnectionState | undefined {
+    return this.states.get(deviceId);
+  }
+
+  get connectedDevices(): number {
+    return this.open.size;
+  }
+
+  connected(deviceId: string, remoteAddress: string | null): void {
+    const now = this.now();
+    this.open.set(deviceId, (this.open.get(deviceId) ?? 0) + 1);
+    const s = this.state(deviceId);
+    s.connected = true;
+    s.lastConnectedAt = now;
+    s.lastSeen = now;
+    s.remoteAddress = remoteAddress;
+    this.dirty.add(deviceId);
+  }
+
+  disconnected(deviceId: string): void {
+    const n = (this.open.get(deviceId) ?? 1) - 1;
+    if (n > 0) { this.open.set(deviceId, n); return; }
+    this.open.delete(deviceId);
+    const s = this.state(deviceId);
+    s.connected = false;
+    s.lastDisconnectedAt = this.now();
+    this.dirty.add(deviceId);
+  }
+
+  seen(deviceId: string): void {
+    const s = this.states.get(deviceId);
+    if (s) s.lastSeen = this.now();
+    else this.state(deviceId).lastSeen = this.now();
+    this.dirty.add(deviceId);
+  }
+
+  flush(): Promise<void> {
+    // one flush at a time; a flush asked for during another runs after it
+    this.flushing = this.flushing.then(async () => {
+      if (!this.dirty.size) return;
+      const batch = [...this.dirty].map((id) => ({ ...this.states.get(id)! }));
+      this.dirty.clear();
+      try {
+        await this.store.saveConnectionStates(batch);
+      } catch (err) {
+        for (const s of batch) this.dirty.add(s.deviceId);
+        this.onError(err as Error);
+      }
+    });
+    return this.flushing;
+  }
+
+  private state(deviceId: string): ConnectionState {
+    let s = this.states.get(deviceId);
+    if (!s) {
+      s = { deviceId, connected: false, lastSeen: null, lastConnectedAt: null, lastDisconnectedAt: null, remoteAddress: null };
+      this.states.set(deviceId, s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Device secrets. The platform generates every secret (192 random bits) and stores only its
+ * SHA-256. For a secret that random a fast hash is safe (no dictionary to try), and a slow
+ * KDF would make a reconnect storm of 100k devices cost an hour of CPU. People's passwords
+ * use scrypt instead (dashboard/passwords.ts).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export function generateSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export function hashSecret(secret: string | Uint8Array): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function verifySecret(given: Uint8Array, storedHashHex: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = Buffer.from(storedHashHex, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,64 @@
+/**
+ * Prometheus metrics. Ingest keeps plain counters (no per-message allocation); the collectors
+ * here read them at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionTracker } from '../broker/connectionState.js';
+import type { DeviceRegistry } from '../broker/deviceRegistry.js';
+import type { Ingest } from '../ingest/ingest.js';
+import { batchLatencyBucketsMs } from '../ingest/metrics.js';
+
+export interface MetricSources {
+  ingest: Ingest;
+  tracker: ConnectionTracker;
+  registry: DeviceRegistry;
+  mqttClients: () => number;
+}
+
+export function createMetrics(src: MetricSources): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = src.ingest.metrics;
+
+  const counter = (name: string, help: string, read: () => number) => new Counter({
+    name, help, registers: [registry],
+    collect() { this.reset(); this.inc(read()); },
+  });
+  counter('ingest_received_total', 'MQTT PUBLISH packets handed to ingest', () => m.received);
+  counter('ingest_duplicates_total', 'Readings acknowledged but not stored again (same device and msgId)', () => m.duplicates);
+  counter('ingest_batches_total', 'Group commits attempted', () => m.batches);
+  counter('ingest_store_failures_total', 'Group commits that failed (nothing of them acknowledged)', () => m.storeFailures);
+  counter('ingest_lost_qos0_total', 'QoS 0 readings in failed commits (QoS 0 has no resend)', () => m.lostQos0);
+
+  new Counter({
+    name: 'ingest_stored_total', help: 'Readings durably stored', labelNames: ['family', 'channel'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of m.storedByChannel) {
+        const [family, channel] = key.split('/') as [string, string];
+        this.inc({ family, channel }, n);
+      }
+    },
+  });
+  new Counter({
+    name: 'ingest_dead_letters_total', help: 'Messages dead-lettered, by reason code', labelNames: ['reason'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of m.deadLettersByReason) this.inc({ reason }, n);
+    },
+  });
+
+  const gauge = (name: string, help: string, read: () => number) => new Gauge({
+    name, help, registers: [registry],
+    collect() { this.set(read()); },
+  });
+  gauge('ingest_pending_rows', 'Readings and dead letters waiting for a commit', () => src.ingest.pending);
+  gauge('ingest_dedupe_entries', 'Remembered (device, msgId) pairs', () => src.ingest.dedupeSize);
+  gauge('mqtt_connected_clients', 'Open MQTT connections', src.mqttClients);
+  gauge('devices_connected', 'Registered devices with at least one open connection', () => src.tracker.connectedDevices);
+  gauge('devices_registered', 'Devices in the registry', () => src.registry.size);
+
+  const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency (append + COMMIT with WAL fsync)', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });
+  m.observeBatchLatency = (ms) => hist.observe(ms / 1000);
+  return registry;
+}

@@ -1,0 +1,64 @@
+/**
+ * The one catalog of stable error and dead-letter codes.
+ *
+ * Callers (devices, HTTP clients, our own code) branch on `code`, never on message text.
+ * Every code here is documented in docs/error-codes.md; test/codes.test.ts keeps the two
+ * in step, in the manner of fastify's error catalog.
+ */
+
+export interface CodeSpec {
+  /** HTTP status when the code is returned by the API; absent for MQTT-only codes. */
+  readonly http?: number;
+  /** Where the code appears: a device `error` reply / dead letter, the HTTP API, or both. */
+  readonly scope: 'device' | 'http' | 'both';
+  /** One-line meaning, in English; the same sentence stands in docs/error-codes.md. */
+  readonly summary: string;
+}
+
+export const codes = {
+  // --- device payload problems: dead-lettered, device told on {family}/{id}/error
+  invalid_json: { scope: 'device', summary: 'The payload is not a UTF-8 JSON object.' },
+  schema: { scope: 'device', summary: 'The payload does not match the schema of its channel; detail names each field.' },
+  too_large: { scope: 'device', summary: 'The payload is larger than MQTT_MAX_PAYLOAD_BYTES.' },
+  packet_too_large: { scope: 'device', summary: 'The MQTT packet is larger than MQTT_MAX_PACKET_BYTES; the connection is closed.' },
+  unknown_channel: { scope: 'device', summary: 'The topic names a channel this device family does not have.' },
+  unknown_device: { scope: 'device', summary: 'The topic names a device that is not registered (open mode only).' },
+  topic_invalid: { scope: 'device', summary: 'The topic is not {family}/{deviceId}/{channel}; the connection is closed.' },
+  topic_not_allowed: { scope: 'device', summary: "The topic belongs to another device or family; the connection is closed [MQTT-3.3.5-2]." },
+  store_unavailable: { scope: 'device', summary: 'The store could not commit the message; it was not acknowledged and should be resent.' },
+
+  // --- HTTP API
+  validation: { scope: 'http', http: 400, summary: 'The request body, query or parameters are invalid; details list each problem.' },
+  bad_csv: { scope: 'http', http: 400, summary: 'The CSV body could not be parsed.' },
+  unauthorized: { scope: 'http', http: 401, summary: 'No valid bearer token was sent.' },
+  bad_credentials: { scope: 'http', http: 401, summary: 'Username or password is wrong.' },
+  forbidden: { scope: 'http', http: 403, summary: 'The role of the caller may not do this.' },
+  not_found: { scope: 'http', http: 404, summary: 'No such resource.' },
+  device_not_found: { scope: 'http', http: 404, summary: 'No device with that id is registered.' },
+  device_exists: { scope: 'http', http: 409, summary: 'A device with that id is already registered.' },
+  user_exists: { scope: 'http', http: 409, summary: 'A user with that name already exists.' },
+  payload_too_large: { scope: 'http', http: 413, summary: 'The request body is larger than HTTP_BODY_LIMIT_BYTES.' },
+  unsupported_media_type: { scope: 'http', http: 415, summary: 'The Content-Type is not one this route accepts.' },
+  rate_limited: { scope: 'http', http: 429, summary: 'Too many attempts; retry after the time given in Retry-After.' },
+  internal: { scope: 'http', http: 500, summary: 'An unexpected error; the log has the details under the request id.' },
+  unavailable: { scope: 'http', http: 503, summary: 'A component (store, broker) is not ready.' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type Code = keyof typeof codes;
+export type DeviceCode = { [K in Code]: (typeof codes)[K]['scope'] extends 'http' ? never : K }[Code];
+
+/** An error that carries a catalog code; the HTTP error handler maps it to a response. */
+export class CodedError extends Error {
+  readonly code: Code;
+  readonly details: unknown;
+  constructor(code: Code, message: string, details?: unknown) {
+    super(message);
+    this.name = 'CodedError';
+    this.code = code;
+    this.details = details;
+  }
+  get statusCode(): number {
+    const spec: CodeSpec = codes[this.code];
+    return spec.http ?? 500;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Configuration: one validated, frozen object built from the environment and an optional
+ * JSON file (CONFIG_FILE). Environment wins over the file. A bad value stops start-up with
+ * a message that names the setting. No singleton: the composition root builds it and passes
+ * it down.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const optionalPath = z.string().min(1).optional();
+
+/** Every setting: its variable, its default and what it does. The README table mirrors this. */
+export const settings = {
+  MQTT_PORT: { schema: port, default: 1883, doc: 'MQTT over TCP port (0 = any free port).' },
+  MQTT_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the MQTT listeners bind to.' },
+  MQTTS_PORT: { schema: port, default: 8883, doc: 'MQTT over TLS port; the listener starts only when TLS_CERT_FILE and TLS_KEY_FILE are set.' },
+  TLS_CERT_FILE: { schema: optionalPath, default: undefined, doc: 'PEM certificate (chain) for the TLS listener.' },
+  TLS_KEY_FILE: { schema: optionalPath, default: undefined, doc: 'PEM private key for the TLS listener.' },
+  TLS_CA_FILE: { schema: optionalPath, default: undefined, doc: 'Optional PEM CA bundle offered to clients.' },
+  HTTP_PORT: { schema: port, default: 3000, doc: 'HTTP port: API, /docs, /metrics, /healthz and MQTT over WebSocket at /mqtt.' },
+  HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds to.' },
+  DATA_DIR: { schema: z.string().min(1), default: './data', doc: 'Directory for the DuckDB file and generated secrets.' },
+  MQTT_ALLOW_ANONYMOUS: { schema: bool, default: false, doc: 'Open mode: accept clients without credentials (they may publish for any registered device). Never in production.' },
+  MQTT_MAX_PAYLOAD_BYTES: { schema: positiveInt, default: 65536, doc: 'Largest accepted payload; larger ones are dead-lettered as too_large.' },
+  MQTT_MAX_PACKET_BYTES: { schema: positiveInt, default: 1048576, doc: 'Largest MQTT packet parsed at all; a larger one closes the connection (packet_too_large).' },
+  MQTT_MAX_TOPIC_LEVELS: { schema: z.coerce.number().int().min(4).max(100), default: 8, doc: 'Most topic levels in a PUBLISH/SUBSCRIBE.' },
+  MQTT_DRAIN_TIMEOUT_MS: { schema: nonNegativeInt, default: 10000, doc: 'A client whose socket does not drain within this time is dropped so it cannot stall others.' },
+  MQTT_CONNECT_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Time allowed between TCP connect and the MQTT CONNECT packet.' },
+  MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
+  INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
+  INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
+  DEDUPE_WINDOW_S: { schema: positiveInt, default: 600, doc: 'How long (device, msgId) pairs are remembered for duplicate detection (also reloaded at start).' },
+  DEDUPE_MAX_ENTRIES: { schema: positiveInt, default: 1000000, doc: 'Upper bound on remembered (device, msgId) pairs, bounding memory.' },
+  DEAD_LETTER_RAW_MAX_BYTES: { schema: positiveInt, default: 65536, doc: 'Raw bytes kept per dead letter (the size is always recorded).' },
+  STATE_FLUSH_INTERVAL_MS: { schema: positiveInt, default: 5000, doc: 'How often device connection state (last seen) is written to the store.' },
+  ADMIN_PASSWORD: { schema: z.string().min(8).optional(), default: undefined, doc: 'Password of the first admin user; when unset one is generated and written to DATA_DIR/admin-password.txt.' },
+  TOKEN_TTL_S: { schema: positiveInt, default: 43200, doc: 'Lifetime of API bearer tokens.' },
+  LOGIN_MAX_ATTEMPTS: { schema: positiveInt, default: 10, doc: 'Failed logins per username and address per 15 minutes before 429.' },
+  HTTP_BODY_LIMIT_BYTES: { schema: positiveInt, default: 10485760, doc: 'Largest HTTP request body (device CSV imports included).' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level.' },
+} as const;
+
+export type SettingName = keyof typeof settings;
+
+export interface Config {
+  readonly dataDir: string;
+  readonly dbPath: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly mqtt: {
+    readonly host: string;
+    readonly port: number;
+    readonly tls: { readonly port: number; readonly certFile: string; readonly keyFile: string; readonly caFile?: string } | null;
+    readonly allowAnonymous: boolean;
+    readonly maxPayloadBytes: number;
+    readonly maxPacketBytes: number;
+    readonly maxTopicLevels: number;
+    readonly drainTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+    readonly maxConnections: number;
+  };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly ingest: {
+    readonly batchMaxRows: number;
+    readonly maxPending: number;
+    readonly dedupeWindowMs: number;
+    readonly dedupeMaxEntries: number;
+    readonly deadLetterRawMaxBytes: number;
+    readonly stateFlushIntervalMs: number;
+  };
+  readonly auth: { readonly adminPassword?: string; readonly tokenTtlS: number; readonly loginMaxAttempts: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, unknown>;
+
+function readConfigFile(file: string): Source {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`CONFIG_FILE: cannot read ${file}: ${(e as Error).message}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError([`CONFIG_FILE: ${file} is not valid JSON: ${(e as Error).message}`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`CONFIG_FILE: ${file} must hold a JSON object of settings, e.g. {"MQTT_PORT": 1883}`]);
+  }
+  const unknown = Object.keys(parsed).filter((k) => !Object.hasOwn(settings, k));
+  if (unknown.length) {
+    throw new ConfigError(unknown.map((k) => `CONFIG_FILE: unknown setting ${k} in ${file}`));
+  }
+  return parsed as Source;
+}
+
+/**
+ * Build the config from an environment (process.env by default) and, when CONFIG_FILE is
+ * set, a JSON file of the same names. `overrides` (tests, embedding) win over both.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<SettingName, unknown>> = {}): Config {
+  const file = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
+  const problems: string[] = [];
+  const v: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(settings) as Array<[SettingName, (typeof settings)[SettingName]]>) {
+    const envValue = env[name] === '' ? undefined : env[name];
+    const raw = Object.hasOwn(overrides, name) ? overrides[name] : envValue ?? file[name] ?? spec.default;
+    const result = (spec.schema as z.ZodType).safeParse(raw);
+    if (result.success) v[name] = result.data;
+    else problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((i) => i.message).join('; ')} (${spec.doc})`);
+  }
+  const cert = v.TLS_CERT_FILE as string | undefined;
+  const key = v.TLS_KEY_FILE as string | undefined;
+  if (Boolean(cert) !== Boolean(key)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE must be set together (or neither)');
+  if ((v.MQTT_MAX_PACKET_BYTES as number) < (v.MQTT_MAX_PAYLOAD_BYTES as number)) {
+    problems.push('MQTT_MAX_PACKET_BYTES must be at least MQTT_MAX_PAYLOAD_BYTES');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(v.DATA_DIR as string);
+  const config: Config = {
+    dataDir,
+    dbPath: path.join(dataDir, 'supervision.duckdb'),
+    logLevel: v.LOG_LEVEL as Config['logLevel'],
+    mqtt: {
+      host: v.MQTT_HOST as string,
+      port: v.MQTT_PORT as number,
+      tls: cert && key
+        ? { port: v.MQTTS_PORT as number, certFile: cert, keyFile: key, ...(v.TLS_CA_FILE ? { caFile: v.TLS_CA_FILE as string } : {}) }
+        : null,
+      allowAnonymous: v.MQTT_ALLOW_ANONYMOUS as boolean,
+      maxPayloadBytes: v.MQTT_MAX_PAYLOAD_BYTES as number,
+      maxPacketBytes: v.MQTT_MAX_PACKET_BYTES as number,
+      maxTopicLevels: v.MQTT_MAX_TOPIC_LEVELS as number,
+      drainTimeoutMs: v.MQTT_DRAIN_TIMEOUT_MS as number,
+      connectTimeoutMs: v.MQTT_CONNECT_TIMEOUT_MS as number,
+      maxConnections: v.MQTT_MAX_CONNECTIONS as number,
+    },
+    http: { host: v.HTTP_HOST as string, port: v.HTTP_PORT as number, bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES as number },
+    ingest: {
+      batchMaxRows: v.INGEST_BATCH_MAX_ROWS as number,
+      maxPending: v.INGEST_MAX_PENDING as number,
+      dedupeWindowMs: (v.DEDUPE_WINDOW_S as number) * 1000,
+      dedupeMaxEntries: v.DEDUPE_MAX_ENTRIES as number,
+      deadLetterRawMaxBytes: v.DEAD_LETTER_RAW_MAX_BYTES as number,
+      stateFlushIntervalMs: v.STATE_FLUSH_INTERVAL_MS as number,
+    },
+    auth: {
+      ...(v.ADMIN_PASSWORD ? { adminPassword: v.ADMIN_PASSWORD as string } : {}),
+      tokenTtlS: v.TOKEN_TTL_S as number,
+      loginMaxAttempts: v.LOGIN_MAX_ATTEMPTS as number,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const value of Object.values(o)) deepFreeze(value);
+    Object.freeze(o);
+  }
+  return o;
+}

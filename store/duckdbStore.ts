@@ -1,0 +1,415 @@
+/**
+ * The embedded default store: one DuckDB file under DATA_DIR.
+ *
+ * Connections: one writer (appenders inside explicit transactions: the appender work is
+ * synchronous and cheap, the COMMIT with its WAL fsync runs off the event loop), one for
+ * control writes (registry, users, state) and one for reads. DuckDB allows a single writing
+ * process per file (NOTES.md), so CLIs write through the service's API, never directly.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import type { Family } from '../ingest/schemas/index.js';
+import { migrate } from './migrations.js';
+import { allReadingTables, readingTables, type Column, type ReadingTable } from './readingTables.js';
+import { Serial } from './serial.js';
+import type {
+  ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, Reading, ReadingQuery, Store, StoredReading, UserRecord,
+} from './types.js';
+
+type Row = Record<string, unknown>;
+
+export class DuckDbStore implements Store {
+  private instance: DuckDBInstance | null = null;
+  private writer: DuckDBConnection | null = null;
+  private control: DuckDBConnection | null = null;
+  private reader: DuckDBConnection | null = null;
+  private readonly appenders = new Map<string, DuckDBAppender>();
+  private readonly writeQueue = new Serial();
+  private readonly controlQueue = new Serial();
+  private readonly readQueue = new Serial();
+
+  constructor(private readonly file: string) {}
+
+  async open(): Promise<void> {
+    if (this.file !== ':memory:') mkdirSync(path.dirname(this.file), { recursive: true });
+    this.instance = await DuckDBInstance.create(this.file);
+    this.writer = await this.instance.connect();
+    this.control = await this.instance.connect();
+    this.reader = await this.instance.connect();
+    await migrate(this.control);
+  }
+
+  async close(): Promise<void> {
+    await this.writeQueue.idle();
+    await this.controlQueue.idle();
+    await this.readQueue.idle();
+    for (const a of this.appenders.values()) {
+      try { a.closeSync(); } catch { /* already failed: nothing left to flush */ }
+    }
+    this.appenders.clear();
+    for (const c of [this.writer, this.control, this.reader]) c?.closeSync();
+    // CHECKPOINT is implicit on the last close: the WAL is folded into the file.
+    this.instance?.closeSync();
+    this.writer = this.control = this.reader = null;
+    this.instance = null;
+  }
+
+  private conn(which: 'writer' | 'control' | 'reader'): DuckDBConnection {
+    const c = this[which];
+    if (!c) throw new Error('store is not open');
+    return c;
+  }
+
+  private async appender(table: string): Promise<DuckDBAppender> {
+    let a = this.appenders.get(table);
+    if (!a) {
+      a = await this.conn('writer').createAppender(table);
+      this.appenders.set(table, a);
+    }
+    return a;
+  }
+
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void> {
+    return this.writeQueue.run(async () => {
+      const w = this.conn('writer');
+      // Appenders are created before BEGIN so that the transaction holds only the rows.
+      const used = new Set<DuckDBAppender>();
+      const byTable: Array<[ReadingTable, DuckDBAppender]> = [];
+      for (const r of readings) {
+        const t = readingTables[r.family][r.channel];
+        if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
+        byTable.push([t, await this.appender(t.table)]);
+      }
+      const dl = deadLetters.length ? await this.appender('dead_letters') : null;
+      await w.run('BEGIN TRANSACTION');
+      try {
+        for (let i = 0; i < readings.length; i++) {
+          const [t, a] = byTable[i]!;
+          appendReading(a, t, readings[i]!);
+          used.add(a);
+        }
+        if (dl) {
+          for (const d of deadLetters) appendDeadLetter(dl, d);
+          used.add(dl);
+        }
+        for (const a of used) a.flushSync();
+        await w.run('COMMIT');
+      } catch (err) {
+        // An appender that failed mid-batch may hold half a row: throw them all away.
+        for (const [table, a] of this.appenders) {
+          try { a.clear(); a.closeSync(); } catch { /* ignore */ }
+          this.appenders.delete(table);
+        }
+        try { await w.run('ROLLBACK'); } catch { /* no transaction left to roll back */ }
+        throw err;
+      }
+    });
+  }
+
+  lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }> {
+    return this.read(async (c) => {
+      const parts = allReadingTables.map((t) => `SELECT max(seq) AS m FROM ${t.table}`).join(' UNION ALL ');
+      const r = await all(c, `SELECT coalesce(max(m), 0)::DOUBLE AS s, (SELECT coalesce(max(id), 0)::DOUBLE FROM dead_letters) AS d FROM (${parts})`);
+      return { readingSeq: Number(r[0]?.s ?? 0), deadLetterId: Number(r[0]?.d ?? 0) };
+    });
+  }
+
+  recentMessageKeys(since: number, max: number): Promise<Array<[string, string]>> {
+    return this.read(async (c) => {
+      const parts = allReadingTables
+        .map((t) => `SELECT device_id, msg_id, received_at FROM ${t.table} WHERE received_at >= epoch_ms(?::BIGINT)`)
+        .join(' UNION ALL ');
+      const rows = await all(c, `SELECT device_id, msg_id FROM (${parts}) ORDER BY received_at DESC LIMIT ?`,
+        [...allReadingTables.map(() => since), max]);
+      return rows.map((r) => [String(r.device_id), String(r.msg_id)] as [string, string]);
+    });
+  }
+
+  queryReadings(q: ReadingQuery): Promise<StoredReading[]> {
+    return this.read(async (c) => {
+      const channels = q.channel ? [q.channel] : Object.keys(readingTables[q.family]);
+      const out: StoredReading[] = [];
+      for (const channel of channels) {
+        const t = readingTables[q.family][channel];
+        if (!t) continue;
+        const where = ['device_id = ?'];
+        const params: DuckDBValue[] = [q.deviceId];
+        if (q.from !== undefined) { where.push('ts >= epoch_ms(?::BIGINT)'); params.push(q.from); }
+        if (q.to !== undefined) { where.push('ts <= epoch_ms(?::BIGINT)'); params.push(q.to); }
+        params.push(q.limit);
+        const cols = [...new Set(t.columns.map((x) => x.name))].join(', ');
+        const rows = await all(c, `SELECT seq::DOUBLE AS seq, msg_id, epoch_ms(ts)::DOUBLE AS ts, epoch_ms(received_at)::DOUBLE AS received_at, extra, ${cols}
+          FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ts DESC, seq DESC LIMIT ?`, params);
+        for (const row of rows) out.push(toStoredReading(channel, t, row));
+      }
+      // newest last, as PROTOCOL.md asks; across channels keep the newest `limit` overall
+      out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+      return out.slice(Math.max(0, out.length - q.limit));
+    });
+  }
+
+  countReadings(): Promise<number> {
+    return this.read(async (c) => {
+      const parts = allReadingTables.map((t) => `SELECT count(*) AS n FROM ${t.table}`).join(' UNION ALL ');
+      const r = await all(c, `SELECT sum(n)::DOUBLE AS n FROM (${parts})`);
+      return Number(r[0]?.n ?? 0);
+    });
+  }
+
+  insertDevices(devices: readonly DeviceRecord[]): Promise<void> {
+    return this.controlTx(async (c) => {
+      const stmt = await c.prepare(`INSERT INTO devices (id, family, name, lat, lng, district, meta, secret_hash, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT))`);
+      for (const d of devices) {
+        stmt.bind(deviceParams(d));
+        await stmt.run();
+      }
+    });
+  }
+
+  updateDevice(d: DeviceRecord): Promise<void> {
+    return this.controlTx(async (c) => {
+      await c.run(`UPDATE devices SET family = ?, name = ?, lat = ?, lng = ?, district = ?, meta = ?, secret_hash = ?,
+        created_at = epoch_ms(?::BIGINT), updated_at = epoch_ms(?::BIGINT) WHERE id = ?`, [...deviceParams(d).slice(1), d.id]);
+    });
+  }
+
+  loadDevices(): Promise<DeviceRecord[]> {
+    return this.read(async (c) => {
+      const rows = await all(c, `SELECT id, family, name, lat, lng, district, meta, secret_hash,
+        epoch_ms(created_at)::DOUBLE AS created_at, epoch_ms(updated_at)::DOUBLE AS updated_at FROM devices ORDER BY id`);
+      return rows.map((r) => ({
+        id: String(r.id),
+        family: String(r.family) as Family,
+        name: r.name === null ? null : String(r.name),
+        location: r.lat === null || r.lng === null ? null : { lat: Number(r.lat), lng: Number(r.lng) },
+        district: r.district === null ? null : String(r.district),
+        meta: r.meta ? JSON.parse(String(r.meta)) as Record<string, unknown> : {},
+        secretHash: String(r.secret_hash),
+        createdAt: Number(r.created_at),
+        updatedAt: Number(r.updated_at),
+      }));
+    });
+  }
+
+  saveConnectionStates(states: readonly ConnectionState[]): Promise<void> {
+    if (!states.length) return Promise.resolve();
+    return this.controlTx(async (c) => {
+      // Stage with an appender, then one upsert: a reconnect storm dirties every device at once.
+      const a = await c.createAppender('device_state_stage');
+      try {
+        for (const s of states) {
+          a.appendVarchar(s.deviceId);
+          a.appendBoolean(s.connected);
+          appendTs(a, s.lastSeen);
+          appendTs(a, s.lastConnectedAt);
+          appendTs(a, s.lastDisconnectedAt);
+          if (s.remoteAddress === null) a.appendNull(); else a.appendVarchar(s.remoteAddress);
+          a.endRow();
+        }
+        a.flushSync();
+      } finally {
+        a.closeSync();
+      }
+      await c.run('INSERT OR REPLACE INTO device_state SELECT * FROM device_state_stage');
+      await c.run('DELETE FROM device_state_stage');
+    });
+  }
+
+  loadConnectionStates(): Promise<ConnectionState[]> {
+    return this.read(async (c) => {
+      const rows = await all(c, `SELECT device_id, connected, epoch_ms(last_seen)::DOUBLE AS last_seen,
+        epoch_ms(last_connected_at)::DOUBLE AS last_connected_at, epoch_ms(last_disconnected_at)::DOUBLE AS last_disconnected_at,
+        remote_address FROM device_state`);
+      return rows.map((r) => ({
+        deviceId: String(r.device_id),
+        connected: Boolean(r.connected),
+        lastSeen: numOrNull(r.last_seen),
+        lastConnectedAt: numOrNull(r.last_connected_at),
+        lastDisconnectedAt: numOrNull(r.last_disconnected_at),
+        remoteAddress: r.remote_address === null ? null : String(r.remote_address),
+      }));
+    });
+  }
+
+  listDeadLetters(q: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.read(async (c) => {
+      const where: string[] = [];
+      const params: DuckDBValue[] = [];
+      if (q.deviceId !== undefined) { where.push('device_id = ?'); params.push(q.deviceId); }
+      if (q.reason !== undefined) { where.push('reason = ?'); params.push(q.reason); }
+      if (q.since !== undefined) { where.push('received_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      params.push(q.limit);
+      const rows = await all(c, `SELECT id::DOUBLE AS id, epoch_ms(received_at)::DOUBLE AS received_at, device_id, client_id, topic, qos,
+        reason, detail, issues, msg_id, raw, raw_size, remote_address FROM dead_letters
+        ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, params);
+      return rows.map((r) => ({
+        id: Number(r.id),
+        receivedAt: Number(r.received_at),
+        deviceId: strOrNull(r.device_id),
+        clientId: strOrNull(r.client_id),
+        topic: String(r.topic),
+        qos: Number(r.qos),
+        reason: String(r.reason),
+        detail: String(r.detail),
+        issues: r.issues ? JSON.parse(String(r.issues)) as DeadLetter['issues'] : null,
+        msgId: strOrNull(r.msg_id),
+        raw: blobBytes(r.raw),
+        rawSize: Number(r.raw_size),
+        remoteAddress: strOrNull(r.remote_address),
+      }));
+    });
+  }
+
+  countDeadLetters(): Promise<number> {
+    return this.read(async (c) => Number((await all(c, 'SELECT count(*)::DOUBLE AS n FROM dead_letters'))[0]?.n ?? 0));
+  }
+
+  getUser(username: string): Promise<UserRecord | null> {
+    return this.read(async (c) => {
+      const rows = await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at FROM users WHERE username = ?', [username]);
+      return rows[0] ? toUser(rows[0]) : null;
+    });
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.read(async (c) => (await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at FROM users ORDER BY username')).map(toUser));
+  }
+
+  insertUser(u: UserRecord): Promise<void> {
+    return this.controlTx(async (c) => {
+      await c.run('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, epoch_ms(?::BIGINT))', [u.username, u.role, u.passwordHash, u.createdAt]);
+    });
+  }
+
+  getSetting(key: string): Promise<string | null> {
+    return this.read(async (c) => {
+      const rows = await all(c, 'SELECT value FROM settings WHERE key = ?', [key]);
+      return rows[0] ? String(rows[0].value) : null;
+    });
+  }
+
+  setSetting(key: string, value: string): Promise<void> {
+    return this.controlTx(async (c) => {
+      await c.run('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)', [key, value]);
+    });
+  }
+
+  private read<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.readQueue.run(() => fn(this.conn('reader')));
+  }
+
+  private controlTx(fn: (c: DuckDBConnection) => Promise<void>): Promise<void> {
+    return this.controlQueue.run(async () => {
+      const c = this.conn('control');
+      await c.run('BEGIN TRANSACTION');
+      try {
+        await fn(c);
+        await c.run('COMMIT');
+      } catch (err) {
+        try { await c.run('ROLLBACK'); } catch { /* nothing to roll back */ }
+        throw err;
+      }
+    });
+  }
+}
+
+async function all(c: DuckDBConnection, sql: string, params?: DuckDBValue[]): Promise<Row[]> {
+  const reader = await c.runAndReadAll(sql, params);
+  return reader.getRowObjectsJS() as Row[];
+}
+
+function appendTs(a: DuckDBAppender, ms: number | null): void {
+  if (ms === null) a.appendNull();
+  else a.appendTimestamp(new DuckDBTimestampValue(BigInt(Math.trunc(ms)) * 1000n));
+}
+
+function appendValue(a: DuckDBAppender, c: Column, v: unknown): void {
+  if (v === undefined || v === null) { a.appendNull(); return; }
+  switch (c.type) {
+    case 'VARCHAR': a.appendVarchar(String(v)); break;
+    case 'DOUBLE': a.appendDouble(v as number); break;
+    case 'INTEGER': a.appendInteger(v as number); break;
+    case 'BIGINT': a.appendBigInt(BigInt(v as number)); break;
+    case 'BOOLEAN': a.appendBoolean(v as boolean); break;
+  }
+}
+
+function appendReading(a: DuckDBAppender, t: ReadingTable, r: Reading): void {
+  a.appendBigInt(BigInt(r.seq));
+  a.appendVarchar(r.deviceId);
+  a.appendVarchar(r.msgId);
+  appendTs(a, r.ts);
+  appendTs(a, r.receivedAt);
+  a.appendTinyInt(r.qos);
+  for (const c of t.columns) {
+    const raw = r.data[c.field];
+    appendValue(a, c, c.index === undefined ? raw : (raw as unknown[] | undefined)?.[c.index]);
+  }
+  if (r.extra === null) a.appendNull(); else a.appendVarchar(r.extra);
+  a.endRow();
+}
+
+function appendDeadLetter(a: DuckDBAppender, d: DeadLetter): void {
+  a.appendBigInt(BigInt(d.id));
+  appendTs(a, d.receivedAt);
+  appendNullable(a, d.deviceId);
+  appendNullable(a, d.clientId);
+  a.appendVarchar(d.topic);
+  a.appendTinyInt(d.qos);
+  a.appendVarchar(d.reason);
+  a.appendVarchar(d.detail);
+  appendNullable(a, d.issues ? JSON.stringify(d.issues) : null);
+  appendNullable(a, d.msgId);
+  a.appendBlob(d.raw);
+  a.appendInteger(d.rawSize);
+  appendNullable(a, d.remoteAddress);
+  a.endRow();
+}
+
+function appendNullable(a: DuckDBAppender, v: string | null): void {
+  if (v === null) a.appendNull(); else a.appendVarchar(v);
+}
+
+function deviceParams(d: DeviceRecord): DuckDBValue[] {
+  return [d.id, d.family, d.name, d.location?.lat ?? null, d.location?.lng ?? null, d.district, JSON.stringify(d.meta), d.secretHash, d.createdAt, d.updatedAt];
+}
+
+function toStoredReading(channel: string, t: ReadingTable, row: Row): StoredReading {
+  const data: Record<string, unknown> = {};
+  for (const c of t.columns) {
+    const v = row[c.name];
+    if (v === null || v === undefined) continue;
+    const value = typeof v === 'bigint' ? Number(v) : v;
+    if (c.index === undefined) data[c.field] = value;
+    else ((data[c.field] ??= []) as unknown[])[c.index] = value;
+  }
+  return {
+    seq: Number(row.seq),
+    channel,
+    msgId: String(row.msg_id),
+    ts: Number(row.ts),
+    receivedAt: Number(row.received_at),
+    data,
+    extra: row.extra ? JSON.parse(String(row.extra)) as Record<string, unknown> : null,
+  };
+}
+
+function toUser(r: Row): UserRecord {
+  return { username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: Number(r.created_at) };
+}
+
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function blobBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (v && typeof v === 'object' && 'bytes' in v) return (v as { bytes: Uint8Array }).bytes;
+  return new Uint8Array();
+}

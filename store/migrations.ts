@@ -1,0 +1,46 @@
+/**
+ * Schema creation and upgrades, run at every start. Each migration runs once, in order, in
+ * its own transaction; `schema_version` records the last one applied. Never edit a shipped
+ * migration: add a new one.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { allReadingTables, commonColumnsSql } from './readingTables.js';
+
+const v1 = [
+  ...allReadingTables.map((t) => `CREATE TABLE ${t.table} (${commonColumnsSql}, ${t.columns.map((c) => `${c.name} ${c.type}`).join(', ')}, extra VARCHAR)`),
+  `CREATE TABLE dead_letters (id BIGINT NOT NULL, received_at TIMESTAMP NOT NULL, device_id VARCHAR, client_id VARCHAR,
+    topic VARCHAR NOT NULL, qos TINYINT NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL, issues VARCHAR,
+    msg_id VARCHAR, raw BLOB NOT NULL, raw_size INTEGER NOT NULL, remote_address VARCHAR)`,
+  `CREATE TABLE devices (id VARCHAR PRIMARY KEY, family VARCHAR NOT NULL, name VARCHAR, lat DOUBLE, lng DOUBLE, district VARCHAR,
+    meta VARCHAR NOT NULL, secret_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)`,
+  `CREATE TABLE device_state (device_id VARCHAR PRIMARY KEY, connected BOOLEAN NOT NULL, last_seen TIMESTAMP,
+    last_connected_at TIMESTAMP, last_disconnected_at TIMESTAMP, remote_address VARCHAR)`,
+  `CREATE TABLE device_state_stage (device_id VARCHAR, connected BOOLEAN, last_seen TIMESTAMP,
+    last_connected_at TIMESTAMP, last_disconnected_at TIMESTAMP, remote_address VARCHAR)`,
+  `CREATE TABLE users (username VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, password_hash VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)`,
+  `CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)`,
+];
+
+/** Index i holds the statements that take the schema from version i to i + 1. */
+export const migrations: string[][] = [v1];
+
+export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: number }> {
+  await c.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const rows = (await c.runAndReadAll('SELECT max(version) AS v FROM schema_version')).getRowObjectsJS();
+  const from = Number(rows[0]?.v ?? 0);
+  if (from > migrations.length) {
+    throw new Error(`the data directory holds schema version ${from}, newer than this build knows (${migrations.length}); run a newer build`);
+  }
+  for (let v = from; v < migrations.length; v++) {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      for (const sql of migrations[v]!) await c.run(sql);
+      await c.run('INSERT INTO schema_version VALUES (?)', [v + 1]);
+      await c.run('COMMIT');
+    } catch (err) {
+      await c.run('ROLLBACK');
+      throw new Error(`schema migration ${v + 1} failed: ${(err as Error).message}`);
+    }
+  }
+  return { from, to: migrations.length };
+}

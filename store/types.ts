@@ -1,0 +1,140 @@
+/**
+ * The store interface: everything the service persists goes through this, so the DuckDB
+ * default can be swapped or wrapped (the InfluxDB forwarder reads from it by position).
+ * Times are epoch milliseconds throughout.
+ */
+import type { Family } from '../ingest/schemas/index.js';
+
+/** A validated reading on its way to the store. `data` holds the channel's fields (msgId/ts removed). */
+export interface Reading {
+  seq: number;
+  family: Family;
+  channel: string;
+  deviceId: string;
+  msgId: string;
+  /** device time, normalised to epoch ms */
+  ts: number;
+  /** platform receive time, epoch ms */
+  receivedAt: number;
+  qos: number;
+  data: Record<string, unknown>;
+  /** fields the device sent that the schema does not name, kept as JSON text (or null) */
+  extra: string | null;
+}
+
+export interface StoredReading {
+  seq: number;
+  channel: string;
+  msgId: string;
+  ts: number;
+  receivedAt: number;
+  data: Record<string, unknown>;
+  extra: Record<string, unknown> | null;
+}
+
+export interface DeadLetter {
+  id: number;
+  receivedAt: number;
+  deviceId: string | null;
+  clientId: string | null;
+  topic: string;
+  qos: number;
+  reason: string;
+  detail: string;
+  /** field-level problems: [{path, message}] */
+  issues: Array<{ path: string; message: string }> | null;
+  msgId: string | null;
+  /** raw payload bytes, possibly truncated to DEAD_LETTER_RAW_MAX_BYTES */
+  raw: Uint8Array;
+  rawSize: number;
+  remoteAddress: string | null;
+}
+
+export interface Location {
+  lat: number;
+  lng: number;
+}
+
+export interface DeviceRecord {
+  id: string;
+  family: Family;
+  name: string | null;
+  location: Location | null;
+  district: string | null;
+  meta: Record<string, unknown>;
+  /** hex SHA-256 of the device secret; the secret itself is never stored */
+  secretHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ConnectionState {
+  deviceId: string;
+  connected: boolean;
+  lastSeen: number | null;
+  lastConnectedAt: number | null;
+  lastDisconnectedAt: number | null;
+  remoteAddress: string | null;
+}
+
+export interface UserRecord {
+  username: string;
+  role: 'admin' | 'operator' | 'dispatcher';
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface ReadingQuery {
+  deviceId: string;
+  family: Family;
+  /** one channel, or every channel of the family */
+  channel?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+}
+
+export interface DeadLetterQuery {
+  deviceId?: string;
+  reason?: string;
+  since?: number;
+  limit: number;
+}
+
+export interface DeviceQuery {
+  family?: Family;
+  district?: string;
+  /** substring match on id or name */
+  q?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface Store {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Write readings and dead letters in one durable transaction (group commit). */
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  /** The highest reading seq and dead-letter id stored, to continue numbering after a restart. */
+  lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }>;
+  /** (deviceId, msgId) of readings received at or after `since`, newest first, at most `max`. */
+  recentMessageKeys(since: number, max: number): Promise<Array<[string, string]>>;
+  queryReadings(q: ReadingQuery): Promise<StoredReading[]>;
+  countReadings(): Promise<number>;
+
+  insertDevices(devices: readonly DeviceRecord[]): Promise<void>;
+  updateDevice(device: DeviceRecord): Promise<void>;
+  loadDevices(): Promise<DeviceRecord[]>;
+  saveConnectionStates(states: readonly ConnectionState[]): Promise<void>;
+  loadConnectionStates(): Promise<ConnectionState[]>;
+
+  listDeadLetters(q: DeadLetterQuery): Promise<DeadLetter[]>;
+  countDeadLetters(): Promise<number>;
+
+  getUser(username: string): Promise<UserRecord | null>;
+  listUsers(): Promise<UserRecord[]>;
+  insertUser(user: UserRecord): Promise<void>;
+
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+}
