@@ -91,6 +91,12 @@ export class Service {
     return { mqttPort: this.broker.port, mqttsPort: this.broker.tlsPort, httpPort, adminPasswordFile };
   }
 
+  /** The HTTP app, once started (tests use its `inject`). */
+  get http(): App {
+    if (!this.app) throw new Error('service is not started');
+    return this.app;
+  }
+
   health(): HealthReport {
     const storeError = this.ingest.lastStoreError;
     const components = {

@@ -1,0 +1,98 @@
+/**
+ * Start a real service (DuckDB in a temp dir, MQTT and HTTP on free loopback ports) for a
+ * test, and the small conveniences tests share: an admin token, device registration, an
+ * MQTT client for a device.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { pino } from 'pino';
+import { loadConfig, type SettingName } from '../../service/config.js';
+import { Service, type Started } from '../../service/service.js';
+
+export const ADMIN_PASSWORD = 'test-admin-password';
+
+export interface TestService {
+  service: Service;
+  started: Started;
+  dataDir: string;
+  mqttUrl: string;
+  httpUrl: string;
+  adminToken: string;
+  /** stop the service (keeps the data dir) */
+  stop(): Promise<void>;
+  /** stop and delete the data dir */
+  dispose(): Promise<void>;
+  token(username: string, password: string): Promise<string>;
+  registerDevice(body: Record<string, unknown>): Promise<{ id: string; family: string; secret: string }>;
+  connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
+}
+
+export async function startService(overrides: Partial<Record<SettingName, unknown>> = {}, dataDir?: string): Promise<TestService> {
+  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'supervision-test-'));
+  const config = loadConfig({}, {
+    DATA_DIR: dir, MQTT_PORT: 0, HTTP_PORT: 0, MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1',
+    ADMIN_PASSWORD, LOG_LEVEL: 'silent', ...overrides,
+  });
+  const service = new Service(config, pino({ level: 'silent' }));
+  const started = await service.start();
+  const httpUrl = `http://127.0.0.1:${started.httpPort}`;
+  const mqttUrl = `mqtt://127.0.0.1:${started.mqttPort}`;
+
+  async function token(username: string, password: string): Promise<string> {
+    const res = await service.http.inject({ method: 'POST', url: '/api/login', payload: { username, password } });
+    if (res.statusCode !== 200) throw new Error(`login ${username} failed: ${res.statusCode} ${res.body}`);
+    return (res.json() as { token: string }).token;
+  }
+  const adminToken = await token('admin', ADMIN_PASSWORD);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await service.stop();
+  };
+
+  return {
+    service, started, dataDir: dir, mqttUrl, httpUrl, adminToken, stop, token,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async registerDevice(body) {
+      const res = await service.http.inject({ method: 'POST', url: '/api/devices', headers: { authorization: `Bearer ${adminToken}` }, payload: body });
+      if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+      return res.json();
+    },
+    connectDevice(id, secret, opts = {}) {
+      return connectMqtt(mqttUrl, { username: id, password: secret, clientId: `${id}-${Math.random().toString(36).slice(2, 8)}`, ...opts });
+    },
+  };
+}
+
+/** Connect and resolve on CONNACK; reject on the first error (e.g. refused credentials). */
+export function connectMqtt(url: string, opts: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => { client.end(true); reject(err); });
+  });
+}
+
+/** Collect messages on a topic filter until `count` arrived or `ms` passed. */
+export function collect(client: MqttClient, count: number, ms = 3000): Promise<Array<{ topic: string; payload: Buffer }>> {
+  return new Promise((resolve) => {
+    const got: Array<{ topic: string; payload: Buffer }> = [];
+    const onMessage = (topic: string, payload: Buffer): void => {
+      got.push({ topic, payload });
+      if (got.length >= count) done();
+    };
+    const timer = setTimeout(() => done(), ms);
+    function done(): void {
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve(got);
+    }
+    client.on('message', onMessage);
+  });
+}
