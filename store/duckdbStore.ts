@@ -75,18 +75,21 @@ export class DuckDbStore implements Store {
       const w = this.conn('writer');
       // Appenders are created before BEGIN so that the transaction holds only the rows.
       const used = new Set<DuckDBAppender>();
-      const byTable: Array<[ReadingTable, DuckDBAppender]> = [];
+      // resolve each channel's table and appender once per batch, not once per row
+      const targets = new Map<string, [ReadingTable, DuckDBAppender]>();
       for (const r of readings) {
+        const key = r.family + '/' + r.channel;
+        if (targets.has(key)) continue;
         const t = readingTables[r.family][r.channel];
-        if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
-        byTable.push([t, await this.appender(t.table)]);
+        if (!t) throw new Error(`no table for ${key}`);
+        targets.set(key, [t, await this.appender(t.table)]);
       }
       const dl = deadLetters.length ? await this.appender('dead_letters') : null;
       await w.run('BEGIN TRANSACTION');
       try {
-        for (let i = 0; i < readings.length; i++) {
-          const [t, a] = byTable[i]!;
-          appendReading(a, t, readings[i]!);
+        for (const r of readings) {
+          const [t, a] = targets.get(r.family + '/' + r.channel)!;
+          appendReading(a, t, r);
           used.add(a);
         }
         if (dl) {

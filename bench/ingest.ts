@@ -1,0 +1,220 @@
+/**
+ * P1 durable ingest benchmark: QoS 1 readings from many devices, validated, stored and
+ * acknowledged after commit, against Mosquitto (Debian, started here on a loopback port)
+ * receiving the same stream with no subscriber: it only acknowledges, storing nothing.
+ * Same load generator, same run, reported as a ratio (the machine is shared and noisy).
+ *
+ *   npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { examplePayload } from '../ingest/schemas/examples.js';
+import { connectRaw, encodeConnect, encodePublish, PINGREQ } from './lib/rawMqtt.js';
+
+interface Device { id: string; secret: string }
+interface Result { target: string; clients: number; qos: 0 | 1; messages: number; elapsedMs: number; rate: number; p50: number | null; p99: number | null; stored?: number }
+
+const args = parseArgs({
+  options: {
+    clients: { type: 'string', default: '100,1000' },
+    messages: { type: 'string', default: '100000' },
+    window: { type: 'string', default: '64' },
+    qos: { type: 'string', default: '1,0' },
+    help: { type: 'boolean', default: false },
+  },
+}).values;
+
+if (args.help) {
+  process.stdout.write('Usage: npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0]\n');
+  process.exit(0);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function startOurs(dir: string): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const proc = spawn(process.execPath, ['dist/service/main.js'], {
+    env: { ...process.env, DATA_DIR: dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1', ADMIN_PASSWORD: 'bench-admin-pass', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 30_000, 'the service');
+  return { proc, mqttPort, httpPort };
+}
+
+async function startMosquitto(dir: string): Promise<{ proc: ChildProcess; port: number; version: string }> {
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n`);
+  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  proc.on('error', (err) => { throw new Error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); });
+  await waitFor(() => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }), 10_000, `mosquitto ${stderr}`);
+  const version = await new Promise<string>((resolve) => {
+    const v = spawn('mosquitto', ['-h'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    v.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    v.on('exit', () => resolve(/mosquitto version (\S+)/.exec(out)?.[1] ?? '?'));
+  });
+  return { proc, port, version };
+}
+
+async function registerDevices(httpPort: number, n: number): Promise<Device[]> {
+  const base = `http://127.0.0.1:${httpPort}`;
+  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-pass' }) });
+  const { token } = await login.json() as { token: string };
+  const rows = Array.from({ length: n }, (_, i) => ({ id: `bench-elev-${i}`, family: 'elevator' }));
+  const res = await fetch(`${base}/api/devices/import?onConflict=skip`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(rows) });
+  if (!res.ok) throw new Error(`import failed: ${res.status} ${await res.text()}`);
+  const out = await res.json() as { created: Device[] };
+  return out.created;
+}
+
+async function storedCount(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return [...text.matchAll(/^ingest_stored_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+}
+
+/** Build every packet before the clock starts. */
+function buildPackets(devices: Device[], perClient: number, qos: 0 | 1, runTag: string): Buffer[][] {
+  return devices.map((d) => Array.from({ length: perClient }, (_, i) => {
+    const payload = Buffer.from(JSON.stringify(examplePayload('elevator', 'status', `${runTag}-${i}`, Date.now())));
+    return encodePublish(`elevator/${d.id}/status`, payload, qos, (i % 65535) + 1);
+  }));
+}
+
+async function runLoad(port: number, devices: Device[], creds: boolean, packets: Buffer[][], qos: 0 | 1, window: number): Promise<{ elapsedMs: number; latencies: number[] }> {
+  const total = packets.reduce((a, p) => a + p.length, 0);
+  let acked = 0;
+  const latencies: number[] = [];
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => { resolveDone = r; });
+  let started = false;
+  const senders: Array<() => void> = [];
+  const sockets: net.Socket[] = [];
+
+  await Promise.all(devices.map(async (d, c) => {
+    const mine = packets[c]!;
+    let next = 0;
+    const sentAt = new Float64Array(65536);
+    let socket!: net.Socket;
+    const sendOne = (): void => {
+      const i = next++;
+      sentAt[(i % 65535) + 1] = performance.now();
+      socket.write(mine[i]!);
+    };
+    let pongs = 0;
+    socket = await connectRaw(port, '127.0.0.1', encodeConnect(`${d.id}-${Math.random().toString(36).slice(2, 6)}`, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
+      if (!started) return;
+      latencies.push(performance.now() - sentAt[id]!);
+      if (++acked === total) resolveDone();
+      if (next < mine.length) sendOne();
+    }, undefined, () => { if (++pongs && qos === 0 && ++acked === devices.length) resolveDone(); });
+    sockets.push(socket);
+    senders[c] = qos === 1
+      ? () => { socket.cork(); for (let k = 0; k < window && next < mine.length; k++) sendOne(); socket.uncork(); }
+      : () => {
+        const write = (): void => {
+          while (next < mine.length) {
+            if (!socket.write(mine[next++]!)) { socket.once('drain', write); return; }
+          }
+          socket.write(PINGREQ);
+        };
+        write();
+      };
+  }));
+  const t0 = performance.now();
+  started = true;
+  for (const s of senders) s();
+  await done;
+  const elapsedMs = performance.now() - t0;
+  for (const s of sockets) s.destroy();
+  return { elapsedMs, latencies };
+}
+
+function pct(sorted: number[], p: number): number | null {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : null;
+}
+
+async function main(): Promise<void> {
+  const clientCounts = args.clients!.split(',').map(Number);
+  const totalMessages = Number(args.messages);
+  const window = Number(args.window);
+  const qosList = args.qos!.split(',').map(Number) as Array<0 | 1>;
+  const dir = mkdtempSync(path.join(tmpdir(), 'supervision-bench-'));
+  const ours = await startOurs(path.join(dir, 'data'));
+  const mosq = await startMosquitto(dir);
+  const results: Result[] = [];
+  try {
+    const devices = await registerDevices(ours.httpPort, Math.max(...clientCounts));
+    let run = 0;
+    for (const qos of qosList) {
+      for (const clients of clientCounts) {
+        const perClient = Math.ceil(totalMessages / clients);
+        const ds = devices.slice(0, clients);
+        for (const target of ['supervision', `mosquitto ${mosq.version}`]) {
+          const isOurs = target === 'supervision';
+          const before = isOurs ? await storedCount(ours.httpPort) : 0;
+          const packets = buildPackets(ds, perClient, qos, `r${run++}`);
+          const { elapsedMs, latencies } = await runLoad(isOurs ? ours.mqttPort : mosq.port, ds, isOurs, packets, qos, window);
+          let stored: number | undefined;
+          let elapsed = elapsedMs;
+          if (isOurs) {
+            // QoS 0 is answered before the commit: count until everything is stored
+            const t = performance.now();
+            await waitFor(async () => (await storedCount(ours.httpPort)) - before >= clients * perClient, 60_000, 'all readings stored');
+            if (qos === 0) elapsed += performance.now() - t;
+            stored = (await storedCount(ours.httpPort)) - before;
+          }
+          latencies.sort((a, b) => a - b);
+          const messages = clients * perClient;
+          results.push({ target, clients, qos, messages, elapsedMs: elapsed, rate: messages / (elapsed / 1000), p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), ...(stored === undefined ? {} : { stored }) });
+          process.stderr.write(`  ${target} qos${qos} ${clients} clients: ${Math.round(messages / (elapsed / 1000))} msg/s\n`);
+        }
+      }
+    }
+  } finally {
+    ours.proc.kill('SIGTERM');
+    mosq.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(results);
+}
+
+function printTable(results: Result[]): void {
+  const lines = ['| QoS | clients | target | messages | msg/s | ratio to Mosquitto | ack p50 ms | ack p99 ms | stored |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const r of results) {
+    const peer = results.find((p) => p.qos === r.qos && p.clients === r.clients && p.target.startsWith('mosquitto'));
+    const ratio = peer && r !== peer ? (r.rate / peer.rate).toFixed(2) + 'x' : '1.00x (peer)';
+    lines.push(`| ${r.qos} | ${r.clients} | ${r.target} | ${r.messages} | ${Math.round(r.rate)} | ${ratio} | ${r.p50?.toFixed(1) ?? '-'} | ${r.p99?.toFixed(1) ?? '-'} | ${r.stored ?? '-'} |`);
+  }
+  process.stdout.write(`\nP1 durable ingest, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n${lines.join('\n')}\n` +
+    'Mosquitto only acknowledges (no subscriber, no storage); ours validates, dedupes, stores in DuckDB and acknowledges QoS 1 after the commit.\n' +
+    'QoS 0 time for ours runs until every reading is stored.\n');
+}
+
+await main();
