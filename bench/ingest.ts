@@ -24,12 +24,14 @@ const args = parseArgs({
     messages: { type: 'string', default: '100000' },
     window: { type: 'string', default: '64' },
     qos: { type: 'string', default: '1,0' },
+    profile: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 }).values;
 
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0]\n');
+  process.stdout.write('Usage: npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0] [--profile DIR]\n' +
+    '  --profile DIR   run the service under node --cpu-prof, writing the profile to DIR\n');
   process.exit(0);
 }
 
@@ -53,7 +55,8 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
 
 async function startOurs(dir: string): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const proc = spawn(process.execPath, ['dist/service/main.js'], {
+  const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, 'dist/service/main.js'], {
     env: { ...process.env, DATA_DIR: dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1', ADMIN_PASSWORD: 'bench-admin-pass', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    commitStats = await readCommitStats(ours.httpPort);
   } finally {
     ours.proc.kill('SIGTERM');
     mosq.proc.kill('SIGTERM');
@@ -203,6 +207,17 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(results);
+  if (commitStats) process.stdout.write(`service commits: ${commitStats}\n`);
+}
+
+let commitStats = '';
+async function readCommitStats(httpPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  const count = num('ingest_batch_commit_seconds_count');
+  const sum = num('ingest_batch_commit_seconds_sum');
+  const stored = await storedCount(httpPort);
+  return `${count} batches, mean ${(sum / count * 1000).toFixed(1)} ms per commit, mean ${(stored / count).toFixed(0)} rows per batch`;
 }
 
 function printTable(results: Result[]): void {
