@@ -166,6 +166,16 @@ export class Broker implements DeviceReplier {
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    try {
+      this.checkAndIngest(client, packet, cb);
+    } catch (err) {
+      // a bug must cost one connection, never the process; the message is not acknowledged
+      this.log.error({ err, topic: packet.topic }, 'publish handling failed');
+      cb(err as Error);
+    }
+  }
+
+  private checkAndIngest(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     // A will message of a client already gone: devices have no business with wills.
     if (!client) { cb(new Error('will messages are not accepted')); return; }
     const who = this.identities.get(client) ?? { kind: 'anonymous' as const };

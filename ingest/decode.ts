@@ -43,7 +43,14 @@ export function decodePayload(family: Family, channel: string, payload: Uint8Arr
 
   const data = result.data as Record<string, unknown>;
   const { msgId: id, ts, ...fields } = data as { msgId: string; ts: number } & Record<string, unknown>;
-  return { ok: true, msgId: id, ts, data: fields, extra: extraFields(schema, raw) };
+  let extra: string | null;
+  try {
+    extra = extraFields(schema, raw);
+  } catch (e) {
+    // JSON.stringify recurses: unknown fields nested a few thousand levels deep overflow the stack
+    return fail('invalid_json', `unknown fields could not be kept: ${(e as Error).message}`, msgId);
+  }
+  return { ok: true, msgId: id, ts, data: fields, extra };
 }
 
 function fail(reason: DeviceCode, detail: string, msgId: string | null): Decoded {
