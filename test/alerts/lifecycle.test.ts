@@ -1,0 +1,141 @@
+/**
+ * Alert life cycle and handling deadlines as tables: (state, input, now) -> expected.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  acknowledge, addNote, assign, autoResolve, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve, type Alert,
+} from '../../alerts/domain/alert.js';
+import { deadlinesFor, defaultDeadlinePolicy as policy, evaluateDeadlines, onTime, type DeadlineEvent } from '../../alerts/domain/deadlines.js';
+import type { RaiseAlert, Severity } from '../../alerts/domain/types.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 23, 2, 0, 0);
+
+const raise = (over: Partial<RaiseAlert> = {}): RaiseAlert => ({
+  type: 'raise', rule: 'kitchen.violation', family: 'kitchen', deviceId: 'cam-1', condition: 'rat', severity: 'critical',
+  windowMs: 600_000, summary: 'rat', params: { type: 'rat' }, evidence: { seqs: [1] }, at: T0, ...over,
+});
+const device = { id: 'cam-1', name: 'cam', district: '330106', location: null, meta: { storeId: 'S-1' } };
+const open = (over: Partial<RaiseAlert> = {}): Alert => openAlert('a1', raise(over), device, policy);
+
+describe('deadlines per severity (DOMAIN.md section 5)', () => {
+  it.each<[Severity, number | null, number | null]>([
+    ['critical', 5 * MIN, 120 * MIN],
+    ['major', 30 * MIN, 24 * 60 * MIN],
+    ['minor', 4 * 60 * MIN, 7 * 24 * 60 * MIN],
+    ['info', null, null],
+  ])('%s: acknowledge within %s ms, resolve within %s ms', (severity, ack, res) => {
+    const d = deadlinesFor(severity, T0, policy);
+    expect(d.ackBy === null ? null : d.ackBy - T0).toBe(ack);
+    expect(d.resolveBy === null ? null : d.resolveBy - T0).toBe(res);
+  });
+
+  // critical: ack by T0+5min, warning at 80% = 4 min; resolve by 2 h, warning at 96 min
+  const rows: Array<[string, number, DeadlineEvent[]]> = [
+    ['just before the ack warning', 4 * MIN - 1, []],
+    ['at the ack warning', 4 * MIN, ['ack_warning']],
+    ['just before the ack deadline', 5 * MIN - 1, ['ack_warning']],
+    ['at the ack deadline', 5 * MIN, ['ack_breached']],
+    ['long after the ack deadline: the breach, not a burst of reminders', 10 * MIN, ['ack_breached']],
+    ['at the resolve warning', 96 * MIN, ['ack_breached', 'resolve_warning']],
+    ['at the resolve deadline: the breach without a stale warning', 120 * MIN, ['ack_breached', 'resolve_breached']],
+  ];
+  it.each(rows)('one evaluation %s', (_name, offset, expected) => {
+    // a single late evaluation (e.g. after a restart) fires each due event once, no burst
+    const { events } = evaluateDeadlines(deadlinesFor('critical', T0, policy), T0 + offset, policy);
+    expect(events).toEqual(expected);
+  });
+
+  it('evaluated every minute: warnings before, escalation on breach, reminders until acknowledged', () => {
+    let d = deadlinesFor('critical', T0, policy);
+    const log: Array<[number, DeadlineEvent]> = [];
+    for (let m = 0; m <= 20; m++) {
+      if (m === 17) d = { ...d, acknowledgedAt: T0 + m * MIN };
+      const r = evaluateDeadlines(d, T0 + m * MIN, policy);
+      d = r.state;
+      for (const e of r.events) log.push([m, e]);
+    }
+    expect(log).toEqual([[4, 'ack_warning'], [5, 'ack_breached'], [10, 'ack_reminder'], [15, 'ack_reminder']]);
+    expect(d.escalation).toBe(1);
+    expect(d.reminders).toBe(2);
+  });
+
+  it('nothing fires for a resolved alert, and info alerts have no deadlines', () => {
+    const resolved = { ...deadlinesFor('major', T0, policy), acknowledgedAt: T0, resolvedAt: T0 + MIN };
+    expect(evaluateDeadlines(resolved, T0 + 100 * 24 * 60 * MIN, policy).events).toEqual([]);
+    expect(evaluateDeadlines(deadlinesFor('info', T0, policy), T0 + 100 * 24 * 60 * MIN, policy).events).toEqual([]);
+  });
+
+  it.each<[string, Partial<ReturnType<typeof deadlinesFor>>, number, boolean | null]>([
+    ['acked at the deadline is on time', { acknowledgedAt: T0 + 5 * MIN }, T0 + 6 * MIN, true],
+    ['acked 1 ms late is late', { acknowledgedAt: T0 + 5 * MIN + 1 }, T0 + 6 * MIN, false],
+    ['pending before the deadline is undecided', {}, T0 + 4 * MIN, null],
+    ['pending after the deadline is late', {}, T0 + 5 * MIN + 1, false],
+  ])('%s', (_n, patch, now, expected) => {
+    expect(onTime({ ...deadlinesFor('critical', T0, policy), ...patch }, 'ack', now)).toBe(expected);
+  });
+});
+
+describe('alert life cycle', () => {
+  it.each<[string, number, string, boolean]>([
+    ['same condition 599 s later', 599_000, 'rat', true],
+    ['same condition 600 s later', 600_000, 'rat', true],
+    ['same condition 601 s later', 601_000, 'rat', false],
+    ['another condition', 10_000, 'smoking', false],
+  ])('dedupe: %s repeats = %s', (_n, dt, condition, expected) => {
+    expect(repeats(open(), raise({ at: T0 + dt, condition }))).toBe(expected);
+  });
+
+  it('a repeat counts, keeps evidence, raises severity and keeps the first deadlines', () => {
+    const a = repeatAlert(open({ severity: 'major' }), raise({ at: T0 + 1000, severity: 'critical', evidence: { seqs: [2] } }));
+    expect(a).toMatchObject({ count: 2, lastSeen: T0 + 1000, firstSeen: T0, severity: 'critical' });
+    expect(a.evidence.map((e) => e.seqs[0])).toEqual([1, 2]);
+    expect(a.deadlines.ackBy).toBe(T0 + 30 * MIN);
+  });
+
+  it('a closed alert is not repeated', () => {
+    const closed = resolve(open(), 'op1', T0 + 1000) as Alert;
+    expect(repeats(closed, raise({ at: T0 + 2000 }))).toBe(false);
+  });
+
+  it('acknowledge, assign, note, resolve: each step on the timeline with who and when', () => {
+    let a: Alert = open();
+    a = acknowledge(a, 'op1', T0 + MIN, 'seen') as Alert;
+    a = assign(a, 'inspector-7', 'op1', T0 + 2 * MIN) as Alert;
+    a = addNote(a, 'called the store', 'op1', T0 + 3 * MIN);
+    a = resolve(a, 'op2', T0 + 4 * MIN, 'rectified') as Alert;
+    expect(a.status).toBe('resolved');
+    expect(a.assignee).toBe('inspector-7');
+    expect(a.timeline.map((t) => [t.action, t.by, t.at - T0])).toEqual([
+      ['opened', 'system', 0], ['acknowledged', 'op1', MIN], ['assigned', 'op1', 2 * MIN], ['noted', 'op1', 3 * MIN], ['resolved', 'op2', 4 * MIN],
+    ]);
+    expect(onTime(a.deadlines, 'ack', T0 + 10 * MIN)).toBe(true);
+  });
+
+  it('refusals carry codes', () => {
+    const acked = acknowledge(open(), 'op1', T0) as Alert;
+    const twice = acknowledge(acked, 'op1', T0);
+    expect(refused(twice) && twice.refused).toBe('already_acknowledged');
+    const done = resolve(acked, 'op1', T0) as Alert;
+    const r = acknowledge(done, 'op1', T0);
+    expect(refused(r) && r.refused).toBe('alert_closed');
+    const fp = markFalsePositive(open({ family: 'elevator', rule: 'elevator.fault' }), 'op1', T0);
+    expect(refused(fp) && fp.refused).toBe('not_kitchen');
+  });
+
+  it('resolving an open alert acknowledges it on the way; false positive closes a kitchen alert', () => {
+    const r = resolve(open(), 'op1', T0 + MIN) as Alert;
+    expect(r.timeline.map((t) => t.action)).toEqual(['opened', 'acknowledged', 'resolved']);
+    expect(r.deadlines.acknowledgedAt).toBe(T0 + MIN);
+    const fp = markFalsePositive(open(), 'op1', T0 + MIN, 'a cat') as Alert;
+    expect(fp.status).toBe('false_positive');
+    expect(fp.timeline.at(-1)).toEqual({ at: T0 + MIN, by: 'op1', action: 'false_positive', note: 'a cat' });
+  });
+
+  it('auto-resolve by the engine, and no change once closed', () => {
+    const a = autoResolve(open(), 'fault 40: back to normal', T0 + MIN);
+    expect(a.status).toBe('resolved');
+    expect(a.timeline.at(-1)).toMatchObject({ by: 'system', action: 'auto_resolved', note: 'fault 40: back to normal' });
+    expect(autoResolve(a, 'again', T0 + 2 * MIN)).toBe(a);
+  });
+});
