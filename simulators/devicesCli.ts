@@ -1,0 +1,271 @@
+/**
+ * The devices CLI: bulk import, list, create and rotate secrets. `npm run devices -- --help`.
+ *
+ * Always through the running service's API, never the database file: DuckDB allows one
+ * writing process, and the registry the broker authenticates against lives in the service.
+ */
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { OnConflict } from '../broker/deviceRegistry.js';
+import { families, isFamily, type Family } from '../ingest/schemas/index.js';
+import { ApiError, type ApiClient, type Credentials, type NewDevice } from './apiClient.js';
+import {
+  apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo,
+} from './cli.js';
+
+const help = `Devices CLI: register and manage devices through the running service's API.
+
+Usage:
+  npm run devices -- import <file> [--format csv|json] [--on-conflict error|skip|update] [--out secrets.csv]
+      bulk import, all or nothing. CSV columns: id,family,name,lat,lng,district and the
+      family's metadata keys (storeId, registrationCode, maintenanceUnit, stationId, ...);
+      JSON: an array of {id, family, name?, location?: {lat, lng}, district?, meta?}.
+      The format follows the extension unless --format says otherwise. Secrets of created
+      devices go to --out (CSV id,family,secret, mode 0600, must not exist yet) or stdout.
+      On a problem every bad row is printed (row, field, message) and nothing is imported.
+  npm run devices -- list [--family F] [--q text] [--district code] [--limit N]
+  npm run devices -- create --id ID --family F [--name N] [--lat X --lng Y] [--district code] [--meta key=value ...]
+      prints the new device's secret: the only time it is shown
+  npm run devices -- rotate <id>
+      issues a new secret; the old one stops working at once
+
+Families: ${families.join(', ')}.
+
+${apiArgsHelp}
+
+Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
+
+const commonOptions = { ...apiArgOptions, help: { type: 'boolean', short: 'h' } } as const;
+
+const commandOptions = {
+  import: { ...commonOptions, format: { type: 'string' }, 'on-conflict': { type: 'string' }, out: { type: 'string' } },
+  list: { ...commonOptions, family: { type: 'string' }, q: { type: 'string' }, district: { type: 'string' }, limit: { type: 'string' } },
+  create: {
+    ...commonOptions, id: { type: 'string' }, family: { type: 'string' }, name: { type: 'string' }, lat: { type: 'string' },
+    lng: { type: 'string' }, district: { type: 'string' }, meta: { type: 'string', multiple: true },
+  },
+  rotate: commonOptions,
+} as const;
+
+type Command = keyof typeof commandOptions;
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(help);
+    return command === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  if (!Object.hasOwn(commandOptions, command)) {
+    io.err(`unknown command "${command}": import, list, create or rotate (npm run devices -- --help)`);
+    return exitCodes.usage;
+  }
+
+  let run: (api: ApiClient) => Promise<number>;
+  let access;
+  try {
+    const parsed = parseArgs({ args: rest, options: commandOptions[command as Command], strict: true, allowPositionals: true });
+    if (parsed.values.help) { io.out(help); return exitCodes.ok; }
+    access = apiAccess(parsed.values, io.env);
+    if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
+    run = prepare(command as Command, parsed.values as Values, parsed.positionals, io);
+  } catch (e) {
+    io.err(`${(e as Error).message}\n(npm run devices -- --help)`);
+    return exitCodes.usage;
+  }
+
+  try {
+    return await run(await login(access));
+  } catch (e) {
+    for (const line of describeError(e)) io.err(line);
+    return exitCodes.failed;
+  }
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Check the command line fully before anything is sent, and return what to do. */
+function prepare(command: Command, v: Values, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const expectPositionals = (n: number, what: string): void => {
+    if (positionals.length !== n) throw new UsageError(`${command} takes ${what}${positionals.length > n ? `; unexpected: ${positionals.slice(n).join(' ')}` : ''}`);
+  };
+  switch (command) {
+    case 'import': {
+      expectPositionals(1, 'one file');
+      return prepareImport(positionals[0]!, str('format'), str('on-conflict'), str('out'), io);
+    }
+    case 'list': {
+      expectPositionals(0, 'no file or id');
+      const family = optionalFamily(str('family'));
+      const limit = str('limit') === undefined ? 100 : Number(str('limit'));
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${str('limit')}: a positive whole number`);
+      return (api) => list(api, { ...(family ? { family } : {}), q: str('q'), district: str('district'), limit }, io);
+    }
+    case 'create': {
+      expectPositionals(0, 'options only (--id, --family, ...)');
+      const device = newDevice(v);
+      return async (api) => {
+        printSecret(await api.createDevice(device), 'registered', io);
+        return exitCodes.ok;
+      };
+    }
+    case 'rotate': {
+      expectPositionals(1, 'one device id');
+      const id = positionals[0]!;
+      return async (api) => {
+        printSecret(await api.rotateSecret(id), 'new secret for', io);
+        return exitCodes.ok;
+      };
+    }
+  }
+}
+
+function prepareImport(file: string, format: string | undefined, onConflict: string | undefined, out: string | undefined, io: CliIo): (api: ApiClient) => Promise<number> {
+  const kind = format ?? formatOf(file);
+  if (kind !== 'csv' && kind !== 'json') throw new UsageError(`--format ${kind}: csv or json`);
+  const conflict = onConflict ?? 'error';
+  if (!['error', 'skip', 'update'].includes(conflict)) throw new UsageError(`--on-conflict ${conflict}: error, skip or update`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let body: { csv: string } | { json: unknown[] };
+  if (kind === 'csv') {
+    body = { csv: text };
+  } else {
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of devices`);
+    body = { json: rows };
+  }
+
+  // checked here for a usage error before anything is sent; claimed exclusively below
+  if (out !== undefined && existsSync(out)) throw new UsageError(SecretsFile.existsMessage(out));
+
+  return async (api) => {
+    // Secrets are shown once: claim the output file before importing, so a run can never
+    // create devices whose secrets then have nowhere to go.
+    const secrets = out ? SecretsFile.claim(out) : null;
+    let result;
+    try {
+      result = await api.importDevices(body, conflict as OnConflict);
+    } catch (e) {
+      secrets?.abandon();
+      for (const line of describeError(e)) io.err(line);
+      // a refusal is all or nothing (the service says so); without an answer nobody knows
+      if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) {
+        io.err(`no answer, so the outcome is unknown: list the devices before importing ${file} again, and rotate the secrets of any it created`);
+      }
+      return exitCodes.failed;
+    }
+    const csv = ['id,family,secret', ...result.created.map((c) => `${c.id},${c.family},${c.secret}`)].join('\n') + '\n';
+    if (secrets) {
+      secrets.write(csv);
+      io.out(`secrets of ${result.created.length} created device(s) written to ${out} (mode 0600)`);
+    } else if (result.created.length) {
+      io.out(csv.trimEnd());
+    }
+    io.out(`imported ${file}: ${result.created.length} created, ${result.updated.length} updated, ${result.skipped.length} skipped`);
+    return exitCodes.ok;
+  };
+}
+
+function formatOf(file: string): string {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  if (ext === 'csv' || ext === 'json') return ext;
+  throw new UsageError(`cannot tell the format of ${file} from its extension: add --format csv or --format json`);
+}
+
+/** A secrets file created exclusively with mode 0600 (never replacing one that holds older secrets). */
+class SecretsFile {
+  private constructor(private readonly file: string, private readonly fd: number) {}
+
+  static claim(file: string): SecretsFile {
+    try {
+      return new SecretsFile(file, openSync(file, 'wx', 0o600));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(code === 'EEXIST' ? SecretsFile.existsMessage(file) : `cannot create --out ${file}: ${code ?? (e as Error).message}`);
+    }
+  }
+
+  static existsMessage(file: string): string {
+    return `--out ${file} exists; it may hold secrets shown only once: move it or choose another name`;
+  }
+
+  write(text: string): void {
+    writeSync(this.fd, text);
+    closeSync(this.fd);
+  }
+
+  abandon(): void {
+    closeSync(this.fd);
+    unlinkSync(this.file);
+  }
+}
+
+async function list(api: ApiClient, q: { family?: Family; q?: string; district?: string; limit: number }, io: CliIo): Promise<number> {
+  const { total, items } = await api.listDevices(q);
+  const rows = items.map((d) => [
+    d.id, d.family, d.district ?? '',
+    d.connection.connected ? 'connected' : d.connection.lastSeen ? `seen ${d.connection.lastSeen}` : 'never seen',
+    d.name ?? '',
+  ]);
+  // the name goes last: it may hold wide (CJK) characters that would skew the columns
+  const header = ['id', 'family', 'district', 'connection', 'name'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, ...rows]) io.out(r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
+  io.out(`${items.length} of ${total} device(s)`);
+  return exitCodes.ok;
+}
+
+function newDevice(v: Values): NewDevice {
+  const id = v.id as string | undefined;
+  const family = optionalFamily(v.family as string | undefined);
+  if (id === undefined || family === undefined) throw new UsageError('create needs --id and --family');
+  const lat = v.lat as string | undefined;
+  const lng = v.lng as string | undefined;
+  if ((lat === undefined) !== (lng === undefined)) throw new UsageError('give --lat and --lng together');
+  const meta: Record<string, string> = {};
+  for (const pair of (v.meta as string[] | undefined) ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--meta ${pair}: expected key=value, e.g. --meta maintenanceUnit=XX电梯公司`);
+    meta[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  // the service validates the rest (id pattern, district code, metadata keys per family)
+  return {
+    id,
+    family,
+    ...(v.name !== undefined ? { name: v.name as string } : {}),
+    ...(lat !== undefined && lng !== undefined ? { location: { lat: numberOrText(lat), lng: numberOrText(lng) } } : {}),
+    ...(v.district !== undefined ? { district: v.district as string } : {}),
+    ...(Object.keys(meta).length ? { meta } : {}),
+  };
+}
+
+/** A number when it reads as one; otherwise the text, for the service to explain what is wrong. */
+function numberOrText(s: string): number | string {
+  const n = Number(s);
+  return s.trim() !== '' && Number.isFinite(n) ? n : s;
+}
+
+function optionalFamily(s: string | undefined): Family | undefined {
+  if (s === undefined) return undefined;
+  if (!isFamily(s)) throw new UsageError(`--family ${s}: one of ${families.join(', ')}`);
+  return s;
+}
+
+function printSecret(c: Credentials, what: string, io: CliIo): void {
+  io.out(`${what} ${c.family} device ${c.id}`);
+  io.out(`secret: ${c.secret}`);
+  io.out('(shown only now: store it in the device; MQTT username = device id, password = secret)');
+}
+
+runIfMain(import.meta.url, main);
