@@ -33,6 +33,8 @@ export class Broker implements DeviceReplier {
     private readonly tracker: ConnectionTracker,
     private readonly ingest: Ingest,
     private readonly log: Logger,
+    /** dashboard accounts, for integration clients subscribing to alerts */
+    private readonly users: { check(username: string, password: string): Promise<{ username: string; role: 'admin' | 'operator' | 'dispatcher' } | null> } | null = null,
   ) {}
 
   async start(): Promise<void> {
@@ -156,13 +158,22 @@ export class Broker implements DeviceReplier {
       return;
     }
     const device = password ? this.registry.authenticate(username, password) : null;
-    if (!device) {
-      // CONNACK 4: bad user name or password
-      cb(Object.assign(new Error('bad device id or secret'), { returnCode: 4 }) as AuthenticateError, null);
+    if (device) {
+      this.identities.set(client, { kind: 'device', deviceId: device.id, family: device.family });
+      cb(null, true);
       return;
     }
-    this.identities.set(client, { kind: 'device', deviceId: device.id, family: device.family });
-    cb(null, true);
+    // not a device: perhaps a dashboard account of an integration (scrypt, so only when no device matched)
+    const refuse = () => cb(Object.assign(new Error('bad device id or secret'), { returnCode: 4 }) as AuthenticateError, null);
+    if (!password || !this.users || this.registry.get(username)) { refuse(); return; }
+    this.users.check(username, password.toString('utf8')).then((user) => {
+      if (!user) { refuse(); return; }
+      this.identities.set(client, { kind: 'user', username: user.username, role: user.role });
+      cb(null, true);
+    }, (err: Error) => {
+      this.log.error({ err }, 'user lookup failed');
+      refuse();
+    });
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {

@@ -12,6 +12,8 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AlertEngine } from '../alerts/engine.js';
+import type { RescuePolicy } from '../alerts/domain/rescueCase.js';
 import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { ConnectionTracker } from '../broker/connectionState.js';
 import { CodedError, codes, type Code, type CodeSpec } from '../service/codes.js';
@@ -25,6 +27,7 @@ import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
 import { deadLetterRoutes } from './routes/deadLetters.js';
 import { opsRoutes } from './routes/ops.js';
+import { alertRoutes } from './routes/alerts.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -33,6 +36,10 @@ export interface HealthReport {
 
 export interface AppDeps {
   config: Config;
+  engine: AlertEngine | null;
+  /** the rule whose alerts open 96333 rescue cases (dispatchers handle those) */
+  rescueRule: string;
+  rescuePolicy: RescuePolicy;
   store: Store;
   registry: DeviceRegistry;
   tracker: ConnectionTracker;
@@ -106,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes, { prefix: '/api' });
   await app.register(deviceRoutes, { prefix: '/api' });
   await app.register(deadLetterRoutes, { prefix: '/api' });
+  await app.register(alertRoutes, { prefix: '/api' });
   return app;
 }
 

@@ -12,10 +12,25 @@ export const permissions = {
   readReadings: ['admin', 'operator', 'dispatcher'],
   readDeadLetters: ['admin', 'operator'],
   manageUsers: ['admin'],
+  readAlerts: ['admin', 'operator', 'dispatcher'],
+  /** further narrowed per alert by mayHandle */
+  handleAlerts: ['admin', 'operator', 'dispatcher'],
+  recordRescueSteps: ['admin', 'dispatcher'],
+  readCylinders: ['admin', 'operator'],
+  manageCylinders: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof permissions;
 
 export function allowed(role: Role, permission: Permission): boolean {
   return (permissions[permission] as readonly Role[]).includes(role);
+}
+
+/**
+ * Who handles which alert (issue: "dispatchers handle elevator rescue; operators everything
+ * else; admin all"): the trapped-passenger alert belongs to the 96333 dispatchers.
+ */
+export function mayHandle(role: Role, rule: string, rescueRule: string): boolean {
+  if (role === 'admin') return true;
+  return role === 'dispatcher' ? rule === rescueRule : rule !== rescueRule;
 }

@@ -40,7 +40,7 @@ export class DedupeWindow {
   }
 
   private maybeRotate(now: number): void {
-    if (now - this.rotatedAt >= this.windowMs || this.current.size >= this.maxEntries / 2) {
+    if (now - this.rotatedAt >= this.windowMs || this.current.size >= Math.floor(this.maxEntries / 2)) {
       this.previous = this.current;
       this.current = new Set();
       this.rotatedAt = now;

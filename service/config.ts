@@ -8,9 +8,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const nonNegativeInt = z.coerce.number().int().min(0);
+// Numbers: a JSON number or a decimal string. z.coerce.number() alone reads ' ' as 0 (a blank
+// MQTT_PORT would bind a random port), '0x50' as 80 and true as 1.
+const decimal = (v: unknown): unknown => (typeof v === 'string' && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
+const int = () => z.preprocess(decimal, z.number().int());
+const port = int().pipe(z.number().min(0).max(65535));
+const positiveInt = int().pipe(z.number().positive());
+const nonNegativeInt = int().pipe(z.number().min(0));
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 const optionalPath = z.string().min(1).optional();
@@ -29,7 +33,7 @@ export const settings = {
   MQTT_ALLOW_ANONYMOUS: { schema: bool, default: false, doc: 'Open mode: accept clients without credentials (they may publish for any registered device). Never in production.' },
   MQTT_MAX_PAYLOAD_BYTES: { schema: positiveInt, default: 65536, doc: 'Largest accepted payload; larger ones are dead-lettered as too_large.' },
   MQTT_MAX_PACKET_BYTES: { schema: positiveInt, default: 1048576, doc: 'Largest MQTT packet parsed at all; a larger one closes the connection (packet_too_large).' },
-  MQTT_MAX_TOPIC_LEVELS: { schema: z.coerce.number().int().min(4).max(100), default: 8, doc: 'Most topic levels in a PUBLISH/SUBSCRIBE.' },
+  MQTT_MAX_TOPIC_LEVELS: { schema: int().pipe(z.number().min(4).max(100)), default: 8, doc: 'Most topic levels in a PUBLISH/SUBSCRIBE.' },
   MQTT_DRAIN_TIMEOUT_MS: { schema: nonNegativeInt, default: 10000, doc: 'A client whose socket does not drain within this time is dropped so it cannot stall others.' },
   MQTT_CONNECT_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Time allowed between TCP connect and the MQTT CONNECT packet.' },
   MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
@@ -43,6 +47,10 @@ export const settings = {
   TOKEN_TTL_S: { schema: positiveInt, default: 43200, doc: 'Lifetime of API bearer tokens.' },
   LOGIN_MAX_ATTEMPTS: { schema: positiveInt, default: 10, doc: 'Failed logins per username and address per 15 minutes before 429.' },
   HTTP_BODY_LIMIT_BYTES: { schema: positiveInt, default: 10485760, doc: 'Largest HTTP request body (device CSV imports included).' },
+  ALERT_OVERRIDES: { schema: z.string().optional(), default: undefined, doc: 'JSON (or @path to a JSON file) overriding alert defaults: {"rules": {"<rule id>": {"<threshold>": value}}, "deadlines": {...}, "rescue": {...}}; see docs/rules.md.' },
+  ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
+  ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
+  ALERT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs that receive every alert and rescue-case change as a JSON POST (retried with back-off).' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level.' },
 } as const;
 
@@ -74,6 +82,73 @@ export interface Config {
     readonly stateFlushIntervalMs: number;
   };
   readonly auth: { readonly adminPassword?: string; readonly tokenTtlS: number; readonly loginMaxAttempts: number };
+  readonly alerts: {
+    /** parsed ALERT_OVERRIDES; checked against the rules when the engine is built */
+    readonly overrides: AlertOverrides;
+    readonly tickMs: number;
+    readonly checkpointMs: number;
+    readonly webhooks: readonly string[];
+  };
+}
+
+export interface AlertOverrides {
+  readonly rules?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly deadlines?: Readonly<Record<string, { readonly ackMin?: number; readonly resolveMin?: number } | null>> & { readonly warnAtFraction?: number; readonly reminderEveryMin?: number };
+  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number };
+}
+
+const minutes = z.number().positive().max(60 * 24 * 365);
+const overridesSchema = z.strictObject({
+  rules: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  deadlines: z.strictObject({
+    critical: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
+    major: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
+    minor: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
+    info: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
+    warnAtFraction: z.number().gt(0).lt(1).optional(),
+    reminderEveryMin: minutes.optional(),
+  }).optional(),
+  rescue: z.strictObject({ dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional() }).optional(),
+});
+
+function parseOverrides(raw: string | undefined, problems: string[]): AlertOverrides {
+  if (!raw) return {};
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = readFileSync(raw.slice(1), 'utf8');
+    } catch (e) {
+      problems.push(`ALERT_OVERRIDES: cannot read ${raw.slice(1)}: ${(e as Error).message}`);
+      return {};
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    problems.push(`ALERT_OVERRIDES is not valid JSON: ${(e as Error).message}`);
+    return {};
+  }
+  const r = overridesSchema.safeParse(json);
+  if (!r.success) {
+    for (const i of r.error.issues) problems.push(`ALERT_OVERRIDES ${i.path.join('.') || '(root)'}: ${i.message}`);
+    return {};
+  }
+  return r.data as AlertOverrides;
+}
+
+function parseUrls(raw: string | undefined, problems: string[]): string[] {
+  if (!raw) return [];
+  const urls = raw.split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) {
+    try {
+      const url = new URL(u);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`ALERT_WEBHOOKS: ${u} is not an http(s) URL`);
+    } catch {
+      problems.push(`ALERT_WEBHOOKS: ${u} is not a URL`);
+    }
+  }
+  return urls;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if ((v.MQTT_MAX_PACKET_BYTES as number) < (v.MQTT_MAX_PAYLOAD_BYTES as number)) {
     problems.push('MQTT_MAX_PACKET_BYTES must be at least MQTT_MAX_PAYLOAD_BYTES');
   }
+  const alertOverrides = parseOverrides(v.ALERT_OVERRIDES as string | undefined, problems);
+  const webhooks = parseUrls(v.ALERT_WEBHOOKS as string | undefined, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(v.DATA_DIR as string);
@@ -164,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       tokenTtlS: v.TOKEN_TTL_S as number,
       loginMaxAttempts: v.LOGIN_MAX_ATTEMPTS as number,
     },
+    alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks },
   };
   return deepFreeze(config);
 }

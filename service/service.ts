@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { defaultRescuePolicy } from '../alerts/domain/rescueCase.js';
 import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../broker/connectionState.js';
 import { DeviceRegistry } from '../broker/deviceRegistry.js';
@@ -53,8 +54,8 @@ export class Service {
       dedupeMaxEntries: config.ingest.dedupeMaxEntries,
       deadLetterRawMaxBytes: config.ingest.deadLetterRawMaxBytes,
     });
-    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }));
     this.users = new Users(this.store);
+    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
   }
 
   async start(): Promise<Started> {
@@ -71,6 +72,9 @@ export class Service {
 
     const app = await buildApp({
       config,
+      engine: null,
+      rescueRule: 'elevator.trapped',
+      rescuePolicy: defaultRescuePolicy,
       store: this.store,
       registry: this.registry,
       tracker: this.tracker,

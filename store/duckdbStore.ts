@@ -13,8 +13,12 @@ import type { Family } from '../ingest/schemas/index.js';
 import { migrate } from './migrations.js';
 import { allReadingTables, readingTables, type Column, type ReadingTable } from './readingTables.js';
 import { Serial } from './serial.js';
+import type { Alert } from '../alerts/domain/alert.js';
+import type { RescueCase } from '../alerts/domain/rescueCase.js';
+import type { CylinderRecord } from '../alerts/domain/types.js';
 import type {
-  ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, Reading, ReadingQuery, Store, StoredReading, UserRecord,
+  AlertQuery, ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, EngineCheckpoint, Reading, ReadingQuery, RescueCaseQuery, Store,
+  StoredReading, UserRecord,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -286,6 +290,138 @@ export class DuckDbStore implements Store {
     });
   }
 
+  readingsAfter(after: number, limit: number): Promise<Reading[]> {
+    return this.read(async (c) => {
+      const out: Reading[] = [];
+      for (const t of allReadingTables) {
+        const cols = t.columns.map((x) => 'r.' + x.name).join(', ');
+        // heartbeats of every family share a table: the family comes from the registry
+        const rows = await all(c, `SELECT r.seq::DOUBLE AS seq, r.device_id, r.msg_id, epoch_ms(r.ts)::DOUBLE AS ts,
+          epoch_ms(r.received_at)::DOUBLE AS received_at, r.qos, r.extra, d.family AS family, ${cols}
+          FROM ${t.table} r LEFT JOIN devices d ON d.id = r.device_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?`, [after, limit]);
+        const channel = channelOfTable(t.table);
+        for (const row of rows) {
+          if (row.family === null) continue; // device deleted since: nothing to evaluate
+          const stored = toStoredReading(channel, t, row);
+          out.push({ seq: stored.seq, family: String(row.family) as Family, channel, deviceId: String(row.device_id), msgId: stored.msgId, ts: stored.ts,
+            receivedAt: stored.receivedAt, qos: Number(row.qos), data: stored.data, extra: row.extra === null ? null : String(row.extra) });
+        }
+      }
+      out.sort((a, b) => a.seq - b.seq);
+      return out.slice(0, limit);
+    });
+  }
+
+  saveEngineCheckpoint(cp: EngineCheckpoint): Promise<void> {
+    return this.controlTx(async (c) => {
+      const state = await c.prepare('INSERT OR REPLACE INTO engine_state (key, value) VALUES (?, ?)');
+      state.bind(['lastSeq', String(cp.lastSeq)]);
+      await state.run();
+      for (const [rule, value] of Object.entries(cp.ruleStates)) {
+        state.bind([`rule:${rule}`, value]);
+        await state.run();
+      }
+      if (cp.alerts.length) {
+        const a = await c.prepare(`INSERT OR REPLACE INTO alerts (id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc)
+          VALUES (?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?)`);
+        for (const x of cp.alerts) {
+          a.bind([x.id, x.family, x.rule, x.severity, x.status, x.device.id, x.device.district, x.firstSeen, x.lastSeen, x.updatedAt, JSON.stringify(x)]);
+          await a.run();
+        }
+      }
+      if (cp.cases.length) {
+        const r = await c.prepare(`INSERT OR REPLACE INTO rescue_cases (id, elevator_id, alert_id, status, alarm_at, updated_at, doc)
+          VALUES (?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?)`);
+        for (const x of cp.cases) {
+          r.bind([x.id, x.elevatorId, x.alertId, x.status, x.alarmAt, x.updatedAt, JSON.stringify(x)]);
+          await r.run();
+        }
+      }
+    });
+  }
+
+  loadEngineState(): Promise<{ lastSeq: number; ruleStates: Record<string, unknown> } | null> {
+    return this.read(async (c) => {
+      const rows = await all(c, 'SELECT key, value FROM engine_state');
+      if (!rows.length) return null;
+      const ruleStates: Record<string, unknown> = {};
+      let lastSeq = 0;
+      for (const r of rows) {
+        const key = String(r.key);
+        if (key === 'lastSeq') lastSeq = Number(r.value);
+        else if (key.startsWith('rule:')) ruleStates[key.slice(5)] = JSON.parse(String(r.value));
+      }
+      return { lastSeq, ruleStates };
+    });
+  }
+
+  loadActiveAlerts(): Promise<Alert[]> {
+    return this.read(async (c) => (await all(c, "SELECT doc FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY last_seen")).map((r) => JSON.parse(String(r.doc)) as Alert));
+  }
+
+  queryAlerts(q: AlertQuery): Promise<Alert[]> {
+    return this.read(async (c) => {
+      const where: string[] = [];
+      const params: DuckDBValue[] = [];
+      if (q.status?.length) { where.push(`status IN (${q.status.map(() => '?').join(', ')})`); params.push(...q.status); }
+      if (q.family) { where.push('family = ?'); params.push(q.family); }
+      if (q.severity) { where.push('severity = ?'); params.push(q.severity); }
+      if (q.deviceId) { where.push('device_id = ?'); params.push(q.deviceId); }
+      if (q.rule) { where.push('rule = ?'); params.push(q.rule); }
+      if (q.district) { where.push('starts_with(coalesce(district, \'\'), ?)'); params.push(q.district); }
+      if (q.since !== undefined) { where.push('last_seen >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      if (q.until !== undefined) { where.push('first_seen < epoch_ms(?::BIGINT)'); params.push(q.until); }
+      params.push(q.limit);
+      const rows = await all(c, `SELECT doc FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY last_seen DESC, id DESC LIMIT ?`, params);
+      return rows.map((r) => JSON.parse(String(r.doc)) as Alert);
+    });
+  }
+
+  getAlert(id: string): Promise<Alert | null> {
+    return this.read(async (c) => {
+      const rows = await all(c, 'SELECT doc FROM alerts WHERE id = ?', [id]);
+      return rows[0] ? JSON.parse(String(rows[0].doc)) as Alert : null;
+    });
+  }
+
+  loadActiveRescueCases(): Promise<RescueCase[]> {
+    return this.read(async (c) => (await all(c, "SELECT doc FROM rescue_cases WHERE status NOT IN ('closed', 'false_alarm') ORDER BY alarm_at")).map((r) => JSON.parse(String(r.doc)) as RescueCase));
+  }
+
+  queryRescueCases(q: RescueCaseQuery): Promise<RescueCase[]> {
+    return this.read(async (c) => {
+      const where: string[] = [];
+      const params: DuckDBValue[] = [];
+      if (q.status?.length) { where.push(`status IN (${q.status.map(() => '?').join(', ')})`); params.push(...q.status); }
+      if (q.elevatorId) { where.push('elevator_id = ?'); params.push(q.elevatorId); }
+      if (q.since !== undefined) { where.push('alarm_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      params.push(q.limit);
+      const rows = await all(c, `SELECT doc FROM rescue_cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY alarm_at DESC LIMIT ?`, params);
+      return rows.map((r) => JSON.parse(String(r.doc)) as RescueCase);
+    });
+  }
+
+  getRescueCase(id: string): Promise<RescueCase | null> {
+    return this.read(async (c) => {
+      const rows = await all(c, 'SELECT doc FROM rescue_cases WHERE id = ?', [id]);
+      return rows[0] ? JSON.parse(String(rows[0].doc)) as RescueCase : null;
+    });
+  }
+
+  upsertCylinders(records: readonly CylinderRecord[]): Promise<void> {
+    return this.controlTx(async (c) => {
+      const stmt = await c.prepare('INSERT OR REPLACE INTO cylinders (code, owner_station_id, status, doc, updated_at) VALUES (?, ?, ?, ?, now())');
+      for (const r of records) {
+        stmt.bind([r.code, r.ownerStationId, r.status, JSON.stringify(r)]);
+        await stmt.run();
+      }
+    });
+  }
+
+  loadCylinders(): Promise<CylinderRecord[]> {
+    return this.read(async (c) => (await all(c, 'SELECT doc FROM cylinders ORDER BY code')).map((r) => JSON.parse(String(r.doc)) as CylinderRecord));
+  }
+
   getSetting(key: string): Promise<string | null> {
     return this.read(async (c) => {
       const rows = await all(c, 'SELECT value FROM settings WHERE key = ?', [key]);
@@ -397,6 +533,12 @@ function toStoredReading(channel: string, t: ReadingTable, row: Row): StoredRead
     data,
     extra: row.extra ? JSON.parse(String(row.extra)) as Record<string, unknown> : null,
   };
+}
+
+const tableChannels = new Map(Object.values(readingTables).flatMap((byChannel) => Object.entries(byChannel).map(([channel, t]) => [t.table, channel] as const)));
+
+function channelOfTable(table: string): string {
+  return tableChannels.get(table)!;
 }
 
 function toUser(r: Row): UserRecord {

@@ -21,8 +21,19 @@ const v1 = [
   `CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)`,
 ];
 
+/** The alert engine: alerts, rescue cases, rule state checkpoints, cylinder registry, store flags. */
+const v2 = [
+  `CREATE TABLE alerts (id VARCHAR PRIMARY KEY, family VARCHAR NOT NULL, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, device_id VARCHAR NOT NULL, district VARCHAR, first_seen TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL, doc VARCHAR NOT NULL)`,
+  `CREATE TABLE rescue_cases (id VARCHAR PRIMARY KEY, elevator_id VARCHAR NOT NULL, alert_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
+    alarm_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, doc VARCHAR NOT NULL)`,
+  `CREATE TABLE engine_state (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)`,
+  `CREATE TABLE cylinders (code VARCHAR PRIMARY KEY, owner_station_id VARCHAR NOT NULL, status VARCHAR NOT NULL, doc VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)`,
+];
+
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: string[][] = [v1];
+export const migrations: string[][] = [v1, v2];
 
 export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: number }> {
   await c.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');

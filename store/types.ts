@@ -3,6 +3,9 @@
  * default can be swapped or wrapped (the InfluxDB forwarder reads from it by position).
  * Times are epoch milliseconds throughout.
  */
+import type { Alert, AlertStatus } from '../alerts/domain/alert.js';
+import type { RescueCase, RescueStatus } from '../alerts/domain/rescueCase.js';
+import type { CylinderRecord, Severity } from '../alerts/domain/types.js';
 import type { Family } from '../ingest/schemas/index.js';
 
 /** A validated reading on its way to the store. `data` holds the channel's fields (msgId/ts removed). */
@@ -110,6 +113,41 @@ export interface DeviceQuery {
   offset: number;
 }
 
+export interface AlertQuery {
+  status?: AlertStatus[];
+  family?: Family;
+  severity?: Severity;
+  deviceId?: string;
+  rule?: string;
+  /** district code prefix */
+  district?: string;
+  /** last seen at or after */
+  since?: number;
+  /** first seen before (for statistics periods) */
+  until?: number;
+  limit: number;
+}
+
+export interface RescueCaseQuery {
+  status?: RescueStatus[];
+  elevatorId?: string;
+  since?: number;
+  limit: number;
+}
+
+/**
+ * What the alert engine persists together, in one transaction: rule states up to reading
+ * `lastSeq`, and every alert and rescue case changed since the last checkpoint. After a
+ * crash the engine replays the stored readings after `lastSeq`.
+ */
+export interface EngineCheckpoint {
+  lastSeq: number;
+  /** rule id -> state as JSON text (serialised when the checkpoint is cut, so it matches lastSeq) */
+  ruleStates: Record<string, string>;
+  alerts: readonly Alert[];
+  cases: readonly RescueCase[];
+}
+
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -134,6 +172,21 @@ export interface Store {
   getUser(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
   insertUser(user: UserRecord): Promise<void>;
+
+  /** Readings with seq > `after`, in seq order, at most `limit` (the engine's replay). */
+  readingsAfter(after: number, limit: number): Promise<Reading[]>;
+
+  saveEngineCheckpoint(cp: EngineCheckpoint): Promise<void>;
+  loadEngineState(): Promise<{ lastSeq: number; ruleStates: Record<string, unknown> } | null>;
+  loadActiveAlerts(): Promise<Alert[]>;
+  queryAlerts(q: AlertQuery): Promise<Alert[]>;
+  getAlert(id: string): Promise<Alert | null>;
+  loadActiveRescueCases(): Promise<RescueCase[]>;
+  queryRescueCases(q: RescueCaseQuery): Promise<RescueCase[]>;
+  getRescueCase(id: string): Promise<RescueCase | null>;
+
+  upsertCylinders(records: readonly CylinderRecord[]): Promise<void>;
+  loadCylinders(): Promise<CylinderRecord[]>;
 
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
