@@ -76,10 +76,29 @@ function extraFields(schema: z.ZodType, raw: Record<string, unknown>): string | 
   let extra: Record<string, unknown> | null = null;
   for (const key of Object.keys(raw)) {
     if (shape.has(key)) continue;
+    const depth = nestingDepth(raw[key], MAX_EXTRA_DEPTH);
+    if (depth > MAX_EXTRA_DEPTH) throw new Error(`field ${key} is nested more than ${MAX_EXTRA_DEPTH} levels deep`);
     extra ??= Object.create(null) as Record<string, unknown>;
     extra[key] = raw[key];
   }
   return extra ? JSON.stringify(extra) : null;
+}
+
+/** Kept fields must come back out through the API, whose JSON writer recurses: bound the depth. */
+const MAX_EXTRA_DEPTH = 32;
+
+/** Depth of nested arrays/objects, counted with an explicit stack; stops once past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 const shapeCache = new WeakMap<object, Set<string>>();

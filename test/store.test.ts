@@ -1,0 +1,386 @@
+/**
+ * The DuckDB store (store/duckdbStore.ts) in a temp dir: readings of every channel round
+ * trip through their typed columns, queries order and window correctly, and everything else
+ * the service persists survives a close and reopen without re-running the migration.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePayload } from '../ingest/decode.js';
+import { channelList, type Family } from '../ingest/schemas/index.js';
+import { examplePayload } from '../ingest/schemas/examples.js';
+import { DuckDbStore } from '../store/duckdbStore.js';
+import { migrate, migrations } from '../store/migrations.js';
+import type { ConnectionState, DeadLetter, DeviceRecord, Reading, UserRecord } from '../store/types.js';
+
+const dirs: string[] = [];
+const stores: DuckDbStore[] = [];
+afterAll(async () => {
+  for (const s of stores) await s.close().catch(() => undefined);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempFile(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'supervision-store-'));
+  dirs.push(d);
+  return path.join(d, 'nested', 'db.duckdb'); // open() creates the directory
+}
+
+async function freshStore(file = tempFile()): Promise<DuckDbStore> {
+  const s = new DuckDbStore(file);
+  await s.open();
+  stores.push(s);
+  return s;
+}
+
+const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
+let seq = 1000;
+
+function readingFrom(family: Family, channel: string, deviceId: string, payload: Record<string, unknown>, over: Partial<Reading> = {}): Reading {
+  const d = decodePayload(family, channel, Buffer.from(JSON.stringify(payload)), 1 << 20);
+  if (!d.ok) throw new Error(`${family}/${channel}: ${d.detail}`);
+  return { seq: ++seq, family, channel, deviceId, msgId: d.msgId, ts: d.ts, receivedAt: d.ts + 5, qos: 1, data: d.data, extra: d.extra, ...over };
+}
+
+function simple(deviceId: string, msgId: string, ts: number, over: Partial<Reading> = {}): Reading {
+  return readingFrom('elevator', 'status', deviceId, examplePayload('elevator', 'status', msgId, ts), over);
+}
+
+function letter(over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    id: 1, receivedAt: T0, deviceId: 'dl-dev', clientId: 'dl-dev-abc', topic: 'kitchen/dl-dev/violation', qos: 1,
+    reason: 'invalid_json', detail: 'payload is not valid UTF-8', issues: null, msgId: null,
+    raw: new Uint8Array([0x00, 0xff, 0xfe, 0x80, 0x7b, 0x0a, 0x00]), rawSize: 7, remoteAddress: '127.0.0.1', ...over,
+  };
+}
+
+function device(id: string, over: Partial<DeviceRecord> = {}): DeviceRecord {
+  return {
+    id, family: 'elevator', name: `Lift ${id}`, location: { lat: 30.25, lng: 120.1667 }, district: '330106',
+    meta: { registrationCode: 'R-1', arrivalDeadlineMin: 30 }, secretHash: 'ab'.repeat(32), createdAt: T0, updatedAt: T0 + 1, ...over,
+  };
+}
+
+let store: DuckDbStore;
+beforeAll(async () => { store = await freshStore(); });
+
+describe('readings round trip', () => {
+  it.each(channelList.map((c) => [c.key, c.family, c.channel] as const))('%s: typed columns, bbox, extra come back as sent', async (key, family, channel) => {
+    const deviceId = `rt-${key.replace('/', '-')}`;
+    const payload = { ...examplePayload(family, channel, `rt-${key}`, T0 + 123), vendorField: 'v', nested: { a: [1, 'b', null] } };
+    const r = readingFrom(family, channel, deviceId, payload, { qos: 0 });
+    await store.appendBatch([r], []);
+    const rows = await store.queryReadings({ deviceId, family, channel, limit: 10 });
+    expect(rows).toEqual([{
+      seq: r.seq, channel, msgId: `rt-${key}`, ts: T0 + 123, receivedAt: T0 + 128, data: r.data,
+      extra: { vendorField: 'v', nested: { a: [1, 'b', null] } },
+    }]);
+    // the data is exactly the example minus msgId/ts: every typed field is there
+    const { msgId: _m, ts: _t, ...fields } = examplePayload(family, channel, 'x', T0);
+    expect(rows[0]!.data).toEqual(fields);
+  });
+
+  it('absent optional fields stay absent (no nulls invented), extra null stays null', async () => {
+    const r = readingFrom('kitchen', 'violation', 'rt-min', { msgId: 'min', ts: T0, storeId: 'S', type: 'rat', confidence: 0.5 });
+    const hb = readingFrom('kitchen', 'heartbeat', 'rt-min', { msgId: 'hb', ts: T0 + 1 });
+    await store.appendBatch([r, hb], []);
+    const rows = await store.queryReadings({ deviceId: 'rt-min', family: 'kitchen', limit: 10 });
+    expect(rows.map((x) => [x.channel, x.data, x.extra])).toEqual([
+      ['violation', { storeId: 'S', type: 'rat', confidence: 0.5 }, null],
+      ['heartbeat', {}, null],
+    ]);
+  });
+
+  it('edge values survive: negative floors, big totalizers and pulse counts, unicode text', async () => {
+    const st = readingFrom('elevator', 'status', 'rt-edge', { ...examplePayload('elevator', 'status', 'e1', T0), floor: -20, speedMps: 0.000001 });
+    const txn = readingFrom('dispenser', 'txn', 'rt-edge-d', {
+      ...examplePayload('dispenser', 'txn', 'd1', T0), totalizerL: 987_654_321.125, pulses: 2 ** 40, grade: '0#柴油',
+    });
+    await store.appendBatch([st, txn], []);
+    expect((await store.queryReadings({ deviceId: 'rt-edge', family: 'elevator', limit: 1 }))[0]!.data).toMatchObject({ floor: -20, speedMps: 0.000001 });
+    expect((await store.queryReadings({ deviceId: 'rt-edge-d', family: 'dispenser', limit: 1 }))[0]!.data)
+      .toMatchObject({ totalizerL: 987_654_321.125, pulses: 2 ** 40, grade: '0#柴油' });
+  });
+
+  it('a __proto__ key in extra comes back as plain data', async () => {
+    const text = `{"msgId":"proto","ts":${T0},"__proto__":{"polluted":1}}`;
+    const d = decodePayload('kitchen', 'heartbeat', Buffer.from(text), 1000);
+    if (!d.ok) throw new Error(d.detail);
+    await store.appendBatch([{ seq: ++seq, family: 'kitchen', channel: 'heartbeat', deviceId: 'rt-proto', msgId: d.msgId, ts: d.ts, receivedAt: d.ts, qos: 1, data: d.data, extra: d.extra }], []);
+    const [row] = await store.queryReadings({ deviceId: 'rt-proto', family: 'kitchen', limit: 1 });
+    expect(Object.hasOwn(row!.extra!, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('queryReadings', () => {
+  const id = 'q-lift';
+  const times = [5, 1, 4, 2, 3].map((m) => T0 + m * 60_000);
+  beforeAll(async () => {
+    // out of order, in two batches, plus another device's readings
+    await store.appendBatch(times.slice(0, 3).map((t, i) => simple(id, `s${i}`, t)), []);
+    await store.appendBatch([...times.slice(3).map((t, i) => simple(id, `s${i + 3}`, t)), simple('q-other', 'o1', T0 + 3 * 60_000)], []);
+    // same ts twice: seq breaks the tie
+    await store.appendBatch([simple(id, 'tie-a', T0 + 6 * 60_000), simple(id, 'tie-b', T0 + 6 * 60_000)], []);
+  });
+
+  it('returns the device\'s readings, newest last', async () => {
+    const rows = await store.queryReadings({ deviceId: id, family: 'elevator', channel: 'status', limit: 100 });
+    expect(rows.map((r) => r.ts)).toEqual([1, 2, 3, 4, 5, 6, 6].map((m) => T0 + m * 60_000));
+    expect(rows.slice(-2).map((r) => r.msgId)).toEqual(['tie-a', 'tie-b']);
+    expect(rows.every((r, i) => i === 0 || r.seq !== rows[i - 1]!.seq)).toBe(true);
+  });
+
+  it.each([
+    ['from (inclusive)', { from: T0 + 3 * 60_000 }, [3, 4, 5, 6, 6]],
+    ['to (inclusive)', { to: T0 + 2 * 60_000 }, [1, 2]],
+    ['from and to', { from: T0 + 2 * 60_000, to: T0 + 4 * 60_000 }, [2, 3, 4]],
+    ['from just after a reading', { from: T0 + 5 * 60_000 + 1 }, [6, 6]],
+    ['to just before a reading', { to: T0 + 60_000 - 1 }, []],
+    ['limit keeps the newest', { limit: 3 }, [5, 6, 6]],
+    ['limit 1', { limit: 1 }, [6]],
+    ['from, to and limit', { from: T0 + 60_000, to: T0 + 4 * 60_000, limit: 2 }, [3, 4]],
+    ['empty window', { from: T0 + 10 * 60_000 }, []],
+  ] as const)('%s', async (_d, q, minutes) => {
+    const rows = await store.queryReadings({ deviceId: id, family: 'elevator', channel: 'status', limit: 100, ...q });
+    expect(rows.map((r) => r.ts)).toEqual(minutes.map((m) => T0 + m * 60_000));
+  });
+
+  it('an unknown device gives nothing', async () => {
+    expect(await store.queryReadings({ deviceId: 'nobody', family: 'elevator', limit: 10 })).toEqual([]);
+  });
+
+  it('without a channel, every channel of the family is merged, newest last, limit over all', async () => {
+    const dev = 'q-merge';
+    await store.appendBatch([
+      readingFrom('elevator', 'fault', dev, examplePayload('elevator', 'fault', 'f1', T0 + 2000)),
+      simple(dev, 's1', T0 + 1000),
+      readingFrom('elevator', 'heartbeat', dev, examplePayload('elevator', 'heartbeat', 'h1', T0 + 3000)),
+      simple(dev, 's2', T0 + 5000),
+      readingFrom('elevator', 'fault', dev, examplePayload('elevator', 'fault', 'f2', T0 + 4000)),
+    ], []);
+    const all = await store.queryReadings({ deviceId: dev, family: 'elevator', limit: 100 });
+    expect(all.map((r) => `${r.channel}:${r.msgId}`)).toEqual(['status:s1', 'fault:f1', 'heartbeat:h1', 'fault:f2', 'status:s2']);
+    const newest3 = await store.queryReadings({ deviceId: dev, family: 'elevator', limit: 3 });
+    expect(newest3.map((r) => r.msgId)).toEqual(['h1', 'f2', 's2']);
+    const windowed = await store.queryReadings({ deviceId: dev, family: 'elevator', from: T0 + 2000, to: T0 + 4000, limit: 100 });
+    expect(windowed.map((r) => r.msgId)).toEqual(['f1', 'h1', 'f2']);
+    expect((await store.queryReadings({ deviceId: dev, family: 'elevator', channel: 'fault', limit: 100 })).map((r) => r.msgId)).toEqual(['f1', 'f2']);
+  });
+
+  it('a channel the family lacks gives nothing rather than another family\'s rows', async () => {
+    expect(await store.queryReadings({ deviceId: 'q-merge', family: 'elevator', channel: 'txn', limit: 10 })).toEqual([]);
+  });
+});
+
+describe('dead letters', () => {
+  let s: DuckDbStore;
+  beforeAll(async () => {
+    s = await freshStore();
+    await s.appendBatch([], [
+      letter({ id: 1, receivedAt: T0 }),
+      letter({
+        id: 2, receivedAt: T0 + 10, reason: 'schema', detail: 'code: bad', issues: [{ path: 'code', message: 'bad' }, { path: 'bbox.2', message: 'too big' }],
+        msgId: 'm-2', raw: Buffer.from('{"msgId":"m-2","code":99}'), rawSize: 25,
+      }),
+      letter({ id: 3, receivedAt: T0 + 20, deviceId: null, clientId: null, remoteAddress: null, topic: '', qos: 0, reason: 'packet_too_large', raw: new Uint8Array(), rawSize: 2_000_000 }),
+      letter({ id: 4, receivedAt: T0 + 30, deviceId: 'dl-other', reason: 'schema' }),
+    ]);
+  });
+
+  it('round trip: binary raw bytes, issues, nulls, newest first', async () => {
+    const rows = await s.listDeadLetters({ limit: 10 });
+    expect(rows.map((r) => r.id)).toEqual([4, 3, 2, 1]);
+    const one = rows.find((r) => r.id === 1)!;
+    expect(Buffer.from(one.raw)).toEqual(Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x7b, 0x0a, 0x00]));
+    expect(one).toMatchObject({ receivedAt: T0, deviceId: 'dl-dev', clientId: 'dl-dev-abc', topic: 'kitchen/dl-dev/violation', qos: 1, reason: 'invalid_json', issues: null, msgId: null, rawSize: 7, remoteAddress: '127.0.0.1' });
+    expect(rows.find((r) => r.id === 2)).toMatchObject({ issues: [{ path: 'code', message: 'bad' }, { path: 'bbox.2', message: 'too big' }], msgId: 'm-2', reason: 'schema' });
+    const three = rows.find((r) => r.id === 3)!;
+    expect(three).toMatchObject({ deviceId: null, clientId: null, remoteAddress: null, topic: '', rawSize: 2_000_000 });
+    expect(three.raw.length).toBe(0);
+    expect(await s.countDeadLetters()).toBe(4);
+  });
+
+  it.each([
+    ['by device', { deviceId: 'dl-dev' }, [2, 1]],
+    ['by reason', { reason: 'schema' }, [4, 2]],
+    ['by device and reason', { deviceId: 'dl-dev', reason: 'schema' }, [2]],
+    ['since (inclusive)', { since: T0 + 20 }, [4, 3]],
+    ['limit', { limit: 2 }, [4, 3]],
+    ['nothing matches', { deviceId: 'nobody' }, []],
+  ] as const)('filter %s', async (_d, q, ids) => {
+    expect((await s.listDeadLetters({ limit: 10, ...q })).map((r) => r.id)).toEqual(ids);
+  });
+
+  it('dead letters do not count as readings', async () => {
+    expect(await s.countReadings()).toBe(0);
+  });
+});
+
+describe('devices', () => {
+  let s: DuckDbStore;
+  beforeAll(async () => { s = await freshStore(); });
+
+  it('insert, load (ordered by id), update', async () => {
+    await s.insertDevices([device('lift-b'), device('lift-a', { location: null, name: null, district: null, meta: {}, family: 'kitchen' })]);
+    let all = await s.loadDevices();
+    expect(all).toEqual([device('lift-a', { location: null, name: null, district: null, meta: {}, family: 'kitchen' }), device('lift-b')]);
+    const changed = device('lift-b', { name: 'Renamed', location: { lat: -33.5, lng: 151.25 }, district: '110101001', meta: { rescueCode: '96333-1' }, secretHash: 'cd'.repeat(32), updatedAt: T0 + 99 });
+    await s.updateDevice(changed);
+    all = await s.loadDevices();
+    expect(all.find((d) => d.id === 'lift-b')).toEqual(changed);
+    expect(all).toHaveLength(2);
+  });
+
+  it('a batch insert with a duplicate id fails as a whole', async () => {
+    await expect(s.insertDevices([device('lift-c'), device('lift-a')])).rejects.toThrow();
+    expect((await s.loadDevices()).map((d) => d.id)).toEqual(['lift-a', 'lift-b']);
+    // the control connection is usable afterwards
+    await s.insertDevices([device('lift-c')]);
+    expect((await s.loadDevices()).map((d) => d.id)).toEqual(['lift-a', 'lift-b', 'lift-c']);
+  });
+
+  it('updating an unknown id changes nothing', async () => {
+    await s.updateDevice(device('ghost'));
+    expect((await s.loadDevices()).map((d) => d.id)).not.toContain('ghost');
+  });
+});
+
+describe('connection states', () => {
+  let s: DuckDbStore;
+  beforeAll(async () => { s = await freshStore(); });
+  const st = (deviceId: string, over: Partial<ConnectionState> = {}): ConnectionState => ({
+    deviceId, connected: true, lastSeen: T0 + 3, lastConnectedAt: T0 + 1, lastDisconnectedAt: null, remoteAddress: '10.0.0.7', ...over,
+  });
+
+  it('upserts: a second save replaces the first for the same device', async () => {
+    await s.saveConnectionStates([st('a'), st('b', { connected: false, lastSeen: null, lastConnectedAt: null, remoteAddress: null })]);
+    await s.saveConnectionStates([st('a', { connected: false, lastDisconnectedAt: T0 + 9, lastSeen: T0 + 8 })]);
+    await s.saveConnectionStates([]);
+    const rows = (await s.loadConnectionStates()).sort((x, y) => x.deviceId.localeCompare(y.deviceId));
+    expect(rows).toEqual([
+      st('a', { connected: false, lastDisconnectedAt: T0 + 9, lastSeen: T0 + 8 }),
+      st('b', { connected: false, lastSeen: null, lastConnectedAt: null, remoteAddress: null }),
+    ]);
+  });
+});
+
+describe('users and settings', () => {
+  let s: DuckDbStore;
+  beforeAll(async () => { s = await freshStore(); });
+  const user = (username: string, role: UserRecord['role']): UserRecord => ({ username, role, passwordHash: `scrypt$${username}`, createdAt: T0 });
+
+  it('users: unknown is null, insert, get, list sorted, duplicate refused', async () => {
+    expect(await s.getUser('op')).toBeNull();
+    await s.insertUser(user('zed', 'dispatcher'));
+    await s.insertUser(user('op', 'operator'));
+    expect(await s.getUser('op')).toEqual(user('op', 'operator'));
+    expect(await s.getUser('OP')).toBeNull();
+    expect((await s.listUsers()).map((u) => u.username)).toEqual(['op', 'zed']);
+    await expect(s.insertUser(user('op', 'admin'))).rejects.toThrow();
+    expect((await s.getUser('op'))!.role).toBe('operator');
+  });
+
+  it('settings: unknown is null, set, overwrite', async () => {
+    expect(await s.getSetting('token_key')).toBeNull();
+    await s.setSetting('token_key', 'v1');
+    expect(await s.getSetting('token_key')).toBe('v1');
+    await s.setSetting('token_key', 'v2');
+    expect(await s.getSetting('token_key')).toBe('v2');
+    await s.setSetting('other', '');
+    expect(await s.getSetting('other')).toBe('');
+  });
+});
+
+describe('sequences and recent keys', () => {
+  it('lastSequences: zero on an empty store, then the max over every table', async () => {
+    const s = await freshStore();
+    expect(await s.lastSequences()).toEqual({ readingSeq: 0, deadLetterId: 0 });
+    await s.appendBatch([
+      simple('seq-a', 'a', T0, { seq: 7 }),
+      readingFrom('dispenser', 'tank', 'seq-b', examplePayload('dispenser', 'tank', 'b', T0), { seq: 42 }),
+      readingFrom('kitchen', 'heartbeat', 'seq-c', examplePayload('kitchen', 'heartbeat', 'c', T0), { seq: 9 }),
+    ], [letter({ id: 5 }), letter({ id: 3 })]);
+    expect(await s.lastSequences()).toEqual({ readingSeq: 42, deadLetterId: 5 });
+    expect(await s.countReadings()).toBe(3);
+  });
+
+  it('recentMessageKeys: received at or after since, newest first, at most max, across channels', async () => {
+    const s = await freshStore();
+    await s.appendBatch([
+      simple('rk-1', 'old', T0, { receivedAt: T0 }),
+      simple('rk-1', 'mid', T0, { receivedAt: T0 + 10 }),
+      readingFrom('kitchen', 'violation', 'rk-2', examplePayload('kitchen', 'violation', 'k', T0), { receivedAt: T0 + 20 }),
+      readingFrom('cylinder', 'heartbeat', 'rk-3', examplePayload('cylinder', 'heartbeat', 'h', T0), { receivedAt: T0 + 30 }),
+    ], [letter({ receivedAt: T0 + 40 })]);
+    expect(await s.recentMessageKeys(T0 + 10, 100)).toEqual([['rk-3', 'h'], ['rk-2', 'k'], ['rk-1', 'mid']]);
+    expect(await s.recentMessageKeys(T0, 2)).toEqual([['rk-3', 'h'], ['rk-2', 'k']]);
+    expect(await s.recentMessageKeys(T0 + 31, 100)).toEqual([]);
+  });
+});
+
+describe('close and reopen', () => {
+  it('keeps everything, and the migration does not run again', async () => {
+    const file = tempFile();
+    const s = new DuckDbStore(file);
+    await s.open();
+    const r = readingFrom('kitchen', 'violation', 'keep-1', { ...examplePayload('kitchen', 'violation', 'kv', T0), extraField: 1 });
+    await s.appendBatch([r], [letter({ id: 11 })]);
+    await s.insertDevices([device('keep-1', { family: 'kitchen', meta: {} })]);
+    await s.saveConnectionStates([{ deviceId: 'keep-1', connected: true, lastSeen: T0, lastConnectedAt: T0, lastDisconnectedAt: null, remoteAddress: null }]);
+    await s.insertUser({ username: 'u1', role: 'operator', passwordHash: 'h', createdAt: T0 });
+    await s.setSetting('k', 'v');
+    await s.close();
+    await expect(s.queryReadings({ deviceId: 'keep-1', family: 'kitchen', limit: 1 })).rejects.toThrow(/not open/);
+
+    const again = new DuckDbStore(file);
+    await again.open();
+    try {
+      const rows = await again.queryReadings({ deviceId: 'keep-1', family: 'kitchen', limit: 10 });
+      expect(rows).toEqual([{ seq: r.seq, channel: 'violation', msgId: 'kv', ts: T0, receivedAt: T0 + 5, data: r.data, extra: { extraField: 1 } }]);
+      expect((await again.listDeadLetters({ limit: 10 })).map((d) => d.id)).toEqual([11]);
+      expect((await again.loadDevices()).map((d) => d.id)).toEqual(['keep-1']);
+      expect((await again.loadConnectionStates())[0]).toMatchObject({ deviceId: 'keep-1', connected: true, lastSeen: T0 });
+      expect(await again.getUser('u1')).toMatchObject({ role: 'operator' });
+      expect(await again.getSetting('k')).toBe('v');
+      expect(await again.lastSequences()).toEqual({ readingSeq: r.seq, deadLetterId: 11 });
+      // appending after a reopen works (fresh appenders)
+      await again.appendBatch([simple('keep-2', 'after', T0)], []);
+      expect(await again.countReadings()).toBe(2);
+    } finally {
+      await again.close();
+    }
+
+    // inspect the file directly: one schema_version row, and migrate() is a no-op
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    try {
+      const versions = (await c.runAndReadAll('SELECT version FROM schema_version')).getRowObjectsJS();
+      // each migration recorded exactly once, although open() ran twice
+      const sorted = versions.map((v) => Number(v.version)).sort((a, b) => a - b);
+      expect(sorted).toEqual(migrations.map((_m, i) => i + 1));
+      expect(await migrate(c)).toEqual({ from: migrations.length, to: migrations.length });
+      expect((await c.runAndReadAll('SELECT count(*)::INTEGER AS n FROM schema_version')).getRowObjectsJS()).toEqual([{ n: migrations.length }]);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  });
+
+  it('refuses a data directory from a newer build', async () => {
+    const file = tempFile();
+    const s = new DuckDbStore(file);
+    await s.open();
+    await s.close();
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    await c.run('INSERT INTO schema_version VALUES (99)');
+    c.closeSync();
+    db.closeSync();
+    const newer = new DuckDbStore(file);
+    await expect(newer.open()).rejects.toThrow(/schema version 99, newer than this build/);
+    await newer.close();
+  });
+});
