@@ -108,6 +108,9 @@ export class AlertEngine {
     for (const a of await store.loadActiveAlerts()) this.track(a);
     for (const c of await store.loadActiveRescueCases()) this.cases.set(c.id, c);
     await this.replay();
+    // the service was not listening until now: rules that time silence start counting again
+    const now = this.now();
+    for (const hook of this.resumeHooks) this.runner.update(hook.ruleId, (s) => ({ state: hook.apply(s, now), effects: [] }));
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tickTimer.unref();
     this.checkpointTimer = setInterval(() => void this.checkpoint().catch((err) => this.deps.log.error({ err }, 'alert checkpoint failed')), this.opts.checkpointMs);
@@ -194,7 +197,7 @@ export class AlertEngine {
     }
     if (refused(result)) throw new CodedError('alert_conflict', result.message, { reason: result.refused });
     this.put(result, isClosed(result) ? 'closed' : 'updated');
-    if (action === 'false_positive') this.falsePositiveFeedback(result, now);
+    if (action === 'false_positive' || action === 'resolve') this.closedFeedback(result, action === 'false_positive', now);
     await this.checkpoint();
     return result;
   }
@@ -316,15 +319,18 @@ export class AlertEngine {
     this.putCase(openRescueCase(randomUUID(), alert.device.id, alert.id, at, unit, override), 'opened', []);
   }
 
-  private falsePositiveFeedback(a: Alert, now: number): void {
-    const storeId = typeof a.params.storeId === 'string' ? a.params.storeId : (typeof a.device.meta.storeId === 'string' ? a.device.meta.storeId : null);
-    const hook = this.falsePositiveHook;
-    if (!storeId || !hook) return;
-    this.apply(this.runner.update(hook.ruleId, (s) => hook.apply(s, { storeId, alert: a, at: now })), now, now);
+  /** An operator closed an alert: rules that count alerts (repeat offenders) hear of it. */
+  private closedFeedback(a: Alert, falsePositive: boolean, now: number): void {
+    for (const hook of this.closedHooks) {
+      this.apply(this.runner.update(hook.ruleId, (s) => hook.apply(s, { alert: a, falsePositive, at: now })), now, now);
+    }
   }
 
-  /** Set by the composition root: how a false positive reaches the repeat-offender rule. */
-  falsePositiveHook: { ruleId: string; apply: (state: unknown, fp: { storeId: string; alert: Alert; at: number }) => { state: unknown; effects: Effect[] } } | null = null;
+  /** Set by the composition root: rules whose timers restart when the service starts listening again. */
+  resumeHooks: Array<{ ruleId: string; apply: (state: unknown, now: number) => unknown }> = [];
+
+  /** Set by the composition root: which rules hear of operator closes, and how. */
+  closedHooks: Array<{ ruleId: string; apply: (state: unknown, e: { alert: Alert; falsePositive: boolean; at: number }) => { state: unknown; effects: Effect[] } }> = [];
 
   private deviceSnapshot(id: string): AlertDevice {
     const d = this.deps.device(id);

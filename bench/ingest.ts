@@ -123,14 +123,14 @@ async function runLoad(port: number, devices: Device[], creds: boolean, packets:
     const mine = packets[c]!;
     let next = 0;
     const sentAt = new Float64Array(65536);
-    let socket!: net.Socket;
+    // `socket` is assigned below; sendOne only runs once the connection is up
     const sendOne = (): void => {
       const i = next++;
       sentAt[(i % 65535) + 1] = performance.now();
       socket.write(mine[i]!);
     };
     let pongs = 0;
-    socket = await connectRaw(port, '127.0.0.1', encodeConnect(`${d.id}-${Math.random().toString(36).slice(2, 6)}`, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
+    const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(`${d.id}-${Math.random().toString(36).slice(2, 6)}`, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
       if (!started) return;
       latencies.push(performance.now() - sentAt[id]!);
       if (++acked === total) resolveDone();

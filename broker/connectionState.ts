@@ -12,6 +12,7 @@ export class ConnectionTracker {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly changeListeners: Array<(deviceId: string, connected: boolean) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -37,6 +38,15 @@ export class ConnectionTracker {
     await this.flush();
   }
 
+  /** Called when a device's first connection opens or its last one closes. */
+  onChange(listener: (deviceId: string, connected: boolean) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(deviceId: string, connected: boolean): void {
+    for (const l of this.changeListeners) l(deviceId, connected);
+  }
+
   get(deviceId: string): ConnectionState | undefined {
     return this.states.get(deviceId);
   }
@@ -47,13 +57,15 @@ export class ConnectionTracker {
 
   connected(deviceId: string, remoteAddress: string | null): void {
     const now = this.now();
-    this.open.set(deviceId, (this.open.get(deviceId) ?? 0) + 1);
+    const before = this.open.get(deviceId) ?? 0;
+    this.open.set(deviceId, before + 1);
     const s = this.state(deviceId);
     s.connected = true;
     s.lastConnectedAt = now;
     s.lastSeen = now;
     s.remoteAddress = remoteAddress;
     this.dirty.add(deviceId);
+    if (before === 0) this.changed(deviceId, true);
   }
 
   disconnected(deviceId: string): void {
@@ -64,6 +76,7 @@ export class ConnectionTracker {
     s.connected = false;
     s.lastDisconnectedAt = this.now();
     this.dirty.add(deviceId);
+    this.changed(deviceId, false);
   }
 
   seen(deviceId: string): void {

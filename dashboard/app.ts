@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AlertEngine } from '../alerts/engine.js';
+import type { CylinderRegistry } from '../alerts/cylinderRegistry.js';
 import type { RescuePolicy } from '../alerts/domain/rescueCase.js';
 import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { ConnectionTracker } from '../broker/connectionState.js';
@@ -28,6 +29,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { deadLetterRoutes } from './routes/deadLetters.js';
 import { opsRoutes } from './routes/ops.js';
 import { alertRoutes } from './routes/alerts.js';
+import { cylinderRoutes } from './routes/cylinders.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -37,6 +39,7 @@ export interface HealthReport {
 export interface AppDeps {
   config: Config;
   engine: AlertEngine | null;
+  cylinders: CylinderRegistry | null;
   /** the rule whose alerts open 96333 rescue cases (dispatchers handle those) */
   rescueRule: string;
   rescuePolicy: RescuePolicy;
@@ -114,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(deviceRoutes, { prefix: '/api' });
   await app.register(deadLetterRoutes, { prefix: '/api' });
   await app.register(alertRoutes, { prefix: '/api' });
+  await app.register(cylinderRoutes, { prefix: '/api' });
   return app;
 }
 

@@ -103,6 +103,11 @@ export class Ingest {
     this.started = false;
   }
 
+  /** Resolves once everything queued so far is committed (or failed). */
+  flushed(): Promise<void> {
+    return this.writer.flushed();
+  }
+
   onStored(listener: StoredListener): void {
     this.listeners.push(listener);
   }

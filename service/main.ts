@@ -2,7 +2,8 @@
 /**
  * `npm start`: the whole service in one process (MQTT broker + ingest + HTTP).
  */
-import { ConfigError, loadConfig, settings } from './config.js';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, settings, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { Service } from './service.js';
 
@@ -19,19 +20,22 @@ ${lines.join('\n')}
   process.exit(0);
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+/** Config, logger and service, or exit 2 naming the bad setting (ALERT_OVERRIDES is checked against the rules here). */
+function boot(): { config: Config; log: Logger; service: Service } {
+  try {
+    const config = loadConfig();
+    const log = createLogger(config);
+    return { config, log, service: new Service(config, log) };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
   }
-  throw err;
 }
 
-const log = createLogger(config);
-const service = new Service(config, log);
+const { config, log, service } = boot();
 
 process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'uncaught exception: stopping');

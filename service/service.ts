@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { defaultRescuePolicy } from '../alerts/domain/rescueCase.js';
+import { CylinderRegistry } from '../alerts/cylinderRegistry.js';
+import { AlertEngine } from '../alerts/engine.js';
+import { wireFanout } from '../alerts/fanout.js';
+import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../alerts/policy.js';
+import { allRules, RESCUE_RULE } from '../alerts/rules/index.js';
+import { markClosed, markFalsePositive, occurrenceRefFromAlert, REPEAT_OFFENDER_RULE_ID, type RepeatOffenderState } from '../alerts/rules/kitchen/repeatOffender.js';
+import { resumeAfterOutage, type OfflineState } from '../alerts/rules/common/offline.js';
+import { Webhooks } from '../alerts/webhooks.js';
 import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../broker/connectionState.js';
 import { DeviceRegistry } from '../broker/deviceRegistry.js';
@@ -36,6 +43,9 @@ export class Service {
   readonly ingest: Ingest;
   readonly broker: Broker;
   readonly users: Users;
+  readonly cylinders: CylinderRegistry;
+  readonly engine: AlertEngine;
+  readonly webhooks: Webhooks;
   private app: App | null = null;
   private detachUpgrades: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
@@ -56,6 +66,44 @@ export class Service {
     });
     this.users = new Users(this.store);
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
+    this.cylinders = new CylinderRegistry(this.store);
+    this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
+    const overrides = ruleOverrides(allRules, config.alerts.overrides);
+    // elevator.repeated_trapping runs the trapped detector itself: keep their thresholds equal
+    if (overrides['elevator.trapped']) overrides['elevator.repeated_trapping'] = { ...overrides['elevator.trapped'], ...overrides['elevator.repeated_trapping'] };
+    this.engine = new AlertEngine({
+      rules: allRules,
+      ruleOverrides: overrides,
+      deadlinePolicy: deadlinePolicy(config.alerts.overrides),
+      rescuePolicy: rescuePolicy(config.alerts.overrides),
+      rescueRule: RESCUE_RULE,
+      tickMs: config.alerts.tickMs,
+      checkpointMs: config.alerts.checkpointMs,
+      replyMaxAgeMs: 10_000,
+    }, {
+      store: this.store,
+      device: (id) => this.registry.get(id),
+      cylinder: (code) => this.cylinders.get(code),
+      publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
+      log: log.child({ component: 'alerts' }),
+    });
+    // an operator's false positive leaves the store's repeat-offender count; a resolve closes the occurrence
+    this.engine.closedHooks.push({
+      ruleId: REPEAT_OFFENDER_RULE_ID,
+      apply: (state, e) => {
+        const ref = occurrenceRefFromAlert(e.alert, e.at);
+        if (!ref) return { state, effects: [] };
+        const s = state as RepeatOffenderState;
+        return e.falsePositive ? markFalsePositive(s, ref, this.engine.runner.config(REPEAT_OFFENDER_RULE_ID) as never) : markClosed(s, ref);
+      },
+    });
+    // devices could not be heard while the service was down: their silence timers restart at start
+    for (const rule of allRules.filter((r) => r.id.endsWith('.offline') || r.id === 'kitchen.camera_dark')) {
+      this.engine.resumeHooks.push({ ruleId: rule.id, apply: (s, now) => resumeAfterOutage(s as OfflineState, now) });
+    }
+    wireFanout(this.engine, (topic, payload, qos) => this.broker.publish(topic, payload, qos), this.webhooks);
+    this.ingest.onStored((readings) => this.engine.handleReadings(readings));
+    this.tracker.onChange((deviceId, connected) => this.engine.handleConnection(deviceId, connected));
   }
 
   async start(): Promise<Started> {
@@ -65,16 +113,20 @@ export class Service {
     const adminPasswordFile = await this.users.ensureAdmin(config.dataDir, config.auth.adminPassword);
     const tokens = new TokenSigner(await this.tokenKey(), config.auth.tokenTtlS);
     await this.registry.start();
+    await this.cylinders.start();
     await this.tracker.start();
     await this.ingest.start();
+    // before the broker: replay what was stored after the last checkpoint, then take live readings
+    await this.engine.start();
     logStoreOutcomes(this.ingest, log.child({ component: 'ingest' }));
     await this.broker.start();
 
     const app = await buildApp({
       config,
-      engine: null,
-      rescueRule: 'elevator.trapped',
-      rescuePolicy: defaultRescuePolicy,
+      engine: this.engine,
+      cylinders: this.cylinders,
+      rescueRule: RESCUE_RULE,
+      rescuePolicy: rescuePolicy(config.alerts.overrides),
       store: this.store,
       registry: this.registry,
       tracker: this.tracker,
@@ -104,6 +156,7 @@ export class Service {
   health(): HealthReport {
     const storeError = this.ingest.lastStoreError;
     const components = {
+      alerts: { ok: true, detail: `${this.engine.activeAlerts().length} active alerts, ${this.engine.activeRescueCases().length} rescue cases` },
       store: storeError ? { ok: false, detail: `last commit failed: ${storeError.message}` } : { ok: true },
       broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running' },
       http: { ok: this.app !== null },
@@ -118,6 +171,8 @@ export class Service {
       if (this.app) await this.app.close();
       await this.broker.stop();
       await this.ingest.stop();
+      await this.engine.stop();
+      this.webhooks.stop();
       await this.tracker.stop();
       await this.store.close();
       this.log.info('service stopped');

@@ -1,11 +1,13 @@
 /**
  * A small typed client for the operator HTTP API (README, HTTP API), used by the device
- * client and the devices CLI. The CLIs never open the DuckDB file: it allows one writing
- * process, and that is the running service.
+ * client and the devices and cylinders CLIs. The CLIs never open the DuckDB file: it allows
+ * one writing process, and that is the running service.
  *
  * Every failure becomes an ApiError carrying the catalog `code` (docs/error-codes.md), the
  * message and the `details` of the response, so callers branch on the code, never on text.
  */
+import type { CylinderImportResult } from '../alerts/cylinderRegistry.js';
+import type { CylinderRecord } from '../alerts/domain/types.js';
 import type { DevicePublic } from '../broker/deviceInput.js';
 import type { ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
 import type { Family } from '../ingest/schemas/index.js';
@@ -81,6 +83,16 @@ export interface DeadLetterView {
   raw: string;
 }
 
+/** A registry record as the API returns it: dates are epoch ms of the UTC midnight of the China local date. */
+export type CylinderView = CylinderRecord;
+
+export type CylinderStatus = CylinderRecord['status'];
+
+export interface CylinderList {
+  total: number;
+  items: CylinderView[];
+}
+
 type Query = Record<string, string | number | undefined>;
 
 interface RequestOptions {
@@ -129,6 +141,21 @@ export class ApiClient {
   /** A new secret; the old one stops working at once. */
   rotateSecret(id: string): Promise<Credentials> {
     return this.request('POST', `/api/devices/${encodeURIComponent(id)}/secret`);
+  }
+
+  /** Cylinder records (一瓶一码一档): CSV text (Content-Type text/csv) or an array of records; all or nothing. */
+  importCylinders(body: { csv: string } | { json: unknown[] }, onConflict: OnConflict = 'error'): Promise<CylinderImportResult> {
+    const payload = 'csv' in body ? { text: body.csv, contentType: 'text/csv; charset=utf-8' } : { json: body.json };
+    return this.request('POST', '/api/cylinders/import', { ...payload, query: { onConflict } });
+  }
+
+  /** `stationId` matches the owner and the entrusted stations; `q` a part of the code. */
+  listCylinders(q: { stationId?: string; status?: CylinderStatus; q?: string; limit?: number; offset?: number } = {}): Promise<CylinderList> {
+    return this.request('GET', '/api/cylinders', { query: q });
+  }
+
+  getCylinder(code: string): Promise<CylinderView> {
+    return this.request('GET', `/api/cylinders/${encodeURIComponent(code)}`);
   }
 
   async readings(id: string, q: { channel?: string; from?: number; to?: number; limit?: number } = {}): Promise<ReadingView[]> {

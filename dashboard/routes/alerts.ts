@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Alert } from '../../alerts/domain/alert.js';
-import { rescueSteps, type RescueCase } from '../../alerts/domain/rescueCase.js';
+import type { RescueCase } from '../../alerts/domain/rescueCase.js';
 import { elapsed, rescueDeadlines } from '../../alerts/domain/rescueCase.js';
 import { CodedError } from '../../service/codes.js';
 import { families } from '../../ingest/schemas/index.js';

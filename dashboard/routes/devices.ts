@@ -2,7 +2,6 @@
  * The device registry API (PROTOCOL.md): register one device, bulk import (JSON array or
  * CSV), list, get, rotate a secret, and a device's readings.
  */
-import { parse as parseCsv } from 'csv-parse/sync';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../../broker/deviceInput.js';
@@ -10,6 +9,7 @@ import { CodedError } from '../../service/codes.js';
 import { families, isFamily } from '../../ingest/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
 import { ErrorBody, TimeParam, iso, limitParam } from './common.js';
+import { csvRecords } from './csv.js';
 
 const Created = z.object({ id: z.string(), family: z.enum(families), secret: z.string() });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
@@ -154,13 +154,7 @@ const channelNames: Record<(typeof families)[number], string[]> = {
 };
 
 function csvRows(text: string): Array<Record<string, unknown>> {
-  let records: Array<Record<string, string>>;
-  try {
-    records = parseCsv(text, { columns: (header: string[]) => header.map((h) => h.trim()), skip_empty_lines: true, bom: true, trim: false }) as Array<Record<string, string>>;
-  } catch (e) {
-    throw new CodedError('bad_csv', `CSV could not be parsed: ${(e as Error).message}`);
-  }
-  return records.map(csvRowToInput);
+  return csvRecords(text).map(csvRowToInput);
 }
 
 function toPublic(d: DeviceRecord, s: ConnectionState | undefined): DevicePublic {

@@ -1,0 +1,76 @@
+/**
+ * The cylinder registry (一瓶一码一档): one record per cylinder, held in memory for the scan
+ * check (a reply is due within 200 ms, PROTOCOL.md) and written through to the store.
+ * Imports (CSV or JSON, by API and CLI) are all or nothing, every bad row reported.
+ */
+import { CodedError } from '../service/codes.js';
+import type { Store } from '../store/types.js';
+import { parseCylinderRecord } from './cylinders/cylinderRecord.js';
+import type { CylinderRecord } from './domain/types.js';
+
+export interface CylinderImportResult {
+  created: number;
+  updated: number;
+  skipped: number;
+}
+
+export class CylinderRegistry {
+  private readonly records = new Map<string, CylinderRecord>();
+
+  constructor(private readonly store: Store) {}
+
+  async start(): Promise<void> {
+    this.records.clear();
+    for (const r of await this.store.loadCylinders()) this.records.set(r.code, r);
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(code: string): CylinderRecord | undefined {
+    return this.records.get(code);
+  }
+
+  list(q: { stationId?: string; status?: string; q?: string; limit: number; offset: number }): { total: number; items: CylinderRecord[] } {
+    const items = [...this.records.values()].filter((r) => (!q.stationId || r.ownerStationId === q.stationId || r.entrustedStationIds.includes(q.stationId))
+      && (!q.status || r.status === q.status) && (!q.q || r.code.includes(q.q)));
+    items.sort((a, b) => (a.code < b.code ? -1 : 1));
+    return { total: items.length, items: items.slice(q.offset, q.offset + q.limit) };
+  }
+
+  async import(rows: readonly unknown[], onConflict: 'error' | 'skip' | 'update'): Promise<CylinderImportResult> {
+    const problems: Array<{ row: number; path: string; message: string }> = [];
+    const parsed: CylinderRecord[] = [];
+    const seen = new Map<string, number>();
+    rows.forEach((row, i) => {
+      const r = parseCylinderRecord(row);
+      if (!r.ok) {
+        for (const e of r.errors) problems.push({ row: i + 1, path: e.field || '(row)', message: e.message });
+        return;
+      }
+      const first = seen.get(r.record.code);
+      if (first !== undefined) {
+        problems.push({ row: i + 1, path: 'code', message: `code ${r.record.code} appears again (first at row ${first})` });
+        return;
+      }
+      seen.set(r.record.code, i + 1);
+      if (this.records.has(r.record.code) && onConflict === 'error') {
+        problems.push({ row: i + 1, path: 'code', message: `cylinder ${r.record.code} is already registered (use onConflict=skip or update)` });
+      }
+      parsed.push(r.record);
+    });
+    if (problems.length) throw new CodedError('validation', `${problems.length} problem(s) in the import; nothing was imported`, problems);
+    const result: CylinderImportResult = { created: 0, updated: 0, skipped: 0 };
+    const write: CylinderRecord[] = [];
+    for (const r of parsed) {
+      const exists = this.records.has(r.code);
+      if (exists && onConflict === 'skip') { result.skipped++; continue; }
+      if (exists) result.updated++; else result.created++;
+      write.push(r);
+    }
+    if (write.length) await this.store.upsertCylinders(write);
+    for (const r of write) this.records.set(r.code, r);
+    return result;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Builds the engine's policies and per-rule overrides from ALERT_OVERRIDES (config), checking
+ * every override against the rules' documented defaults: an unknown rule, an unknown
+ * threshold or a value of the wrong type stops start-up with a message naming it.
+ */
+import type { AlertOverrides } from '../service/config.js';
+import { ConfigError } from '../service/config.js';
+import { defaultDeadlinePolicy, type DeadlinePolicy } from './domain/deadlines.js';
+import { defaultRescuePolicy, type RescuePolicy } from './domain/rescueCase.js';
+import type { Severity } from './domain/types.js';
+import type { AnyRule } from './ruleRunner.js';
+
+const MIN = 60_000;
+
+export function ruleOverrides(rules: readonly AnyRule[], o: AlertOverrides): Record<string, Record<string, unknown>> {
+  const problems: string[] = [];
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [ruleId, values] of Object.entries(o.rules ?? {})) {
+    const rule = rules.find((r) => r.id === ruleId);
+    if (!rule) {
+      problems.push(`ALERT_OVERRIDES rules.${ruleId}: no such rule (rules: ${rules.map((r) => r.id).join(', ')})`);
+      continue;
+    }
+    const defaults = rule.defaults as Record<string, unknown>;
+    for (const [key, value] of Object.entries(values)) {
+      if (!Object.hasOwn(defaults, key)) {
+        problems.push(`ALERT_OVERRIDES rules.${ruleId}.${key}: no such threshold (${Object.keys(defaults).join(', ')})`);
+      } else if (typeof value !== typeof defaults[key] || Array.isArray(value) !== Array.isArray(defaults[key])) {
+        problems.push(`ALERT_OVERRIDES rules.${ruleId}.${key}: expected a ${Array.isArray(defaults[key]) ? 'list' : typeof defaults[key]} like ${JSON.stringify(defaults[key])}`);
+      }
+    }
+    out[ruleId] = { ...values };
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+export function deadlinePolicy(o: AlertOverrides): DeadlinePolicy {
+  const d = o.deadlines ?? {};
+  const bySeverity = { ...defaultDeadlinePolicy.bySeverity };
+  for (const severity of ['critical', 'major', 'minor', 'info'] as Severity[]) {
+    const over = (d as Record<string, { ackMin?: number; resolveMin?: number } | null | undefined>)[severity];
+    if (over === null) bySeverity[severity] = null;
+    else if (over) {
+      const base = bySeverity[severity] ?? { ackMs: 4 * 60 * MIN, resolveMs: 7 * 24 * 60 * MIN };
+      bySeverity[severity] = {
+        ackMs: over.ackMin !== undefined ? over.ackMin * MIN : base.ackMs,
+        resolveMs: over.resolveMin !== undefined ? over.resolveMin * MIN : base.resolveMs,
+      };
+    }
+  }
+  return {
+    bySeverity,
+    warnAtFraction: d.warnAtFraction ?? defaultDeadlinePolicy.warnAtFraction,
+    reminderEveryMs: d.reminderEveryMin !== undefined ? d.reminderEveryMin * MIN : defaultDeadlinePolicy.reminderEveryMs,
+  };
+}
+
+export function rescuePolicy(o: AlertOverrides): RescuePolicy {
+  const r = o.rescue ?? {};
+  return {
+    dispatchWithinMs: r.dispatchMin !== undefined ? r.dispatchMin * MIN : defaultRescuePolicy.dispatchWithinMs,
+    unitAckWithinMs: r.unitAckMin !== undefined ? r.unitAckMin * MIN : defaultRescuePolicy.unitAckWithinMs,
+    arrivalWithinMs: r.arrivalMin !== undefined ? r.arrivalMin * MIN : defaultRescuePolicy.arrivalWithinMs,
+    arrivalWarningAtMs: r.arrivalWarningMin !== undefined ? r.arrivalWarningMin * MIN : defaultRescuePolicy.arrivalWarningAtMs,
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The cylinders CLI: bulk import, list and show the cylinder registry (一瓶一码一档) that the
+ * scan check reads. `npm run cylinders -- --help`.
+ *
+ * Always through the running service's API, never the database file: DuckDB allows one
+ * writing process, and the registry the scan check reads is held by the service.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isoDate } from '../alerts/cylinders/calendar.js';
+import { cylinderRecordColumns, cylinderStatuses } from '../alerts/cylinders/cylinderRecord.js';
+import type { OnConflict } from '../broker/deviceRegistry.js';
+import { ApiError, type ApiClient, type CylinderStatus, type CylinderView } from './apiClient.js';
+import {
+  apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo,
+} from './cli.js';
+
+/** The service's largest page (GET /api/cylinders). */
+const MAX_LIMIT = 10_000;
+
+const help = `Cylinders CLI: the cylinder registry (一瓶一码一档) through the running service's API.
+
+Usage:
+  npm run cylinders -- import <file> [--format csv|json] [--on-conflict error|skip|update]
+      bulk import, all or nothing. CSV columns:
+        ${cylinderRecordColumns.join(',')}
+      dates YYYY-MM-DD (China local date); entrustedStationIds separated by ";";
+      designLifeYears defaults to 8, maxFillKg to the model's (YSP15: 14.5 kg).
+      JSON: an array of objects with the same names (entrustedStationIds may be an array).
+      The format follows the extension unless --format says otherwise. --on-conflict
+      says what to do with codes already registered (default error: refuse the import).
+      On a problem every bad row is printed (row 1 = the first record) and nothing is imported.
+  npm run cylinders -- list [--station ID] [--status ${cylinderStatuses.join('|')}] [--q text] [--limit N]
+      --station matches the owner and the entrusted stations; --q a part of the code;
+      --limit 1-${MAX_LIMIT}, default 100
+  npm run cylinders -- get <code>
+      one record; dates are shown as YYYY-MM-DD (China local dates)
+
+${apiArgsHelp}
+
+Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
+
+const commonOptions = { ...apiArgOptions, help: { type: 'boolean', short: 'h' } } as const;
+
+const commandOptions = {
+  import: { ...commonOptions, format: { type: 'string' }, 'on-conflict': { type: 'string' } },
+  list: { ...commonOptions, station: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' }, limit: { type: 'string' } },
+  get: commonOptions,
+} as const;
+
+type Command = keyof typeof commandOptions;
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(help);
+    return command === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  if (!Object.hasOwn(commandOptions, command)) {
+    io.err(`unknown command "${command}": import, list or get (npm run cylinders -- --help)`);
+    return exitCodes.usage;
+  }
+
+  let run: (api: ApiClient) => Promise<number>;
+  let access;
+  try {
+    const parsed = parseArgs({ args: rest, options: commandOptions[command as Command], strict: true, allowPositionals: true });
+    if (parsed.values.help) { io.out(help); return exitCodes.ok; }
+    access = apiAccess(parsed.values, io.env);
+    if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
+    run = prepare(command as Command, parsed.values as Values, parsed.positionals, io);
+  } catch (e) {
+    io.err(`${(e as Error).message}\n(npm run cylinders -- --help)`);
+    return exitCodes.usage;
+  }
+
+  try {
+    return await run(await login(access));
+  } catch (e) {
+    for (const line of describeError(e)) io.err(line);
+    return exitCodes.failed;
+  }
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Check the command line fully before anything is sent, and return what to do. */
+function prepare(command: Command, v: Values, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const expectPositionals = (n: number, what: string): void => {
+    if (positionals.length !== n) throw new UsageError(`${command} takes ${what}${positionals.length > n ? `; unexpected: ${positionals.slice(n).join(' ')}` : ''}`);
+  };
+  switch (command) {
+    case 'import': {
+      expectPositionals(1, 'one file');
+      return prepareImport(positionals[0]!, str('format'), str('on-conflict'), io);
+    }
+    case 'list': {
+      expectPositionals(0, 'no file or code');
+      const status = optionalStatus(str('status'));
+      const limit = str('limit') === undefined ? 100 : Number(str('limit'));
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit ${str('limit')}: a whole number from 1 to ${MAX_LIMIT}`);
+      const q = { stationId: str('station'), ...(status ? { status } : {}), q: str('q'), limit };
+      return (api) => list(api, q, io);
+    }
+    case 'get': {
+      expectPositionals(1, 'one cylinder code');
+      const code = positionals[0]!;
+      return async (api) => {
+        printRecord(await api.getCylinder(code), io);
+        return exitCodes.ok;
+      };
+    }
+  }
+}
+
+function prepareImport(file: string, format: string | undefined, onConflict: string | undefined, io: CliIo): (api: ApiClient) => Promise<number> {
+  const kind = format ?? formatOf(file);
+  if (kind !== 'csv' && kind !== 'json') throw new UsageError(`--format ${kind}: csv or json`);
+  const conflict = onConflict ?? 'error';
+  if (!['error', 'skip', 'update'].includes(conflict)) throw new UsageError(`--on-conflict ${conflict}: error, skip or update`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let body: { csv: string } | { json: unknown[] };
+  if (kind === 'csv') {
+    body = { csv: text };
+  } else {
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of cylinder records`);
+    body = { json: rows };
+  }
+
+  return async (api) => {
+    let result;
+    try {
+      result = await api.importCylinders(body, conflict as OnConflict);
+    } catch (e) {
+      for (const line of describeError(e)) io.err(line);
+      // a refusal is all or nothing (the service says so); without an answer nobody knows
+      if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) {
+        io.err(`no answer, so the outcome is unknown: list the cylinders, or import ${file} again with --on-conflict skip or update`);
+      }
+      return exitCodes.failed;
+    }
+    io.out(`imported ${file}: ${result.created} created, ${result.updated} updated, ${result.skipped} skipped`);
+    return exitCodes.ok;
+  };
+}
+
+function formatOf(file: string): string {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  if (ext === 'csv' || ext === 'json') return ext;
+  throw new UsageError(`cannot tell the format of ${file} from its extension: add --format csv or --format json`);
+}
+
+function optionalStatus(s: string | undefined): CylinderStatus | undefined {
+  if (s === undefined) return undefined;
+  const status = cylinderStatuses.find((x) => x === s);
+  if (!status) throw new UsageError(`--status ${s}: one of ${cylinderStatuses.join(', ')}`);
+  return status;
+}
+
+/** YYYY-MM-DD of a record date (UTC midnight of the China local date); '-' when unknown. */
+function date(ms: number | null): string {
+  return ms === null ? '-' : isoDate(ms);
+}
+
+async function list(api: ApiClient, q: { stationId?: string; status?: CylinderStatus; q?: string; limit: number }, io: CliIo): Promise<number> {
+  const { total, items } = await api.listCylinders(q);
+  const header = ['code', 'model', 'status', 'mfgDate', 'nextInspection', 'maxFillKg', 'owner', 'entrusted'];
+  const rows = items.map((c) => [
+    c.code, c.model, c.status, date(c.mfgDate), date(c.nextInspection), String(c.maxFillKg), c.ownerStationId,
+    c.entrustedStationIds.join(';'),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, ...rows]) io.out(r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
+  io.out(`${items.length} of ${total} cylinder(s)`);
+  return exitCodes.ok;
+}
+
+function printRecord(c: CylinderView, io: CliIo): void {
+  const fields: Array<[string, string]> = [
+    ['code', c.code],
+    ['model', c.model],
+    ['status', c.status],
+    ['mfgDate', date(c.mfgDate)],
+    ['designLifeYears', String(c.designLifeYears)],
+    ['lastInspection', date(c.lastInspection)],
+    ['nextInspection', date(c.nextInspection)],
+    ['ownerStationId', c.ownerStationId],
+    ['entrustedStationIds', c.entrustedStationIds.length ? c.entrustedStationIds.join(';') : '-'],
+    ['maxFillKg', String(c.maxFillKg)],
+  ];
+  const width = Math.max(...fields.map(([k]) => k.length));
+  for (const [k, value] of fields) io.out(`${k.padEnd(width)}  ${value}`);
+}
+
+runIfMain(import.meta.url, main);

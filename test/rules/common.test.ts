@@ -1,0 +1,293 @@
+/**
+ * Shared rule pieces: the window edge every rule shares with the engine's dedupe, the
+ * sharded per-key state, and the offline rules of all four families (silence threshold,
+ * missed heartbeats, disconnect grace: just under / at / just over), resolve on a message
+ * or reconnect, and state that survives a JSON round trip unchanged in behaviour.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Family } from '../../ingest/schemas/index.js';
+import { openAlert, repeats } from '../../alerts/domain/alert.js';
+import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
+import type { DeviceInfo, Effect, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
+import {
+  applyInput, cameraDarkRule, configFor, cylinderOfflineRule, dispenserOfflineRule, elevatorOfflineRule, emptyMap, familyOfflineRules,
+  mapDelete, mapEntries, mapGet, mapSet, mapSize, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
+  withinWindow, type OfflineConfig, type OfflineState, type RuleInput,
+} from '../../alerts/rules/common/index.js';
+import { kitchenRules } from '../../alerts/rules/kitchen/index.js';
+import { elevatorRules } from '../../alerts/rules/elevator/index.js';
+
+const T0 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+const S = 1_000;
+const MIN = 60 * S;
+
+const devices: DeviceInfo[] = [
+  { id: 'cam-1', family: 'kitchen', name: null, district: null, meta: { storeId: 'S-1' } },
+  { id: 'elev-1', family: 'elevator', name: null, district: null, meta: {} },
+  { id: 'scan-1', family: 'cylinder', name: null, district: null, meta: {} },
+  { id: 'coll-1', family: 'dispenser', name: null, district: null, meta: {} },
+];
+const deviceOf: Record<Family, string> = { kitchen: 'cam-1', elevator: 'elev-1', cylinder: 'scan-1', dispenser: 'coll-1' };
+
+let seq = 0;
+function heartbeat(family: Family, deviceId: string, at: number, channel = 'heartbeat'): RuleReading {
+  seq++;
+  return { seq, family, channel, deviceId, msgId: `m-${seq}`, ts: at, receivedAt: at, data: { fw: '1.0' } };
+}
+const rd = (r: RuleReading, now = r.receivedAt): RuleInput => ({ kind: 'reading', reading: r, now });
+const tick = (now: number): RuleInput => ({ kind: 'tick', now });
+const conn = (deviceId: string, connected: boolean, now: number): RuleInput => ({ kind: 'connection', deviceId, connected, now });
+/** Rules must not mutate their input state: every state a rule sees in these tests is frozen. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+const roundTrip = <T>(s: T): T => deepFreeze(JSON.parse(JSON.stringify(s)) as T);
+
+function run(rule: Rule<OfflineState, OfflineConfig>, inputs: RuleInput[], overrides: Partial<OfflineConfig> = {}, state?: OfflineState) {
+  return runInputs(rule, staticContext(configFor(rule, overrides), devices), inputs, deepFreeze(state ?? rule.init()), deepFreeze);
+}
+
+const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
+
+describe('window edges shared with the engine', () => {
+  it.each([
+    [599 * S, true], [600 * S, true], [600 * S + 1, false], [601 * S, false],
+  ])('withinWindow(gap %i ms of 600 s) = %s, and the engine dedupes the same way', (gap, inside) => {
+    expect(withinWindow(T0 + gap, T0, 600 * S)).toBe(inside);
+    const raise = (at: number): RaiseAlert => ({
+      type: 'raise', rule: 'kitchen.violation', family: 'kitchen', deviceId: 'cam-1', condition: 'rat', severity: 'critical',
+      windowMs: 600 * S, summary: '', params: {}, evidence: { seqs: [] }, at,
+    });
+    const alert = openAlert('a-1', raise(T0), { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy);
+    expect(repeats(alert, raise(T0 + gap))).toBe(inside);
+  });
+
+  it.each([[89_999, false], [90_000, true], [90_001, true]])('reached(%i ms of 90 s) = %s', (elapsed, fired) => {
+    expect(reached(T0 + elapsed, T0, 90 * S)).toBe(fired);
+  });
+});
+
+describe('sharded map', () => {
+  it('gets, sets and deletes without touching the input', () => {
+    const m0 = emptyMap<number>(8);
+    const m1 = mapSet(m0, 'a', 1);
+    const m2 = mapSet(m1, 'b', 2);
+    expect(mapGet(m0, 'a')).toBeUndefined();
+    expect(mapGet(m2, 'a')).toBe(1);
+    expect(mapSize(m2)).toBe(2);
+    const m3 = mapDelete(m2, 'a');
+    expect(mapGet(m3, 'a')).toBeUndefined();
+    expect(mapGet(m2, 'a')).toBe(1);
+    expect(mapDelete(m3, 'zzz')).toBe(m3);
+    expect(mapEntries(m3)).toEqual([['b', 2]]);
+  });
+
+  it('treats __proto__ and constructor as ordinary keys and survives JSON', () => {
+    let m = emptyMap<string>(4);
+    expect(mapGet(m, 'constructor')).toBeUndefined();
+    m = mapSet(mapSet(m, '__proto__', 'p'), 'constructor', 'c');
+    const back = roundTrip(m);
+    expect(mapGet(back, '__proto__')).toBe('p');
+    expect(mapGet(back, 'constructor')).toBe('c');
+    expect(mapSize(back)).toBe(2);
+  });
+
+  it('hashes a key to the same shard every time (FNV-1a)', () => {
+    expect(shardOf('elev-0001', 1024)).toBe(shardOf('elev-0001', 1024));
+    expect(shardOf('', 1024)).toBe(0x811c9dc5 % 1024);
+  });
+});
+
+describe('offline rules: registration', () => {
+  it('has one rule per family with the documented ids and defaults', () => {
+    expect([cameraDarkRule, elevatorOfflineRule, cylinderOfflineRule, dispenserOfflineRule].map((r) => [r.id, r.family, silenceMsOf(r.defaults), r.defaults.graceMs, r.defaults.severity])).toEqual([
+      ['kitchen.camera_dark', 'kitchen', 30 * MIN, 120 * S, 'major'],
+      ['elevator.offline', 'elevator', 180 * S, 120 * S, 'major'],
+      ['cylinder.offline', 'cylinder', 10 * MIN, 120 * S, 'major'],
+      ['dispenser.offline', 'dispenser', 10 * MIN, 120 * S, 'major'],
+    ]);
+    expect(elevatorOfflineRule.defaults).toMatchObject({ heartbeatIntervalS: 60, missedHeartbeats: 3 });
+    // each is registered exactly once across the family indexes
+    const ids = [...kitchenRules, ...elevatorRules, ...familyOfflineRules].map((r) => r.id);
+    for (const id of ['kitchen.camera_dark', 'elevator.offline', 'cylinder.offline', 'dispenser.offline']) expect(ids.filter((x) => x === id)).toHaveLength(1);
+  });
+
+  it('listens to every channel of its family', () => {
+    expect([...cameraDarkRule.channels].sort()).toEqual(['heartbeat', 'violation']);
+    expect([...elevatorOfflineRule.channels].sort()).toEqual(['fault', 'heartbeat', 'status']);
+  });
+
+  it('needs a silence threshold', () => {
+    expect(() => silenceMsOf({ graceMs: 1, severity: 'major' })).toThrow(/silenceMs/);
+  });
+
+  it('lets config replace the heartbeat product with silenceMs', () => {
+    expect(silenceMsOf({ ...elevatorOfflineRule.defaults, silenceMs: 5 * MIN })).toBe(5 * MIN);
+    expect(silenceMsOf({ ...elevatorOfflineRule.defaults, heartbeatIntervalS: 30 })).toBe(90 * S);
+  });
+});
+
+describe('offline rules: silence threshold edges', () => {
+  const rows: Array<[string, Rule<OfflineState, OfflineConfig>, number]> = [
+    ['kitchen camera dark 30 min', cameraDarkRule, 30 * MIN],
+    ['elevator 3 missed heartbeats of 60 s', elevatorOfflineRule, 180 * S],
+    ['cylinder 10 min', cylinderOfflineRule, 10 * MIN],
+    ['dispenser 10 min', dispenserOfflineRule, 10 * MIN],
+  ];
+  for (const [name, rule, threshold] of rows) {
+    const family = rule.family;
+    const id = deviceOf[family];
+    it.each([
+      [-1, false], [0, true], [1, true],
+    ])(`${name}: tick at threshold %+i ms raises = %s`, (delta, fires) => {
+      const { effects } = run(rule, [rd(heartbeat(family, id, T0)), tick(T0 + threshold + delta)]);
+      const r = raises(effects[1]!);
+      expect(r).toHaveLength(fires ? 1 : 0);
+      if (fires) {
+        expect(r[0]).toMatchObject({
+          rule: rule.id, family, deviceId: id, condition: '', severity: 'major', at: T0 + threshold + delta,
+          params: { reason: 'silent', lastSeenAt: T0, silentForMs: threshold + delta, thresholdMs: threshold },
+        });
+      }
+    });
+  }
+
+  it('elevator: heartbeat at 59 s, 119 s keep it online; 3 missed after the last one raise', () => {
+    const r = run(elevatorOfflineRule, [
+      rd(heartbeat('elevator', 'elev-1', T0)), rd(heartbeat('elevator', 'elev-1', T0 + 59 * S)), tick(T0 + 180 * S),
+      rd(heartbeat('elevator', 'elev-1', T0 + 119 * S)), tick(T0 + 119 * S + 179_999), tick(T0 + 119 * S + 180 * S),
+    ]);
+    expect(r.effects.map((e) => raises(e).length)).toEqual([0, 0, 0, 0, 0, 1]);
+  });
+
+  it('any channel is a sign of life, not only heartbeats', () => {
+    const r = run(cameraDarkRule, [
+      rd(heartbeat('kitchen', 'cam-1', T0)), rd(heartbeat('kitchen', 'cam-1', T0 + 20 * MIN, 'violation')), tick(T0 + 30 * MIN), tick(T0 + 50 * MIN),
+    ]);
+    expect(r.effects.map((e) => raises(e).length)).toEqual([0, 0, 0, 1]);
+  });
+
+  it('raises once per outage, and the next message resolves it', () => {
+    const late = T0 + 45 * MIN;
+    const r = run(cameraDarkRule, [
+      rd(heartbeat('kitchen', 'cam-1', T0)), tick(T0 + 30 * MIN), tick(T0 + 31 * MIN), tick(T0 + 40 * MIN), rd(heartbeat('kitchen', 'cam-1', late)),
+      tick(late + 29 * MIN), tick(late + 30 * MIN),
+    ]);
+    expect(r.effects.map((e) => e.map((x) => x.type))).toEqual([[], ['raise'], [], [], ['resolve'], [], ['raise']]);
+    expect(r.effects[4]![0]).toEqual({ type: 'resolve', rule: 'kitchen.camera_dark', deviceId: 'cam-1', condition: '', reason: 'message received', at: late });
+    expect(raises(r.effects[1]!)[0]!.windowMs).toBe(0);
+  });
+
+  it('never reports a device it has not seen', () => {
+    const r = run(cameraDarkRule, [tick(T0), tick(T0 + 365 * 24 * 60 * MIN)]);
+    expect(r.effects.flat()).toEqual([]);
+    expect(mapSize(r.state.devices)).toBe(0);
+  });
+
+  it('judges by receive time, not device time', () => {
+    const r0 = heartbeat('kitchen', 'cam-1', T0);
+    const skewed = { ...r0, ts: T0 - 2 * 60 * MIN };
+    const r = run(cameraDarkRule, [rd(skewed), tick(T0 + 30 * MIN - 1)]);
+    expect(r.effects.flat()).toEqual([]);
+  });
+
+  it('config override: a shorter camera threshold', () => {
+    const r = run(cameraDarkRule, [rd(heartbeat('kitchen', 'cam-1', T0)), tick(T0 + 5 * MIN)], { silenceMs: 5 * MIN });
+    expect(raises(r.effects[1]!)).toHaveLength(1);
+  });
+});
+
+describe('offline rules: disconnect grace', () => {
+  const seen = rd(heartbeat('elevator', 'elev-1', T0));
+  it.each([
+    [119_999, false], [120_000, true], [120_001, true],
+  ])('closed at T0+10s, not back: tick %i ms later raises = %s', (after, fires) => {
+    const closeAt = T0 + 10 * S;
+    const r = run(elevatorOfflineRule, [seen, conn('elev-1', false, closeAt), tick(closeAt + after)]);
+    const found = raises(r.effects[2]!);
+    expect(found).toHaveLength(fires ? 1 : 0);
+    if (fires) expect(found[0]!.params).toMatchObject({ reason: 'disconnected', disconnectedAt: closeAt, thresholdMs: 120 * S });
+  });
+
+  it('back within the grace: nothing; back after it: resolve', () => {
+    const closeAt = T0 + 10 * S;
+    const within = run(elevatorOfflineRule, [seen, conn('elev-1', false, closeAt), conn('elev-1', true, closeAt + 119 * S), tick(closeAt + 120 * S)]);
+    expect(within.effects.flat()).toEqual([]);
+    const after = run(elevatorOfflineRule, [seen, conn('elev-1', false, closeAt), tick(closeAt + 120 * S), conn('elev-1', true, closeAt + 200 * S), tick(closeAt + 200 * S + 179 * S)]);
+    expect(after.effects.map((e) => e.map((x) => x.type))).toEqual([[], [], ['raise'], ['resolve'], []]);
+    expect(after.effects[3]![0]).toMatchObject({ type: 'resolve', reason: 'reconnected', at: closeAt + 200 * S });
+  });
+
+  it('a reconnect restarts the silence timer', () => {
+    const r = run(cameraDarkRule, [rd(heartbeat('kitchen', 'cam-1', T0)), conn('cam-1', true, T0 + 20 * MIN), tick(T0 + 30 * MIN), tick(T0 + 50 * MIN)]);
+    expect(r.effects.map((e) => raises(e).length)).toEqual([0, 0, 0, 1]);
+  });
+
+  it('a second close keeps the first close time', () => {
+    const r = run(elevatorOfflineRule, [seen, conn('elev-1', false, T0 + 10 * S), conn('elev-1', false, T0 + 100 * S), tick(T0 + 130 * S)]);
+    expect(raises(r.effects[3]!)).toHaveLength(1);
+  });
+
+  it('a reading received before a known close is not a return', () => {
+    const early = heartbeat('elevator', 'elev-1', T0 + 5 * S);
+    const r = run(elevatorOfflineRule, [seen, conn('elev-1', false, T0 + 10 * S), rd(early, T0 + 11 * S), tick(T0 + 130 * S)]);
+    expect(r.effects.map((e) => e.map((x) => x.type))).toEqual([[], [], [], ['raise']]);
+  });
+
+  it('a device connecting (never sent a reading) counts as seen', () => {
+    const r = run(cylinderOfflineRule, [conn('scan-1', true, T0), tick(T0 + 10 * MIN)]);
+    expect(raises(r.effects[1]!)).toHaveLength(1);
+  });
+
+  it('ignores connection events of devices of other families or not registered', () => {
+    const r = run(cameraDarkRule, [conn('elev-1', false, T0), conn('ghost', false, T0), tick(T0 + 365 * 24 * 60 * MIN)]);
+    expect(r.effects.flat()).toEqual([]);
+  });
+
+  it('applyInput passes readings of the rule\'s family only', () => {
+    const ctx = staticContext(cameraDarkRule.defaults, devices);
+    const r = applyInput(cameraDarkRule, cameraDarkRule.init(), rd(heartbeat('elevator', 'elev-1', T0)), ctx);
+    expect(mapSize(r.state.devices)).toBe(0);
+  });
+});
+
+describe('offline rules: after a platform outage', () => {
+  it('timers restart at resumeAfterOutage', () => {
+    const before = run(cameraDarkRule, [rd(heartbeat('kitchen', 'cam-1', T0))]);
+    const resumed = resumeAfterOutage(before.state, T0 + 2 * 60 * MIN);
+    const r = run(cameraDarkRule, [tick(T0 + 2 * 60 * MIN), tick(T0 + 2 * 60 * MIN + 30 * MIN - 1), tick(T0 + 2 * 60 * MIN + 30 * MIN)], {}, resumed);
+    expect(r.effects.map((e) => raises(e).length)).toEqual([0, 0, 1]);
+    // without it, the first tick raises
+    const plain = run(cameraDarkRule, [tick(T0 + 2 * 60 * MIN)], {}, before.state);
+    expect(raises(plain.effects[0]!)).toHaveLength(1);
+  });
+});
+
+describe('offline rules: state round-trips through JSON', () => {
+  it('gives the same effects with the state persisted and reloaded between every input', () => {
+    const inputs: RuleInput[] = [
+      rd(heartbeat('elevator', 'elev-1', T0)), tick(T0 + 60 * S), conn('elev-1', false, T0 + 30 * S), tick(T0 + 149 * S), tick(T0 + 150 * S),
+      tick(T0 + 181 * S), rd(heartbeat('elevator', 'elev-1', T0 + 300 * S)), tick(T0 + 479 * S), tick(T0 + 480 * S),
+    ];
+    const ctx = staticContext(elevatorOfflineRule.defaults, devices);
+    const plain = runInputs(elevatorOfflineRule, ctx, inputs, deepFreeze(elevatorOfflineRule.init()), deepFreeze);
+    const persisted = runInputs(elevatorOfflineRule, ctx, inputs, roundTrip(elevatorOfflineRule.init()), roundTrip);
+    expect(persisted.effects).toEqual(plain.effects);
+    expect(roundTrip(persisted.state)).toEqual(roundTrip(plain.state));
+    expect(plain.effects.map((e) => e.map((x) => x.type))).toEqual([[], [], [], [], ['raise'], [], ['resolve'], [], ['raise']]);
+    expect(plain.effects[4]![0]).toMatchObject({ params: { reason: 'disconnected' } });
+    expect(plain.effects[8]![0]).toMatchObject({ params: { reason: 'silent' } });
+  });
+
+  it('keeps one record per seen device', () => {
+    const rule = offlineRule('kitchen', 'kitchen.test_offline', { silenceMs: MIN, graceMs: MIN, severity: 'minor' });
+    const many = Array.from({ length: 50 }, (_, i) => rd({ ...heartbeat('kitchen', `cam-${i % 10}`, T0 + i) }));
+    const r = runInputs(rule, staticContext(rule.defaults, devices), many, deepFreeze(rule.init()), deepFreeze);
+    expect(mapSize(r.state.devices)).toBe(10);
+    expect(mapGet(r.state.devices, 'cam-3')?.lastSeen).toBe(T0 + 43);
+  });
+});
