@@ -74,6 +74,19 @@ describe.skipIf(!mosquitto.ok)(`mosquitto clients${mosquitto.ok ? '' : ` (skippe
     expect(body.issues.map((i: { path: string }) => i.path)).toContain('floor');
   });
 
+  it('mosquitto_sub receives the allow/refuse reply to a scan sent by mosquitto_pub', async () => {
+    const scanner = await ts.registerDevice({ id: 'mosq-scan-1', family: 'cylinder', meta: { stationId: 'ST-01' } });
+    const creds = ['-h', '127.0.0.1', '-p', String(ts.started.mqttPort), '-u', scanner.id, '-P', scanner.secret, '-V', 'mqttv311'];
+    const sub = subscribe([...creds, '-i', 'mosq-scan-sub', '-q', '1', '-t', `cylinder/${scanner.id}/scan/reply`, '-C', '1', '-W', '10']);
+    await sub.ready;
+    const scan = { msgId: 'mosq-scan-1', ts: Date.now(), cylinderCode: 'NOT-IN-REGISTRY', stationId: 'ST-01', point: 'pre_fill', operatorId: 'OP-1' };
+    await run('mosquitto_pub', [...creds, '-i', 'mosq-scan-pub', '-q', '1', '-t', `cylinder/${scanner.id}/scan`, '-m', JSON.stringify(scan)]);
+    const [line] = await sub.messages;
+    const reply = JSON.parse(line!.slice(line!.indexOf(' ') + 1));
+    expect(reply).toMatchObject({ msgId: 'mosq-scan-1', cylinderCode: 'NOT-IN-REGISTRY', decision: 'refuse' });
+    expect(reply.reasons).toContain('unregistered');
+  });
+
   it('refuses mosquitto_pub with a wrong secret', async () => {
     await expect(run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(ts.started.mqttPort), '-u', dev.id, '-P', 'nope', '-q', '1', '-t', `elevator/${dev.id}/heartbeat`, '-m', '{}']))
       .rejects.toMatchObject({ code: expect.any(Number) });

@@ -175,6 +175,30 @@ describe('alert actions and integrations', () => {
   });
 });
 
+describe('kitchen repeat offenders (红黑榜)', () => {
+  it('3 class-2 alerts within 7 days flag the store; a false positive takes it off again', async () => {
+    const d = await ts.registerDevice({ id: 'e2e-cam-2', family: 'kitchen', meta: { storeId: 'S-42' } });
+    const c = await ts.connectDevice(d.id, d.secret);
+    for (const [i, type] of ['smoking', 'trash_uncovered', 'board_mixed'].entries()) {
+      await c.publishAsync(`kitchen/${d.id}/violation`, JSON.stringify({ msgId: `ro-${i}`, ts: Date.now(), storeId: 'S-42', type, confidence: 0.9 }), { qos: 1 });
+    }
+    await c.endAsync();
+    const until = Date.now() + 3000;
+    let flagged: Array<{ storeId: string; count: number }> = [];
+    while (Date.now() < until) {
+      flagged = (await api<{ items: Array<{ storeId: string; count: number }> }>('GET', '/api/stores/flagged')).body.items;
+      if (flagged.some((f) => f.storeId === 'S-42')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(flagged.find((f) => f.storeId === 'S-42')?.count).toBe(3);
+    const smoking = (await api<{ items: AlertBody[] }>('GET', `/api/alerts?rule=kitchen.violation&deviceId=${d.id}`)).body.items.find((a) => a.params.type === 'smoking')!;
+    const op = { authorization: `Bearer ${await ts.token('op1', 'operator-pass')}` };
+    const fp = await api<AlertBody>('POST', `/api/alerts/${smoking.id}/false-positive`, { note: 'steam, not smoke' }, op);
+    expect(fp.body.status).toBe('false_positive');
+    expect((await api<{ items: Array<{ storeId: string }> }>('GET', '/api/stores/flagged')).body.items.some((f) => f.storeId === 'S-42')).toBe(false);
+  });
+});
+
 describe('restart in the middle of a timer', () => {
   it('a trapped timer started before a restart fires after it, once', async () => {
     const first = await startService(settings);
@@ -197,6 +221,19 @@ describe('restart in the middle of a timer', () => {
       }
       expect(items).toHaveLength(1);
       expect(second.service.engine.activeRescueCases().filter((rc) => rc.elevatorId === d.id)).toHaveLength(1);
+      // acknowledged before a restart, still acknowledged after it, timeline and all
+      const headers = { authorization: `Bearer ${second.adminToken}` };
+      expect((await second.service.http.inject({ method: 'POST', url: `/api/alerts/${items[0]!.id}/ack`, headers, payload: { note: 'dispatcher on it' } })).statusCode).toBe(200);
+      await second.stop();
+      const third = await startService(settings, dir);
+      try {
+        const res = await third.service.http.inject({ method: 'GET', url: `/api/alerts/${items[0]!.id}`, headers: { authorization: `Bearer ${third.adminToken}` } });
+        expect(res.json()).toMatchObject({ status: 'acknowledged' });
+        expect(res.json().timeline.map((t: { action: string }) => t.action)).toContain('acknowledged');
+        expect(third.service.engine.activeAlerts().map((a) => a.id)).toContain(items[0]!.id);
+      } finally {
+        await third.stop();
+      }
     } finally {
       await second.dispose();
     }
