@@ -17,8 +17,8 @@ import type { Alert } from '../alerts/domain/alert.js';
 import type { RescueCase } from '../alerts/domain/rescueCase.js';
 import type { CylinderRecord } from '../alerts/domain/types.js';
 import type {
-  AlertQuery, ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, EngineCheckpoint, Reading, ReadingQuery, RescueCaseQuery, Store,
-  StoredReading, UserRecord,
+  AlertQuery, ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, EngineCheckpoint, HistoryBucket, HistoryQuery, Reading, ReadingQuery,
+  RescueCaseQuery, Store, StoredReading, UserRecord,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -153,6 +153,21 @@ export class DuckDbStore implements Store {
       // newest last, as PROTOCOL.md asks; across channels keep the newest `limit` overall
       out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
       return out.slice(Math.max(0, out.length - q.limit));
+    });
+  }
+
+  readingHistory(q: HistoryQuery): Promise<HistoryBucket[]> {
+    return this.read(async (c) => {
+      const t = readingTables[q.family][q.channel];
+      const col = t?.columns.find((x) => x.field === q.field && x.index === undefined && (x.type === 'DOUBLE' || x.type === 'INTEGER' || x.type === 'BIGINT' || x.type === 'BOOLEAN'));
+      if (!t || !col) return [];
+      const value = col.type === 'BOOLEAN' ? `${col.name}::INTEGER` : col.name;
+      // one pass over the device's window: bucket index from epoch ms, then min/max/avg
+      const rows = await all(c, `SELECT (floor((epoch_ms(ts) - ?::BIGINT) / ?::BIGINT) * ?::BIGINT + ?::BIGINT)::DOUBLE AS t,
+          min(${value})::DOUBLE AS mn, max(${value})::DOUBLE AS mx, avg(${value})::DOUBLE AS av, count(${value})::DOUBLE AS n
+        FROM ${t.table} WHERE device_id = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT) AND ${col.name} IS NOT NULL
+        GROUP BY 1 ORDER BY 1`, [q.from, q.bucketMs, q.bucketMs, q.from, q.deviceId, q.from, q.to]);
+      return rows.map((r) => ({ t: Number(r.t), min: Number(r.mn), max: Number(r.mx), avg: Number(r.av), n: Number(r.n) }));
     });
   }
 
