@@ -6,16 +6,15 @@
  *
  *   npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { examplePayload } from '../ingest/schemas/examples.js';
+import { registerDevices, startMosquitto, startOurs, storedCount, waitFor, type Device } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish, PINGREQ } from './lib/rawMqtt.js';
 
-interface Device { id: string; secret: string }
 interface Result { target: string; clients: number; qos: 0 | 1; messages: number; elapsedMs: number; rate: number; p50: number | null; p99: number | null; stored?: number }
 
 const args = parseArgs({
@@ -33,72 +32,6 @@ if (args.help) {
   process.stdout.write('Usage: npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0] [--profile DIR]\n' +
     '  --profile DIR   run the service under node --cpu-prof, writing the profile to DIR\n');
   process.exit(0);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function startOurs(dir: string): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, 'dist/service/main.js'], {
-    env: { ...process.env, DATA_DIR: dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1', ADMIN_PASSWORD: 'bench-admin-pass', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 30_000, 'the service');
-  return { proc, mqttPort, httpPort };
-}
-
-async function startMosquitto(dir: string): Promise<{ proc: ChildProcess; port: number; version: string }> {
-  const port = await freePort();
-  const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n`);
-  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  proc.on('error', (err) => { throw new Error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); });
-  await waitFor(() => new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false));
-  }), 10_000, `mosquitto ${stderr}`);
-  const version = await new Promise<string>((resolve) => {
-    const v = spawn('mosquitto', ['-h'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    v.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    v.on('exit', () => resolve(/mosquitto version (\S+)/.exec(out)?.[1] ?? '?'));
-  });
-  return { proc, port, version };
-}
-
-async function registerDevices(httpPort: number, n: number): Promise<Device[]> {
-  const base = `http://127.0.0.1:${httpPort}`;
-  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-pass' }) });
-  const { token } = await login.json() as { token: string };
-  const rows = Array.from({ length: n }, (_, i) => ({ id: `bench-elev-${i}`, family: 'elevator' }));
-  const res = await fetch(`${base}/api/devices/import?onConflict=skip`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(rows) });
-  if (!res.ok) throw new Error(`import failed: ${res.status} ${await res.text()}`);
-  const out = await res.json() as { created: Device[] };
-  return out.created;
-}
-
-async function storedCount(httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  return [...text.matchAll(/^ingest_stored_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
 /** Build every packet before the clock starts. */
@@ -168,7 +101,7 @@ async function main(): Promise<void> {
   const window = Number(args.window);
   const qosList = args.qos!.split(',').map(Number) as Array<0 | 1>;
   const dir = mkdtempSync(path.join(tmpdir(), 'supervision-bench-'));
-  const ours = await startOurs(path.join(dir, 'data'));
+  const ours = await startOurs(path.join(dir, 'data'), args.profile);
   const mosq = await startMosquitto(dir);
   const results: Result[] = [];
   try {

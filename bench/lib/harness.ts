@@ -1,0 +1,77 @@
+/**
+ * What the benchmarks share: free loopback ports, the service and Mosquitto started as
+ * child processes, bulk device registration, reading counters from /metrics.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface Device { id: string; secret: string }
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function startOurs(dir: string, profileDir?: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, 'dist/service/main.js'], {
+    env: { ...process.env, DATA_DIR: dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1', ADMIN_PASSWORD: 'bench-admin-pass', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 30_000, 'the service');
+  return { proc, mqttPort, httpPort };
+}
+
+export async function startMosquitto(dir: string): Promise<{ proc: ChildProcess; port: number; version: string }> {
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n`);
+  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  proc.on('error', (err) => { throw new Error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); });
+  await waitFor(() => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }), 10_000, `mosquitto ${stderr}`);
+  const version = await new Promise<string>((resolve) => {
+    const v = spawn('mosquitto', ['-h'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    v.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    v.on('exit', () => resolve(/mosquitto version (\S+)/.exec(out)?.[1] ?? '?'));
+  });
+  return { proc, port, version };
+}
+
+export async function registerDevices(httpPort: number, n: number, family = 'elevator', prefix = 'bench-elev'): Promise<Device[]> {
+  const base = `http://127.0.0.1:${httpPort}`;
+  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-pass' }) });
+  const { token } = await login.json() as { token: string };
+  const rows = Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, family }));
+  const res = await fetch(`${base}/api/devices/import?onConflict=skip`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(rows) });
+  if (!res.ok) throw new Error(`import failed: ${res.status} ${await res.text()}`);
+  const out = await res.json() as { created: Device[] };
+  return out.created;
+}
+
+export async function storedCount(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return [...text.matchAll(/^ingest_stored_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+}
+
