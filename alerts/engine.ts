@@ -20,7 +20,7 @@ import { evaluateDeadlines, type DeadlinePolicy } from './domain/deadlines.js';
 import {
   evaluateRescue, isFinished, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescuePolicy, type RescueStatus,
 } from './domain/rescueCase.js';
-import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert } from './domain/types.js';
+import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert, ScanReply } from './domain/types.js';
 import { RuleRunner, type AnyRule } from './ruleRunner.js';
 
 export interface EngineOptions {
@@ -122,6 +122,32 @@ export class AlertEngine {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.tickTimer = this.checkpointTimer = null;
     await this.checkpoint();
+  }
+
+  /**
+   * A reading accepted but not yet committed. The cylinder allow/refuse reply is due within
+   * 200 ms (PROTOCOL.md) and depends on the registry, not on the disk, so it leaves now; the
+   * same scan is evaluated again after its commit for alerts, and that reply is not repeated.
+   */
+  handleAccepted(r: Reading): void {
+    if (r.family !== 'cylinder' || r.channel !== 'scan') return;
+    const now = this.now();
+    for (const e of this.runner.peek(r, now)) {
+      if (e.type !== 'scanReply') continue;
+      this.sendScanReply(e);
+      this.repliedEarly.add(e.deviceId + '\n' + e.msgId);
+      // bounded: a reply whose commit never comes (store failure) must not stay forever
+      if (this.repliedEarly.size > 100_000) this.repliedEarly.delete(this.repliedEarly.values().next().value!);
+    }
+  }
+
+  /** Scans answered before their commit (device + msgId). */
+  private readonly repliedEarly = new Set<string>();
+
+  private sendScanReply(e: ScanReply): void {
+    this.deps.publish(`cylinder/${e.deviceId}/scan/reply`, JSON.stringify({
+      msgId: e.msgId, cylinderCode: e.cylinderCode, decision: e.decision, reasons: e.reasons, ts: new Date(e.at).toISOString(),
+    }), 1);
   }
 
   /** Readings the store has committed (ingest's onStored). Synchronous: effects apply in order. */
@@ -279,11 +305,8 @@ export class AlertEngine {
         case 'raise': this.raise(e); break;
         case 'resolve': this.resolveByKey(e); break;
         case 'scanReply':
-          if (now - readingTime <= this.opts.replyMaxAgeMs && (!this.replaying || this.now() - readingTime <= this.opts.replyMaxAgeMs)) {
-            this.deps.publish(`cylinder/${e.deviceId}/scan/reply`, JSON.stringify({
-              msgId: e.msgId, cylinderCode: e.cylinderCode, decision: e.decision, reasons: e.reasons, ts: new Date(e.at).toISOString(),
-            }), 1);
-          }
+          if (this.repliedEarly.delete(e.deviceId + '\n' + e.msgId)) break;
+          if (now - readingTime <= this.opts.replyMaxAgeMs && (!this.replaying || this.now() - readingTime <= this.opts.replyMaxAgeMs)) this.sendScanReply(e);
           break;
         case 'flagStore':
           this.flags[e.storeId] = { storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at };

@@ -68,6 +68,26 @@ export class RuleRunner {
     return effects;
   }
 
+  /**
+   * The effects rules would produce for a reading, without keeping their new state: for
+   * answers that cannot wait for the commit (the cylinder scan reply). Rules are pure, so this
+   * changes nothing; the reading is evaluated for real once it is stored.
+   */
+  peek(r: RuleReading, now: number): Effect[] {
+    const rules = this.byChannel.get(`${r.family}/${r.channel}`);
+    if (!rules) return [];
+    const effects: Effect[] = [];
+    for (const rule of rules) {
+      if (!rule.onReading) continue;
+      try {
+        for (const e of rule.onReading(this.states[rule.id], r, this.contexts.get(rule.id)!, now).effects) effects.push(e);
+      } catch (err) {
+        this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+    return effects;
+  }
+
   tick(now: number): Effect[] {
     const effects: Effect[] = [];
     for (const rule of this.rules) {

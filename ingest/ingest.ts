@@ -65,6 +65,7 @@ export class Ingest {
   /** keys of readings queued but not yet committed, with the batch that holds them */
   private readonly inflight = new Map<string, BatchToken>();
   private readonly listeners: StoredListener[] = [];
+  private readonly acceptedListeners: Array<(reading: Reading) => void> = [];
   private readonly outcomeListeners: Array<(err: Error | null) => void> = [];
   private nextSeq = 0;
   private nextDeadLetterId = 0;
@@ -106,6 +107,15 @@ export class Ingest {
   /** Resolves once everything queued so far is committed (or failed). */
   flushed(): Promise<void> {
     return this.writer.flushed();
+  }
+
+  /**
+   * Called with each new reading as soon as it is accepted, before its commit: only for
+   * answers that must not wait for the disk (the cylinder scan reply). Everything durable
+   * belongs to onStored.
+   */
+  onAccepted(listener: (reading: Reading) => void): void {
+    this.acceptedListeners.push(listener);
   }
 
   onStored(listener: StoredListener): void {
@@ -176,6 +186,9 @@ export class Ingest {
     // every packet of the current one is done) and bounds memory.
     const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
     this.inflight.set(key, this.writer.addReading(reading, hold ? done : null));
+    for (const l of this.acceptedListeners) {
+      try { l(reading); } catch { /* a listener's failure must not affect ingest */ }
+    }
     if (!hold) done(null);
   }
 
