@@ -209,6 +209,8 @@ export class Broker implements DeviceReplier {
       }
     }
     this.tracker.seen(topic.deviceId);
+    // readings are stored, not retained: a retained copy per device topic would only hold memory
+    packet.retain = false;
     this.ingest.handle(sender, topic, msg, cb);
   }
 

@@ -71,6 +71,13 @@ describe('QoS 1 PUBACK means stored', () => {
     });
   });
 
+  it('QoS 2 works too: the reading is stored when the handshake completes', async () => {
+    await withDevice('kitchen', async (c, id) => {
+      await c.publishAsync(`kitchen/${id}/heartbeat`, JSON.stringify({ msgId: 'qos2-1', ts: Date.now() }), { qos: 2, retain: true });
+      expect((await storedReadings('kitchen', id, 'heartbeat')).map((r) => r.msgId)).toContain('qos2-1');
+    });
+  });
+
   it('normalises ts (RFC 3339 with offset) and records the receive time', async () => {
     await withDevice('dispenser', async (c, id) => {
       const before = Date.now();
