@@ -8,22 +8,9 @@ import type { RescueCase, RescueStatus } from '../alerts/domain/rescueCase.js';
 import type { CylinderRecord, Severity } from '../alerts/domain/types.js';
 import type { Family } from '../ingest/schemas/index.js';
 
-/** A validated reading on its way to the store. `data` holds the channel's fields (msgId/ts removed). */
-export interface Reading {
-  seq: number;
-  family: Family;
-  channel: string;
-  deviceId: string;
-  msgId: string;
-  /** device time, normalised to epoch ms */
-  ts: number;
-  /** platform receive time, epoch ms */
-  receivedAt: number;
-  qos: number;
-  data: Record<string, unknown>;
-  /** fields the device sent that the schema does not name, kept as JSON text (or null) */
-  extra: string | null;
-}
+import type { Reading } from '../ingest/reading.js';
+
+export type { Reading };
 
 export interface StoredReading {
   seq: number;
@@ -97,6 +84,28 @@ export interface ReadingQuery {
   limit: number;
 }
 
+/** Downsampled history of one numeric field (dashboard device view). */
+export interface HistoryQuery {
+  deviceId: string;
+  family: Family;
+  channel: string;
+  /** payload field name, e.g. speedMps */
+  field: string;
+  from: number;
+  to: number;
+  /** bucket width in ms */
+  bucketMs: number;
+}
+
+export interface HistoryBucket {
+  /** bucket start, epoch ms */
+  t: number;
+  min: number;
+  max: number;
+  avg: number;
+  n: number;
+}
+
 export interface DeadLetterQuery {
   deviceId?: string;
   reason?: string;
@@ -159,6 +168,8 @@ export interface Store {
   recentMessageKeys(since: number, max: number): Promise<Array<[string, string]>>;
   queryReadings(q: ReadingQuery): Promise<StoredReading[]>;
   countReadings(): Promise<number>;
+  /** min/max/avg per time bucket of one numeric field; optional for stores that cannot aggregate */
+  readingHistory?(q: HistoryQuery): Promise<HistoryBucket[]>;
 
   insertDevices(devices: readonly DeviceRecord[]): Promise<void>;
   updateDevice(device: DeviceRecord): Promise<void>;

@@ -7,23 +7,13 @@
  * engine persists it so that a restart in the middle of a 90 s trapped timer or a 600 s
  * cooldown gives the same alerts as no restart.
  */
+import type { Reading } from '../../ingest/reading.js';
 import type { Family } from '../../ingest/schemas/index.js';
 
 export type Severity = 'critical' | 'major' | 'minor' | 'info';
 
 /** A stored reading as rules see it (ingest hands every committed reading to the engine). */
-export interface RuleReading {
-  seq: number;
-  family: Family;
-  channel: string;
-  deviceId: string;
-  msgId: string;
-  /** device time, epoch ms */
-  ts: number;
-  /** platform receive time, epoch ms */
-  receivedAt: number;
-  data: Record<string, unknown>;
-}
+export type RuleReading = Omit<Reading, 'qos' | 'extra'>;
 
 /** What rules may know about a device (from the registry). */
 export interface DeviceInfo {
