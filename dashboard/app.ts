@@ -30,6 +30,9 @@ import { deadLetterRoutes } from './routes/deadLetters.js';
 import { opsRoutes } from './routes/ops.js';
 import { alertRoutes } from './routes/alerts.js';
 import { cylinderRoutes } from './routes/cylinders.js';
+import { historyRoutes } from './routes/history.js';
+import { statsRoutes } from './routes/stats.js';
+import { uiRoutes } from './ui/serve.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -118,6 +121,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(deadLetterRoutes, { prefix: '/api' });
   await app.register(alertRoutes, { prefix: '/api' });
   await app.register(cylinderRoutes, { prefix: '/api' });
+  await app.register(historyRoutes, { prefix: '/api' });
+  await app.register(statsRoutes, { prefix: '/api' });
+  await app.register(uiRoutes);
   return app;
 }
 

@@ -7,12 +7,15 @@ import type { ConnectionTracker } from '../broker/connectionState.js';
 import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
+import type { InfluxForwarder } from '../store/influx/forwarder.js';
 
 export interface MetricSources {
   ingest: Ingest;
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   mqttClients: () => number;
+  /** absent or null when InfluxDB forwarding is off */
+  influx?: InfluxForwarder | null;
 }
 
 export function createMetrics(src: MetricSources): Registry {
@@ -57,6 +60,16 @@ export function createMetrics(src: MetricSources): Registry {
   gauge('mqtt_connected_clients', 'Open MQTT connections', src.mqttClients);
   gauge('devices_connected', 'Registered devices with at least one open connection', () => src.tracker.connectedDevices);
   gauge('devices_registered', 'Devices in the registry', () => src.registry.size);
+
+  const influx = src.influx;
+  if (influx) {
+    counter('influx_forwarded_total', 'Readings confirmed by InfluxDB', () => influx.status().forwarded);
+    counter('influx_write_failures_total', 'InfluxDB write requests that failed (the batch is sent again)', () => influx.status().failures);
+    gauge('influx_lag_readings', 'Readings stored but not yet confirmed by InfluxDB (seq difference, an upper bound)', () => influx.status().lagReadings);
+    gauge('influx_lag_seconds', 'Age of the oldest stored reading not yet confirmed by InfluxDB (0 when caught up)', () => influx.status().lagSeconds);
+    gauge('influx_position', 'Seq of the last reading confirmed by InfluxDB (persisted)', () => influx.status().position);
+    gauge('influx_up', '1 when the last InfluxDB write succeeded, 0 while writes fail', () => (influx.status().consecutiveFailures === 0 ? 1 : 0));
+  }
 
   const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency (append + COMMIT with WAL fsync)', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });
   m.observeBatchLatency = (ms) => hist.observe(ms / 1000);

@@ -17,6 +17,8 @@ export const permissions = {
   handleAlerts: ['admin', 'operator', 'dispatcher'],
   recordRescueSteps: ['admin', 'dispatcher'],
   readCylinders: ['admin', 'operator'],
+  /** on-time statistics (dashboard); dispatchers see their cases in the console instead */
+  readStats: ['admin', 'operator'],
   manageCylinders: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 

@@ -51,6 +51,14 @@ export const settings = {
   ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
   ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
   ALERT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs that receive every alert and rescue-case change as a JSON POST (retried with back-off).' },
+  INFLUX_URL: { schema: z.url().optional(), default: undefined, doc: 'InfluxDB (or VictoriaMetrics) base URL; when set, every stored reading is forwarded to its /api/v2/write (see docs/influxdb.md).' },
+  INFLUX_TOKEN: { schema: z.string().optional(), default: undefined, doc: 'InfluxDB API token (InfluxDB 1.8: "user:password"; VictoriaMetrics: unset).' },
+  INFLUX_ORG: { schema: z.string(), default: '', doc: 'InfluxDB organization (ignored by InfluxDB 1.8 and VictoriaMetrics).' },
+  INFLUX_BUCKET: { schema: z.string().optional(), default: undefined, doc: 'InfluxDB bucket (1.8: "db/retention-policy"); required with INFLUX_URL.' },
+  INFLUX_BATCH_SIZE: { schema: positiveInt, default: 5000, doc: 'Most readings per InfluxDB write request (the backlog drains in batches of this size).' },
+  INFLUX_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Timeout of one InfluxDB write request; a timed-out batch is sent again.' },
+  INFLUX_RETRY_MIN_MS: { schema: positiveInt, default: 500, doc: 'First back-off after a failed InfluxDB write; doubles per failure.' },
+  INFLUX_RETRY_MAX_MS: { schema: positiveInt, default: 30000, doc: 'Longest back-off between InfluxDB write attempts while the server is down.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level.' },
 } as const;
 
@@ -81,6 +89,17 @@ export interface Config {
     readonly deadLetterRawMaxBytes: number;
     readonly stateFlushIntervalMs: number;
   };
+  /** null when INFLUX_URL is unset */
+  readonly influx: {
+    readonly url: string;
+    readonly token: string;
+    readonly org: string;
+    readonly bucket: string;
+    readonly batchSize: number;
+    readonly timeoutMs: number;
+    readonly retryMinMs: number;
+    readonly retryMaxMs: number;
+  } | null;
   readonly auth: { readonly adminPassword?: string; readonly tokenTtlS: number; readonly loginMaxAttempts: number };
   readonly alerts: {
     /** parsed ALERT_OVERRIDES; checked against the rules when the engine is built */
@@ -206,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const alertOverrides = parseOverrides(v.ALERT_OVERRIDES as string | undefined, problems);
   const webhooks = parseUrls(v.ALERT_WEBHOOKS as string | undefined, problems);
+  if (v.INFLUX_URL && !v.INFLUX_BUCKET) problems.push('INFLUX_BUCKET must be set with INFLUX_URL');
+  if (v.INFLUX_URL && !/^https?:/.test(v.INFLUX_URL as string)) problems.push('INFLUX_URL must be an http(s) URL');
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(v.DATA_DIR as string);
@@ -236,6 +257,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       deadLetterRawMaxBytes: v.DEAD_LETTER_RAW_MAX_BYTES as number,
       stateFlushIntervalMs: v.STATE_FLUSH_INTERVAL_MS as number,
     },
+    influx: v.INFLUX_URL
+      ? {
+        url: v.INFLUX_URL as string, token: (v.INFLUX_TOKEN as string | undefined) ?? '', org: v.INFLUX_ORG as string, bucket: v.INFLUX_BUCKET as string,
+        batchSize: v.INFLUX_BATCH_SIZE as number, timeoutMs: v.INFLUX_TIMEOUT_MS as number,
+        retryMinMs: v.INFLUX_RETRY_MIN_MS as number, retryMaxMs: v.INFLUX_RETRY_MAX_MS as number,
+      }
+      : null,
     auth: {
       ...(v.ADMIN_PASSWORD ? { adminPassword: v.ADMIN_PASSWORD as string } : {}),
       tokenTtlS: v.TOKEN_TTL_S as number,

@@ -23,8 +23,10 @@ import { createMetrics } from '../dashboard/metrics.js';
 import { TokenSigner } from '../dashboard/tokens.js';
 import { attachUpgrades } from '../dashboard/upgrade.js';
 import { Users } from '../dashboard/users.js';
+import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
+import { InfluxForwarder } from '../store/influx/forwarder.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 
@@ -46,8 +48,12 @@ export class Service {
   readonly cylinders: CylinderRegistry;
   readonly engine: AlertEngine;
   readonly webhooks: Webhooks;
+  /** null unless INFLUX_URL is set */
+  readonly influx: InfluxForwarder | null;
   private app: App | null = null;
   private detachUpgrades: (() => void) | null = null;
+  /** the dashboard's live push (GET /ws), once started */
+  live: LiveHub | null = null;
   private stopping: Promise<void> | null = null;
 
   constructor(readonly config: Config, private readonly log: Logger) {
@@ -103,6 +109,11 @@ export class Service {
     }
     wireFanout(this.engine, (topic, payload, qos) => this.broker.publish(topic, payload, qos), this.webhooks);
     this.ingest.onStored((readings) => this.engine.handleReadings(readings));
+    this.ingest.onAccepted((r) => this.engine.handleAccepted(r));
+    this.influx = config.influx
+      ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
+      : null;
+    if (this.influx) { const f = this.influx; this.ingest.onStored((readings) => f.notify(readings)); }
     this.tracker.onChange((deviceId, connected) => this.engine.handleConnection(deviceId, connected));
   }
 
@@ -119,6 +130,7 @@ export class Service {
     // before the broker: replay what was stored after the last checkpoint, then take live readings
     await this.engine.start();
     logStoreOutcomes(this.ingest, log.child({ component: 'ingest' }));
+    await this.influx?.start();
     await this.broker.start();
 
     const app = await buildApp({
@@ -133,11 +145,15 @@ export class Service {
       users: this.users,
       tokens,
       limiter: new LoginLimiter(config.auth.loginMaxAttempts),
-      metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients }),
+      metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx }),
       health: () => this.health(),
       log,
     });
+    const live = new LiveHub({ engine: this.engine, tokens, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
+    await live.start();
+    this.live = live;
     this.detachUpgrades = attachUpgrades(app.server, {
+      '/ws': { handler: (ws, req) => live.handle(ws, req), maxPayload: 64 * 1024 },
       '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
     });
     await app.listen({ port: config.http.port, host: config.http.host });
@@ -160,18 +176,22 @@ export class Service {
       store: storeError ? { ok: false, detail: `last commit failed: ${storeError.message}` } : { ok: true },
       broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running' },
       http: { ok: this.app !== null },
+      ...(this.influx ? { influx: influxHealth(this.influx) } : {}),
     };
-    return { ok: Object.values(components).every((c) => c.ok), components };
+    // InfluxDB is downstream of the store: its outage degrades, it does not fail the service
+    return { ok: Object.entries(components).every(([name, c]) => c.ok || name === 'influx'), components };
   }
 
   /** Stop in reverse order: no new connections, drain ingest, then close the store. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.live?.stop();
       this.detachUpgrades?.();
       if (this.app) await this.app.close();
       await this.broker.stop();
       await this.ingest.stop();
       await this.engine.stop();
+      await this.influx?.stop();
       this.webhooks.stop();
       await this.tracker.stop();
       await this.store.close();
@@ -188,6 +208,15 @@ export class Service {
     await this.store.setSetting('token_key', key.toString('base64'));
     return key;
   }
+}
+
+/** `ok: false` while writes fail (the service stays up: /healthz answers 200 with this component degraded). */
+function influxHealth(f: InfluxForwarder): { ok: boolean; detail: string } {
+  const s = f.status();
+  const lag = `lag ${s.lagReadings} readings, ${s.lagSeconds.toFixed(1)} s`;
+  return s.consecutiveFailures > 0
+    ? { ok: false, detail: `degraded: ${s.consecutiveFailures} failed writes (${s.lastError ?? 'unknown error'}); ${lag}; readings are kept and sent when it recovers` }
+    : { ok: true, detail: lag };
 }
 
 /** Log the first failed commit and the recovery, not every failed batch. */

@@ -45,6 +45,7 @@ describe('defaults', () => {
         batchMaxRows: 5000, maxPending: 20000, dedupeWindowMs: 600_000, dedupeMaxEntries: 1000000,
         deadLetterRawMaxBytes: 65536, stateFlushIntervalMs: 5000,
       },
+      influx: null,
       auth: { tokenTtlS: 43200, loginMaxAttempts: 10 },
       alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [] },
     } satisfies Config);

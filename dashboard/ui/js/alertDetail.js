@@ -1,0 +1,126 @@
+// Alert detail (a drawer over any view): evidence with readings and snapshot, timeline, and
+// the actions the signed-in role may take on this alert.
+import { get, post, session } from './api.js';
+import { alertCountdown } from './countdown.js';
+import { clear, h, toast } from './dom.js';
+import { conditionLabel, fmtTime, ruleName, t, tv } from './i18n.js';
+import { mayHandle, state, subscribe } from './state.js';
+
+let current = null;
+
+export function openAlert(id) {
+  closeAlert();
+  const drawer = h('div', { class: 'drawer', role: 'dialog', 'aria-label': t('detail.title') });
+  const overlay = h('div', { class: 'overlay', id: 'alert-detail', onclick: (e) => { if (e.target === overlay) closeAlert(); } }, drawer);
+  document.body.append(overlay);
+  current = { id, overlay, drawer, alert: state.alerts.get(id) ?? null, readings: null, form: null };
+  current.unsubscribe = subscribe((ev) => {
+    if (current && ev.kind === 'alert' && ev.alert.id === id) { current.alert = ev.alert; render(); }
+  });
+  render();
+  void refresh();
+}
+
+export function closeAlert() {
+  if (!current) return;
+  current.unsubscribe();
+  current.overlay.remove();
+  current = null;
+}
+
+async function refresh() {
+  const c = current;
+  try {
+    const a = await get(`/api/alerts/${encodeURIComponent(c.id)}`);
+    if (current !== c) return;
+    if (!c.alert || c.alert.updatedAt <= a.updatedAt) c.alert = a;
+    render();
+    const from = a.firstSeen - 60_000;
+    const to = a.lastSeen + 60_000;
+    const r = await get(`/api/devices/${encodeURIComponent(a.device.id)}/readings?from=${from}&to=${to}&limit=20`);
+    if (current !== c) return;
+    c.readings = r.items;
+    render();
+  } catch (err) {
+    if (current === c) { c.readings = []; render(); }
+    if (err.status !== 404) toast(`${t('err.generic')}: ${err.message}`);
+  }
+}
+
+async function act(path, body) {
+  const c = current;
+  try {
+    const a = await post(`/api/alerts/${encodeURIComponent(c.id)}/${path}`, body);
+    state.alerts.set(a.id, a);
+    if (current === c) { c.alert = a; c.form = null; render(); }
+  } catch (err) {
+    toast(`${err.status === 403 ? t('err.forbidden') : t('err.generic')}: ${err.message}`);
+  }
+}
+
+function render() {
+  const c = current;
+  if (!c) return;
+  const a = c.alert;
+  if (!a) { clear(c.drawer, h('p', { class: 'muted' }, '…')); return; }
+  const role = session()?.role;
+  const closed = a.status === 'resolved' || a.status === 'false_positive';
+  const may = mayHandle(role, a.rule);
+  const actions = may ? [
+    a.status === 'open' ? h('button', { class: 'primary', dataset: { action: 'ack' }, onclick: () => act('ack', {}) }, t('do.ack')) : null,
+    !closed ? h('button', { dataset: { action: 'assign' }, onclick: () => { c.form = 'assign'; render(); } }, t('do.assign')) : null,
+    h('button', { dataset: { action: 'note' }, onclick: () => { c.form = 'note'; render(); } }, t('do.note')),
+    !closed ? h('button', { dataset: { action: 'resolve' }, onclick: () => act('resolve', {}) }, t('do.resolve')) : null,
+    a.family === 'kitchen' && a.status !== 'false_positive' ? h('button', { dataset: { action: 'false-positive' }, onclick: () => act('false-positive', {}) }, t('do.false_positive')) : null,
+  ] : [h('span', { class: 'muted' }, t('detail.readOnly'))];
+
+  let form = null;
+  if (c.form) {
+    const input = h(c.form === 'note' ? 'textarea' : 'input', { rows: 3, style: 'width:100%', placeholder: t(c.form === 'note' ? 'do.noteText' : 'do.assignee') });
+    form = h('form', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = input.value.trim();
+        if (!v) return;
+        void act(c.form === 'note' ? 'note' : 'assign', c.form === 'note' ? { note: v } : { assignee: v });
+      },
+    }, input, h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('do.submit')), h('button', { type: 'button', onclick: () => { c.form = null; render(); } }, t('do.cancel'))));
+  }
+
+  clear(c.drawer,
+    h('div', { style: 'display:flex;justify-content:space-between;align-items:center' },
+      h('h2', {}, h('span', { class: `sev sev-${a.severity}` }, tv('severity', a.severity)), ' ', ruleName(a.rule)),
+      h('button', { onclick: closeAlert }, t('detail.close'))),
+    h('div', { class: 'kv' },
+      h('div', {}, t('col.status')), h('div', {}, h('span', { class: `st st-${a.status}`, id: 'detail-status' }, tv('status', a.status)), ' ', alertCountdown(a)),
+      h('div', {}, t('col.rule')), h('div', {}, conditionLabel(a)),
+      h('div', {}, t('detail.summary')), h('div', { class: 'muted' }, a.summary),
+      h('div', {}, t('col.device')), h('div', {}, `${a.device.name ?? ''} ${a.device.id}`),
+      h('div', {}, t('col.district')), h('div', {}, a.device.district ?? '-'),
+      h('div', {}, t('detail.firstSeen')), h('div', {}, fmtTime(a.firstSeen)),
+      h('div', {}, t('detail.lastSeen')), h('div', {}, fmtTime(a.lastSeen), a.count > 1 ? ` (×${a.count})` : ''),
+      h('div', {}, t('col.assignee')), h('div', {}, a.assignee ?? '-')),
+    h('h3', {}, t('detail.actions')), h('div', { class: 'actions' }, actions), form,
+    h('h3', {}, t('detail.evidence')),
+    h('table', {}, h('tbody', {}, [...(a.evidence ?? [])].reverse().map((ev) => h('tr', {},
+      h('td', {}, Object.entries(ev.values ?? {}).map(([k, v]) => h('div', {}, h('span', { class: 'muted' }, `${k}: `), evidenceValue(k, v)))),
+      h('td', {}, ev.snapshotUrl ? h('a', { href: ev.snapshotUrl, target: '_blank', rel: 'noopener' }, t('detail.snapshot')) : null,
+        h('div', { class: 'muted' }, `seq ${ev.seqs.join(', ')}`)))))),
+    h('h3', {}, t('devices.readings')),
+    c.readings === null ? h('p', { class: 'muted' }, '…') : c.readings.length === 0 ? h('p', { class: 'muted' }, t('devices.noData')) :
+      h('table', {}, h('tbody', {}, c.readings.slice(-20).reverse().map((r) => h('tr', {},
+        h('td', {}, fmtTime(Date.parse(r.ts))), h('td', {}, r.channel), h('td', { class: 'muted' }, compact(r.data)))))),
+    h('h3', {}, t('detail.timeline')),
+    h('table', { id: 'detail-timeline' }, h('tbody', {}, [...a.timeline].reverse().map((e) => h('tr', {},
+      h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))));
+}
+
+function evidenceValue(k, v) {
+  if (k === 'type' && typeof v === 'string') return tv('violation', v);
+  if (k === 'code' && typeof v === 'number') return `${v} ${tv('fault', v)}`;
+  return String(v);
+}
+
+export function compact(data) {
+  return Object.entries(data).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join('  ');
+}

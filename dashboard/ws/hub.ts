@@ -1,0 +1,222 @@
+/**
+ * The dashboard's live push, `GET /ws` (PROTOCOL.md; docs/dashboard.md, Live push): every
+ * alert and rescue-case change from the engine goes to every signed-in client at once,
+ * numbered for catch-up, plus live statistics every few seconds.
+ *
+ * Limits: each event is serialised once and handed to every socket; a client whose unsent
+ * bytes pass `maxBufferedBytes` (a slow or frozen browser) is dropped, so it never holds up
+ * the others or the engine. Sockets that stop answering pings are dropped too.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
+import { rescueDeadlines, type RescuePolicy } from '../../alerts/domain/rescueCase.js';
+import type { ConnectionTracker } from '../../broker/connectionState.js';
+import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
+import type { Store } from '../../store/types.js';
+import type { Claims, TokenSigner } from '../tokens.js';
+import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
+import { SeqRing } from './ring.js';
+import { dayStart, TodayCounter, type LiveStats } from './stats.js';
+
+export interface LiveHubOptions {
+  /** events kept for catch-up */
+  ringCapacity: number;
+  /** unsent bytes after which a client is dropped */
+  maxBufferedBytes: number;
+  statsEveryMs: number;
+  /** a client without `?token=` must send its auth message within this */
+  authTimeoutMs: number;
+  pingEveryMs: number;
+}
+
+export const defaultLiveHubOptions: LiveHubOptions = {
+  ringCapacity: 2000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  statsEveryMs: 2000,
+  authTimeoutMs: 5000,
+  pingEveryMs: 15_000,
+};
+
+export interface LiveHubDeps {
+  engine: AlertEngine;
+  tokens: TokenSigner;
+  tracker: ConnectionTracker;
+  registry: DeviceRegistry;
+  store: Store;
+  /** rescue cases are pushed with their deadline moments under this policy */
+  rescuePolicy: RescuePolicy;
+  log: Logger;
+  now?: () => number;
+}
+
+/** A numbered event as it is sent (without its seq, which is added per event). */
+type LiveEvent =
+  | { type: 'alert'; change: string; alert: unknown }
+  | { type: 'rescueCase'; change: string; rescueCase: unknown; events: string[] }
+  | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number };
+
+interface Client {
+  ws: WebSocket;
+  claims: Claims;
+  alive: boolean;
+}
+
+/** Close codes: 4401 no or bad token (also when it expires), 4408 auth timeout, 4429 too slow. */
+export const closeCodes = { unauthorized: 4401, authTimeout: 4408, tooSlow: 4429 } as const;
+
+export class LiveHub {
+  readonly epoch = randomBytes(6).toString('base64url');
+  private readonly opts: LiveHubOptions;
+  private readonly ring: SeqRing<string>;
+  private readonly clients = new Set<Client>();
+  private readonly today = new TodayCounter();
+  private readonly now: () => number;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** clients dropped for being too slow (metrics, tests) */
+  dropped = 0;
+
+  constructor(private readonly deps: LiveHubDeps, opts: Partial<LiveHubOptions> = {}) {
+    this.opts = { ...defaultLiveHubOptions, ...opts };
+    this.ring = new SeqRing<string>(this.opts.ringCapacity);
+    this.now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const now = this.now();
+    // today's alerts so far, closed ones included, for the counts per family
+    for (const a of await this.deps.store.queryAlerts({ since: dayStart(now), limit: 100_000 })) this.today.see(a, now);
+    for (const a of this.deps.engine.activeAlerts()) this.today.see(a, now);
+    this.deps.engine.on((e) => this.onEngineEvent(e));
+    this.statsTimer = setInterval(() => this.pushStats(), this.opts.statsEveryMs);
+    this.statsTimer.unref();
+    this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingEveryMs);
+    this.pingTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const c of this.clients) c.ws.close(1001, 'service stopping');
+    this.clients.clear();
+  }
+
+  get connectedClients(): number {
+    return this.clients.size;
+  }
+
+  get lastSeq(): number {
+    return this.ring.lastSeq;
+  }
+
+  stats(): LiveStats {
+    const { engine, registry, tracker } = this.deps;
+    return this.today.snapshot(this.now(), engine.activeAlerts(), engine.activeRescueCases(), registry.size, tracker.connectedDevices);
+  }
+
+  /** The upgrade handler for `/ws` (dashboard/upgrade.ts). */
+  handle(ws: WebSocket, req: IncomingMessage): void {
+    if (this.stopped) { ws.close(1001, 'service stopping'); return; }
+    const url = new URL(req.url ?? '/ws', 'http://localhost');
+    const token = url.searchParams.get('token');
+    const catchUp = parseCatchUp(url.searchParams.get('since'), url.searchParams.get('epoch'));
+    ws.on('error', () => ws.terminate());
+    if (token) { this.authenticate(ws, token, catchUp); return; }
+    // no token in the URL: the first message must be {type: 'auth', token, since?, epoch?}
+    const timer = setTimeout(() => ws.close(closeCodes.authTimeout, 'no auth message'), this.opts.authTimeoutMs);
+    ws.once('message', (data) => {
+      clearTimeout(timer);
+      let msg: { type?: unknown; token?: unknown; since?: unknown; epoch?: unknown } = {};
+      try { msg = JSON.parse(String(data)) as typeof msg; } catch { /* handled below */ }
+      if (msg.type !== 'auth' || typeof msg.token !== 'string') {
+        this.refuse(ws, 'the first message must be {"type":"auth","token":"..."} (or pass ?token=)');
+        return;
+      }
+      this.authenticate(ws, msg.token, parseCatchUp(msg.since ?? catchUp.since, msg.epoch ?? catchUp.epoch));
+    });
+    ws.once('close', () => clearTimeout(timer));
+  }
+
+  private refuse(ws: WebSocket, message: string): void {
+    ws.send(JSON.stringify({ type: 'error', code: 'unauthorized', message }));
+    ws.close(closeCodes.unauthorized, 'unauthorized');
+  }
+
+  private authenticate(ws: WebSocket, token: string, catchUp: CatchUpRequest): void {
+    const claims = this.deps.tokens.verify(token);
+    if (!claims) { this.refuse(ws, 'send a valid token (POST /api/login)'); return; }
+    const client: Client = { ws, claims, alive: true };
+    this.clients.add(client);
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('pong', () => { client.alive = true; });
+    ws.on('message', (data) => {
+      // after auth the client may only ping (application level, for browsers that cannot)
+      if (String(data).includes('"ping"')) this.send(client, JSON.stringify({ type: 'pong', at: this.now() }));
+    });
+    this.send(client, JSON.stringify({
+      type: 'hello', epoch: this.epoch, seq: this.ring.lastSeq, user: { username: claims.sub, role: claims.role },
+      limits: { ringCapacity: this.opts.ringCapacity, maxBufferedBytes: this.opts.maxBufferedBytes, statsEveryMs: this.opts.statsEveryMs },
+    }));
+    const decision = decideCatchUp(catchUp, { epoch: this.epoch, oldest: this.ring.oldestSeq, last: this.ring.lastSeq });
+    if (decision.kind === 'replay') {
+      for (const e of this.ring.after(decision.after)) if (!this.send(client, e.item)) return;
+    } else if (decision.kind === 'resync') {
+      this.send(client, JSON.stringify({ type: 'resync', reason: decision.reason, seq: this.ring.lastSeq }));
+    }
+    this.send(client, JSON.stringify({ type: 'stats', stats: this.stats() }));
+  }
+
+  private onEngineEvent(e: EngineEvent): void {
+    let ev: LiveEvent;
+    if (e.type === 'alert') {
+      this.today.see(e.alert, this.now());
+      ev = { type: 'alert', change: e.change, alert: e.alert };
+    } else if (e.type === 'rescueCase') {
+      ev = { type: 'rescueCase', change: e.change, rescueCase: { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy) }, events: e.events };
+    } else {
+      ev = { type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at };
+    }
+    // number it, serialise once, keep the text for catch-up, hand the same text to everyone
+    let text = '';
+    this.ring.pushWith((seq) => (text = JSON.stringify({ ...ev, seq })));
+    for (const c of this.clients) this.send(c, text);
+  }
+
+  private pushStats(): void {
+    if (!this.clients.size) return;
+    const now = this.now();
+    const text = JSON.stringify({ type: 'stats', stats: this.stats() });
+    for (const c of this.clients) {
+      if (c.claims.exp * 1000 <= now) { this.clients.delete(c); this.refuse(c.ws, 'the token expired; sign in again'); continue; }
+      this.send(c, text);
+    }
+  }
+
+  private pingAll(): void {
+    for (const c of this.clients) {
+      if (!c.alive) { this.clients.delete(c); c.ws.terminate(); continue; }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  /** Send, or drop the client when too much is already waiting for it. False when dropped. */
+  private send(c: Client, text: string): boolean {
+    if (c.ws.readyState !== c.ws.OPEN) return false;
+    if (c.ws.bufferedAmount + Buffer.byteLength(text) > this.opts.maxBufferedBytes) {
+      this.dropped++;
+      this.clients.delete(c);
+      this.deps.log.warn({ user: c.claims.sub, bufferedBytes: c.ws.bufferedAmount }, 'live client too slow: dropped');
+      // a frozen client would never read a close frame: cut the socket
+      c.ws.terminate();
+      return false;
+    }
+    c.ws.send(text);
+    return true;
+  }
+}

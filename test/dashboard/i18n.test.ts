@@ -1,0 +1,60 @@
+/**
+ * The dashboard's single translation table (dashboard/ui/i18n.json) covers, in Chinese and
+ * English, every rule id and alert rule name, status, severity, family, role, rescue step,
+ * timeline action, elevator code and violation type, and agrees with the code's own names.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { allRules } from '../../alerts/rules/index.js';
+import { elevatorCodes } from '../../alerts/rules/elevator/codes.js';
+import { violationNames } from '../../alerts/rules/kitchen/violation.js';
+import { rescueSteps } from '../../alerts/domain/rescueCase.js';
+import { families } from '../../ingest/schemas/index.js';
+import { scanReasons } from '../../ingest/schemas/cylinder.js';
+import { tamperKinds } from '../../ingest/schemas/dispenser.js';
+import { roles } from '../../dashboard/roles.js';
+
+const table = JSON.parse(readFileSync(new URL('../../dashboard/ui/i18n.json', import.meta.url), 'utf8')) as { zh: Record<string, string>; en: Record<string, string> };
+
+const keys = [
+  ...allRules.map((r) => `rule.${r.id}`),
+  // rule names that alerts carry besides the rule ids (cylinder.scan_check raises these)
+  'rule.cylinder.refused', 'rule.cylinder.inspection_due',
+  ...['open', 'acknowledged', 'resolved', 'false_positive'].map((s) => `status.${s}`),
+  ...['critical', 'major', 'minor', 'info'].map((s) => `severity.${s}`),
+  ...families.map((f) => `family.${f}`),
+  ...roles.map((r) => `role.${r}`),
+  ...[...rescueSteps, 'false_alarm'].map((s) => `step.${s}`),
+  ...['opened', 'repeated', 'acknowledged', 'assigned', 'noted', 'resolved', 'auto_resolved', 'false_positive',
+    'ack_warning', 'ack_breached', 'ack_reminder', 'resolve_warning', 'resolve_breached'].map((a) => `tl.${a}`),
+  ...Object.keys(elevatorCodes).map((c) => `fault.${c}`),
+  ...Object.keys(violationNames).map((v) => `violation.${v}`),
+  ...scanReasons.map((r) => `reason.${r}`),
+  ...tamperKinds.map((k) => `tamper.${k}`),
+];
+
+describe('dashboard i18n table', () => {
+  it.each(keys)('%s has Chinese and English', (key) => {
+    expect(table.zh[key], `zh ${key}`).toMatch(/\S/);
+    expect(table.en[key], `en ${key}`).toMatch(/\S/);
+    expect(table.zh[key]).toMatch(/[\u4e00-\u9fff]/);
+  });
+
+  it('both languages have the same keys', () => {
+    expect(Object.keys(table.zh).sort()).toEqual(Object.keys(table.en).sort());
+  });
+
+  it('elevator codes and violation types use the names of the code tables', () => {
+    for (const c of Object.values(elevatorCodes)) expect([table.zh[`fault.${c.code}`], table.en[`fault.${c.code}`]]).toEqual([c.zh, c.en]);
+    for (const [type, n] of Object.entries(violationNames)) expect([table.zh[`violation.${type}`], table.en[`violation.${type}`]]).toEqual([n.zh, n.en]);
+  });
+
+  it('every key the UI code asks for with t(...) exists', () => {
+    const dir = new URL('../../dashboard/ui/js/', import.meta.url);
+    const files = ['main.js', 'wall.js', 'alertList.js', 'alertDetail.js', 'dispatch.js', 'devices.js', 'stats.js', 'users.js', 'countdown.js'];
+    for (const f of files) {
+      const src = readFileSync(new URL(f, dir), 'utf8');
+      for (const m of src.matchAll(/\bt\('([a-zA-Z]+\.[a-zA-Z_.]+)'/g)) expect(table.en[m[1]!], `${f}: ${m[1]}`).toBeDefined();
+    }
+  });
+});
