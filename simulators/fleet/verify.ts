@@ -1,0 +1,71 @@
+/**
+ * `simulate --verify`: check a scenario's expected alerts against the API. Polls until every
+ * expectation holds or the settle time is over, then prints one line per expectation (ok or
+ * FAIL with expected vs got) and returns whether all held.
+ */
+import type { ApiClient } from '../apiClient.js';
+import type { FleetPlan } from './fleet.js';
+import { sleep } from './runner.js';
+import { resolveDevice, type Expectation } from './scenario.js';
+
+export interface CheckResult {
+  expectation: Expectation;
+  deviceId: string | null;
+  got: number;
+  severities: Record<string, number>;
+  ok: boolean;
+  why: string;
+}
+
+interface AlertItem { id: string; rule: string; severity: string; device: { id: string } }
+
+async function countFor(api: ApiClient, e: Expectation, deviceId: string | null, fleetIds: Set<string>, since: number): Promise<{ got: number; severities: Record<string, number> }> {
+  if (e.rule === 'deadLetters') {
+    const ids = deviceId ? [deviceId] : [...fleetIds];
+    let got = 0;
+    for (const id of ids) got += (await api.deadLetters({ deviceId: id, since, limit: 1000 })).length;
+    return { got, severities: {} };
+  }
+  const res = await api.request<{ items: AlertItem[] }>('GET', '/api/alerts', { query: { rule: e.rule, ...(deviceId ? { deviceId } : {}), since, limit: 5000 } });
+  const items = res.items.filter((a) => fleetIds.has(a.device.id));
+  const severities: Record<string, number> = {};
+  for (const a of items) severities[a.severity] = (severities[a.severity] ?? 0) + 1;
+  return { got: items.length, severities };
+}
+
+function judge(e: Expectation, got: number, severities: Record<string, number>): { ok: boolean; why: string } {
+  const range = e.max === undefined ? `>= ${e.min}` : e.min === e.max ? `${e.min}` : `${e.min}..${e.max}`;
+  if (got < e.min || (e.max !== undefined && got > e.max)) return { ok: false, why: `expected ${range}, got ${got}` };
+  if (e.severity) {
+    const wrong = Object.entries(severities).filter(([s]) => s !== e.severity);
+    if (wrong.length) return { ok: false, why: `expected severity ${e.severity}, got ${wrong.map(([s, n]) => `${n} ${s}`).join(', ')}` };
+  }
+  return { ok: true, why: `${got} (expected ${range}${e.severity ? `, ${e.severity}` : ''})` };
+}
+
+export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expectations: Expectation[], opts: { since: number; settleMs: number; pollMs?: number }): Promise<CheckResult[]> {
+  const fleetIds = new Set(plan.devices.map((d) => d.id));
+  const until = Date.now() + opts.settleMs;
+  for (;;) {
+    const results: CheckResult[] = [];
+    for (const e of expectations) {
+      const deviceId = e.device ? resolveDevice(plan, e.device, 'expect') : null;
+      const { got, severities } = await countFor(api, e, deviceId, fleetIds, opts.since);
+      results.push({ expectation: e, deviceId, got, severities, ...judge(e, got, severities) });
+    }
+    // a count below min may still grow; a count above max or a wrong severity will not get better
+    const waiting = results.some((r) => !r.ok && r.got < r.expectation.min);
+    if (!waiting || Date.now() >= until) return results;
+    await sleep(opts.pollMs ?? 250);
+  }
+}
+
+export function formatResults(results: CheckResult[]): string[] {
+  const lines = [`verify: ${results.filter((r) => r.ok).length}/${results.length} expectations hold`];
+  for (const r of results) {
+    const e = r.expectation;
+    const who = e.device ? `${e.device}${r.deviceId && r.deviceId !== e.device ? ` (${r.deviceId})` : ''}` : 'fleet';
+    lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${e.rule.padEnd(30)} ${who.padEnd(28)} ${r.why}`);
+  }
+  return lines;
+}
