@@ -14,6 +14,8 @@ export interface MetricSources {
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   mqttClients: () => number;
+  /** the dashboard's live push: open /ws clients and those dropped for being too slow */
+  live?: () => { clients: number; dropped: number } | null;
   /** absent or null when InfluxDB forwarding is off */
   influx?: InfluxForwarder | null;
 }
@@ -60,6 +62,12 @@ export function createMetrics(src: MetricSources): Registry {
   gauge('mqtt_connected_clients', 'Open MQTT connections', src.mqttClients);
   gauge('devices_connected', 'Registered devices with at least one open connection', () => src.tracker.connectedDevices);
   gauge('devices_registered', 'Devices in the registry', () => src.registry.size);
+
+  const live = src.live;
+  if (live) {
+    gauge('ws_connected_clients', 'Open dashboard WebSocket (/ws) connections', () => live()?.clients ?? 0);
+    counter('ws_dropped_clients_total', 'Dashboard WebSocket clients dropped for being too slow or not answering pings', () => live()?.dropped ?? 0);
+  }
 
   const influx = src.influx;
   if (influx) {

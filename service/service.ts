@@ -145,7 +145,8 @@ export class Service {
       users: this.users,
       tokens,
       limiter: new LoginLimiter(config.auth.loginMaxAttempts),
-      metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx }),
+      metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx,
+        live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null) }),
       health: () => this.health(),
       log,
     });

@@ -199,7 +199,7 @@ export class LiveHub {
 
   private pingAll(): void {
     for (const c of this.clients) {
-      if (!c.alive) { this.clients.delete(c); c.ws.terminate(); continue; }
+      if (!c.alive) { this.dropped++; this.clients.delete(c); c.ws.terminate(); continue; }
       c.alive = false;
       c.ws.ping();
     }

@@ -32,9 +32,12 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await d.client.publishAsync(`${family}/${id}/${channel}`, JSON.stringify({ ...examplePayload(family as never, channel, `m${++n}`, Date.now()), ...over }), { qos: 1 });
   }
 
-  async function open(user: string, password: string): Promise<Page> {
+  async function open(user: string, password: string, opts: { fakeClock?: boolean } = {}): Promise<Page> {
     const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     contexts.push(ctx);
+    // Playwright's clock keeps time flowing normally but lets a test jump ahead, so deadline
+    // colours are checked without waiting minutes
+    if (opts.fakeClock) await ctx.clock.install({ time: Date.now() });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
     await page.goto(ts.httpUrl);
@@ -161,6 +164,35 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await d.waitForSelector('tr.alert-row:has-text("电梯困人")');
     const op = await open('op1', 'op1-password');
     expect(await op.$('[data-nav="dispatch"]')).toBeNull();
+  });
+
+  it('turns deadline countdowns amber at the warning and red when overdue (browser clock jumped ahead)', async () => {
+    // elev-gongshu-03's case from the previous test is still waiting for dispatch
+    const d = await open('disp1', 'disp1-password', { fakeClock: true });
+    const card = '.case:has-text("elev-gongshu-03")';
+    const clocks = `${card} .clocks .cd`;
+    // the card's three clocks in order: elapsed, dispatch (5 min), arrival (30 min)
+    const classes = async (): Promise<string> => d.$$eval(clocks, (els) => els.map((e) => e.className.replace('cd ', '')).join(' '));
+    const until = async (want: string): Promise<void> => {
+      for (let i = 0; i < 30 && (await classes()) !== want; i++) await d.waitForTimeout(100);
+      expect(await classes()).toBe(want);
+    };
+    await d.waitForSelector(`${card} .cd.ok`, { timeout: 3000 });
+    await until('ok ok ok');
+    await d.clock.fastForward('04:30'); // one minute before the dispatch deadline: its warning
+    await until('ok amber ok');
+    await d.clock.fastForward('16:00'); // 20.5 min: dispatch overdue, arrival warning at 20 min
+    await until('amber red amber');
+    expect(await d.textContent(`${card} .clocks`)).toContain('已超期');
+    await d.clock.fastForward('10:00'); // 30.5 min: arrival overdue
+    await until('red red red');
+
+    // an operator's wall: the still-open smoking alert's acknowledge countdown ends red
+    const w = await open('op2', 'op2-password', { fakeClock: true });
+    const row = 'tr.alert-row[data-status="open"]:has-text("抽烟")';
+    await w.waitForSelector(`${row} .cd.ok`, { timeout: 3000 });
+    await w.clock.fastForward('24:00:00');
+    await w.waitForSelector(`${row} .cd.red`, { timeout: 3000 });
   });
 
   it('admin sees every view: device history, statistics and user creation', async () => {

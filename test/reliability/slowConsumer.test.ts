@@ -136,6 +136,9 @@ describe('a frozen WebSocket client of the live push', () => {
 
     expect(healthy.got()).toBe(total);
     expect(live.dropped).toBe(1);
+    const metrics = (await s.service.http.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/^ws_dropped_clients_total 1$/m);
+    expect(metrics).toMatch(/^ws_connected_clients 1$/m);
     expect(elapsed).toBeLessThan(10_000);
     expect(maxAckMs).toBeLessThan(2000);
     expect((await s.service.store.queryReadings({ deviceId: dev.id, family: 'elevator', channel: 'status', limit: 100 })).length).toBe(total / 100);

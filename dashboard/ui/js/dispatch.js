@@ -47,7 +47,7 @@ export function dispatchView(root) {
       h('h3', {}, `${alert?.device?.name ?? c.elevatorId}`, h('span', { class: 'muted' }, ` ${c.elevatorId} ${alert?.device?.district ?? ''}`)),
       h('div', { class: 'muted' }, `${t('dispatch.alarmAt')} ${fmtTime(c.alarmAt)} · ${t('dispatch.unit')}: ${c.maintenanceUnit ?? '-'}`),
       h('div', { class: 'clocks' },
-        h('div', {}, h('div', { class: 'muted' }, t('dispatch.elapsed')), elapsedClock(c.alarmAt, c.alarmAt + 20 * MIN, arrivalBy)),
+        h('div', {}, h('div', { class: 'muted' }, t('dispatch.elapsed')), elapsedClock(c.alarmAt, arrivalWarn, arrivalBy)),
         h('div', {}, h('div', { class: 'muted' }, `${t('dispatch.dispatchDeadline')} ${Math.round((dispatchBy - c.alarmAt) / MIN)} ${t('dispatch.minutes')}`),
           dispatched !== null ? took(dispatched, dispatchBy) : countdown(dispatchBy, dispatchBy - MIN, t('dispatch.left'))),
         h('div', {}, h('div', { class: 'muted' }, `${t('dispatch.arrivalDeadline')} ${Math.round((arrivalBy - c.alarmAt) / MIN)} ${t('dispatch.minutes')}`),
