@@ -39,6 +39,8 @@ export const settings = {
   MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
   INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
+  DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
+  DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },
   DEDUPE_WINDOW_S: { schema: positiveInt, default: 600, doc: 'How long (device, msgId) pairs are remembered for duplicate detection (also reloaded at start).' },
   DEDUPE_MAX_ENTRIES: { schema: positiveInt, default: 1000000, doc: 'Upper bound on remembered (device, msgId) pairs, bounding memory.' },
   DEAD_LETTER_RAW_MAX_BYTES: { schema: positiveInt, default: 65536, doc: 'Raw bytes kept per dead letter (the size is always recorded).' },
@@ -67,6 +69,7 @@ export type SettingName = keyof typeof settings;
 export interface Config {
   readonly dataDir: string;
   readonly dbPath: string;
+  readonly duckdb: { readonly memoryLimit: string; readonly threads: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly mqtt: {
     readonly host: string;
@@ -233,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config: Config = {
     dataDir,
     dbPath: path.join(dataDir, 'supervision.duckdb'),
+    duckdb: { memoryLimit: (v.DUCKDB_MEMORY_LIMIT as string).replace(/\s+/g, ''), threads: v.DUCKDB_THREADS as number },
     logLevel: v.LOG_LEVEL as Config['logLevel'],
     mqtt: {
       host: v.MQTT_HOST as string,

@@ -57,7 +57,7 @@ export class Service {
   private stopping: Promise<void> | null = null;
 
   constructor(readonly config: Config, private readonly log: Logger) {
-    this.store = new DuckDbStore(config.dbPath);
+    this.store = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
     this.registry = new DeviceRegistry(this.store);
     this.tracker = new ConnectionTracker(this.store, config.ingest.stateFlushIntervalMs,
       (err) => log.error({ err }, 'could not save device connection state'));

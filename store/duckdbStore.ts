@@ -23,6 +23,13 @@ import type {
 
 type Row = Record<string, unknown>;
 
+export interface DuckDbOptions {
+  /** DuckDB `memory_limit`, e.g. "512MB" (default: DuckDB's, 80% of RAM) */
+  memoryLimit?: string;
+  /** DuckDB worker threads (default: DuckDB's, one per core) */
+  threads?: number;
+}
+
 export class DuckDbStore implements Store {
   private instance: DuckDBInstance | null = null;
   private writer: DuckDBConnection | null = null;
@@ -33,11 +40,17 @@ export class DuckDbStore implements Store {
   private readonly controlQueue = new Serial();
   private readonly readQueue = new Serial();
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly options: DuckDbOptions = {}) {}
 
   async open(): Promise<void> {
     if (this.file !== ':memory:') mkdirSync(path.dirname(this.file), { recursive: true });
-    this.instance = await DuckDBInstance.create(this.file);
+    // DuckDB's buffer pool defaults to 80% of RAM and grows into it as the file is read;
+    // a bound keeps the service's RSS predictable next to 100k connections (DuckDB spills
+    // large query state to disk rather than fail).
+    const settings: Record<string, string> = {};
+    if (this.options.memoryLimit) settings.memory_limit = this.options.memoryLimit;
+    if (this.options.threads) settings.threads = String(this.options.threads);
+    this.instance = await DuckDBInstance.create(this.file, settings);
     this.writer = await this.instance.connect();
     this.control = await this.instance.connect();
     this.reader = await this.instance.connect();

@@ -35,6 +35,7 @@ describe('defaults', () => {
     expect(c).toEqual({
       dataDir: path.resolve('./data'),
       dbPath: path.join(path.resolve('./data'), 'supervision.duckdb'),
+      duckdb: { memoryLimit: '512MB', threads: 0 },
       logLevel: 'info',
       mqtt: {
         host: '0.0.0.0', port: 1883, tls: null, allowAnonymous: false, maxPayloadBytes: 65536, maxPacketBytes: 1048576,
@@ -141,6 +142,8 @@ describe('bad values', () => {
     ['MQTT_MAX_CONNECTIONS', '-1'], ['MQTT_MAX_CONNECTIONS', ' '],
     ['INGEST_BATCH_MAX_ROWS', '0'], ['INGEST_BATCH_MAX_ROWS', '2.5'],
     ['INGEST_MAX_PENDING', 'lots'],
+    ['DUCKDB_MEMORY_LIMIT', '512'], ['DUCKDB_MEMORY_LIMIT', 'lots'], ['DUCKDB_MEMORY_LIMIT', '1GB; DROP TABLE x'],
+    ['DUCKDB_THREADS', '-1'],
     ['DEDUPE_WINDOW_S', '0'],
     ['DEDUPE_MAX_ENTRIES', '-10'],
     ['DEAD_LETTER_RAW_MAX_BYTES', '0'],

@@ -384,3 +384,20 @@ describe('close and reopen', () => {
     await newer.close();
   });
 });
+
+describe('DuckDB settings', () => {
+  it('applies memory_limit and threads from the options', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'duck-settings-'));
+    const s = new DuckDbStore(path.join(dir, 'db.duckdb'), { memoryLimit: '256MB', threads: 1 });
+    await s.open();
+    try {
+      const reader = (s as unknown as { reader: { runAndReadAll(sql: string): Promise<{ getRowObjects(): Array<Record<string, unknown>> }> } }).reader;
+      const [row] = (await reader.runAndReadAll("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t")).getRowObjects();
+      expect(String(row!.m)).toMatch(/^24[0-9](\.\d+)? MiB$/); // 256 MB = 244.1 MiB
+      expect(Number(row!.t)).toBe(1);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
