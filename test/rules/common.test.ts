@@ -5,10 +5,11 @@
  * or reconnect, and state that survives a JSON round trip unchanged in behaviour.
  */
 import { describe, expect, it } from 'vitest';
+import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import type { Family } from '../../ingest/schemas/index.js';
 import { openAlert, repeats } from '../../alerts/domain/alert.js';
 import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, Effect, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
+import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
 import {
   applyInput, cameraDarkRule, configFor, cylinderOfflineRule, dispenserOfflineRule, elevatorOfflineRule, emptyMap, familyOfflineRules,
   mapDelete, mapEntries, mapGet, mapSet, mapSize, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
@@ -35,23 +36,12 @@ function heartbeat(family: Family, deviceId: string, at: number, channel = 'hear
   return { seq, family, channel, deviceId, msgId: `m-${seq}`, ts: at, receivedAt: at, data: { fw: '1.0' } };
 }
 const rd = (r: RuleReading, now = r.receivedAt): RuleInput => ({ kind: 'reading', reading: r, now });
-const tick = (now: number): RuleInput => ({ kind: 'tick', now });
 const conn = (deviceId: string, connected: boolean, now: number): RuleInput => ({ kind: 'connection', deviceId, connected, now });
-/** Rules must not mutate their input state: every state a rule sees in these tests is frozen. */
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
-const roundTrip = <T>(s: T): T => deepFreeze(JSON.parse(JSON.stringify(s)) as T);
 
 function run(rule: Rule<OfflineState, OfflineConfig>, inputs: RuleInput[], overrides: Partial<OfflineConfig> = {}, state?: OfflineState) {
   return runInputs(rule, staticContext(configFor(rule, overrides), devices), inputs, deepFreeze(state ?? rule.init()), deepFreeze);
 }
 
-const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
 
 describe('window edges shared with the engine', () => {
   it.each([

@@ -5,10 +5,11 @@
  * that survives JSON.stringify/parse; inputs never mutated.
  */
 import { describe, expect, it } from 'vitest';
+import { brief, raises, reading, runRule, tick } from './helpers.js';
 import { cylinderScanReply, scanPoints, scanReasons, type ScanPoint } from '../../ingest/schemas/index.js';
 import { addYears, isoDate, localDate } from '../../alerts/cylinders/calendar.js';
-import type { CylinderRecord, Effect, RaiseAlert, Rule, RuleReading, ScanReply } from '../../alerts/domain/types.js';
-import { applyInput, staticContext, type RuleInput } from '../../alerts/rules/common/dispatch.js';
+import type { CylinderRecord, Effect, RuleReading, ScanReply } from '../../alerts/domain/types.js';
+import type { RuleInput } from '../../alerts/rules/common/dispatch.js';
 import { mapEntries } from '../../alerts/rules/common/shardedMap.js';
 import {
   checkCylinder, clonedCode, cylinderRules, noPreFill, scanCheck, scanCheckDefaults, type ScanCheckConfig, type ScanReason,
@@ -43,40 +44,11 @@ function scan(o: ScanOpts = {}): RuleReading {
   };
 }
 
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
-  }
-  return v;
-}
 
-/**
- * Feed inputs to a rule from its init state; returns the effects per input and the final
- * state. Every state handed to the rule is deep-frozen (a mutation throws), and with
- * `roundTrip` it is first passed through JSON, as the engine persists it.
- */
-function run<S, C extends object>(
-  rule: Rule<S, C>, inputs: RuleInput[], opts: { registry?: CylinderRecord[]; config?: Partial<C>; roundTrip?: boolean; state?: S } = {},
-): { effects: Effect[][]; state: S } {
-  const ctx = staticContext<C>({ ...rule.defaults, ...(opts.config ?? {}) }, [], opts.registry ?? []);
-  let state = opts.state ?? rule.init();
-  const effects: Effect[][] = [];
-  for (const input of inputs) {
-    if (opts.roundTrip) state = JSON.parse(JSON.stringify(state)) as S;
-    const r = applyInput(rule, deepFreeze(state), input, ctx);
-    state = r.state;
-    effects.push(r.effects);
-  }
-  return { effects, state };
-}
+const run = runRule;
 
-const reading = (r: RuleReading, now?: number): RuleInput => ({ kind: 'reading', reading: r, now: now ?? r.receivedAt });
-const tick = (now: number): RuleInput => ({ kind: 'tick', now });
 
 const replies = (effects: Effect[]): ScanReply[] => effects.filter((e): e is ScanReply => e.type === 'scanReply');
-const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
-const brief = (effects: Effect[]): Array<[string, string, string]> => raises(effects).map((r) => [r.rule, r.condition, r.severity]);
 
 function checkOne(rec: CylinderRecord | undefined, o: ScanOpts = {}, config: Partial<ScanCheckConfig> = {}, now?: number): Effect[] {
   const r = scan(o);

@@ -5,9 +5,10 @@
  * JSON.stringify/parse; inputs never mutated.
  */
 import { describe, expect, it } from 'vitest';
+import { brief, raises, reading, runRule, tick } from './helpers.js';
 import { tamperKinds } from '../../ingest/schemas/index.js';
-import type { Effect, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
-import { applyInput, staticContext, type RuleInput } from '../../alerts/rules/common/dispatch.js';
+import type { Effect, Rule, RuleReading } from '../../alerts/domain/types.js';
+import type { RuleInput } from '../../alerts/rules/common/dispatch.js';
 import { mapEntries } from '../../alerts/rules/common/shardedMap.js';
 import {
   amountFen, amountMismatch, dispenserRules, expectedFen, flow, pulses, tamper, tankReconciliation, totalizer,
@@ -45,30 +46,8 @@ const tank = (volumeL: number, at: number, o: { stationId?: string; tankId?: str
   msg('tank', { stationId: o.stationId ?? 'ST-1', tankId: o.tankId ?? 'T1', grade: '92', volumeL }, at, o.deviceId ?? 'col-1');
 const tamperMsg = (kind: string, dispenserId = 'D1'): RuleReading => msg('tamper', { stationId: 'ST-1', dispenserId, kind });
 
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
-  }
-  return v;
-}
 
-function run<S, C extends object>(rule: Rule<S, C>, inputs: RuleInput[], opts: { config?: Partial<C>; roundTrip?: boolean; state?: S } = {}): { effects: Effect[][]; state: S } {
-  const ctx = staticContext<C>({ ...rule.defaults, ...(opts.config ?? {}) });
-  let state = opts.state ?? rule.init();
-  const effects: Effect[][] = [];
-  for (const input of inputs) {
-    if (opts.roundTrip) state = JSON.parse(JSON.stringify(state)) as S;
-    const r = applyInput(rule, deepFreeze(state), input, ctx);
-    state = r.state;
-    effects.push(r.effects);
-  }
-  return { effects, state };
-}
-const reading = (r: RuleReading, now?: number): RuleInput => ({ kind: 'reading', reading: r, now: now ?? r.receivedAt });
-const tick = (now: number): RuleInput => ({ kind: 'tick', now });
-const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
-const brief = (effects: Effect[]): Array<[string, string, string]> => raises(effects).map((r) => [r.rule, r.condition, r.severity]);
+const run = runRule;
 const one = <S, C extends object>(rule: Rule<S, C>, r: RuleReading, config: Partial<C> = {}): Effect[] => run(rule, [reading(r)], { config }).effects[0]!;
 
 describe('dispenser.amount_mismatch (|amount - volume x price| > 0.01 yuan, in fen)', () => {

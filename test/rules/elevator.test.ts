@@ -5,10 +5,11 @@
  * (3 in 30 days, edges, incidents counted once), and state through JSON.
  */
 import { describe, expect, it } from 'vitest';
+import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import { eventCodes, faultCodes } from '../../ingest/schemas/elevator.js';
 import { openAlert, repeats } from '../../alerts/domain/alert.js';
 import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, Effect, RaiseAlert, ResolveAlert, RuleReading } from '../../alerts/domain/types.js';
+import type { DeviceInfo, Effect, ResolveAlert, RuleReading } from '../../alerts/domain/types.js';
 import { configFor, mapGet, runInputs, staticContext, type RuleInput } from '../../alerts/rules/common/index.js';
 import {
   elevatorCodes, elevatorRules, faultDefaults, faultRule, opensRescueCase, recordTrappedIncident, repeatedTrappingDefaults,
@@ -47,17 +48,6 @@ function status(at: number, o: StatusOpts = {}): RuleReading {
   };
 }
 const rd = (r: RuleReading): RuleInput => ({ kind: 'reading', reading: r, now: r.receivedAt });
-const tick = (now: number): RuleInput => ({ kind: 'tick', now });
-/** Rules must not mutate their input state: every state a rule sees in these tests is frozen. */
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
-const roundTrip = <T>(s: T): T => deepFreeze(JSON.parse(JSON.stringify(s)) as T);
-const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
 
 const faults = (inputs: RuleInput[], state?: FaultState) => runInputs(faultRule, staticContext(faultDefaults, devices), inputs, deepFreeze(state ?? faultRule.init()), deepFreeze);
 const trapped = (inputs: RuleInput[], overrides: Partial<TrappedConfig> = {}, state?: TrappedState) =>

@@ -5,10 +5,11 @@
  * false positives unflagging, state through JSON).
  */
 import { describe, expect, it } from 'vitest';
+import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import { violationTypes, type ViolationType } from '../../ingest/schemas/kitchen.js';
 import { openAlert, repeatAlert, repeats, type Alert } from '../../alerts/domain/alert.js';
 import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, Effect, RaiseAlert, RuleReading } from '../../alerts/domain/types.js';
+import type { DeviceInfo, RaiseAlert, RuleReading } from '../../alerts/domain/types.js';
 import { configFor, mapGet, mapSize, runInputs, staticContext, type RuleInput } from '../../alerts/rules/common/index.js';
 import {
   kitchenRules, markClosed, markFalsePositive, occurrenceRefFromAlert, repeatOffenderDefaults, repeatOffenderRule, riskClasses,
@@ -35,17 +36,6 @@ function violation(type: ViolationType, at: number, opts: { deviceId?: string; c
   return { seq: s, family: 'kitchen', channel: 'violation', deviceId: opts.deviceId ?? 'cam-1', msgId: `m-${s}`, ts: at - 300, receivedAt: at, data };
 }
 const rd = (r: RuleReading): RuleInput => ({ kind: 'reading', reading: r, now: r.receivedAt + 5 });
-const tick = (now: number): RuleInput => ({ kind: 'tick', now });
-/** Rules must not mutate their input state: every state a rule sees in these tests is frozen. */
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
-const roundTrip = <T>(s: T): T => deepFreeze(JSON.parse(JSON.stringify(s)) as T);
-const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e is RaiseAlert => e.type === 'raise');
 
 function violations(inputs: RuleInput[], overrides: Partial<ViolationConfig> = {}) {
   return runInputs(violationRule, staticContext(configFor(violationRule, overrides), devices), inputs, deepFreeze(violationRule.init()), deepFreeze);
