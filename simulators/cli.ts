@@ -1,9 +1,13 @@
 /**
  * What the simulator CLIs share: where output goes (so tests run them in-process), the API
- * credential options, error printing, and "run main when this file is the program".
+ * credential options, error printing, "run main when this file is the program", and the
+ * command skeleton and bulk-import file handling of the devices and cylinders CLIs.
  */
 import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { OnConflict } from '../broker/deviceRegistry.js';
 import { ApiClient, ApiError } from './apiClient.js';
 
 /** Output and environment of one CLI run; tests pass their own and read what was printed. */
@@ -95,6 +99,117 @@ export function describeError(err: unknown): string[] {
   if (err.code === 'network') lines.push('  is the service running? (npm start; --api or SUPERVISION_API names it)');
   if (err.code === 'bad_credentials') lines.push('  check --user/--password (the first admin password is in DATA_DIR/admin-password.txt)');
   return lines;
+}
+
+/** Options every command of a command CLI takes: API access and --help. */
+export const commandCommonOptions = { ...apiArgOptions, help: { type: 'boolean', short: 'h' } } as const;
+
+/** Parsed option values of one command. */
+export type CliValues = Record<string, string | boolean | string[] | undefined>;
+
+/** A CLI of commands (`npm run devices -- import ...`), each checked fully before it talks to the API. */
+export interface CommandCli<C extends string> {
+  /** the npm script, for the pointer to --help: `npm run <script> -- --help` */
+  script: string;
+  help: string;
+  /** each command's parseArgs options (commandCommonOptions and its own) */
+  commands: Readonly<Record<C, NonNullable<ParseArgsConfig['options']>>>;
+  /** check the command line; throw UsageError on a mistake, else return what to do */
+  prepare(command: C, values: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number>;
+}
+
+/**
+ * Runs a command CLI: --help, the command, its options and the API password are checked
+ * before anything is sent (usage errors exit 2), then one login and the command (a service
+ * error is printed with its problems, exit 1).
+ */
+export async function runCommands<C extends string>(cli: CommandCli<C>, argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(cli.help);
+    return command === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  const names = Object.keys(cli.commands);
+  if (!names.includes(command)) {
+    io.err(`unknown command "${command}": ${names.slice(0, -1).join(', ')} or ${names.at(-1)} (npm run ${cli.script} -- --help)`);
+    return exitCodes.usage;
+  }
+
+  let run: (api: ApiClient) => Promise<number>;
+  let access;
+  try {
+    const parsed = parseArgs({ args: rest, options: cli.commands[command as C], strict: true, allowPositionals: true });
+    const values = parsed.values as CliValues;
+    if (values.help) { io.out(cli.help); return exitCodes.ok; }
+    access = apiAccess(values as Parameters<typeof apiAccess>[0], io.env);
+    if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
+    run = cli.prepare(command as C, values, parsed.positionals, io);
+  } catch (e) {
+    io.err(`${(e as Error).message}\n(npm run ${cli.script} -- --help)`);
+    return exitCodes.usage;
+  }
+
+  try {
+    return await run(await login(access));
+  } catch (e) {
+    for (const line of describeError(e)) io.err(line);
+    return exitCodes.failed;
+  }
+}
+
+/** A command's positional arguments must be exactly `n` (`what` says which, for the message). */
+export function expectPositionals(command: string, positionals: string[], n: number, what: string): void {
+  if (positionals.length !== n) throw new UsageError(`${command} takes ${what}${positionals.length > n ? `; unexpected: ${positionals.slice(n).join(' ')}` : ''}`);
+}
+
+/** parseArgs options of a bulk import command (read by readImportFile). */
+export const importArgOptions = { format: { type: 'string' }, 'on-conflict': { type: 'string' } } as const;
+
+/** The request body of a bulk import: CSV text, or the rows of a JSON array. */
+export type ImportBody = { csv: string } | { json: unknown[] };
+
+/**
+ * Reads and checks a bulk-import file before anything is sent: the format (--format, else the
+ * extension), --on-conflict (default error), and for JSON an array of `records`. `values`
+ * are the command's options (importArgOptions).
+ */
+export function readImportFile(file: string, values: CliValues, records: string): { body: ImportBody; onConflict: OnConflict } {
+  const kind = (values.format as string | undefined) ?? formatOf(file);
+  if (kind !== 'csv' && kind !== 'json') throw new UsageError(`--format ${kind}: csv or json`);
+  const onConflict = (values['on-conflict'] as string | undefined) ?? 'error';
+  if (onConflict !== 'error' && onConflict !== 'skip' && onConflict !== 'update') throw new UsageError(`--on-conflict ${onConflict}: error, skip or update`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (kind === 'csv') return { body: { csv: text }, onConflict };
+  let rows: unknown;
+  try {
+    rows = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of ${records}`);
+  return { body: { json: rows }, onConflict };
+}
+
+function formatOf(file: string): string {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  if (ext === 'csv' || ext === 'json') return ext;
+  throw new UsageError(`cannot tell the format of ${file} from its extension: add --format csv or --format json`);
+}
+
+/**
+ * A bulk import that failed: its problems, and when the service gave no answer (a refusal is
+ * all or nothing, the service says so; without an answer nobody knows) what to do about the
+ * unknown outcome. Returns the exit code.
+ */
+export function importFailed(err: unknown, io: CliIo, unknownOutcome: string): number {
+  for (const line of describeError(err)) io.err(line);
+  if (!(err instanceof ApiError && err.status >= 400 && err.status < 500)) io.err(`no answer, so the outcome is unknown: ${unknownOutcome}`);
+  return exitCodes.failed;
 }
 
 /** Runs `main` with the process's arguments when `moduleUrl` is the file node was started with. */

@@ -5,15 +5,12 @@
  * Always through the running service's API, never the database file: DuckDB allows one
  * writing process, and the registry the scan check reads is held by the service.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { isoDate } from '../alerts/cylinders/calendar.js';
 import { cylinderRecordColumns, cylinderStatuses } from '../alerts/cylinders/cylinderRecord.js';
-import type { OnConflict } from '../broker/deviceRegistry.js';
-import { ApiError, type ApiClient, type CylinderStatus, type CylinderView } from './apiClient.js';
+import type { ApiClient, CylinderStatus, CylinderView } from './apiClient.js';
 import {
-  apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo,
+  apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
+  type CliIo, type CliValues,
 } from './cli.js';
 
 /** The service's largest page (GET /api/cylinders). */
@@ -41,63 +38,28 @@ ${apiArgsHelp}
 
 Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
 
-const commonOptions = { ...apiArgOptions, help: { type: 'boolean', short: 'h' } } as const;
-
 const commandOptions = {
-  import: { ...commonOptions, format: { type: 'string' }, 'on-conflict': { type: 'string' } },
-  list: { ...commonOptions, station: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' }, limit: { type: 'string' } },
-  get: commonOptions,
+  import: { ...commandCommonOptions, ...importArgOptions },
+  list: { ...commandCommonOptions, station: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' }, limit: { type: 'string' } },
+  get: commandCommonOptions,
 } as const;
 
 type Command = keyof typeof commandOptions;
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(help);
-    return command === undefined ? exitCodes.usage : exitCodes.ok;
-  }
-  if (!Object.hasOwn(commandOptions, command)) {
-    io.err(`unknown command "${command}": import, list or get (npm run cylinders -- --help)`);
-    return exitCodes.usage;
-  }
-
-  let run: (api: ApiClient) => Promise<number>;
-  let access;
-  try {
-    const parsed = parseArgs({ args: rest, options: commandOptions[command as Command], strict: true, allowPositionals: true });
-    if (parsed.values.help) { io.out(help); return exitCodes.ok; }
-    access = apiAccess(parsed.values, io.env);
-    if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
-    run = prepare(command as Command, parsed.values as Values, parsed.positionals, io);
-  } catch (e) {
-    io.err(`${(e as Error).message}\n(npm run cylinders -- --help)`);
-    return exitCodes.usage;
-  }
-
-  try {
-    return await run(await login(access));
-  } catch (e) {
-    for (const line of describeError(e)) io.err(line);
-    return exitCodes.failed;
-  }
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runCommands({ script: 'cylinders', help, commands: commandOptions, prepare }, argv, io);
 }
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
 /** Check the command line fully before anything is sent, and return what to do. */
-function prepare(command: Command, v: Values, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+function prepare(command: Command, v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
   const str = (name: string): string | undefined => v[name] as string | undefined;
-  const expectPositionals = (n: number, what: string): void => {
-    if (positionals.length !== n) throw new UsageError(`${command} takes ${what}${positionals.length > n ? `; unexpected: ${positionals.slice(n).join(' ')}` : ''}`);
-  };
   switch (command) {
     case 'import': {
-      expectPositionals(1, 'one file');
-      return prepareImport(positionals[0]!, str('format'), str('on-conflict'), io);
+      expectPositionals(command, positionals, 1, 'one file');
+      return prepareImport(positionals[0]!, v, io);
     }
     case 'list': {
-      expectPositionals(0, 'no file or code');
+      expectPositionals(command, positionals, 0, 'no file or code');
       const status = optionalStatus(str('status'));
       const limit = str('limit') === undefined ? 100 : Number(str('limit'));
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit ${str('limit')}: a whole number from 1 to ${MAX_LIMIT}`);
@@ -105,7 +67,7 @@ function prepare(command: Command, v: Values, positionals: string[], io: CliIo):
       return (api) => list(api, q, io);
     }
     case 'get': {
-      expectPositionals(1, 'one cylinder code');
+      expectPositionals(command, positionals, 1, 'one cylinder code');
       const code = positionals[0]!;
       return async (api) => {
         printRecord(await api.getCylinder(code), io);
@@ -115,52 +77,18 @@ function prepare(command: Command, v: Values, positionals: string[], io: CliIo):
   }
 }
 
-function prepareImport(file: string, format: string | undefined, onConflict: string | undefined, io: CliIo): (api: ApiClient) => Promise<number> {
-  const kind = format ?? formatOf(file);
-  if (kind !== 'csv' && kind !== 'json') throw new UsageError(`--format ${kind}: csv or json`);
-  const conflict = onConflict ?? 'error';
-  if (!['error', 'skip', 'update'].includes(conflict)) throw new UsageError(`--on-conflict ${conflict}: error, skip or update`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let body: { csv: string } | { json: unknown[] };
-  if (kind === 'csv') {
-    body = { csv: text };
-  } else {
-    let rows: unknown;
-    try {
-      rows = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of cylinder records`);
-    body = { json: rows };
-  }
-
+function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) => Promise<number> {
+  const request = readImportFile(file, v, 'cylinder records');
   return async (api) => {
     let result;
     try {
-      result = await api.importCylinders(body, conflict as OnConflict);
+      result = await api.importCylinders(request.body, request.onConflict);
     } catch (e) {
-      for (const line of describeError(e)) io.err(line);
-      // a refusal is all or nothing (the service says so); without an answer nobody knows
-      if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) {
-        io.err(`no answer, so the outcome is unknown: list the cylinders, or import ${file} again with --on-conflict skip or update`);
-      }
-      return exitCodes.failed;
+      return importFailed(e, io, `list the cylinders, or import ${file} again with --on-conflict skip or update`);
     }
     io.out(`imported ${file}: ${result.created} created, ${result.updated} updated, ${result.skipped} skipped`);
     return exitCodes.ok;
   };
-}
-
-function formatOf(file: string): string {
-  const ext = path.extname(file).toLowerCase().slice(1);
-  if (ext === 'csv' || ext === 'json') return ext;
-  throw new UsageError(`cannot tell the format of ${file} from its extension: add --format csv or --format json`);
 }
 
 function optionalStatus(s: string | undefined): CylinderStatus | undefined {

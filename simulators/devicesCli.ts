@@ -4,14 +4,12 @@
  * Always through the running service's API, never the database file: DuckDB allows one
  * writing process, and the registry the broker authenticates against lives in the service.
  */
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { OnConflict } from '../broker/deviceRegistry.js';
+import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { families, isFamily, type Family } from '../ingest/schemas/index.js';
-import { ApiError, type ApiClient, type Credentials, type NewDevice } from './apiClient.js';
+import type { ApiClient, Credentials, NewDevice } from './apiClient.js';
 import {
-  apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo,
+  apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
+  type CliIo, type CliValues,
 } from './cli.js';
 
 const help = `Devices CLI: register and manage devices through the running service's API.
@@ -36,74 +34,39 @@ ${apiArgsHelp}
 
 Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
 
-const commonOptions = { ...apiArgOptions, help: { type: 'boolean', short: 'h' } } as const;
-
 const commandOptions = {
-  import: { ...commonOptions, format: { type: 'string' }, 'on-conflict': { type: 'string' }, out: { type: 'string' } },
-  list: { ...commonOptions, family: { type: 'string' }, q: { type: 'string' }, district: { type: 'string' }, limit: { type: 'string' } },
+  import: { ...commandCommonOptions, ...importArgOptions, out: { type: 'string' } },
+  list: { ...commandCommonOptions, family: { type: 'string' }, q: { type: 'string' }, district: { type: 'string' }, limit: { type: 'string' } },
   create: {
-    ...commonOptions, id: { type: 'string' }, family: { type: 'string' }, name: { type: 'string' }, lat: { type: 'string' },
+    ...commandCommonOptions, id: { type: 'string' }, family: { type: 'string' }, name: { type: 'string' }, lat: { type: 'string' },
     lng: { type: 'string' }, district: { type: 'string' }, meta: { type: 'string', multiple: true },
   },
-  rotate: commonOptions,
+  rotate: commandCommonOptions,
 } as const;
 
 type Command = keyof typeof commandOptions;
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(help);
-    return command === undefined ? exitCodes.usage : exitCodes.ok;
-  }
-  if (!Object.hasOwn(commandOptions, command)) {
-    io.err(`unknown command "${command}": import, list, create or rotate (npm run devices -- --help)`);
-    return exitCodes.usage;
-  }
-
-  let run: (api: ApiClient) => Promise<number>;
-  let access;
-  try {
-    const parsed = parseArgs({ args: rest, options: commandOptions[command as Command], strict: true, allowPositionals: true });
-    if (parsed.values.help) { io.out(help); return exitCodes.ok; }
-    access = apiAccess(parsed.values, io.env);
-    if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
-    run = prepare(command as Command, parsed.values as Values, parsed.positionals, io);
-  } catch (e) {
-    io.err(`${(e as Error).message}\n(npm run devices -- --help)`);
-    return exitCodes.usage;
-  }
-
-  try {
-    return await run(await login(access));
-  } catch (e) {
-    for (const line of describeError(e)) io.err(line);
-    return exitCodes.failed;
-  }
+export function main(argv: string[], io: CliIo): Promise<number> {
+  return runCommands({ script: 'devices', help, commands: commandOptions, prepare }, argv, io);
 }
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
 /** Check the command line fully before anything is sent, and return what to do. */
-function prepare(command: Command, v: Values, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+function prepare(command: Command, v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
   const str = (name: string): string | undefined => v[name] as string | undefined;
-  const expectPositionals = (n: number, what: string): void => {
-    if (positionals.length !== n) throw new UsageError(`${command} takes ${what}${positionals.length > n ? `; unexpected: ${positionals.slice(n).join(' ')}` : ''}`);
-  };
   switch (command) {
     case 'import': {
-      expectPositionals(1, 'one file');
-      return prepareImport(positionals[0]!, str('format'), str('on-conflict'), str('out'), io);
+      expectPositionals(command, positionals, 1, 'one file');
+      return prepareImport(positionals[0]!, v, io);
     }
     case 'list': {
-      expectPositionals(0, 'no file or id');
+      expectPositionals(command, positionals, 0, 'no file or id');
       const family = optionalFamily(str('family'));
       const limit = str('limit') === undefined ? 100 : Number(str('limit'));
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${str('limit')}: a positive whole number`);
       return (api) => list(api, { ...(family ? { family } : {}), q: str('q'), district: str('district'), limit }, io);
     }
     case 'create': {
-      expectPositionals(0, 'options only (--id, --family, ...)');
+      expectPositionals(command, positionals, 0, 'options only (--id, --family, ...)');
       const device = newDevice(v);
       return async (api) => {
         printSecret(await api.createDevice(device), 'registered', io);
@@ -111,7 +74,7 @@ function prepare(command: Command, v: Values, positionals: string[], io: CliIo):
       };
     }
     case 'rotate': {
-      expectPositionals(1, 'one device id');
+      expectPositionals(command, positionals, 1, 'one device id');
       const id = positionals[0]!;
       return async (api) => {
         printSecret(await api.rotateSecret(id), 'new secret for', io);
@@ -121,31 +84,9 @@ function prepare(command: Command, v: Values, positionals: string[], io: CliIo):
   }
 }
 
-function prepareImport(file: string, format: string | undefined, onConflict: string | undefined, out: string | undefined, io: CliIo): (api: ApiClient) => Promise<number> {
-  const kind = format ?? formatOf(file);
-  if (kind !== 'csv' && kind !== 'json') throw new UsageError(`--format ${kind}: csv or json`);
-  const conflict = onConflict ?? 'error';
-  if (!['error', 'skip', 'update'].includes(conflict)) throw new UsageError(`--on-conflict ${conflict}: error, skip or update`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let body: { csv: string } | { json: unknown[] };
-  if (kind === 'csv') {
-    body = { csv: text };
-  } else {
-    let rows: unknown;
-    try {
-      rows = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of devices`);
-    body = { json: rows };
-  }
-
+function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) => Promise<number> {
+  const request = readImportFile(file, v, 'devices');
+  const out = v.out as string | undefined;
   // checked here for a usage error before anything is sent; claimed exclusively below
   if (out !== undefined && existsSync(out)) throw new UsageError(SecretsFile.existsMessage(out));
 
@@ -155,15 +96,10 @@ function prepareImport(file: string, format: string | undefined, onConflict: str
     const secrets = out ? SecretsFile.claim(out) : null;
     let result;
     try {
-      result = await api.importDevices(body, conflict as OnConflict);
+      result = await api.importDevices(request.body, request.onConflict);
     } catch (e) {
       secrets?.abandon();
-      for (const line of describeError(e)) io.err(line);
-      // a refusal is all or nothing (the service says so); without an answer nobody knows
-      if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) {
-        io.err(`no answer, so the outcome is unknown: list the devices before importing ${file} again, and rotate the secrets of any it created`);
-      }
-      return exitCodes.failed;
+      return importFailed(e, io, `list the devices before importing ${file} again, and rotate the secrets of any it created`);
     }
     const csv = ['id,family,secret', ...result.created.map((c) => `${c.id},${c.family},${c.secret}`)].join('\n') + '\n';
     if (secrets) {
@@ -175,12 +111,6 @@ function prepareImport(file: string, format: string | undefined, onConflict: str
     io.out(`imported ${file}: ${result.created.length} created, ${result.updated.length} updated, ${result.skipped.length} skipped`);
     return exitCodes.ok;
   };
-}
-
-function formatOf(file: string): string {
-  const ext = path.extname(file).toLowerCase().slice(1);
-  if (ext === 'csv' || ext === 'json') return ext;
-  throw new UsageError(`cannot tell the format of ${file} from its extension: add --format csv or --format json`);
 }
 
 /** A secrets file created exclusively with mode 0600 (never replacing one that holds older secrets). */
@@ -226,7 +156,7 @@ async function list(api: ApiClient, q: { family?: Family; q?: string; district?:
   return exitCodes.ok;
 }
 
-function newDevice(v: Values): NewDevice {
+function newDevice(v: CliValues): NewDevice {
   const id = v.id as string | undefined;
   const family = optionalFamily(v.family as string | undefined);
   if (id === undefined || family === undefined) throw new UsageError('create needs --id and --family');
