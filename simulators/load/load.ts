@@ -5,6 +5,7 @@
  * ephemeral ports one address has, a target message rate, QoS 0/1, a live progress line
  * and a final JSON summary.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
@@ -32,7 +33,9 @@ export const loadHelp = `  --load                     load mode instead of a cit
   --inflight W               unacknowledged QoS 1 messages per device at most (default 8)
   --prefix P                 device id prefix (default load); a rerun with the same prefix rotates
                              every secret (one request per device): use a fresh prefix for big runs
-  Raise the file limit first for both processes (ulimit -n); the summary JSON goes to stdout.`;
+  Every connection is an open file on both sides: --devices above what this process's open-file
+  limit (ulimit -n) leaves room for is refused at start, naming the limit and how many fit;
+  raise it for both processes first. The summary JSON goes to stdout.`;
 
 interface Conn {
   id: string;
@@ -45,6 +48,41 @@ interface Conn {
 function percentile(sorted: Float64Array, p: number): number | null {
   if (!sorted.length) return null;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100;
+}
+
+/** Descriptors kept for everything but the device sockets: the API requests (up to 64 at once), logs, retries. */
+export const DESCRIPTOR_RESERVE = 100;
+
+/** This process's open-file limit (soft, as `ulimit -n` shows it, and hard) and how many files it has open; null where /proc cannot tell (not Linux). */
+export function descriptorUse(): { soft: number; hard: number; open: number } | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const m = line ? /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(line) : null;
+    if (!m) return null;
+    const n = (x: string): number => (x === 'unlimited' ? Infinity : Number(x));
+    return { soft: n(m[1]!), hard: n(m[2]!), open: readdirSync('/proc/self/fd').length };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How many device connections fit under the open-file limit, and the refusal when `devices`
+ * do not (one descriptor per connection; Node raises its soft limit to the hard one at start,
+ * so the soft limit is what this process has). Refused at start rather than failing with
+ * EMFILE part way through the connect phase, and never capped silently.
+ */
+export function descriptorCheck(devices: number, use: { soft: number; hard: number; open: number }): { room: number; problem: string | null } {
+  const room = Math.max(0, use.soft - use.open - DESCRIPTOR_RESERVE);
+  if (devices <= room) return { room, problem: null };
+  const needed = Math.ceil((devices + use.open + DESCRIPTOR_RESERVE) / 1000) * 1000;
+  const limit = use.hard === use.soft ? `ulimit -n is ${use.soft}` : `ulimit -n is ${use.soft}, hard limit ${use.hard}`;
+  return {
+    room,
+    problem: `--devices ${devices}: this process can open only ${room} connections: ${limit} (open files), ${use.open} already open and ${DESCRIPTOR_RESERVE} kept for the API.`
+      + ` Run with --devices ${room} or fewer, or raise the limit to ${needed} or more for this process and for the service (ulimit -n ${needed} in the shell that starts each;`
+      + ` above the hard limit ${use.hard} that needs root: limits.conf, systemd LimitNOFILE or the container's nofile setting, and some machines cannot raise it at all).`,
+  };
 }
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
@@ -72,6 +110,15 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
 
   const access = apiAccess(v as { api?: string }, io.env);
   if (!access) throw new UsageError('no API password: give --password-file (e.g. data/admin-password.txt), SUPERVISION_PASSWORD or --password');
+  // every connection is a descriptor: say now, not with EMFILE half way through the connect phase
+  const use = descriptorUse();
+  if (use) {
+    const { room, problem } = descriptorCheck(devices, use);
+    if (problem) throw new UsageError(problem);
+    io.err(`open-file limit ${use.soft} (ulimit -n): room for ${room} connections, ${devices} requested`);
+  } else {
+    io.err(`cannot read this process's open-file limit (no /proc): make sure ulimit -n is above ${devices + DESCRIPTOR_RESERVE} here and in the service`);
+  }
   const mqttUrl = new URL((v.mqtt as string | undefined) ?? io.env.SUPERVISION_MQTT ?? `mqtt://${new URL(access.url).hostname}:1883`);
   if (mqttUrl.protocol !== 'mqtt:') throw new UsageError(`--mqtt ${mqttUrl.href}: load mode speaks plain mqtt://`);
   const host = mqttUrl.hostname;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioText, ScenarioError, shippedScenarios, loadScenario } from '../../simulators/fleet/scenario.js';
+import { DESCRIPTOR_RESERVE, descriptorCheck, descriptorUse } from '../../simulators/load/load.js';
 import { main } from '../../simulators/simulate.js';
 import { ADMIN_PASSWORD, startService } from '../helpers/service.js';
 import { captureIo } from './io.js';
@@ -153,6 +154,27 @@ describe('a step that cannot be played', () => {
     } finally {
       await ts.dispose();
     }
+  });
+});
+
+describe('load mode and the open-file limit', () => {
+  it('more devices than the limit leaves room for: refused, naming ulimit -n, the limit and how many fit', () => {
+    const use = { soft: 20_000, hard: 20_000, open: 30 };
+    const room = 20_000 - 30 - DESCRIPTOR_RESERVE;
+    expect(descriptorCheck(room, use)).toEqual({ room, problem: null });
+    const { problem } = descriptorCheck(100_000, use);
+    expect(problem).toContain('ulimit -n is 20000');
+    expect(problem).toContain(`can open only ${room} connections`);
+    expect(problem).toContain(`--devices ${room} or fewer`);
+    expect(problem).toContain('ulimit -n 101000');
+    expect(descriptorCheck(50_000, { soft: 4096, hard: 1_048_576, open: 30 }).problem).toContain('ulimit -n is 4096, hard limit 1048576');
+  });
+
+  it.runIf((descriptorUse()?.soft ?? Infinity) < 100_000)('on this machine 100,000 is refused at start (exit 2), before anything is registered', async () => {
+    const io = captureIo({ SUPERVISION_PASSWORD: 'unused' });
+    // nothing listens on port 9: reaching the API would fail differently (exit 1)
+    expect(await main(['--load', '--devices', '100000', '--api', 'http://127.0.0.1:9'], io)).toBe(2);
+    expect(io.text()).toMatch(/--devices 100000: this process can open only \d+ connections: ulimit -n is \d+/);
   });
 });
 
