@@ -11,7 +11,8 @@ import path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Family } from '../ingest/schemas/index.js';
 import { migrate } from './migrations.js';
-import { allReadingTables, readingTables, type Column, type ReadingTable } from './readingTables.js';
+import { ReadingChunkWriter } from './chunkWriter.js';
+import { allReadingTables, readingTables, type ReadingTable } from './readingTables.js';
 import { Serial } from './serial.js';
 import type { Alert } from '../alerts/domain/alert.js';
 import type { RescueCase } from '../alerts/domain/rescueCase.js';
@@ -36,6 +37,7 @@ export class DuckDbStore implements Store {
   private control: DuckDBConnection | null = null;
   private reader: DuckDBConnection | null = null;
   private readonly appenders = new Map<string, DuckDBAppender>();
+  private readonly chunkWriters = new Map<string, ReadingChunkWriter>();
   private readonly writeQueue = new Serial();
   private readonly controlQueue = new Serial();
   private readonly readQueue = new Serial();
@@ -65,6 +67,7 @@ export class DuckDbStore implements Store {
       try { a.closeSync(); } catch { /* already failed: nothing left to flush */ }
     }
     this.appenders.clear();
+    this.chunkWriters.clear();
     for (const c of [this.writer, this.control, this.reader]) c?.closeSync();
     // CHECKPOINT is implicit on the last close: the WAL is folded into the file.
     this.instance?.closeSync();
@@ -87,33 +90,37 @@ export class DuckDbStore implements Store {
     return a;
   }
 
+  private async chunkWriter(t: ReadingTable): Promise<ReadingChunkWriter> {
+    let w = this.chunkWriters.get(t.table);
+    if (!w) {
+      w = new ReadingChunkWriter(t, await this.appender(t.table));
+      this.chunkWriters.set(t.table, w);
+    }
+    return w;
+  }
+
   appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void> {
     return this.writeQueue.run(async () => {
       const w = this.conn('writer');
-      // Appenders are created before BEGIN so that the transaction holds only the rows.
-      const used = new Set<DuckDBAppender>();
-      // resolve each channel's table and appender once per batch, not once per row
-      const targets = new Map<string, [ReadingTable, DuckDBAppender]>();
+      // Rows per table, in arrival order; writers (and their appenders) are created before
+      // BEGIN so that the transaction holds only the rows.
+      const byTable = new Map<ReadingTable, Reading[]>();
       for (const r of readings) {
-        const key = r.family + '/' + r.channel;
-        if (targets.has(key)) continue;
         const t = readingTables[r.family][r.channel];
-        if (!t) throw new Error(`no table for ${key}`);
-        targets.set(key, [t, await this.appender(t.table)]);
+        if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
+        let rows = byTable.get(t);
+        if (!rows) { rows = []; byTable.set(t, rows); }
+        rows.push(r);
       }
+      const targets: Array<[ReadingChunkWriter, Reading[]]> = [];
+      for (const [t, rows] of byTable) targets.push([await this.chunkWriter(t), rows]);
       const dl = deadLetters.length ? await this.appender('dead_letters') : null;
       await w.run('BEGIN TRANSACTION');
       try {
-        for (const r of readings) {
-          const [t, a] = targets.get(r.family + '/' + r.channel)!;
-          appendReading(a, t, r);
-          used.add(a);
-        }
-        if (dl) {
-          for (const d of deadLetters) appendDeadLetter(dl, d);
-          used.add(dl);
-        }
-        for (const a of used) a.flushSync();
+        for (const [writer, rows] of targets) writer.append(rows);
+        if (dl) for (const d of deadLetters) appendDeadLetter(dl, d);
+        for (const [writer] of targets) writer.flush();
+        dl?.flushSync();
         await w.run('COMMIT');
       } catch (err) {
         // An appender that failed mid-batch may hold half a row: throw them all away.
@@ -121,6 +128,7 @@ export class DuckDbStore implements Store {
           try { a.clear(); a.closeSync(); } catch { /* ignore */ }
           this.appenders.delete(table);
         }
+        this.chunkWriters.clear();
         try { await w.run('ROLLBACK'); } catch { /* no transaction left to roll back */ }
         throw err;
       }
@@ -490,32 +498,6 @@ async function all(c: DuckDBConnection, sql: string, params?: DuckDBValue[]): Pr
 function appendTs(a: DuckDBAppender, ms: number | null): void {
   if (ms === null) a.appendNull();
   else a.appendTimestamp(new DuckDBTimestampValue(BigInt(Math.trunc(ms)) * 1000n));
-}
-
-function appendValue(a: DuckDBAppender, c: Column, v: unknown): void {
-  if (v === undefined || v === null) { a.appendNull(); return; }
-  switch (c.type) {
-    case 'VARCHAR': a.appendVarchar(String(v)); break;
-    case 'DOUBLE': a.appendDouble(v as number); break;
-    case 'INTEGER': a.appendInteger(v as number); break;
-    case 'BIGINT': a.appendBigInt(BigInt(v as number)); break;
-    case 'BOOLEAN': a.appendBoolean(v as boolean); break;
-  }
-}
-
-function appendReading(a: DuckDBAppender, t: ReadingTable, r: Reading): void {
-  a.appendBigInt(BigInt(r.seq));
-  a.appendVarchar(r.deviceId);
-  a.appendVarchar(r.msgId);
-  appendTs(a, r.ts);
-  appendTs(a, r.receivedAt);
-  a.appendTinyInt(r.qos);
-  for (const c of t.columns) {
-    const raw = r.data[c.field];
-    appendValue(a, c, c.index === undefined ? raw : (raw as unknown[] | undefined)?.[c.index]);
-  }
-  if (r.extra === null) a.appendNull(); else a.appendVarchar(r.extra);
-  a.endRow();
 }
 
 function appendDeadLetter(a: DuckDBAppender, d: DeadLetter): void {
