@@ -78,7 +78,7 @@ export class Ingest {
     private readonly opts: IngestOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.dedupeMaxEntries, 0);
+    this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.dedupeMaxEntries);
     this.writer = new BatchWriter(store, opts.batchMaxRows, {
       committed: (r) => this.onCommitted(r),
       failed: (err, r) => this.onFailed(err, r),
@@ -93,7 +93,7 @@ export class Ingest {
     const now = this.now();
     const keys = await this.store.recentMessageKeys(now - this.opts.dedupeWindowMs, this.opts.dedupeMaxEntries);
     // oldest first, so the newest land in the current generation
-    for (let i = keys.length - 1; i >= 0; i--) this.dedupe.add(DedupeWindow.key(keys[i]![0], keys[i]![1]), now);
+    for (let i = keys.length - 1; i >= 0; i--) this.dedupe.add(keys[i]![0], keys[i]![1], now);
     this.started = true;
   }
 
@@ -155,12 +155,12 @@ export class Ingest {
       this.reject(sender, msg, topic, decoded, receivedAt, done);
       return;
     }
-    const key = DedupeWindow.key(topic.deviceId, decoded.msgId);
-    if (this.dedupe.has(key)) {
+    if (this.dedupe.has(topic.deviceId, decoded.msgId, receivedAt)) {
       this.metrics.duplicates++;
       done(null);
       return;
     }
+    const key = inflightKey(topic.deviceId, decoded.msgId);
     const queued = this.inflight.get(key);
     if (queued) {
       // the original is still on its way to disk: acknowledge the copy when it lands
@@ -233,9 +233,8 @@ export class Ingest {
   private onCommitted(r: BatchResult): void {
     const now = this.now();
     for (const reading of r.readings) {
-      const key = DedupeWindow.key(reading.deviceId, reading.msgId);
-      this.inflight.delete(key);
-      this.dedupe.add(key, now);
+      this.inflight.delete(inflightKey(reading.deviceId, reading.msgId));
+      this.dedupe.add(reading.deviceId, reading.msgId, now);
     }
     this.storeError = null;
     this.metrics.committed(r);
@@ -249,9 +248,14 @@ export class Ingest {
 
   private onFailed(err: Error, r: BatchResult): void {
     // Nothing of this batch is stored: forget the keys so that the device's resend is stored.
-    for (const reading of r.readings) this.inflight.delete(DedupeWindow.key(reading.deviceId, reading.msgId));
+    for (const reading of r.readings) this.inflight.delete(inflightKey(reading.deviceId, reading.msgId));
     this.storeError = err;
     this.metrics.failed(r);
     for (const l of this.outcomeListeners) l(err);
   }
+}
+
+/** Key of a queued reading: deviceId cannot contain '\n' ([A-Za-z0-9_-]), so it is unambiguous. */
+function inflightKey(deviceId: string, msgId: string): string {
+  return deviceId + '\n' + msgId;
 }
