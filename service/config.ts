@@ -42,7 +42,7 @@ export const settings = {
   DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
   DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },
   DEDUPE_WINDOW_S: { schema: positiveInt, default: 600, doc: 'How long (device, msgId) pairs are remembered for duplicate detection (also reloaded at start).' },
-  DEDUPE_MAX_ENTRIES: { schema: positiveInt, default: 1000000, doc: 'Upper bound on remembered (device, msgId) pairs, bounding memory.' },
+  DEDUPE_MAX_ENTRIES: { schema: positiveInt, default: 3200000, doc: 'Upper bound on remembered (device, msgId) pairs (about 26 bytes each; the default holds 10 minutes at 5,000 readings/s in ~80 MB); the oldest are dropped first.' },
   DEAD_LETTER_RAW_MAX_BYTES: { schema: positiveInt, default: 65536, doc: 'Raw bytes kept per dead letter (the size is always recorded).' },
   STATE_FLUSH_INTERVAL_MS: { schema: positiveInt, default: 5000, doc: 'How often device connection state (last seen) is written to the store.' },
   ADMIN_PASSWORD: { schema: z.string().min(8).optional(), default: undefined, doc: 'Password of the first admin user; when unset one is generated and written to DATA_DIR/admin-password.txt.' },

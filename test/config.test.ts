@@ -43,7 +43,7 @@ describe('defaults', () => {
       },
       http: { host: '0.0.0.0', port: 3000, bodyLimitBytes: 10485760 },
       ingest: {
-        batchMaxRows: 5000, maxPending: 20000, dedupeWindowMs: 600_000, dedupeMaxEntries: 1000000,
+        batchMaxRows: 5000, maxPending: 20000, dedupeWindowMs: 600_000, dedupeMaxEntries: 3200000,
         deadLetterRawMaxBytes: 65536, stateFlushIntervalMs: 5000,
       },
       influx: null,
