@@ -1,7 +1,8 @@
 /**
  * Builds the engine's policies and per-rule overrides from ALERT_OVERRIDES (config), checking
  * every override against the rules' documented defaults: an unknown rule, an unknown
- * threshold or a value of the wrong type stops start-up with a message naming it.
+ * threshold, a value of the wrong type or one the rule's checkConfig refuses stops start-up
+ * with a message naming it.
  */
 import type { AlertOverrides } from '../service/config.js';
 import { ConfigError } from '../service/config.js';
@@ -22,12 +23,17 @@ export function ruleOverrides(rules: readonly AnyRule[], o: AlertOverrides): Rec
       continue;
     }
     const defaults = rule.defaults as Record<string, unknown>;
+    const before = problems.length;
     for (const [key, value] of Object.entries(values)) {
       if (!Object.hasOwn(defaults, key)) {
         problems.push(`ALERT_OVERRIDES rules.${ruleId}.${key}: no such threshold (${Object.keys(defaults).join(', ')})`);
       } else if (typeof value !== typeof defaults[key] || Array.isArray(value) !== Array.isArray(defaults[key])) {
         problems.push(`ALERT_OVERRIDES rules.${ruleId}.${key}: expected a ${Array.isArray(defaults[key]) ? 'list' : typeof defaults[key]} like ${JSON.stringify(defaults[key])}`);
       }
+    }
+    // the rule's own checks (ranges, combinations), on well-typed values only
+    if (problems.length === before && rule.checkConfig) {
+      for (const p of rule.checkConfig({ ...defaults, ...values })) problems.push(`ALERT_OVERRIDES rules.${ruleId}.${p}`);
     }
     out[ruleId] = { ...values };
   }

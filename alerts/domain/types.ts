@@ -121,6 +121,8 @@ export interface Rule<S, C> {
   /** channels whose readings this rule wants; [] for clock-only rules */
   channels: readonly string[];
   defaults: C;
+  /** problems of a configuration beyond its types (ALERT_OVERRIDES is checked with it at start); none when absent */
+  checkConfig?(config: C): string[];
   init(): S;
   onReading?(state: S, reading: RuleReading, ctx: RuleContext<C>, now: number): RuleResult<S>;
   /** called by the engine's clock (every second or so) for timer rules */

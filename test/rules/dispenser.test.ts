@@ -10,6 +10,7 @@ import { tamperKinds } from '../../ingest/schemas/index.js';
 import type { Effect, Rule, RuleReading } from '../../alerts/domain/types.js';
 import type { RuleInput } from '../../alerts/rules/common/dispatch.js';
 import { mapEntries } from '../../alerts/rules/common/shardedMap.js';
+import { ruleOverrides } from '../../alerts/policy.js';
 import {
   amountFen, amountMismatch, dispenserRules, expectedFen, flow, pulses, tamper, tankReconciliation, totalizer,
 } from '../../alerts/rules/dispenser/index.js';
@@ -374,6 +375,59 @@ describe('dispenser.tank_reconciliation (per tank and China day, 0.5 %)', () => 
     // in UTC the two tank readings (01:00 and 23:00 China = 17:00 and 15:00 UTC) fall on two
     // days with one reading each: neither day is evaluated
     expect(outcome([...day(10000, 9900), tick(close + DAY)], { utcOffsetMinutes: 0 })).toEqual([]);
+  });
+
+  describe('periodMs: shorter periods from local midnight (shifts; seconds in scenarios)', () => {
+    const shift = 8 * HOUR;
+    /** 20,000 L at `from` h, 1,000 L metered, `lastL` at `from` + 6 h */
+    const period = (from: number, lastL: number): RuleInput[] => [
+      reading(tank(20000, at(from))), reading(txn({ volumeL: 1000, tankId: 'T1', at: at(from + 1) })), reading(tank(lastL, at(from + 6))),
+    ];
+
+    it('each 8 h shift is reconciled on its own, at its end (+ grace) or by the next shift\'s first reading', () => {
+      const inputs = [...period(0.5, 18900), ...period(8.5, 19000), ...period(16.5, 18950)];
+      const { effects } = run(tankReconciliation, [...inputs, tick(D0 + 8 * HOUR + 5 * MIN - 1), tick(close)], { config: { periodMs: shift } });
+      // the first shift (100 L more left the tank) closes with the second shift's first reading
+      expect(brief(effects[3]!)).toEqual([['dispenser.tank_reconciliation', 'T1/2026-11-23T00:00', 'major']]);
+      // the second shift balances; the third (50 L short) is closed by the clock
+      expect(effects.flatMap(brief)).toEqual([
+        ['dispenser.tank_reconciliation', 'T1/2026-11-23T00:00', 'major'],
+        ['dispenser.tank_reconciliation', 'T1/2026-11-23T16:00', 'major'],
+      ]);
+      expect(raises(effects.flat())[1]!.summary).toContain('in the period from 2026-11-23T16:00: tank drop 1050 L vs metered 1000 L');
+    });
+
+    it('a period of seconds, labelled with its local start to the second', () => {
+      const s = (x: number): number => D0 + 10 * HOUR + x * 1000;
+      const inputs = [reading(tank(20000, s(0.5))), reading(txn({ volumeL: 30, tankId: 'T1', at: s(1) })), reading(tank(19770, s(2))), tick(s(5) + 500)];
+      expect(outcome(inputs, { periodMs: 5000, closeGraceMs: 500 })).toEqual([['dispenser.tank_reconciliation', 'T1/2026-11-23T10:00:00', 'major']]);
+    });
+
+    it('open days saved with another period are evaluated at once with their own, not lost or kept open', () => {
+      // a day open since 01:00 (default period), then the service restarts with 8 h shifts
+      const { state } = run(tankReconciliation, [reading(tank(20000, at(1))), reading(tank(19900, at(9)))], { roundTrip: true });
+      const after = run(tankReconciliation, [tick(at(9)), ...period(9.5, 18900)], { state, config: { periodMs: shift } });
+      expect(after.effects[0]!.flatMap((e) => brief([e]))).toEqual([['dispenser.tank_reconciliation', 'T1/2026-11-23', 'major']]);
+      expect(after.effects.flatMap(brief)).toHaveLength(1);
+      // and back with the 08:00-16:00 shift open: it is evaluated at once, not read as a (far future) calendar day
+      const back = run(tankReconciliation, [tick(at(16)), ...period(17, 18900), tick(close)], { state: after.state, roundTrip: true });
+      expect(back.effects.flatMap(brief)).toEqual([
+        ['dispenser.tank_reconciliation', 'T1/2026-11-23T08:00', 'major'],
+        ['dispenser.tank_reconciliation', 'T1/2026-11-23', 'major'],
+      ]);
+      expect(brief(back.effects[0]!)).toEqual([['dispenser.tank_reconciliation', 'T1/2026-11-23T08:00', 'major']]);
+    });
+
+    it('must divide a day (ALERT_OVERRIDES is refused at start otherwise)', () => {
+      expect(tankReconciliation.checkConfig!({ ...tankReconciliation.defaults, periodMs: shift })).toEqual([]);
+      expect(tankReconciliation.checkConfig!({ ...tankReconciliation.defaults, periodMs: 5000 })).toEqual([]);
+      for (const bad of [7 * HOUR, 999, 2 * DAY, 1500.5]) {
+        expect(tankReconciliation.checkConfig!({ ...tankReconciliation.defaults, periodMs: bad })[0]).toMatch(/^periodMs: .* divide a day/);
+      }
+      expect(() => ruleOverrides(dispenserRules, { rules: { 'dispenser.tank_reconciliation': { periodMs: 7 * HOUR } } }))
+        .toThrow(/ALERT_OVERRIDES rules\.dispenser\.tank_reconciliation\.periodMs: 25200000 must be/);
+      expect(ruleOverrides(dispenserRules, { rules: { 'dispenser.tank_reconciliation': { periodMs: 5000 } } })).toEqual({ 'dispenser.tank_reconciliation': { periodMs: 5000 } });
+    });
   });
 });
 

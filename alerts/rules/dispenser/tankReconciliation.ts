@@ -30,8 +30,15 @@
  * the next day, or by the clock closeGraceMs after midnight; a reading of a day that is
  * already closed is ignored.
  *
- * Major; condition = `tankId/YYYY-MM-DD`. State: one open day per tank (sharded map,
- * common/shardedMap.ts), dropped when evaluated. Resolved by the operator.
+ * The period: a day [default]; periodMs makes it shorter, for stations that reconcile per
+ * shift (8 h) and for compressed-time scenarios and demos (seconds). It must divide a day, so
+ * the periods start at local midnight every day. "Day" below means the period.
+ *
+ * Major; condition = `tankId/YYYY-MM-DD` (a shorter period: `tankId/YYYY-MM-DDTHH:MM`, its
+ * local start, with `:SS` when it is not whole minutes). State: one open day per tank
+ * (sharded map, common/shardedMap.ts), dropped when evaluated, and the period they were opened
+ * with: after a restart with another periodMs the open days are evaluated at once with their
+ * own period (neither lost nor kept open under the wrong calendar). Resolved by the operator.
  */
 import type { RaiseAlert, Rule, RuleReading, Severity } from '../../domain/types.js';
 import { emptyMap, mapEntries, mapGet, mapSet, mapUpdate, type ShardedMap } from '../common/shardedMap.js';
@@ -41,6 +48,8 @@ import { exceeds, milli, stateKey, txnOf } from './txn.js';
 export interface TankReconciliationConfig {
   /** local calendar for "the day": China, UTC+8 [default] */
   utcOffsetMinutes: number;
+  /** the reconciliation period: a day [default]; shorter ones (a shift, or seconds for a scenario) must divide a day */
+  periodMs: number;
   /** |tank drop - metered| above this percentage of the metered volume raises [default, DOMAIN.md: 0.5 %] */
   maxDifferencePct: number;
   /** ... and above this many litres, the gauge's resolution [default] */
@@ -55,6 +64,7 @@ export interface TankReconciliationConfig {
 
 export const tankReconciliationDefaults: TankReconciliationConfig = {
   utcOffsetMinutes: 480,
+  periodMs: DAY,
   maxDifferencePct: 0.5,
   minDifferenceL: 10,
   deliveryMinRiseL: 500,
@@ -74,7 +84,7 @@ export interface TankPoint {
 }
 
 export interface TankDay {
-  /** local day number: whole days since 1970-01-01 in the configured local time */
+  /** local day number: whole days (periods) since 1970-01-01 in the configured local time */
   day: number;
   stationId: string;
   tankId: string;
@@ -98,13 +108,26 @@ export interface TankReconciliationState {
   tanks: ShardedMap<TankDay>;
   /** the earliest open day (null: none), so a tick before it can close looks at nothing */
   earliestDay: number | null;
+  /** periodMs the open days were counted in; absent: a day (states saved before periodMs) */
+  periodMs?: number;
 }
 
 const offsetMs = (cfg: TankReconciliationConfig): number => cfg.utcOffsetMinutes * MINUTE;
-const dayOf = (instant: number, cfg: TankReconciliationConfig): number => Math.floor((instant + offsetMs(cfg)) / DAY);
-/** the instant the local day ends (next local midnight) */
-const dayEnd = (day: number, cfg: TankReconciliationConfig): number => (day + 1) * DAY - offsetMs(cfg);
-const dayLabel = (day: number): string => new Date(day * DAY).toISOString().slice(0, 10);
+const dayOf = (instant: number, cfg: TankReconciliationConfig): number => Math.floor((instant + offsetMs(cfg)) / cfg.periodMs);
+/** the instant the local day (period) ends: the next local midnight, or the next period's start */
+const dayEnd = (day: number, cfg: TankReconciliationConfig): number => (day + 1) * cfg.periodMs - offsetMs(cfg);
+/** YYYY-MM-DD; for a shorter period its local start, YYYY-MM-DDTHH:MM(:SS) */
+function dayLabel(day: number, cfg: TankReconciliationConfig): string {
+  const start = new Date(day * cfg.periodMs).toISOString();
+  return start.slice(0, cfg.periodMs === DAY ? 10 : cfg.periodMs % MINUTE === 0 ? 16 : 19);
+}
+
+function checkConfig(cfg: TankReconciliationConfig): string[] {
+  const p = cfg.periodMs;
+  return Number.isInteger(p) && p >= 1000 && p <= DAY && DAY % p === 0
+    ? []
+    : [`periodMs: ${p} must be whole milliseconds from 1000 to ${DAY} (a day) that divide a day, so the periods start at local midnight (e.g. 28800000 for 8 h shifts)`];
+}
 
 function fresh(day: number, stationId: string, tankId: string): TankDay {
   return {
@@ -150,7 +173,7 @@ function evaluate(d: TankDay, cfg: TankReconciliationConfig, at: number): RaiseA
   if (diff <= milli(cfg.minDifferenceL)) return null;
   const pct = b.meteredMl > 0 ? (diff / b.meteredMl) * 100 : null;
   if (pct !== null && !exceeds(pct, cfg.maxDifferencePct)) return null;
-  const label = dayLabel(d.day);
+  const label = dayLabel(d.day, cfg);
   const L = (ml: number): number => ml / 1000;
   const values = {
     stationId: d.stationId, tankId: d.tankId, day: label,
@@ -167,12 +190,27 @@ function evaluate(d: TankDay, cfg: TankReconciliationConfig, at: number): RaiseA
     condition: `${d.tankId}/${label}`,
     severity: cfg.severity,
     windowMs: cfg.alertWindowMs,
-    summary: `tank ${d.tankId} at station ${d.stationId} on ${label}: tank drop ${values.tankDropL} L vs metered ${values.meteredL} L`
+    summary: `tank ${d.tankId} at station ${d.stationId} ${cfg.periodMs === DAY ? 'on' : 'in the period from'} ${label}: tank drop ${values.tankDropL} L vs metered ${values.meteredL} L`
       + ` (difference ${values.differenceL} L${pct === null ? '' : `, ${values.differencePct} %`})`,
     params: values,
     evidence: { seqs: [d.first!.seq, d.last!.seq], values },
     at,
   };
+}
+
+/**
+ * Open days counted with another periodMs (saved before the operator changed it) are
+ * evaluated now with their own period and dropped; the state then counts in cfg.periodMs.
+ */
+function adoptPeriod(state: TankReconciliationState, cfg: TankReconciliationConfig, now: number): { state: TankReconciliationState; effects: RaiseAlert[] } {
+  const was = state.periodMs ?? DAY;
+  if (was === cfg.periodMs) return { state, effects: [] };
+  const effects: RaiseAlert[] = [];
+  for (const [, d] of mapEntries(state.tanks)) {
+    const alert = evaluate(d, { ...cfg, periodMs: was }, now);
+    if (alert) effects.push(alert);
+  }
+  return { state: { tanks: emptyMap(), earliestDay: null, periodMs: cfg.periodMs }, effects };
 }
 
 type Input =
@@ -198,15 +236,18 @@ export const tankReconciliation: Rule<TankReconciliationState, TankReconciliatio
   family: 'dispenser',
   channels: ['tank', 'txn'],
   defaults: tankReconciliationDefaults,
+  checkConfig,
   init: () => ({ tanks: emptyMap(), earliestDay: null }),
 
-  onReading(state, reading, ctx, now) {
+  onReading(current, reading, ctx, now) {
     const cfg = ctx.config;
     const input = inputOf(reading);
-    if (!input) return noEffects(state);
+    if (!input) return noEffects(current);
+    const adopted = adoptPeriod(current, cfg, now);
+    const state = adopted.state;
+    const effects = [...adopted.effects];
     const key = stateKey(input.stationId, input.tankId);
     const day = dayOf(reading.receivedAt, cfg);
-    const effects: RaiseAlert[] = [];
     let d = mapGet(state.tanks, key);
     if (d && d.day < day) {
       // the first reading of a new day closes the previous one
@@ -214,9 +255,10 @@ export const tankReconciliation: Rule<TankReconciliationState, TankReconciliatio
       if (alert) effects.push(alert);
       d = undefined;
     }
-    if (d && d.day > day) return noEffects(state);
+    if (d && d.day > day) return adopted;
     // a day the clock has already closed (this reading was processed late) is not reopened
-    if (!d && now >= dayEnd(day, cfg) + cfg.closeGraceMs) return noEffects(state);
+    // (nor is the previous day closed here: it stays for the clock)
+    if (!d && now >= dayEnd(day, cfg) + cfg.closeGraceMs) return adopted;
     d ??= fresh(day, input.stationId, input.tankId);
 
     if (input.kind === 'txn') {
@@ -234,13 +276,14 @@ export const tankReconciliation: Rule<TankReconciliationState, TankReconciliatio
       d = { ...d, deviceId: reading.deviceId };
     }
     const earliestDay = state.earliestDay === null ? d.day : Math.min(state.earliestDay, d.day);
-    return { state: { tanks: mapSet(state.tanks, key, d), earliestDay }, effects };
+    return { state: { ...state, tanks: mapSet(state.tanks, key, d), earliestDay }, effects };
   },
 
-  onTick(state, ctx, now) {
+  onTick(current, ctx, now) {
     const cfg = ctx.config;
-    if (state.earliestDay === null || now < dayEnd(state.earliestDay, cfg) + cfg.closeGraceMs) return noEffects(state);
-    const effects: RaiseAlert[] = [];
+    const adopted = adoptPeriod(current, cfg, now);
+    const { state, effects } = adopted;
+    if (state.earliestDay === null || now < dayEnd(state.earliestDay, cfg) + cfg.closeGraceMs) return adopted;
     const closed: Array<readonly [string, undefined]> = [];
     let earliestDay: number | null = null;
     for (const [key, d] of mapEntries(state.tanks)) {
@@ -252,6 +295,6 @@ export const tankReconciliation: Rule<TankReconciliationState, TankReconciliatio
       if (alert) effects.push(alert);
       closed.push([key, undefined]);
     }
-    return { state: { tanks: mapUpdate(state.tanks, closed), earliestDay }, effects };
+    return { state: { ...state, tanks: mapUpdate(state.tanks, closed), earliestDay }, effects };
   },
 };
