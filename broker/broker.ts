@@ -12,9 +12,9 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import type { Config } from '../service/config.js';
-import type { DeviceReplier, Ingest, Sender } from '../ingest/ingest.js';
+import type { DeviceReplier, IncomingMessage, Ingest, Sender } from '../ingest/ingest.js';
 import type { DeviceError, Family } from '../ingest/schemas/index.js';
-import { errorTopic } from '../ingest/topic.js';
+import { errorTopic, type DeviceTopic } from '../ingest/topic.js';
 import { checkPublish, checkSubscribe, type Identity } from './acl.js';
 import type { ConnectionTracker } from './connectionState.js';
 import type { DeviceRegistry } from './deviceRegistry.js';
@@ -26,6 +26,8 @@ export class Broker implements DeviceReplier {
   private tcp: net.Server | null = null;
   private tlsServer: tls.Server | null = null;
   private readonly identities = new WeakMap<Client, Identity>();
+  /** per device connection: the last topic it published on, accepted by the ACL, and who it is */
+  private readonly lastTopic = new WeakMap<Client, { topic: string; parsed: DeviceTopic; sender: Sender }>();
 
   constructor(
     private readonly config: Config['mqtt'],
@@ -189,10 +191,19 @@ export class Broker implements DeviceReplier {
   private checkAndIngest(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     // A will message of a client already gone: devices have no business with wills.
     if (!client) { cb(new Error('will messages are not accepted')); return; }
+    // A device publishes on a few topics over and over: the last accepted one is remembered
+    // per connection, so the ACL check and the topic parse run once per topic, not per message.
+    const last = this.lastTopic.get(client);
+    if (last !== undefined && last.topic === packet.topic && typeof packet.payload !== 'string') {
+      this.tracker.seen(last.parsed.deviceId);
+      packet.retain = false;
+      this.ingest.handle(last.sender, last.parsed, packet as IncomingMessage, cb);
+      return;
+    }
     const who = this.identities.get(client) ?? { kind: 'anonymous' as const };
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const msg = { topic: packet.topic, payload, qos: packet.qos };
-    const sender = this.sender(client);
+    const sender = last?.sender ?? this.sender(client);
     const decision = checkPublish(who, packet.topic);
     if (!decision.ok) {
       // topic abuse may close the connection (PROTOCOL.md, Bad input) [MQTT-3.3.5-2]
@@ -207,6 +218,9 @@ export class Broker implements DeviceReplier {
         this.ingest.reject(sender, msg, topic, { reason: 'unknown_device', detail: `no ${topic.family} device ${topic.deviceId} is registered` }, Date.now(), cb);
         return;
       }
+    } else if (who.kind === 'device') {
+      // only a device's own topics are remembered: the decision depends on nothing else
+      this.lastTopic.set(client, { topic: packet.topic, parsed: topic, sender });
     }
     this.tracker.seen(topic.deviceId);
     // readings are stored, not retained: a retained copy per device topic would only hold memory

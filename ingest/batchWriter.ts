@@ -12,6 +12,8 @@ import type { DeadLetter, Reading, Store } from '../store/types.js';
 export type Done = (err: Error | null) => void;
 
 export interface BatchResult {
+  /** the batch, as addReading returned it */
+  token: BatchToken;
   readings: readonly Reading[];
   deadLetters: readonly DeadLetter[];
   durationMs: number;
@@ -20,6 +22,11 @@ export interface BatchResult {
 export interface BatchWriterEvents {
   /** after a successful commit, before the callbacks fire */
   committed(result: BatchResult): void;
+  /**
+   * after a successful commit's callbacks fired (the PUBACKs are on their way), in the same
+   * tick: for work that needs the commit but must not delay the acknowledgements
+   */
+  acknowledged?(result: BatchResult): void;
   /** after a failed commit; the callbacks get the error */
   failed(err: Error, result: BatchResult): void;
 }
@@ -123,12 +130,13 @@ export class BatchWriter {
       try {
         if (this.stopped) throw new Error('ingest is stopping');
         if (size) await this.store.appendBatch(batch.readings, batch.deadLetters);
-        const result = { readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started };
+        const result = { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started };
         this.safely(() => this.events.committed(result));
         for (const cb of batch.callbacks) cb(null);
+        if (this.events.acknowledged) this.safely(() => this.events.acknowledged!(result));
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
-        this.safely(() => this.events.failed(err, { readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started }));
+        this.safely(() => this.events.failed(err, { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started }));
         for (const cb of batch.callbacks) cb(err);
       }
     }

@@ -24,9 +24,10 @@ const MAX_ISSUES = 20;
  * it accepts exactly what zod accepts, with the same output, and hands anything else to zod,
  * which words every rejection. msgId and ts come out apart from the channel's fields.
  */
-const fastParsers = new Map<string, ObjectFastParse | null>(
-  channelList.map((c) => [c.key, compileObjectFastParse(schemaFor(c.family, c.channel)!, ['msgId', 'ts'])]),
-);
+const fastParsers = new Map<z.ZodType, ObjectFastParse | null>(channelList.map((c) => {
+  const schema = schemaFor(c.family, c.channel)!;
+  return [schema, compileObjectFastParse(schema, ['msgId', 'ts'])];
+}));
 /** Written by the fast path, read at once: decoding is synchronous, so one is enough. */
 const lifted: LiftedOut = { lifted: [undefined, undefined], present: 0 };
 
@@ -59,7 +60,7 @@ export function decodePayload(family: Family, channel: string, payload: Uint8Arr
 export function decodeObject(family: Family, channel: string, raw: Record<string, unknown>, fast = true): Decoded {
   const schema = schemaFor(family, channel);
   if (!schema) return fail('unknown_channel', `${family} devices have no channel "${channel}"`, null);
-  const fp = fast ? fastParsers.get(`${family}/${channel}`) : null;
+  const fp = fast ? fastParsers.get(schema) : null;
   if (fp) {
     const data = fp(raw, lifted);
     if (data !== FAIL) {

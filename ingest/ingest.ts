@@ -64,6 +64,8 @@ export class Ingest {
   private readonly dedupe: DedupeWindow;
   /** keys of readings queued but not yet committed, with the batch that holds them */
   private readonly inflight = new Map<string, BatchToken>();
+  /** the same keys per batch, so a commit forgets them without building them again */
+  private readonly batchKeys = new Map<BatchToken, string[]>();
   private readonly listeners: StoredListener[] = [];
   private readonly acceptedListeners: Array<(reading: Reading) => void> = [];
   private readonly outcomeListeners: Array<(err: Error | null) => void> = [];
@@ -81,6 +83,7 @@ export class Ingest {
     this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.dedupeMaxEntries);
     this.writer = new BatchWriter(store, opts.batchMaxRows, {
       committed: (r) => this.onCommitted(r),
+      acknowledged: (r) => this.onAcknowledged(r),
       failed: (err, r) => this.onFailed(err, r),
     });
   }
@@ -185,7 +188,10 @@ export class Ingest {
     // its commit, which slows it through TCP (aedes reads a client's next chunk only when
     // every packet of the current one is done) and bounds memory.
     const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
-    this.inflight.set(key, this.writer.addReading(reading, hold ? done : null));
+    const token = this.writer.addReading(reading, hold ? done : null);
+    this.inflight.set(key, token);
+    const keys = this.batchKeys.get(token);
+    if (keys) keys.push(key); else this.batchKeys.set(token, [key]);
     for (const l of this.acceptedListeners) {
       try { l(reading); } catch { /* a listener's failure must not affect ingest */ }
     }
@@ -232,23 +238,35 @@ export class Ingest {
 
   private onCommitted(r: BatchResult): void {
     const now = this.now();
-    for (const reading of r.readings) {
-      this.inflight.delete(inflightKey(reading.deviceId, reading.msgId));
-      this.dedupe.add(reading.deviceId, reading.msgId, now);
-    }
+    this.forgetInflight(r.token);
+    for (const reading of r.readings) this.dedupe.add(reading.deviceId, reading.msgId, now);
     this.storeError = null;
     this.metrics.committed(r);
     for (const l of this.outcomeListeners) l(null);
-    if (r.readings.length) {
-      for (const l of this.listeners) {
-        try { l(r.readings); } catch { /* a listener's failure must not affect ingest */ }
-      }
+  }
+
+  /**
+   * The committed readings go to the listeners (the alert engine) once the PUBACKs are
+   * written, still in the commit's tick: nothing reacting to a PUBACK can run before the
+   * engine has seen the reading, but the acknowledgements do not wait for the rules.
+   */
+  private onAcknowledged(r: BatchResult): void {
+    if (!r.readings.length) return;
+    for (const l of this.listeners) {
+      try { l(r.readings); } catch { /* a listener's failure must not affect ingest */ }
     }
+  }
+
+  private forgetInflight(token: BatchToken): void {
+    const keys = this.batchKeys.get(token);
+    if (!keys) return;
+    this.batchKeys.delete(token);
+    for (const k of keys) this.inflight.delete(k);
   }
 
   private onFailed(err: Error, r: BatchResult): void {
     // Nothing of this batch is stored: forget the keys so that the device's resend is stored.
-    for (const reading of r.readings) this.inflight.delete(inflightKey(reading.deviceId, reading.msgId));
+    this.forgetInflight(r.token);
     this.storeError = err;
     this.metrics.failed(r);
     for (const l of this.outcomeListeners) l(err);

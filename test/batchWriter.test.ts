@@ -206,6 +206,27 @@ describe('group commit', () => {
   });
 });
 
+describe('acknowledged event', () => {
+  it('fires after the callbacks of a committed batch, in the same tick; never for a failed one', async () => {
+    const ts = new TestStore(real);
+    const order: string[] = [];
+    const w = new BatchWriter(ts.store, 100, {
+      committed: () => order.push('event'),
+      acknowledged: (r) => { order.push(`ack ${r.readings.length}`); throw new Error('listener bug'); },
+      failed: () => order.push('failed'),
+    });
+    w.addReading(reading(), () => { order.push('cb1'); queueMicrotask(() => order.push('later')); });
+    w.addReading(reading(), () => order.push('cb2'));
+    await w.flushed();
+    expect(order).toEqual(['event', 'cb1', 'cb2', 'ack 2', 'later']);
+    order.length = 0;
+    ts.failCalls.add(ts.started.length);
+    w.addReading(reading(), () => order.push('cb3'));
+    await w.flushed();
+    expect(order).toEqual(['failed', 'cb3']);
+  });
+});
+
 describe('maxRows splitting', () => {
   it('rows added in one tick are cut into batches of maxRows', async () => {
     const ts = new TestStore(real);
