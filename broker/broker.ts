@@ -52,6 +52,21 @@ export class Broker implements DeviceReplier {
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
     });
+    // Readings go to the store, never to subscribers: the ACL lets no client subscribe to a
+    // device -> platform topic, so aedes' publish pipeline after the PUBACK (retained store,
+    // offline queues, subscription match, `publish` event) has nothing to do for them. A
+    // device's packet on the topic the ACL last accepted for its connection skips it;
+    // everything else (the platform's own messages, $SYS, anything not checked) takes aedes'
+    // path unchanged.
+    const publish = aedes.publish.bind(aedes) as unknown as (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void;
+    (aedes as unknown as { publish: typeof publish }).publish = (packet, client, done) => {
+      if (client && typeof client === 'object' && this.lastTopic.get(client)?.topic === packet.topic) {
+        // after the caller's stack unwinds, as aedes' own pipeline would
+        if (done) process.nextTick(done);
+        return;
+      }
+      publish(packet, client, done);
+    };
     aedes.on('clientReady', (client) => {
       const who = this.identities.get(client);
       if (who?.kind === 'device') this.tracker.connected(who.deviceId, remoteAddress(client));
