@@ -40,13 +40,17 @@ interface Col {
   bytes: Uint8Array | null;
   i32: Int32Array | null;
   f64: Float64Array | null;
+  /** VARCHAR: the strings not written inline (longer than 12 bytes, or not ASCII), by row */
   strings: Array<string | null> | null;
+  /** VARCHAR: how many rows of the chunk have an entry in `strings` */
+  outOfLine: number;
   /** validity bitmap (1 = valid), 64-bit words as DuckDB keeps them, written through 32-bit halves */
   validity: Uint32Array;
   hasNull: boolean;
 }
 
-const widthOf: Record<Kind, number> = { int64: 8, timestamp: 8, double: 8, int32: 4, int8: 1, bool: 1, varchar: 0 };
+/** Bytes per value in the vector; a VARCHAR value is DuckDB's 16-byte string_t. */
+const widthOf: Record<Kind, number> = { int64: 8, timestamp: 8, double: 8, int32: 4, int8: 1, bool: 1, varchar: 16 };
 
 function makeCol(kind: Kind, source: Source): Col {
   const width = widthOf[kind];
@@ -58,6 +62,7 @@ function makeCol(kind: Kind, source: Source): Col {
     i32: buf && width >= 4 ? new Int32Array(buf) : null,
     f64: buf && kind === 'double' ? new Float64Array(buf) : null,
     strings: kind === 'varchar' ? new Array<string | null>(CAPACITY).fill(null) : null,
+    outOfLine: 0,
     validity: new Uint32Array(Math.ceil(CAPACITY / 64) * 2),
     hasNull: false,
   };
@@ -121,15 +126,14 @@ export class ReadingChunkWriter {
       const col = this.cols[c]!;
       fill(col, rows, from, n);
       const vector = duckdb.data_chunk_get_vector(raw, c);
-      if (col.strings) {
-        const s = col.strings;
+      duckdb.copy_data_to_vector(vector, 0, col.bytes!.buffer as ArrayBuffer, 0, n * widthOf[col.kind]);
+      if (col.outOfLine) {
+        // after the copy: DuckDB writes these string_t entries, with the bytes in its heap
+        const s = col.strings!;
         for (let i = 0; i < n; i++) {
           const v = s[i];
           if (v !== null) duckdb.vector_assign_string_element(vector, i, v!);
         }
-      } else {
-        const bytes = col.bytes!;
-        duckdb.copy_data_to_vector(vector, 0, bytes.buffer as ArrayBuffer, 0, n * widthOf[col.kind]);
       }
       if (col.hasNull) {
         duckdb.vector_ensure_validity_writable(vector);
@@ -147,11 +151,27 @@ function fill(col: Col, rows: readonly Reading[], from: number, n: number): void
   let hasNull = false;
   switch (col.kind) {
     case 'varchar': {
+      // DuckDB's string_t (duckdb.h, duckdb_string_t): a uint32 length, then up to 12 bytes
+      // inline (zero-padded); longer strings point into the vector's heap. Short ASCII strings
+      // are written inline here and copied with the column; the rest go through DuckDB.
       const s = col.strings!;
+      const w = col.i32!;
+      let outOfLine = 0;
       for (let i = 0; i < n; i++) {
         const v = source(rows[from + i]!);
-        if (v === undefined || v === null) { s[i] = null; hasNull = markNull(validity, i, hasNull, n); } else s[i] = String(v);
+        const b = 4 * i;
+        if (v === undefined || v === null) {
+          s[i] = null;
+          w[b] = 0; w[b + 1] = 0; w[b + 2] = 0; w[b + 3] = 0;
+          hasNull = markNull(validity, i, hasNull, n);
+          continue;
+        }
+        const str = typeof v === 'string' ? v : String(v);
+        if (str.length <= 12 && inlineAscii(w, b, str)) { s[i] = null; continue; }
+        s[i] = str;
+        outOfLine++;
       }
+      col.outOfLine = outOfLine;
       break;
     }
     case 'double': {
@@ -204,6 +224,27 @@ function fill(col: Col, rows: readonly Reading[], from: number, n: number): void
     }
   }
   col.hasNull = hasNull;
+}
+
+/** Write `str` as an inline string_t at word b; false (nothing written) when it is not ASCII. */
+function inlineAscii(w: Int32Array, b: number, str: string): boolean {
+  const n = str.length;
+  let w1 = 0;
+  let w2 = 0;
+  let w3 = 0;
+  for (let j = 0; j < n; j++) {
+    const c = str.charCodeAt(j);
+    if (c >= 0x80) return false;
+    const shift = (j & 3) << 3;
+    if (j < 4) w1 |= c << shift;
+    else if (j < 8) w2 |= c << shift;
+    else w3 |= c << shift;
+  }
+  w[b] = n;
+  w[b + 1] = w1;
+  w[b + 2] = w2;
+  w[b + 3] = w3;
+  return true;
 }
 
 /** Clear row i's validity bit; the first null of a chunk sets every other row valid first. */

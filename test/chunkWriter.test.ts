@@ -56,10 +56,16 @@ function payloads(family: Family, channel: string, n: number, rand: () => number
   return out;
 }
 
+/** Strings around DuckDB's 12-byte inline limit, with NULs, non-ASCII and surrogate pairs. */
+const edgeIds = ['d', 'dev-1', 'elev-000001', 'elev-0000001', 'elev-00000001', 'bench-elev-42', 'x'.repeat(64), 'A_b-9'];
+const edgeMsgIds = ['m', 'a\u0000b', '\u0000', '12345678901', '123456789012', '1234567890123', '电梯', '电梯电梯电梯', 'é', '\u007f\u007f', '😀', 'm'.repeat(64), ' ', 'tab\tnew\nline'];
+
 function toReading(family: Family, channel: string, p: Record<string, unknown>, seq: number, qos: number): Reading {
+  if (seq % 5 === 0) p.msgId = `${edgeMsgIds[seq % edgeMsgIds.length]!}${seq % 2 ? '' : seq}`.slice(0, 64);
   const d = decodePayload(family, channel, Buffer.from(JSON.stringify(p)), 1 << 20);
   if (!d.ok) throw new Error(`${family}/${channel}: ${d.detail} in ${JSON.stringify(p)}`);
-  return { seq, family, channel, deviceId: `dev-${seq % 97}`, msgId: d.msgId, ts: d.ts, receivedAt: d.ts + (seq % 1000), qos, data: d.data, extra: d.extra };
+  const deviceId = seq % 3 ? edgeIds[seq % edgeIds.length]! : `dev-${seq % 97}`;
+  return { seq, family, channel, deviceId, msgId: d.msgId, ts: d.ts, receivedAt: d.ts + (seq % 1000), qos, data: d.data, extra: d.extra };
 }
 
 /** What the table should hold for a reading, column by column (null where the field is absent). */
@@ -82,6 +88,17 @@ async function readBack(file: string, t: ReadingTable): Promise<Map<number, Reco
       ...t.columns.map((col) => (col.type === 'BIGINT' ? `${col.name}::DOUBLE AS ${col.name}` : col.name)), 'extra'];
     const rows = (await c.runAndReadAll(`SELECT ${cols.join(', ')} FROM ${t.table}`)).getRowObjectsJS() as Array<Record<string, unknown>>;
     return new Map(rows.map((r) => [Number(r.seq), r]));
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+async function sql(file: string, query: string): Promise<Array<Record<string, unknown>>> {
+  const db = await DuckDBInstance.create(file);
+  const c = await db.connect();
+  try {
+    return (await c.runAndReadAll(query)).getRowObjectsJS() as Array<Record<string, unknown>>;
   } finally {
     c.closeSync();
     db.closeSync();
@@ -119,6 +136,19 @@ describe('column-wise appends', () => {
       const t = readingTables[r.family][r.channel]!;
       byTable.set(t, [...(byTable.get(t) ?? []), r]);
     }
+    // equality, grouping and prefix filters on strings written inline and out of line
+    const t0 = readingTables.elevator.status!;
+    const want = new Map<string, number>();
+    for (const r of byTable.get(t0)!) want.set(r.deviceId, (want.get(r.deviceId) ?? 0) + 1);
+    const groups = await sql(file, `SELECT device_id, count(*)::INTEGER AS n FROM ${t0.table} GROUP BY device_id`);
+    expect(new Map(groups.map((g) => [String(g.device_id), Number(g.n)]))).toEqual(want);
+    for (const id of ['d', 'elev-000001', 'elev-0000001', 'elev-00000001', 'bench-elev-42']) {
+      const [row] = await sql(file, `SELECT count(*)::INTEGER AS n FROM ${t0.table} WHERE device_id = '${id}'`);
+      expect(Number(row!.n), id).toBe(want.get(id) ?? 0);
+    }
+    const [pre] = await sql(file, `SELECT count(*)::INTEGER AS n FROM ${t0.table} WHERE device_id LIKE 'elev-0000%'`);
+    expect(Number(pre!.n)).toBe([...want].filter(([k]) => k.startsWith('elev-0000')).reduce((a, [, n]) => a + n, 0));
+
     for (const [t, rows] of byTable) {
       const stored = await readBack(file, t);
       expect(stored.size, t.table).toBe(rows.length);
