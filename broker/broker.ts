@@ -61,8 +61,12 @@ export class Broker implements DeviceReplier {
     const publish = aedes.publish.bind(aedes) as unknown as (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void;
     (aedes as unknown as { publish: typeof publish }).publish = (packet, client, done) => {
       if (client && typeof client === 'object' && this.lastTopic.get(client)?.topic === packet.topic) {
-        // after the caller's stack unwinds, as aedes' own pipeline would
-        if (done) process.nextTick(done);
+        // QoS 1/2: aedes calls this from the PUBACK write's setImmediate, on a fresh stack;
+        // QoS 0 comes straight from the packet's handler: unwind first, as aedes' own
+        // pipeline would, so a chunk of QoS 0 packets does not recurse
+        if (!done) return;
+        if (packet.qos > 0) done();
+        else process.nextTick(done);
         return;
       }
       publish(packet, client, done);
