@@ -52,7 +52,7 @@ export class DedupeWindow {
   /** open-addressing table: ring slot + 1, or 0 when empty */
   private table: Int32Array;
   private tableSize: number;
-  // fingerprint of the last pair hashed (hashing is synchronous: one scratch is enough)
+  // fingerprint of the last pair hashed or looked up (synchronous: one scratch is enough)
   private h1 = 0;
   private h2 = 0;
   private h3 = 0;
@@ -82,24 +82,37 @@ export class DedupeWindow {
 
   /** Was this pair added less than the window before `now`? */
   has(deviceId: string, msgId: string, now: number): boolean {
-    this.expire(now);
     this.hash(deviceId, msgId);
+    return this.hasHashed(now);
+  }
+
+  /** `has` for the pair last given to `hash` (its fingerprint is `fp1`..`fp3`). */
+  hasHashed(now: number): boolean {
+    this.expire(now);
     return this.find() >= 0;
   }
 
   /** Remember a pair from `now`; a pair already held is refreshed (its time restarts). */
   add(deviceId: string, msgId: string, now: number): void {
+    this.hash(deviceId, msgId);
+    this.addHashed(this.h1, this.h2, this.h3, now);
+  }
+
+  /** `add` by fingerprint (as `hash` computed it, perhaps earlier). */
+  addHashed(h1: number, h2: number, h3: number, now: number): void {
     this.expire(now);
     if (this.count === this.cap) {
       if (this.cap < this.maxEntries) this.grow();
       else this.dropHead();
     }
-    this.hash(deviceId, msgId);
+    this.h1 = h1;
+    this.h2 = h2;
+    this.h3 = h3;
     const pos = this.find();
     const slot = (this.head + this.count) % this.cap;
-    this.f1[slot] = this.h1;
-    this.f2[slot] = this.h2;
-    this.f3[slot] = this.h3;
+    this.f1[slot] = h1;
+    this.f2[slot] = h2;
+    this.f3[slot] = h3;
     this.at[slot] = now;
     this.count++;
     if (pos >= 0) {
@@ -118,9 +131,15 @@ export class DedupeWindow {
     if (pos >= 0) this.removeAt(this.tablePos(pos));
   }
 
+  /** The fingerprint of the pair last hashed. */
+  get fp1(): number { return this.h1; }
+  get fp2(): number { return this.h2; }
+  get fp3(): number { return this.h3; }
+
   // ---- fingerprint ------------------------------------------------------------------------
 
-  private hash(deviceId: string, msgId: string): void {
+  /** Fingerprint a pair (read it from fp1..fp3); has/add/delete do this themselves. */
+  hash(deviceId: string, msgId: string): void {
     const s = this.seeds;
     // the lengths first (one block), so the code units that follow split unambiguously:
     // ("ab", "c") and ("a", "bc") hash different input
@@ -318,4 +337,115 @@ function fmixC(h: number): number {
   h ^= h >>> 16; h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15; h = Math.imul(h, 0x846ca68b);
   return h ^ (h >>> 16);
+}
+
+/**
+ * Values keyed by a pair's fingerprint (as DedupeWindow.hash computes it): ingest's readings
+ * on their way to disk, so a resend of one waits for the original's commit. Open addressing
+ * with backward-shift removal; entries live in parallel arrays reused through a free list.
+ * Same false-match odds as the window, with far fewer entries held.
+ */
+export class PendingMap<V> {
+  private f1 = new Uint32Array(1024);
+  private f2 = new Uint32Array(1024);
+  private f3 = new Uint32Array(1024);
+  private values: Array<V | undefined> = new Array<V | undefined>(1024).fill(undefined);
+  /** next free entry per free entry, -1 at the end */
+  private free = new Int32Array(1024);
+  private freeHead = 0;
+  private count = 0;
+  /** entry + 1, or 0 when empty; a power of two, at most half full */
+  private table = new Int32Array(2048);
+  private mask = 2047;
+
+  constructor() {
+    for (let i = 0; i < 1024; i++) this.free[i] = i + 1 < 1024 ? i + 1 : -1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(h1: number, h2: number, h3: number): V | undefined {
+    const i = this.find(h1, h2, h3);
+    return i < 0 ? undefined : this.values[this.table[i]! - 1];
+  }
+
+  set(h1: number, h2: number, h3: number, value: V): void {
+    const i = this.find(h1, h2, h3);
+    if (i >= 0) { this.values[this.table[i]! - 1] = value; return; }
+    if (this.freeHead < 0) this.grow();
+    const e = this.freeHead;
+    this.freeHead = this.free[e]!;
+    this.f1[e] = h1;
+    this.f2[e] = h2;
+    this.f3[e] = h3;
+    this.values[e] = value;
+    this.count++;
+    let j = h1 & this.mask;
+    while (this.table[j] !== 0) j = (j + 1) & this.mask;
+    this.table[j] = e + 1;
+  }
+
+  delete(h1: number, h2: number, h3: number): void {
+    const i = this.find(h1, h2, h3);
+    if (i < 0) return;
+    const e = this.table[i]! - 1;
+    this.values[e] = undefined;
+    this.free[e] = this.freeHead;
+    this.freeHead = e;
+    this.count--;
+    // backward-shift: later entries of the probe run whose home is not in (hole, k] move up
+    const t = this.table;
+    const mask = this.mask;
+    let hole = i;
+    let k = i;
+    t[hole] = 0;
+    for (;;) {
+      k = (k + 1) & mask;
+      const x = t[k]!;
+      if (x === 0) return;
+      const h = this.f1[x - 1]! & mask;
+      const stays = hole <= k ? (hole < h && h <= k) : (hole < h || h <= k);
+      if (!stays) {
+        t[hole] = x;
+        t[k] = 0;
+        hole = k;
+      }
+    }
+  }
+
+  private find(h1: number, h2: number, h3: number): number {
+    const t = this.table;
+    const mask = this.mask;
+    let i = h1 & mask;
+    for (;;) {
+      const x = t[i]!;
+      if (x === 0) return -1;
+      const e = x - 1;
+      if (this.f1[e] === h1 && this.f2[e] === h2 && this.f3[e] === h3) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const cap = this.f1.length * 2;
+    const old = this.f1.length;
+    const f1 = new Uint32Array(cap); f1.set(this.f1); this.f1 = f1;
+    const f2 = new Uint32Array(cap); f2.set(this.f2); this.f2 = f2;
+    const f3 = new Uint32Array(cap); f3.set(this.f3); this.f3 = f3;
+    this.values.length = cap;
+    this.values.fill(undefined, old);
+    const free = new Int32Array(cap);
+    for (let i = old; i < cap; i++) free[i] = i + 1 < cap ? i + 1 : -1;
+    this.free = free;
+    this.freeHead = old;
+    this.table = new Int32Array(cap * 2);
+    this.mask = cap * 2 - 1;
+    for (let e = 0; e < old; e++) {
+      let j = this.f1[e]! & this.mask;
+      while (this.table[j] !== 0) j = (j + 1) & this.mask;
+      this.table[j] = e + 1;
+    }
+  }
 }

@@ -11,7 +11,7 @@ import type { DeviceCode } from '../service/codes.js';
 import type { DeadLetter, Reading, Store } from '../store/types.js';
 import { BatchWriter, type BatchResult, type BatchToken, type Done } from './batchWriter.js';
 import { decodePayload, type Issue } from './decode.js';
-import { DedupeWindow } from './dedupe.js';
+import { DedupeWindow, PendingMap } from './dedupe.js';
 import { IngestMetrics } from './metrics.js';
 import type { DeviceError, Family } from './schemas/index.js';
 import type { DeviceTopic } from './topic.js';
@@ -62,10 +62,10 @@ export class Ingest {
   readonly metrics = new IngestMetrics();
   private readonly writer: BatchWriter;
   private readonly dedupe: DedupeWindow;
-  /** keys of readings queued but not yet committed, with the batch that holds them */
-  private readonly inflight = new Map<string, BatchToken>();
-  /** the same keys per batch, so a commit forgets them without building them again */
-  private readonly batchKeys = new Map<BatchToken, string[]>();
+  /** readings queued but not yet committed, by fingerprint, with the batch that holds them */
+  private readonly inflight = new PendingMap<BatchToken>();
+  /** the same fingerprints per batch (three numbers a reading), for its commit or failure */
+  private readonly batchPairs = new Map<BatchToken, number[]>();
   private readonly listeners: StoredListener[] = [];
   private readonly acceptedListeners: Array<(reading: Reading) => void> = [];
   private readonly outcomeListeners: Array<(err: Error | null) => void> = [];
@@ -158,13 +158,17 @@ export class Ingest {
       this.reject(sender, msg, topic, decoded, receivedAt, done);
       return;
     }
-    if (this.dedupe.has(topic.deviceId, decoded.msgId, receivedAt)) {
+    const dedupe = this.dedupe;
+    dedupe.hash(topic.deviceId, decoded.msgId);
+    if (dedupe.hasHashed(receivedAt)) {
       this.metrics.duplicates++;
       done(null);
       return;
     }
-    const key = inflightKey(topic.deviceId, decoded.msgId);
-    const queued = this.inflight.get(key);
+    const h1 = dedupe.fp1;
+    const h2 = dedupe.fp2;
+    const h3 = dedupe.fp3;
+    const queued = this.inflight.get(h1, h2, h3);
     if (queued) {
       // the original is still on its way to disk: acknowledge the copy when it lands
       this.metrics.duplicates++;
@@ -189,9 +193,9 @@ export class Ingest {
     // every packet of the current one is done) and bounds memory.
     const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
     const token = this.writer.addReading(reading, hold ? done : null);
-    this.inflight.set(key, token);
-    const keys = this.batchKeys.get(token);
-    if (keys) keys.push(key); else this.batchKeys.set(token, [key]);
+    this.inflight.set(h1, h2, h3, token);
+    const pairs = this.batchPairs.get(token);
+    if (pairs) pairs.push(h1, h2, h3); else this.batchPairs.set(token, [h1, h2, h3]);
     for (const l of this.acceptedListeners) {
       try { l(reading); } catch { /* a listener's failure must not affect ingest */ }
     }
@@ -238,8 +242,11 @@ export class Ingest {
 
   private onCommitted(r: BatchResult): void {
     const now = this.now();
-    this.forgetInflight(r.token);
-    for (const reading of r.readings) this.dedupe.add(reading.deviceId, reading.msgId, now);
+    const pairs = this.takePairs(r.token);
+    for (let i = 0; i < pairs.length; i += 3) {
+      this.inflight.delete(pairs[i]!, pairs[i + 1]!, pairs[i + 2]!);
+      this.dedupe.addHashed(pairs[i]!, pairs[i + 1]!, pairs[i + 2]!, now);
+    }
     this.storeError = null;
     this.metrics.committed(r);
     for (const l of this.outcomeListeners) l(null);
@@ -257,23 +264,20 @@ export class Ingest {
     }
   }
 
-  private forgetInflight(token: BatchToken): void {
-    const keys = this.batchKeys.get(token);
-    if (!keys) return;
-    this.batchKeys.delete(token);
-    for (const k of keys) this.inflight.delete(k);
+  private takePairs(token: BatchToken): readonly number[] {
+    const pairs = this.batchPairs.get(token);
+    if (!pairs) return [];
+    this.batchPairs.delete(token);
+    return pairs;
   }
 
   private onFailed(err: Error, r: BatchResult): void {
     // Nothing of this batch is stored: forget the keys so that the device's resend is stored.
-    this.forgetInflight(r.token);
+    const pairs = this.takePairs(r.token);
+    for (let i = 0; i < pairs.length; i += 3) this.inflight.delete(pairs[i]!, pairs[i + 1]!, pairs[i + 2]!);
     this.storeError = err;
     this.metrics.failed(r);
     for (const l of this.outcomeListeners) l(err);
   }
 }
 
-/** Key of a queued reading: deviceId cannot contain '\n' ([A-Za-z0-9_-]), so it is unambiguous. */
-function inflightKey(deviceId: string, msgId: string): string {
-  return deviceId + '\n' + msgId;
-}

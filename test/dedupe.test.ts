@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DedupeWindow, dedupeBytes, type DedupeSeeds } from '../ingest/dedupe.js';
+import { DedupeWindow, PendingMap, dedupeBytes, type DedupeSeeds } from '../ingest/dedupe.js';
 
 const W = 1_000;
 const SEEDS: DedupeSeeds = { a: 0x12345678, b: 0x9abcdef0, c: 0x0badf00d };
@@ -152,7 +152,7 @@ describe('answers exactly like the reference (property)', () => {
     key: fc.integer({ min: 0, max: 40 }),
   });
   it.each([1, 3, 16, 50, 20_000])('maxEntries %i', (max) => {
-    fc.assert(fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+    fc.assert(fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: 'max' }), (ops) => {
       const w = new DedupeWindow(W, max, SEEDS);
       const m = new Model(W, max);
       let now = 0;
@@ -175,7 +175,7 @@ describe('answers exactly like the reference (property)', () => {
   });
 
   it('across growth, with many keys and expiry', () => {
-    fc.assert(fc.property(fc.array(fc.record({ n: fc.integer({ min: 1, max: 3000 }), advance: fc.integer({ min: 0, max: W }) }), { maxLength: 20 }), (steps) => {
+    fc.assert(fc.property(fc.array(fc.record({ n: fc.integer({ min: 1, max: 3000 }), advance: fc.integer({ min: 0, max: W }) }), { minLength: 3, maxLength: 20, size: 'max' }), (steps) => {
       const w = new DedupeWindow(W, 50_000, SEEDS);
       const m = new Model(W, 50_000);
       let now = 0;
@@ -191,5 +191,50 @@ describe('answers exactly like the reference (property)', () => {
       }
       return w.size === m.size;
     }), { numRuns: 30 });
+  });
+});
+
+describe('PendingMap (readings on their way to disk, by fingerprint)', () => {
+  const w = new DedupeWindow(W, 10, SEEDS);
+  const fp = (k: string): [number, number, number] => { w.hash('dev', k); return [w.fp1, w.fp2, w.fp3]; };
+
+  it('get, set, overwrite, delete', () => {
+    const m = new PendingMap<string>();
+    expect(m.get(...fp('a'))).toBeUndefined();
+    m.set(...fp('a'), 'A');
+    m.set(...fp('b'), 'B');
+    expect(m.get(...fp('a'))).toBe('A');
+    m.set(...fp('a'), 'A2');
+    expect(m.get(...fp('a'))).toBe('A2');
+    expect(m.size).toBe(2);
+    m.delete(...fp('a'));
+    m.delete(...fp('never'));
+    expect(m.get(...fp('a'))).toBeUndefined();
+    expect(m.get(...fp('b'))).toBe('B');
+    expect(m.size).toBe(1);
+  });
+
+  it('answers like a Map under random set/delete, across growth and clustered homes (property)', () => {
+    // fingerprints with few distinct low bits force long probe runs through deletions
+    const key = fc.record({ k: fc.integer({ min: 0, max: 1500 }), clustered: fc.boolean() });
+    const op = fc.record({ del: fc.boolean(), key, value: fc.integer() });
+    fc.assert(fc.property(fc.array(op, { minLength: 500, maxLength: 3000, size: 'max' }), (ops) => {
+      const m = new PendingMap<number>();
+      const model = new Map<string, number>();
+      const f = (o: { k: number; clustered: boolean }): [number, number, number] => (o.clustered ? [(o.k % 3) * 4096, o.k, 7] : fp(`k${o.k}`));
+      for (const o of ops) {
+        const [a, b, c] = f(o.key);
+        const id = `${a},${b},${c}`;
+        if (o.del) { m.delete(a, b, c); model.delete(id); } else { m.set(a, b, c, o.value); model.set(id, o.value); }
+        if (m.size !== model.size) return false;
+      }
+      for (let k = 0; k <= 1500; k++) {
+        for (const clustered of [false, true]) {
+          const [a, b, c] = f({ k, clustered });
+          if (m.get(a, b, c) !== model.get(`${a},${b},${c}`)) return false;
+        }
+      }
+      return true;
+    }), { numRuns: 60 });
   });
 });
