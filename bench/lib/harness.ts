@@ -3,7 +3,7 @@
  * child processes, bulk device registration, reading counters from /metrics.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -27,8 +27,9 @@ export async function waitFor(check: () => Promise<boolean>, ms: number, what: s
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startOurs(dir: string, profileDir?: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+/** `ports`: start on these (a restart on the same data directory, reached by the same clients). */
+export async function startOurs(dir: string, profileDir?: string, env: Record<string, string> = {}, ports?: { mqttPort: number; httpPort: number }): Promise<{ proc: ChildProcess; mqttPort: number; httpPort: number }> {
+  const { mqttPort, httpPort } = ports ?? { mqttPort: await freePort(), httpPort: await freePort() };
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
   const proc = spawn(process.execPath, [...nodeArgs, 'dist/service/main.js'], {
     env: { ...process.env, DATA_DIR: dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1', ADMIN_PASSWORD: 'bench-admin-pass', LOG_LEVEL: 'warn', ...env },
@@ -38,8 +39,8 @@ export async function startOurs(dir: string, profileDir?: string, env: Record<st
   return { proc, mqttPort, httpPort };
 }
 
-export async function startMosquitto(dir: string): Promise<{ proc: ChildProcess; port: number; version: string }> {
-  const port = await freePort();
+export async function startMosquitto(dir: string, atPort?: number): Promise<{ proc: ChildProcess; port: number; version: string }> {
+  const port = atPort ?? await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n`);
   const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,3 +76,19 @@ export async function storedCount(httpPort: number): Promise<number> {
   return [...text.matchAll(/^ingest_stored_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
+
+/** Resident set size of a process in MB (Linux /proc). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The p-quantile (0..1) of ascending samples. */
+export const pct = (sorted: ArrayLike<number>, p: number): number => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
+
+/** A bearer token for the bench admin. */
+export async function adminToken(httpPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-pass' }) });
+  if (!res.ok) throw new Error(`login failed: ${res.status}`);
+  return (await res.json() as { token: string }).token;
+}

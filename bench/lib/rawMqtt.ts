@@ -57,6 +57,8 @@ export function connectRaw(port: number, host: string, connect: Buffer, onAck: (
     let pending: Buffer = Buffer.alloc(0);
     let connected = false;
     socket.on('error', reject);
+    // closed by the broker before its CONNACK (e.g. its connect timeout under a storm): fail, do not hang
+    socket.on('close', () => { if (!connected) reject(new Error('closed before CONNACK')); });
     socket.on('connect', () => socket.write(connect));
     socket.on('data', (chunk: Buffer) => {
       // writes made by onAck for this whole chunk leave in one syscall
