@@ -121,7 +121,7 @@ export function mqttUrlFor(values: { mqtt?: string }, apiUrl: string, env: CliIo
 function printNeeds(scenario: Scenario, io: CliIo): void {
   const needs = serviceSettings(scenario);
   if (!Object.keys(needs).length) return;
-  io.out(`scenario ${scenario.name} needs the service started with short thresholds:`);
+  io.out(`scenario ${scenario.name} expects the service to run with these short thresholds (npm run demo starts it so):`);
   io.out(`  ${Object.entries(needs).map(([k, v]) => `${k}='${v}'`).join(' ')} npm start`);
 }
 
