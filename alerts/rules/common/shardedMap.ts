@@ -41,6 +41,7 @@ export function mapGet<T>(m: ShardedMap<T>, key: string): T | undefined {
 /** Set (value) or delete (undefined) several keys, copying each touched shard once. */
 export function mapUpdate<T>(m: ShardedMap<T>, updates: ReadonlyArray<readonly [string, T | undefined]>): ShardedMap<T> {
   if (updates.length === 0) return m;
+  if (updates.length === 1) return mapSetOne(m, updates[0]![0], updates[0]![1]);
   const shards = m.shards.slice();
   const copied = new Set<number>();
   let changed = false;
@@ -52,17 +53,34 @@ export function mapUpdate<T>(m: ShardedMap<T>, updates: ReadonlyArray<readonly [
       shards[i] = { ...shards[i]! };
       copied.add(i);
     }
-    const shard = shards[i]!;
-    if (value === undefined) delete shard[key];
-    // defineProperty, not `shard[key] =`: a key named __proto__ must be an own property
-    else Object.defineProperty(shard, key, { value, enumerable: true, writable: true, configurable: true });
+    put(shards[i]!, key, value);
     changed = true;
   }
   return changed ? { shards } : m;
 }
 
+/** The common case, one key per reading: no bookkeeping of copied shards. */
+function mapSetOne<T>(m: ShardedMap<T>, key: string, value: T | undefined): ShardedMap<T> {
+  const i = shardOf(key, m.shards.length);
+  const old = m.shards[i]!;
+  const present = Object.hasOwn(old, key);
+  if (value === undefined ? !present : present && old[key] === value) return m;
+  const shards = m.shards.slice();
+  const shard = { ...old };
+  put(shard, key, value);
+  shards[i] = shard;
+  return { shards };
+}
+
+function put<T>(shard: Record<string, T>, key: string, value: T | undefined): void {
+  if (value === undefined) delete shard[key];
+  // a key named __proto__ must become an own property, which plain assignment would not do
+  else if (key === '__proto__') Object.defineProperty(shard, key, { value, enumerable: true, writable: true, configurable: true });
+  else shard[key] = value;
+}
+
 export function mapSet<T>(m: ShardedMap<T>, key: string, value: T): ShardedMap<T> {
-  return mapUpdate(m, [[key, value]]);
+  return mapSetOne(m, key, value);
 }
 
 export function mapDelete<T>(m: ShardedMap<T>, key: string): ShardedMap<T> {
