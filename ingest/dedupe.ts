@@ -341,111 +341,42 @@ function fmixC(h: number): number {
 
 /**
  * Values keyed by a pair's fingerprint (as DedupeWindow.hash computes it): ingest's readings
- * on their way to disk, so a resend of one waits for the original's commit. Open addressing
- * with backward-shift removal; entries live in parallel arrays reused through a free list.
- * Same false-match odds as the window, with far fewer entries held.
+ * on their way to disk, so a resend of one waits for the original's commit. At most
+ * INGEST_MAX_PENDING-ish entries are held, so a Map on the first word with the other two
+ * compared exactly is enough: no second hand-rolled table. Same false-match odds as the window.
  */
 export class PendingMap<V> {
-  private f1 = new Uint32Array(1024);
-  private f2 = new Uint32Array(1024);
-  private f3 = new Uint32Array(1024);
-  private values: Array<V | undefined> = new Array<V | undefined>(1024).fill(undefined);
-  /** next free entry per free entry, -1 at the end */
-  private free = new Int32Array(1024);
-  private freeHead = 0;
+  private readonly byH1 = new Map<number, Array<{ h2: number; h3: number; value: V }>>();
   private count = 0;
-  /** entry + 1, or 0 when empty; a power of two, at most half full */
-  private table = new Int32Array(2048);
-  private mask = 2047;
-
-  constructor() {
-    for (let i = 0; i < 1024; i++) this.free[i] = i + 1 < 1024 ? i + 1 : -1;
-  }
 
   get size(): number {
     return this.count;
   }
 
   get(h1: number, h2: number, h3: number): V | undefined {
-    const i = this.find(h1, h2, h3);
-    return i < 0 ? undefined : this.values[this.table[i]! - 1];
+    const list = this.byH1.get(h1);
+    if (list) for (const e of list) if (e.h2 === h2 && e.h3 === h3) return e.value;
+    return undefined;
   }
 
   set(h1: number, h2: number, h3: number, value: V): void {
-    const i = this.find(h1, h2, h3);
-    if (i >= 0) { this.values[this.table[i]! - 1] = value; return; }
-    if (this.freeHead < 0) this.grow();
-    const e = this.freeHead;
-    this.freeHead = this.free[e]!;
-    this.f1[e] = h1;
-    this.f2[e] = h2;
-    this.f3[e] = h3;
-    this.values[e] = value;
+    const list = this.byH1.get(h1);
+    if (!list) {
+      this.byH1.set(h1, [{ h2, h3, value }]);
+    } else {
+      for (const e of list) if (e.h2 === h2 && e.h3 === h3) { e.value = value; return; }
+      list.push({ h2, h3, value });
+    }
     this.count++;
-    let j = h1 & this.mask;
-    while (this.table[j] !== 0) j = (j + 1) & this.mask;
-    this.table[j] = e + 1;
   }
 
   delete(h1: number, h2: number, h3: number): void {
-    const i = this.find(h1, h2, h3);
+    const list = this.byH1.get(h1);
+    if (!list) return;
+    const i = list.findIndex((e) => e.h2 === h2 && e.h3 === h3);
     if (i < 0) return;
-    const e = this.table[i]! - 1;
-    this.values[e] = undefined;
-    this.free[e] = this.freeHead;
-    this.freeHead = e;
     this.count--;
-    // backward-shift: later entries of the probe run whose home is not in (hole, k] move up
-    const t = this.table;
-    const mask = this.mask;
-    let hole = i;
-    let k = i;
-    t[hole] = 0;
-    for (;;) {
-      k = (k + 1) & mask;
-      const x = t[k]!;
-      if (x === 0) return;
-      const h = this.f1[x - 1]! & mask;
-      const stays = hole <= k ? (hole < h && h <= k) : (hole < h || h <= k);
-      if (!stays) {
-        t[hole] = x;
-        t[k] = 0;
-        hole = k;
-      }
-    }
-  }
-
-  private find(h1: number, h2: number, h3: number): number {
-    const t = this.table;
-    const mask = this.mask;
-    let i = h1 & mask;
-    for (;;) {
-      const x = t[i]!;
-      if (x === 0) return -1;
-      const e = x - 1;
-      if (this.f1[e] === h1 && this.f2[e] === h2 && this.f3[e] === h3) return i;
-      i = (i + 1) & mask;
-    }
-  }
-
-  private grow(): void {
-    const cap = this.f1.length * 2;
-    const old = this.f1.length;
-    const f1 = new Uint32Array(cap); f1.set(this.f1); this.f1 = f1;
-    const f2 = new Uint32Array(cap); f2.set(this.f2); this.f2 = f2;
-    const f3 = new Uint32Array(cap); f3.set(this.f3); this.f3 = f3;
-    this.values.length = cap;
-    this.values.fill(undefined, old);
-    const free = new Int32Array(cap);
-    for (let i = old; i < cap; i++) free[i] = i + 1 < cap ? i + 1 : -1;
-    this.free = free;
-    this.freeHead = old;
-    this.table = new Int32Array(cap * 2);
-    this.mask = cap * 2 - 1;
-    for (let e = 0; e < old; e++) {
-      let j = this.f1[e]! & this.mask;
-      while (this.table[j] !== 0) j = (j + 1) & this.mask;
-      this.table[j] = e + 1;
-    }
+    if (list.length === 1) this.byH1.delete(h1);
+    else list.splice(i, 1);
   }
 }
