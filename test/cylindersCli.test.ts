@@ -3,12 +3,12 @@
  * (every bad row printed, exit 1), --on-conflict skip, list and get show the records with
  * dates as YYYY-MM-DD; CSV and JSON files. Run in-process through `main`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../simulators/cli.js';
 import { main as cylindersCli } from '../simulators/cylindersCli.js';
+import { adminApiArgs, captured, fixtureFile } from './helpers/cli.js';
 import { ADMIN_PASSWORD, startService, type TestService } from './helpers/service.js';
 
 let ts: TestService;
@@ -23,19 +23,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function captured(env: Record<string, string> = {}): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, env, out: (l) => void stdout.push(...l.split('\n')), err: (l) => void stderr.push(...l.split('\n')) };
-}
 
-const apiArgs = (): string[] => ['--api', ts.httpUrl, '--user', 'admin', '--password', ADMIN_PASSWORD];
+const apiArgs = (): string[] => adminApiArgs(ts);
 
-function file(name: string, text: string): string {
-  const p = path.join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const file = (name: string, text: string): string => fixtureFile(dir, name, text);
 
 /** GET /api/cylinders as the admin: what the registry holds. */
 async function registry(): Promise<{ total: number; items: Array<{ code: string }> }> {

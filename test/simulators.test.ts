@@ -3,14 +3,14 @@
  * channel of every family and finds it stored; the devices CLI imports (all or nothing),
  * lists, creates and rotates, always through the API. Both run in-process through `main`.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelList, families } from '../ingest/schemas/index.js';
-import type { CliIo } from '../simulators/cli.js';
 import { main as deviceClient } from '../simulators/deviceClient.js';
 import { main as devicesCli } from '../simulators/devicesCli.js';
+import { adminApiArgs, captured, fixtureFile } from './helpers/cli.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from './helpers/service.js';
 
 let ts: TestService;
@@ -25,20 +25,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** An io that records what a CLI prints; the environment is only what the test gives. */
-function captured(env: Record<string, string> = {}): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, env, out: (l) => void stdout.push(...l.split('\n')), err: (l) => void stderr.push(...l.split('\n')) };
-}
 
-const apiArgs = (): string[] => ['--api', ts.httpUrl, '--user', 'admin', '--password', ADMIN_PASSWORD];
+const apiArgs = (): string[] => adminApiArgs(ts);
 
-function file(name: string, text: string): string {
-  const p = path.join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const file = (name: string, text: string): string => fixtureFile(dir, name, text);
 
 async function canConnect(id: string, secret: string): Promise<boolean> {
   try {
