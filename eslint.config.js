@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['ingest/schemas/**/*.ts', 'ingest/decode.ts', 'ingest/topic.ts', 'ingest/dedupe.ts', 'broker/acl.ts', 'alerts/rules/**/*.ts', 'alerts/domain/**/*.ts', 'alerts/cylinders/**/*.ts'],
+    files: ['ingest/schemas/**/*.ts', 'ingest/decode.ts', 'ingest/topic.ts', 'ingest/dedupe.ts', 'broker/acl.ts', 'alerts/rules/**/*.ts', 'alerts/domain/**/*.ts', 'alerts/cylinders/**/*.ts', 'store/readingRuns.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: ioModules.map((name) => ({ name, message: 'domain code is pure: no I/O imports (DEVELOPERS.md, Style)' })),

@@ -73,6 +73,7 @@ export class AlertEngine {
   private readonly listeners: Array<(e: EngineEvent) => void> = [];
   private lastSeq = 0;
   private savedSeq = -1;
+  private startSeq = 0;
   private tickTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
@@ -105,6 +106,7 @@ export class AlertEngine {
     this.flags = (flags as Record<string, StoreFlag> | undefined) ?? {};
     // First start on existing data: begin after what is stored (no replay of history).
     this.lastSeq = saved ? saved.lastSeq : (await store.lastSequences()).readingSeq;
+    this.startSeq = this.lastSeq;
     for (const a of await store.loadActiveAlerts()) this.track(a);
     for (const c of await store.loadActiveRescueCases()) this.cases.set(c.id, c);
     await this.replay();
@@ -115,6 +117,11 @@ export class AlertEngine {
     this.tickTimer.unref();
     this.checkpointTimer = setInterval(() => void this.checkpoint().catch((err) => this.deps.log.error({ err }, 'alert checkpoint failed')), this.opts.checkpointMs);
     this.checkpointTimer.unref();
+  }
+
+  /** A restart replays the readings after this seq (the last checkpoint's). */
+  get replayFromSeq(): number {
+    return this.savedSeq >= 0 ? this.savedSeq : this.startSeq;
   }
 
   async stop(): Promise<void> {

@@ -18,6 +18,8 @@ export interface MetricSources {
   live?: () => { clients: number; dropped: number } | null;
   /** absent or null when InfluxDB forwarding is off */
   influx?: InfluxForwarder | null;
+  /** device-clustered history (store/readingRuns.ts); absent when HISTORY_RUN_ROWS is 0 */
+  history?: (() => { runs: number; readings: number; seals: number; merges: number; failures: number }) | null;
 }
 
 export function createMetrics(src: MetricSources): Registry {
@@ -77,6 +79,15 @@ export function createMetrics(src: MetricSources): Registry {
     gauge('influx_lag_seconds', 'Age of the oldest stored reading not yet confirmed by InfluxDB (0 when caught up)', () => influx.status().lagSeconds);
     gauge('influx_position', 'Seq of the last reading confirmed by InfluxDB (persisted)', () => influx.status().position);
     gauge('influx_up', '1 when the last InfluxDB write succeeded, 0 while writes fail', () => (influx.status().consecutiveFailures === 0 ? 1 : 0));
+  }
+
+  const history = src.history;
+  if (history) {
+    gauge('history_runs', 'Device-sorted runs of readings (device-clustered history)', () => history().runs);
+    gauge('history_clustered_readings', 'Readings sorted by device into runs (the rest are in arrival order, awaiting the next seal)', () => history().readings);
+    counter('history_seals_total', 'Readings sorted out of arrival order into a new run', () => history().seals);
+    counter('history_merges_total', 'Runs merged into a larger one', () => history().merges);
+    counter('history_failures_total', 'Seals or merges that failed (rolled back, retried)', () => history().failures);
   }
 
   const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency (append + COMMIT with WAL fsync)', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });

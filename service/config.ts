@@ -41,6 +41,8 @@ export const settings = {
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
   DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
   DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },
+  HISTORY_RUN_ROWS: { schema: nonNegativeInt, default: 262144, doc: 'Device-clustered history: readings are re-sorted by (device, time) in runs of this many rows and larger merges of them, so one device\'s chart reads only its own rows (0 = off: readings stay in arrival order).' },
+  HISTORY_SEAL_AFTER_S: { schema: positiveInt, default: 300, doc: 'Device-clustered history: readings are sorted into a run at the latest this long after they arrive, however few.' },
   DEDUPE_WINDOW_S: { schema: positiveInt, default: 600, doc: 'How long (device, msgId) pairs are remembered for duplicate detection (also reloaded at start).' },
   DEDUPE_MAX_ENTRIES: { schema: positiveInt, default: 3200000, doc: 'Upper bound on remembered (device, msgId) pairs (about 26 bytes each; the default holds 10 minutes at 5,000 readings/s in ~80 MB); the oldest are dropped first.' },
   DEAD_LETTER_RAW_MAX_BYTES: { schema: positiveInt, default: 65536, doc: 'Raw bytes kept per dead letter (the size is always recorded).' },
@@ -70,6 +72,8 @@ export interface Config {
   readonly dataDir: string;
   readonly dbPath: string;
   readonly duckdb: { readonly memoryLimit: string; readonly threads: number };
+  /** device-clustered history (store/readingRuns.ts); runRows 0 = off */
+  readonly history: { readonly runRows: number; readonly sealAfterMs: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly mqtt: {
     readonly host: string;
@@ -237,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir,
     dbPath: path.join(dataDir, 'supervision.duckdb'),
     duckdb: { memoryLimit: (v.DUCKDB_MEMORY_LIMIT as string).replace(/\s+/g, ''), threads: v.DUCKDB_THREADS as number },
+    history: { runRows: v.HISTORY_RUN_ROWS as number, sealAfterMs: (v.HISTORY_SEAL_AFTER_S as number) * 1000 },
     logLevel: v.LOG_LEVEL as Config['logLevel'],
     mqtt: {
       host: v.MQTT_HOST as string,

@@ -27,6 +27,8 @@ import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import { InfluxForwarder } from '../store/influx/forwarder.js';
+import { ReadingArchiver } from '../store/readingArchiver.js';
+import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 
@@ -40,6 +42,10 @@ export interface Started {
 
 export class Service {
   readonly store: Store;
+  /** null when HISTORY_RUN_ROWS is 0 */
+  readonly archiver: ReadingArchiver | null;
+  /** the store as what it is, for what only DuckDB has (history runs) */
+  private readonly duckdb: DuckDbStore;
   readonly registry: DeviceRegistry;
   readonly tracker: ConnectionTracker;
   readonly ingest: Ingest;
@@ -57,7 +63,8 @@ export class Service {
   private stopping: Promise<void> | null = null;
 
   constructor(readonly config: Config, private readonly log: Logger) {
-    this.store = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
+    const store = this.duckdb = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
+    this.store = store;
     this.registry = new DeviceRegistry(this.store);
     this.tracker = new ConnectionTracker(this.store, config.ingest.stateFlushIntervalMs,
       (err) => log.error({ err }, 'could not save device connection state'));
@@ -115,6 +122,17 @@ export class Service {
       : null;
     if (this.influx) { const f = this.influx; this.ingest.onStored((readings) => f.notify(readings)); }
     this.tracker.onChange((deviceId, connected) => this.engine.handleConnection(deviceId, connected));
+    const archiveLog = log.child({ component: 'history' });
+    this.archiver = config.history.runRows > 0
+      ? new ReadingArchiver(store, {
+        policy: { runRows: config.history.runRows, sealAfterMs: config.history.sealAfterMs, fanout: HISTORY_FANOUT, maxLevel: HISTORY_MAX_LEVEL },
+        intervalMs: 1000,
+        // what a restart would replay, and what InfluxDB has not confirmed, stays in arrival order
+        safeSeq: () => Math.min(this.engine.replayFromSeq, this.influx ? this.influx.status().position : Infinity),
+        onError: (err) => archiveLog.error({ err }, 'sorting readings by device failed; will retry'),
+        onStep: (step, ms) => archiveLog.debug({ step: step.kind, table: step.base, runs: step.kind === 'merge' ? step.runs.length : 1, ms: Math.round(ms) }, 'history step'),
+      })
+      : null;
   }
 
   async start(): Promise<Started> {
@@ -131,6 +149,7 @@ export class Service {
     await this.engine.start();
     logStoreOutcomes(this.ingest, log.child({ component: 'ingest' }));
     await this.influx?.start();
+    this.archiver?.start();
     await this.broker.start();
 
     const app = await buildApp({
@@ -146,7 +165,8 @@ export class Service {
       tokens,
       limiter: new LoginLimiter(config.auth.loginMaxAttempts),
       metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx,
-        live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null) }),
+        live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
+        history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null }),
       health: () => this.health(),
       log,
     });
@@ -193,6 +213,7 @@ export class Service {
       await this.ingest.stop();
       await this.engine.stop();
       await this.influx?.stop();
+      await this.archiver?.stop();
       this.webhooks.stop();
       await this.tracker.stop();
       await this.store.close();
@@ -218,6 +239,13 @@ function influxHealth(f: InfluxForwarder): { ok: boolean; detail: string } {
   return s.consecutiveFailures > 0
     ? { ok: false, detail: `degraded: ${s.consecutiveFailures} failed writes (${s.lastError ?? 'unknown error'}); ${lag}; readings are kept and sent when it recovers` }
     : { ok: true, detail: lag };
+}
+
+function historyStatus(store: DuckDbStore, archiver: ReadingArchiver): () => { runs: number; readings: number; seals: number; merges: number; failures: number } {
+  return () => {
+    const tables = store.readingRuns();
+    return { runs: tables.reduce((n, t) => n + t.runs, 0), readings: tables.reduce((n, t) => n + t.rows, 0), ...archiver.status() };
+  };
 }
 
 /** Log the first failed commit and the recovery, not every failed batch. */

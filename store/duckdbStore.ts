@@ -13,6 +13,8 @@ import type { Family } from '../ingest/schemas/index.js';
 import { migrate } from './migrations.js';
 import { ReadingChunkWriter } from './chunkWriter.js';
 import { allReadingTables, readingTables, type ReadingTable } from './readingTables.js';
+import { ReadingArchive } from './readingArchive.js';
+import { nextStep, type ArchiveStep, type RunPolicy } from './readingRuns.js';
 import { Serial } from './serial.js';
 import type { Alert } from '../alerts/domain/alert.js';
 import type { RescueCase } from '../alerts/domain/rescueCase.js';
@@ -36,11 +38,16 @@ export class DuckDbStore implements Store {
   private writer: DuckDBConnection | null = null;
   private control: DuckDBConnection | null = null;
   private reader: DuckDBConnection | null = null;
+  /** device-clustered history's seals and merges (readingArchive.ts): long statements of their own */
+  private maint: DuckDBConnection | null = null;
   private readonly appenders = new Map<string, DuckDBAppender>();
   private readonly chunkWriters = new Map<string, ReadingChunkWriter>();
   private readonly writeQueue = new Serial();
   private readonly controlQueue = new Serial();
   private readonly readQueue = new Serial();
+  private readonly maintQueue = new Serial();
+  private readonly archive = new ReadingArchive((fn) => this.readQueue.run(fn));
+  private closing = false;
 
   constructor(private readonly file: string, private readonly options: DuckDbOptions = {}) {}
 
@@ -56,10 +63,17 @@ export class DuckDbStore implements Store {
     this.writer = await this.instance.connect();
     this.control = await this.instance.connect();
     this.reader = await this.instance.connect();
+    this.maint = await this.instance.connect();
     await migrate(this.control);
+    await this.archive.load(this.control);
   }
 
   async close(): Promise<void> {
+    // a merge may take minutes: abandon it (its transaction rolls back, the inputs stay), and
+    // start no other step on a connection about to close
+    this.closing = true;
+    this.maint?.interrupt();
+    await this.maintQueue.idle();
     await this.writeQueue.idle();
     await this.controlQueue.idle();
     await this.readQueue.idle();
@@ -68,14 +82,15 @@ export class DuckDbStore implements Store {
     }
     this.appenders.clear();
     this.chunkWriters.clear();
-    for (const c of [this.writer, this.control, this.reader]) c?.closeSync();
+    for (const c of [this.writer, this.control, this.reader, this.maint]) c?.closeSync();
     // CHECKPOINT is implicit on the last close: the WAL is folded into the file.
     this.instance?.closeSync();
-    this.writer = this.control = this.reader = null;
+    this.writer = this.control = this.reader = this.maint = null;
     this.instance = null;
+    this.closing = false;
   }
 
-  private conn(which: 'writer' | 'control' | 'reader'): DuckDBConnection {
+  private conn(which: 'writer' | 'control' | 'reader' | 'maint'): DuckDBConnection {
     const c = this[which];
     if (!c) throw new Error('store is not open');
     return c;
@@ -139,14 +154,15 @@ export class DuckDbStore implements Store {
     return this.read(async (c) => {
       const parts = allReadingTables.map((t) => `SELECT max(seq) AS m FROM ${t.table}`).join(' UNION ALL ');
       const r = await all(c, `SELECT coalesce(max(m), 0)::DOUBLE AS s, (SELECT coalesce(max(id), 0)::DOUBLE FROM dead_letters) AS d FROM (${parts})`);
-      return { readingSeq: Number(r[0]?.s ?? 0), deadLetterId: Number(r[0]?.d ?? 0) };
+      const archived = Math.max(0, ...allReadingTables.map((t) => this.archive.totals(t.table).seqMax));
+      return { readingSeq: Math.max(Number(r[0]?.s ?? 0), archived), deadLetterId: Number(r[0]?.d ?? 0) };
     });
   }
 
   recentMessageKeys(since: number, max: number): Promise<Array<[string, string]>> {
     return this.read(async (c) => {
       const parts = allReadingTables
-        .map((t) => `SELECT device_id, msg_id, received_at FROM ${t.table} WHERE received_at >= epoch_ms(?::BIGINT)`)
+        .map((t) => `SELECT device_id, msg_id, received_at FROM ${this.archive.from(t.table, 'device_id, msg_id, received_at', { receivedSince: since })} WHERE received_at >= epoch_ms(?::BIGINT)`)
         .join(' UNION ALL ');
       const rows = await all(c, `SELECT device_id, msg_id FROM (${parts}) ORDER BY received_at DESC LIMIT ?`,
         [...allReadingTables.map(() => since), max]);
@@ -167,8 +183,9 @@ export class DuckDbStore implements Store {
         if (q.to !== undefined) { where.push('ts <= epoch_ms(?::BIGINT)'); params.push(q.to); }
         params.push(q.limit);
         const cols = [...new Set(t.columns.map((x) => x.name))].join(', ');
+        const source = this.archive.from(t.table, `seq, device_id, msg_id, ts, received_at, extra, ${cols}`, { from: q.from, to: q.to });
         const rows = await all(c, `SELECT seq::DOUBLE AS seq, msg_id, epoch_ms(ts)::DOUBLE AS ts, epoch_ms(received_at)::DOUBLE AS received_at, extra, ${cols}
-          FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ts DESC, seq DESC LIMIT ?`, params);
+          FROM ${source} WHERE ${where.join(' AND ')} ORDER BY ts DESC, seq DESC LIMIT ?`, params);
         for (const row of rows) out.push(toStoredReading(channel, t, row));
       }
       // newest last, as PROTOCOL.md asks; across channels keep the newest `limit` overall
@@ -186,7 +203,8 @@ export class DuckDbStore implements Store {
       // one pass over the device's window: bucket index from epoch ms, then min/max/avg
       const rows = await all(c, `SELECT (floor((epoch_ms(ts) - ?::BIGINT) / ?::BIGINT) * ?::BIGINT + ?::BIGINT)::DOUBLE AS t,
           min(${value})::DOUBLE AS mn, max(${value})::DOUBLE AS mx, avg(${value})::DOUBLE AS av, count(${value})::DOUBLE AS n
-        FROM ${t.table} WHERE device_id = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT) AND ${col.name} IS NOT NULL
+        FROM ${this.archive.from(t.table, `device_id, ts, ${col.name}`, { from: q.from, to: q.to })}
+        WHERE device_id = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT) AND ${col.name} IS NOT NULL
         GROUP BY 1 ORDER BY 1`, [q.from, q.bucketMs, q.bucketMs, q.from, q.deviceId, q.from, q.to]);
       return rows.map((r) => ({ t: Number(r.t), min: Number(r.mn), max: Number(r.mx), avg: Number(r.av), n: Number(r.n) }));
     });
@@ -196,7 +214,7 @@ export class DuckDbStore implements Store {
     return this.read(async (c) => {
       const parts = allReadingTables.map((t) => `SELECT count(*) AS n FROM ${t.table}`).join(' UNION ALL ');
       const r = await all(c, `SELECT sum(n)::DOUBLE AS n FROM (${parts})`);
-      return Number(r[0]?.n ?? 0);
+      return Number(r[0]?.n ?? 0) + allReadingTables.reduce((n, t) => n + this.archive.totals(t.table).rows, 0);
     });
   }
 
@@ -334,7 +352,7 @@ export class DuckDbStore implements Store {
         // heartbeats of every family share a table: the family comes from the registry
         const rows = await all(c, `SELECT r.seq::DOUBLE AS seq, r.device_id, r.msg_id, epoch_ms(r.ts)::DOUBLE AS ts,
           epoch_ms(r.received_at)::DOUBLE AS received_at, r.qos, r.extra, d.family AS family, ${cols}
-          FROM ${t.table} r LEFT JOIN devices d ON d.id = r.device_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?`, [after, limit]);
+          FROM ${this.archive.from(t.table, storedColumns(t), { after })} r LEFT JOIN devices d ON d.id = r.device_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?`, [after, limit]);
         const channel = channelOfTable(t.table);
         for (const row of rows) {
           if (row.family === null) continue; // device deleted since: nothing to evaluate
@@ -471,6 +489,29 @@ export class DuckDbStore implements Store {
     });
   }
 
+  /**
+   * One step of device-clustered history (readingRuns.ts): seal a hot table into a run or merge
+   * runs, whichever comes first, or nothing. Rows with seq > safeSeq stay in the hot tables
+   * (readers by seq, the alert engine's replay and the InfluxDB forwarder, scan those cheaply).
+   */
+  maintainReadings(safeSeq: number, policy: RunPolicy, now: number): Promise<ArchiveStep | null> {
+    return this.maintQueue.run(async () => {
+      if (this.closing) return null;
+      const c = this.conn('maint');
+      const tables = [];
+      for (const t of allReadingTables) tables.push({ base: t.table, hot: await this.archive.hotStats(c, t.table, safeSeq), runs: this.archive.runsOf(t.table) });
+      const step = nextStep(tables, policy, now);
+      if (step?.kind === 'seal') await this.archive.seal(c, step.base, safeSeq, policy);
+      else if (step?.kind === 'merge') await this.archive.merge(c, step.runs, policy);
+      return step;
+    });
+  }
+
+  /** Runs per reading table, for /metrics and the benchmarks. */
+  readingRuns(): Array<{ base: string; runs: number; rows: number }> {
+    return allReadingTables.map((t) => ({ base: t.table, runs: this.archive.runsOf(t.table).length, rows: this.archive.totals(t.table).rows }));
+  }
+
   private read<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.readQueue.run(() => fn(this.conn('reader')));
   }
@@ -523,6 +564,11 @@ function appendNullable(a: DuckDBAppender, v: string | null): void {
 
 function deviceParams(d: DeviceRecord): DuckDBValue[] {
   return [d.id, d.family, d.name, d.location?.lat ?? null, d.location?.lng ?? null, d.district, JSON.stringify(d.meta), d.secretHash, d.createdAt, d.updatedAt];
+}
+
+/** Every column of a reading table, in table order (the runs are copies of it). */
+function storedColumns(t: ReadingTable): string {
+  return ['seq', 'device_id', 'msg_id', 'ts', 'received_at', 'qos', ...new Set(t.columns.map((c) => c.name)), 'extra'].join(', ');
 }
 
 function toStoredReading(channel: string, t: ReadingTable, row: Row): StoredReading {

@@ -32,8 +32,14 @@ const v2 = [
   `CREATE TABLE cylinders (code VARCHAR PRIMARY KEY, owner_station_id VARCHAR NOT NULL, status VARCHAR NOT NULL, doc VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)`,
 ];
 
+/** Device-clustered history (readingRuns.ts): the catalog of sealed, sorted runs. */
+const v3 = [
+  `CREATE TABLE reading_runs (id BIGINT PRIMARY KEY, base VARCHAR NOT NULL, level INTEGER NOT NULL, rows BIGINT NOT NULL,
+    seq_min BIGINT NOT NULL, seq_max BIGINT NOT NULL, ts_min TIMESTAMP NOT NULL, ts_max TIMESTAMP NOT NULL, received_max TIMESTAMP NOT NULL)`,
+];
+
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: string[][] = [v1, v2];
+export const migrations: string[][] = [v1, v2, v3];
 
 export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: number }> {
   await c.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');

@@ -47,6 +47,7 @@ describe('defaults', () => {
         deadLetterRawMaxBytes: 65536, stateFlushIntervalMs: 5000,
       },
       influx: null,
+      history: { runRows: 262144, sealAfterMs: 300_000 },
       auth: { tokenTtlS: 43200, loginMaxAttempts: 10 },
       alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [] },
     } satisfies Config);
