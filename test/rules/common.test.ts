@@ -12,8 +12,8 @@ import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
 import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
 import {
   applyInput, cameraDarkRule, configFor, cylinderOfflineRule, dispenserOfflineRule, elevatorOfflineRule, emptyMap, familyOfflineRules,
-  mapDelete, mapEntries, mapGet, mapSet, mapSize, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
-  withinWindow, type OfflineConfig, type OfflineState, type RuleInput,
+  mapDelete, mapEntries, mapGet, mapSet, mapSize, mapUpdate, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
+  withinWindow, type OfflineConfig, type OfflineState, type RuleInput, type ShardedMap,
 } from '../../alerts/rules/common/index.js';
 import { kitchenRules } from '../../alerts/rules/kitchen/index.js';
 import { elevatorRules } from '../../alerts/rules/elevator/index.js';
@@ -84,6 +84,43 @@ describe('sharded map', () => {
     expect(mapGet(back, '__proto__')).toBe('p');
     expect(mapGet(back, 'constructor')).toBe('c');
     expect(mapSize(back)).toBe(2);
+  });
+
+  it('reads a map saved in the first, flat layout, and its first update regroups it with every key kept', () => {
+    // what an older checkpoint holds: { shards: [...1024 leaves] }, key in leaf shardOf(key, 1024)
+    const flat: { shards: Array<Record<string, number>> } = { shards: Array.from({ length: 1024 }, () => ({})) };
+    const keys = Array.from({ length: 3000 }, (_, i) => `elev-${i}`);
+    keys.forEach((k, i) => { flat.shards[shardOf(k, 1024)]![k] = i; });
+    const old = deepFreeze(roundTrip(flat)) as ShardedMap<number>;
+    expect(mapGet(old, 'elev-17')).toBe(17);
+    expect(mapSize(old)).toBe(3000);
+    const next = mapSet(old, 'elev-new', -1);
+    expect('groups' in next).toBe(true);
+    expect(mapSize(next)).toBe(3001);
+    for (const [i, k] of keys.entries()) expect(mapGet(next, k)).toBe(i);
+    expect(mapGet(old, 'elev-new')).toBeUndefined();
+    expect(new Map(mapEntries(mapDelete(next, 'elev-new')))).toEqual(new Map(mapEntries(old)));
+  });
+
+  it('behaves as a Map under random sets and deletes, never touching its input, through JSON round trips', () => {
+    let seed = 7;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    for (const leaves of [1, 5, 8, 1024]) {
+      let m = emptyMap<number>(leaves);
+      const ref = new Map<string, number>();
+      for (let step = 0; step < 2000; step++) {
+        const before = JSON.stringify(m);
+        const frozen = deepFreeze(m);
+        const batch = Array.from({ length: 1 + rand(3) }, () => [`k${rand(300)}`, rand(4) === 0 ? undefined : rand(1000)] as [string, number | undefined]);
+        m = mapUpdate(frozen, batch);
+        for (const [k, v] of batch) { if (v === undefined) ref.delete(k); else ref.set(k, v); }
+        expect(JSON.stringify(frozen)).toBe(before);
+        if (step % 250 === 0) m = roundTrip(m);
+      }
+      expect(new Map(mapEntries(m))).toEqual(ref);
+      expect(mapSize(m)).toBe(ref.size);
+      for (const [k, v] of ref) expect(mapGet(m, k)).toBe(v);
+    }
   });
 
   it('hashes a key to the same shard every time (FNV-1a)', () => {

@@ -130,7 +130,8 @@ export function offlineRule(family: Family, ruleId: string, defaults: OfflineCon
         alerted: beforeClose ? prev.alerted : null,
       };
       const effects = !beforeClose && prev?.alerted ? [resolve(reading.deviceId, 'message received', at)] : [];
-      return { state: { ...state, devices: mapSet(state.devices, reading.deviceId, next) }, effects };
+      // a literal, not a spread: this runs for every reading of every device (P1 profile)
+      return { state: { devices: mapSet(state.devices, reading.deviceId, next), listeningSince: state.listeningSince }, effects };
     },
 
     onConnection(state, event, ctx, now) {

@@ -3,25 +3,36 @@
  * city scale. Rule state must be plain JSON and rules must not mutate their input, so each
  * reading returns a new state; with one flat record of 25,000 elevators (DOMAIN.md, one city)
  * every copy costs ~25 ms in V8, on every status reading. Here the keys are spread over a
- * fixed number of shards (FNV-1a of the key): an update copies the shard array (a fast
- * array copy) and one shard of a few dozen keys, ~0.02 ms at 25,000 keys.
+ * fixed number of leaves (FNV-1a of the key) held in groups: an update copies the group list,
+ * one group and one leaf of a few dozen keys. With 1,024 leaves in 32 groups of 32 that is
+ * ~0.5 KB of garbage per update; one flat array of 1,024 leaves (the first layout) copied 8 KB,
+ * a third of the alert engine's time and much of the garbage collection under load (P1 profile).
  *
- * Plain JSON: `{ shards: [{key: value, ...}, ...] }`; the shard count is the array's length,
- * so a state read back after a restart hashes keys to the same shards. Keys are stored as
- * own properties and read with Object.hasOwn, so a device called `__proto__` or
- * `constructor` is an ordinary key.
+ * Plain JSON: `{ leaves: 1024, groups: [[{key: value, ...}, ...32], ...32] }`; leaf i is
+ * groups[floor(i / g)][i % g] with g = the length of groups[0]. A state saved in the first
+ * layout, `{ shards: [{...}, ...] }`, is read as it is and regrouped by its first update, with
+ * keys in the same leaves. Keys are own properties read with Object.hasOwn, so a device called
+ * `__proto__` or `constructor` is an ordinary key.
  */
 
-export interface ShardedMap<T> {
-  shards: Array<Record<string, T>>;
-}
+type Leaf<T> = Record<string, T>;
 
-/** Enough for a province (~500,000 keys at ~500 per shard); an empty map is ~3 KB of JSON. */
+export type ShardedMap<T> =
+  | { leaves: number; groups: Array<Array<Leaf<T>>> }
+  /** the first layout, as older checkpoints hold it */
+  | { shards: Array<Leaf<T>> };
+
+/** Enough for a province (~500,000 keys at ~500 per leaf); an empty map is ~3 KB of JSON. */
 export const DEFAULT_SHARDS = 1024;
 
-export function emptyMap<T>(shards: number = DEFAULT_SHARDS): ShardedMap<T> {
-  return { shards: Array.from({ length: Math.max(1, Math.floor(shards)) }, () => ({})) };
+export function emptyMap<T>(leaves: number = DEFAULT_SHARDS): ShardedMap<T> {
+  const n = Math.max(1, Math.floor(leaves));
+  const g = groupSize(n);
+  return { leaves: n, groups: Array.from({ length: Math.ceil(n / g) }, (_, i) => Array.from({ length: Math.min(g, n - i * g) }, () => ({}))) };
 }
+
+/** Leaves per group: about the square root, so both copies stay small. */
+const groupSize = (leaves: number): number => Math.ceil(Math.sqrt(leaves));
 
 /** FNV-1a 32-bit over UTF-16 code units: stable across processes and restarts. */
 export function shardOf(key: string, shardCount: number): number {
@@ -33,43 +44,69 @@ export function shardOf(key: string, shardCount: number): number {
   return (h >>> 0) % shardCount;
 }
 
-export function mapGet<T>(m: ShardedMap<T>, key: string): T | undefined {
-  const shard = m.shards[shardOf(key, m.shards.length)]!;
-  return Object.hasOwn(shard, key) ? shard[key] : undefined;
+type Grouped<T> = { leaves: number; groups: Array<Array<Leaf<T>>> };
+
+function grouped<T>(m: ShardedMap<T>): Grouped<T> {
+  if ('groups' in m) return m;
+  const g = groupSize(m.shards.length);
+  const groups: Array<Array<Leaf<T>>> = [];
+  for (let i = 0; i < m.shards.length; i += g) groups.push(m.shards.slice(i, i + g));
+  return { leaves: m.shards.length, groups };
 }
 
-/** Set (value) or delete (undefined) several keys, copying each touched shard once. */
+function leafOf<T>(m: ShardedMap<T>, key: string): Leaf<T> {
+  if ('groups' in m) {
+    const i = shardOf(key, m.leaves);
+    const g = m.groups[0]!.length;
+    return m.groups[Math.floor(i / g)]![i % g]!;
+  }
+  return m.shards[shardOf(key, m.shards.length)]!;
+}
+
+export function mapGet<T>(m: ShardedMap<T>, key: string): T | undefined {
+  const leaf = leafOf(m, key);
+  return Object.hasOwn(leaf, key) ? leaf[key] : undefined;
+}
+
+/** Set (value) or delete (undefined) several keys, copying each touched group and leaf once. */
 export function mapUpdate<T>(m: ShardedMap<T>, updates: ReadonlyArray<readonly [string, T | undefined]>): ShardedMap<T> {
   if (updates.length === 0) return m;
   if (updates.length === 1) return mapSetOne(m, updates[0]![0], updates[0]![1]);
-  const shards = m.shards.slice();
-  const copied = new Set<number>();
+  const from = grouped(m);
+  const g = from.groups[0]!.length;
+  const groups = from.groups.slice();
+  const copiedGroups = new Set<number>();
+  const copiedLeaves = new Set<number>();
   let changed = false;
   for (const [key, value] of updates) {
-    const i = shardOf(key, shards.length);
-    const present = Object.hasOwn(shards[i]!, key);
+    const i = shardOf(key, from.leaves);
+    const gi = Math.floor(i / g);
+    const present = Object.hasOwn(groups[gi]![i % g]!, key);
     if (value === undefined && !present) continue;
-    if (!copied.has(i)) {
-      shards[i] = { ...shards[i]! };
-      copied.add(i);
-    }
-    put(shards[i]!, key, value);
+    if (!copiedGroups.has(gi)) { groups[gi] = groups[gi]!.slice(); copiedGroups.add(gi); }
+    if (!copiedLeaves.has(i)) { groups[gi]![i % g] = { ...groups[gi]![i % g]! }; copiedLeaves.add(i); }
+    put(groups[gi]![i % g]!, key, value);
     changed = true;
   }
-  return changed ? { shards } : m;
+  return changed ? { leaves: from.leaves, groups } : m;
 }
 
-/** The common case, one key per reading: no bookkeeping of copied shards. */
+/** The common case, one key per reading: no bookkeeping of copied groups and leaves. */
 function mapSetOne<T>(m: ShardedMap<T>, key: string, value: T | undefined): ShardedMap<T> {
-  const i = shardOf(key, m.shards.length);
-  const old = m.shards[i]!;
+  const from = grouped(m);
+  const g = from.groups[0]!.length;
+  const i = shardOf(key, from.leaves);
+  const gi = Math.floor(i / g);
+  const old = from.groups[gi]![i % g]!;
   const present = Object.hasOwn(old, key);
   if (value === undefined ? !present : present && old[key] === value) return m;
-  const shards = m.shards.slice();
-  const shard = { ...old };
-  put(shard, key, value);
-  shards[i] = shard;
-  return { shards };
+  const leaf = { ...old };
+  put(leaf, key, value);
+  const group = from.groups[gi]!.slice();
+  group[i % g] = leaf;
+  const groups = from.groups.slice();
+  groups[gi] = group;
+  return { leaves: from.leaves, groups };
 }
 
 function put<T>(shard: Record<string, T>, key: string, value: T | undefined): void {
@@ -87,19 +124,23 @@ export function mapDelete<T>(m: ShardedMap<T>, key: string): ShardedMap<T> {
   return mapUpdate<T>(m, [[key, undefined]]);
 }
 
+function leavesOf<T>(m: ShardedMap<T>): Array<Leaf<T>> {
+  return 'groups' in m ? m.groups.flat() : m.shards;
+}
+
 /** Visit every entry without building an array (clock ticks walk every device each second). */
 export function mapForEach<T>(m: ShardedMap<T>, visit: (key: string, value: T) => void): void {
-  for (const shard of m.shards) {
-    for (const key of Object.keys(shard)) visit(key, shard[key]!);
-  }
+  const visitLeaf = (leaf: Leaf<T>) => { for (const key of Object.keys(leaf)) visit(key, leaf[key]!); };
+  if ('groups' in m) for (const group of m.groups) for (const leaf of group) visitLeaf(leaf);
+  else for (const leaf of m.shards) visitLeaf(leaf);
 }
 
 export function mapEntries<T>(m: ShardedMap<T>): Array<[string, T]> {
-  return m.shards.flatMap((s) => Object.entries(s));
+  return leavesOf(m).flatMap((s) => Object.entries(s));
 }
 
 export function mapSize<T>(m: ShardedMap<T>): number {
   let n = 0;
-  for (const s of m.shards) n += Object.keys(s).length;
+  for (const s of leavesOf(m)) n += Object.keys(s).length;
   return n;
 }

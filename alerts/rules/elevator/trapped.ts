@@ -129,13 +129,18 @@ function onStatus(car: CarState, reading: RuleReading, cfg: TrappedConfig): { ca
   const mode = str(data, 'serviceMode');
   const trappedLike = bool(data, 'passengerPresent') === true && bool(data, 'doorClosed') === true && bool(data, 'moving') === false
     && !(mode !== null && cfg.ignoreModes.includes(mode));
-  const base: CarState = { ...car, doorZone: bool(data, 'doorZone') ?? car.doorZone, floor: num(data, 'floor') ?? car.floor, lastSeq: reading.seq };
+  const doorZone = bool(data, 'doorZone') ?? car.doorZone;
+  const floor = num(data, 'floor') ?? car.floor;
+  // literals of one shape rather than spreads with overrides: this runs for every status of
+  // every car in the condition, and the spreads were the rule's hottest lines (P1 profile)
   if (!trappedLike) {
     // the condition cleared: the timer resets and the next incident may start
-    return { car: { ...base, since: null, sinceSeq: null, incident: null }, raise: null };
+    return { car: { since: null, sinceSeq: null, doorZone, floor, lastSeq: reading.seq, incident: null }, raise: null };
   }
   const started = car.since === null;
-  const next: CarState = { ...base, since: started ? at : car.since, sinceSeq: started ? reading.seq : car.sinceSeq };
+  const next: CarState = {
+    since: started ? at : car.since, sinceSeq: started ? reading.seq : car.sinceSeq, doorZone, floor, lastSeq: reading.seq, incident: car.incident,
+  };
   if (next.incident || !reached(at, next.since!, thresholdMs(next, cfg))) return { car: next, raise: null };
   const raise = raiseTrapped(reading.deviceId, next, 'status_timer', cfg, at, [next.sinceSeq ?? reading.seq, reading.seq], null);
   return { car: { ...next, incident: { at, detectedBy: 'status_timer' } }, raise };
