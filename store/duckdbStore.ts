@@ -14,7 +14,7 @@ import { migrate } from './migrations.js';
 import { ReadingChunkWriter } from './chunkWriter.js';
 import { allReadingTables, readingTables, type ReadingTable } from './readingTables.js';
 import { ReadingArchive } from './readingArchive.js';
-import { nextStep, type ArchiveStep, type RunPolicy } from './readingRuns.js';
+import { nextStep, runsMatching, type ArchiveStep, type RunPolicy } from './readingRuns.js';
 import { Serial } from './serial.js';
 import type { Alert } from '../alerts/domain/alert.js';
 import type { RescueCase } from '../alerts/domain/rescueCase.js';
@@ -31,6 +31,8 @@ export interface DuckDbOptions {
   memoryLimit?: string;
   /** DuckDB worker threads (default: DuckDB's, one per core) */
   threads?: number;
+  /** readings fetched per scan when readingsAfter must search device-sorted runs (default 50,000) */
+  backfillChunk?: number;
 }
 
 export class DuckDbStore implements Store {
@@ -48,6 +50,8 @@ export class DuckDbStore implements Store {
   private readonly maintQueue = new Serial();
   private readonly archive = new ReadingArchive((fn) => this.readQueue.run(fn));
   private closing = false;
+  /** readingsAfter's chunk of a backfill from runs: the readings in (from, to], in seq order */
+  private afterCache: { from: number; to: number; rows: Reading[] } | null = null;
 
   constructor(private readonly file: string, private readonly options: DuckDbOptions = {}) {}
 
@@ -344,26 +348,69 @@ export class DuckDbStore implements Store {
     });
   }
 
+  /**
+   * The readings after a seq, in seq order (the alert engine's replay, the InfluxDB
+   * forwarder). Normally they are in the hot tables, in seq order, and cheap to find. Runs are
+   * sorted by device, so finding seqs in them scans them whole (~1.5 s at 100M readings): that
+   * only happens in a backfill (InfluxDB enabled on a store with history), and then one scan
+   * fetches `backfillChunk` readings and the next calls are served from them.
+   */
   readingsAfter(after: number, limit: number): Promise<Reading[]> {
     return this.read(async (c) => {
-      const out: Reading[] = [];
-      for (const t of allReadingTables) {
-        const cols = t.columns.map((x) => 'r.' + x.name).join(', ');
-        // heartbeats of every family share a table: the family comes from the registry
-        const rows = await all(c, `SELECT r.seq::DOUBLE AS seq, r.device_id, r.msg_id, epoch_ms(r.ts)::DOUBLE AS ts,
-          epoch_ms(r.received_at)::DOUBLE AS received_at, r.qos, r.extra, d.family AS family, ${cols}
-          FROM ${this.archive.from(t.table, storedColumns(t), { after })} r LEFT JOIN devices d ON d.id = r.device_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?`, [after, limit]);
-        const channel = channelOfTable(t.table);
-        for (const row of rows) {
-          if (row.family === null) continue; // device deleted since: nothing to evaluate
-          const stored = toStoredReading(channel, t, row);
-          out.push({ seq: stored.seq, family: String(row.family) as Family, channel, deviceId: String(row.device_id), msgId: stored.msgId, ts: stored.ts,
-            receivedAt: stored.receivedAt, qos: Number(row.qos), data: stored.data, extra: row.extra === null ? null : String(row.extra) });
-        }
+      let start = after;
+      const cached = this.afterCache;
+      if (cached && after >= cached.from && after < cached.to) {
+        let lo = 0;
+        let hi = cached.rows.length;
+        while (lo < hi) { const mid = (lo + hi) >>> 1; if (cached.rows[mid]!.seq <= after) lo = mid + 1; else hi = mid; }
+        if (lo < cached.rows.length) return cached.rows.slice(lo, lo + limit);
+        start = cached.to; // the rest of the cached range held only skipped readings
       }
-      out.sort((a, b) => a.seq - b.seq);
+      this.afterCache = null;
+      const fromRuns = allReadingTables.some((t) => runsMatching(this.archive.runsOf(t.table), { after: start }).length > 0);
+      const fetch = fromRuns ? Math.max(limit, this.options.backfillChunk ?? 50_000) : limit;
+      let out: Reading[] = [];
+      let complete = Infinity;
+      // Readings of devices deleted since are skipped; if a whole fetch was theirs, look past it
+      // rather than answer "nothing after", which would stall the replay and the forwarder.
+      for (let from = start; ; from = complete) {
+        ({ out, complete } = await this.readingsFrom(c, from, fetch));
+        if (out.length || complete === Infinity) break;
+      }
+      if (fromRuns && complete !== Infinity && out.length > limit) this.afterCache = { from: after, to: complete, rows: out };
       return out.slice(0, limit);
     });
+  }
+
+  /**
+   * Each table gives its first `fetch` rows after `after`; a table that gave that many is
+   * complete only up to its last seq, so nothing past the lowest such seq is returned (a later
+   * seq of one table must not overtake an earlier one of another). `complete` is that seq, or
+   * Infinity when every table gave all it had.
+   */
+  private async readingsFrom(c: DuckDBConnection, after: number, fetch: number): Promise<{ out: Reading[]; complete: number }> {
+    const out: Reading[] = [];
+    let complete = Infinity;
+    for (const t of allReadingTables) {
+      const cols = t.columns.map((x) => 'r.' + x.name).join(', ');
+      // heartbeats of every family share a table: the family comes from the registry
+      const rows = await all(c, `SELECT r.seq::DOUBLE AS seq, r.device_id, r.msg_id, epoch_ms(r.ts)::DOUBLE AS ts,
+        epoch_ms(r.received_at)::DOUBLE AS received_at, r.qos, r.extra, d.family AS family, ${cols}
+        FROM ${this.archive.from(t.table, storedColumns(t), { after })} r LEFT JOIN devices d ON d.id = r.device_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?`, [after, fetch]);
+      if (rows.length === fetch) complete = Math.min(complete, Number(rows[rows.length - 1]!.seq));
+      const channel = channelOfTable(t.table);
+      for (const row of rows) {
+        if (row.family === null) continue; // device deleted since: nothing to evaluate
+        const stored = toStoredReading(channel, t, row);
+        out.push({ seq: stored.seq, family: String(row.family) as Family, channel, deviceId: String(row.device_id), msgId: stored.msgId, ts: stored.ts,
+          receivedAt: stored.receivedAt, qos: Number(row.qos), data: stored.data, extra: row.extra === null ? null : String(row.extra) });
+      }
+    }
+    out.sort((a, b) => a.seq - b.seq);
+    let end = out.length;
+    while (end > 0 && out[end - 1]!.seq > complete) end--;
+    out.length = end;
+    return { out, complete };
   }
 
   saveEngineCheckpoint(cp: EngineCheckpoint): Promise<void> {

@@ -321,6 +321,29 @@ describe('sequences and recent keys', () => {
   });
 });
 
+describe('readingsAfter', () => {
+  it('never lets a later seq of one table overtake an earlier one of another, and looks past readings of deleted devices', async () => {
+    const s = await freshStore();
+    await s.insertDevices([device('ra-lift'), device('ra-cam', { family: 'kitchen' })]);
+    const status = (n: number, id: string) => simple(id, `s${n}`, T0 + n, { seq: n });
+    const rows: Reading[] = [];
+    for (let n = 1; n <= 10; n++) rows.push(status(n, 'ra-lift'));
+    for (let n = 11; n <= 29; n++) rows.push(status(n, 'ra-ghost')); // no longer registered
+    for (let n = 30; n <= 40; n++) rows.push(status(n, 'ra-lift'));
+    for (let n = 41; n <= 60; n++) rows.push(readingFrom('kitchen', 'heartbeat', 'ra-cam', examplePayload('kitchen', 'heartbeat', `h${n}`, T0 + n), { seq: n }));
+    await s.appendBatch(rows, []);
+    const seen: number[] = [];
+    let after = 0;
+    for (let calls = 0; calls < 20; calls++) {
+      const batch = await s.readingsAfter(after, 15);
+      if (!batch.length) break;
+      seen.push(...batch.map((r) => r.seq));
+      after = batch[batch.length - 1]!.seq;
+    }
+    expect(seen).toEqual([...Array.from({ length: 10 }, (_, i) => i + 1), ...Array.from({ length: 31 }, (_, i) => i + 30)]);
+  });
+});
+
 describe('close and reopen', () => {
   it('keeps everything, and the migration does not run again', async () => {
     const file = tempFile();
