@@ -163,8 +163,16 @@ export class Broker implements DeviceReplier {
       cb(null, false);
       return;
     }
-    cb(null, true);
-    void client;
+    // A CONNECT read from a socket its device has already closed (an attempt it gave up on in a
+    // reconnect storm, its CONNECT still buffered) must not take over the client id: that would
+    // drop the device's live session [MQTT-3.1.4-2] for a socket nobody reads. The check waits
+    // one turn so that the end of the stream, read with the CONNECT, has been seen.
+    setImmediate(() => {
+      const conn = client.conn as Duplex & { _readableState?: { ended?: boolean } };
+      const gone = conn.destroyed || conn.readableEnded || conn._readableState?.ended === true;
+      if (gone) this.log.debug({ clientId: client.id }, 'ignored a CONNECT from a socket already closed by the device');
+      cb(null, !gone);
+    });
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void): void {

@@ -193,6 +193,32 @@ describe('transports and state', () => {
     expect((await storedReadings('elevator', d.id, 'heartbeat')).some((r) => r.msgId === 'ws-1')).toBe(true);
   });
 
+  it('a CONNECT from a socket its device already closed does not take over the live session (reconnect storm)', async () => {
+    // In a storm a device gives up on an attempt whose CONNACK is late, closes it and connects
+    // again; the server may read the abandoned CONNECT only afterwards. Taking over the client
+    // id then would drop the device's live session for a socket nobody reads [MQTT-3.1.4-2].
+    const d = dev('elevator');
+    const clientId = `${d.id}-fixed`;
+    const live = await ts.connectDevice(d.id, d.secret, { clientId, reconnectPeriod: 0 });
+    let closed = false;
+    live.on('close', () => { closed = true; });
+    const { encodeConnect } = await import('../bench/lib/rawMqtt.js');
+    const { connect } = await import('node:net');
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const sock = connect(ts.started.mqttPort, '127.0.0.1', () => { sock.end(encodeConnect(clientId, d.id, d.secret)); });
+        sock.on('close', () => resolve());
+        sock.on('error', () => resolve());
+        sock.resume();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(closed).toBe(false);
+    await live.publishAsync(`elevator/${d.id}/heartbeat`, JSON.stringify({ msgId: 'after-stale', ts: Date.now() }), { qos: 1 });
+    await live.endAsync();
+    expect((await storedReadings('elevator', d.id, 'heartbeat')).some((r) => r.msgId === 'after-stale')).toBe(true);
+  });
+
   it('tracks connection state and last seen per device', async () => {
     const d = dev('cylinder');
     const c = await ts.connectDevice(d.id, d.secret);
