@@ -50,9 +50,13 @@ export interface LoadClient {
  * Connect and resolve after CONNACK 0. `onAck` is called for each PUBACK. PUBACK is 4 bytes
  * (0x40 0x02 id id); CONNACK is 4 bytes (0x20 0x02 flags rc). Anything else ends the run.
  */
-export function connectRaw(port: number, host: string, connect: Buffer, onAck: (id: number) => void, localAddress?: string, onPong?: () => void): Promise<net.Socket> {
+export function connectRaw(
+  port: number, host: string, connect: Buffer, onAck: (id: number) => void, localAddress?: string, onPong?: () => void, signal?: AbortSignal,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
+    // a device giving up on an attempt closes its socket (as MQTT.js does on connectTimeout)
+    signal?.addEventListener('abort', () => { if (!socket.destroyed) socket.destroy(); reject(new Error('attempt abandoned')); }, { once: true });
     socket.setNoDelay(true);
     let pending: Buffer = Buffer.alloc(0);
     let connected = false;
