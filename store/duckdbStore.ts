@@ -554,6 +554,11 @@ export class DuckDbStore implements Store {
     });
   }
 
+  /** Abandon the seal or merge in progress: its transaction rolls back, the data stays where it was. */
+  interruptMaintenance(): void {
+    this.maint?.interrupt();
+  }
+
   /** Runs per reading table, for /metrics and the benchmarks. */
   readingRuns(): Array<{ base: string; runs: number; rows: number }> {
     return allReadingTables.map((t) => ({ base: t.table, runs: this.archive.runsOf(t.table).length, rows: this.archive.totals(t.table).rows }));

@@ -7,6 +7,8 @@ import type { ArchiveStep, RunPolicy } from './readingRuns.js';
 
 export interface ArchiveTarget {
   maintainReadings(safeSeq: number, policy: RunPolicy, now: number): Promise<ArchiveStep | null>;
+  /** abandon the step in progress (it rolls back); a merge may otherwise hold a stop for minutes */
+  interruptMaintenance?(): void;
 }
 
 export interface ReadingArchiverOptions {
@@ -45,6 +47,7 @@ export class ReadingArchiver {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.running) this.target.interruptMaintenance?.();
     await this.running;
   }
 
@@ -65,7 +68,11 @@ export class ReadingArchiver {
       this.timer = null;
       this.running = this.step().then(
         (did) => this.schedule(did ? 0 : this.opts.intervalMs),
-        (err) => { this.counts.failures++; this.opts.onError?.(err); this.schedule(this.opts.intervalMs); },
+        (err) => {
+          // a step interrupted by stop() is not a failure: it rolled back and is done again later
+          if (!this.stopped) { this.counts.failures++; this.opts.onError?.(err); }
+          this.schedule(this.opts.intervalMs);
+        },
       ).finally(() => { this.running = null; });
     }, ms);
     this.timer.unref?.();

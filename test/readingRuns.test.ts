@@ -95,6 +95,24 @@ describe('ReadingArchiver', () => {
     expect(calls).toEqual([42, 42, 42]);
   });
 
+  it('stop interrupts the step in progress, waits for it, and does not count it as a failure', async () => {
+    let release: (() => void) | null = null;
+    let interrupted = 0;
+    const target = {
+      maintainReadings: () => new Promise<ArchiveStep | null>((_, reject) => { release = () => reject(new Error('INTERRUPT Error: Interrupted!')); }),
+      interruptMaintenance: () => { interrupted++; release?.(); },
+    };
+    const errors: unknown[] = [];
+    const a = new ReadingArchiver(target, { policy: p, intervalMs: 5, safeSeq: () => 1, onError: (e) => errors.push(e) });
+    a.start();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(release).not.toBeNull();
+    await a.stop();
+    expect(interrupted).toBe(1);
+    expect(errors).toEqual([]);
+    expect(a.status().failures).toBe(0);
+  });
+
   it('the loop goes back to back while there is work, reports a failure and carries on, and stop waits', async () => {
     const { calls, target } = script([{ kind: 'seal', base: 'r_a' }, new Error('disk full'), { kind: 'seal', base: 'r_b' }, null]);
     const errors: unknown[] = [];
