@@ -27,10 +27,11 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { startFleet, type Fleet, type FleetDevice, type FleetOptions, type FleetStats } from './lib/fleet.js';
 import { freePort, registerDevices, rssMb, startMosquitto, startOurs } from './lib/harness.js';
+import { descriptorUse } from '../simulators/load/load.js';
 
 const args = parseArgs({
   options: {
-    devices: { type: 'string', default: process.env.CONNECTIONS_N ?? '18000' },
+    devices: { type: 'string', default: process.env.CONNECTIONS_N },
     hold: { type: 'string', default: '70' },
     processes: { type: 'string', default: '2' },
     sources: { type: 'string', default: '4' },
@@ -43,9 +44,10 @@ const args = parseArgs({
   },
 }).values;
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:connections -- [--devices 18000] [--hold 70] [--processes 2] [--sources 4] [--heartbeat-s 60]\n' +
+  process.stdout.write('Usage: npm run bench:connections -- [--devices 100000] [--hold 70] [--processes 2] [--sources 4] [--heartbeat-s 60]\n' +
     '                 [--retry-min-ms 500] [--retry-max-ms 5000] [--queue-on-drop 1] [--storm-timeout 180]\n' +
-    '  --devices N        concurrent device connections (env CONNECTIONS_N; at most ~19,900 here: 20,000 open files per process)\n' +
+    '  --devices N        concurrent device connections (env CONNECTIONS_N; default: 100,000, or as many as the open-file\n' +
+    '                     limit leaves room for: the service holds one descriptor per connection)\n' +
     '  --hold S           seconds all N stay connected, heartbeating, before RSS is read (>= one heartbeat period)\n' +
     '  --processes K      load-generator processes sharing the devices\n' +
     '  --sources S        loopback source addresses 127.0.0.1..S\n' +
@@ -53,7 +55,23 @@ if (args.help) {
   process.exit(0);
 }
 
-const N = Number(args.devices);
+// The service is a Node process, which raises its soft open-file limit to the hard one at
+// start; it needs one descriptor per connection plus its own (DuckDB, HTTP, logs).
+const SERVICE_RESERVE = 400;
+const fds = descriptorUse();
+const room = fds ? Math.max(0, fds.hard - SERVICE_RESERVE) : 100_000;
+const N = args.devices !== undefined ? Number(args.devices) : Math.min(100_000, room);
+if (!Number.isInteger(N) || N < 1) {
+  process.stderr.write(`--devices ${String(args.devices)}: expected a positive integer\n`);
+  process.exit(2);
+}
+if (N > room) {
+  process.stderr.write(`--devices ${N}: the open-file limit here is ${fds!.hard} per process, room for ${room} connections in the service; ` +
+    `run with --devices ${room} or fewer, or raise the hard limit (ulimit -Hn, limits.conf, systemd LimitNOFILE or the container's nofile)\n`);
+  process.exit(2);
+}
+const capped = args.devices === undefined && N < 100_000;
+const fdNote = fds ? `open files: ${fds.hard} per process here${capped ? `, so N = ${N} instead of the target's 100,000` : ''}` : 'open-file limit unknown';
 const HOLD_S = Number(args.hold);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`[p3 ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -161,7 +179,6 @@ async function verifyStored(dataDir: string, tag: string, generated: Map<string,
 const exitOf = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
 
 async function main(): Promise<void> {
-  if (N > 19_900) log(`warning: ${N} connections need more than the 20,000 open files a process may have here`);
   const dir = mkdtempSync(path.join(tmpdir(), 'supervision-p3-'));
   const dataDir = path.join(dir, 'data');
   const tag = `hb${Date.now().toString(36)}`;
@@ -238,7 +255,7 @@ async function main(): Promise<void> {
       `| mosquitto: kill -9, start again, ready = port open | ${st(mosqStorm)} | ${mosqStorm.outage} | not stored (no persistence, no subscriber) | ${f0(mosqStorm.rssAfter)} | 1.0x |`,
     ];
     const procs = Number(args.processes);
-    process.stdout.write(`\nP3 connections, ${new Date().toISOString().slice(0, 10)}, N = ${N} authenticated device connections (open files are limited to 20,000 per process here), QoS 1 heartbeat every ${args['heartbeat-s']} s each (spread), held ${HOLD_S} s; devices in ${procs} processes over ${args.sources} source addresses; connected in ${f1(oursHold.connectS)} s (ours) / ${f1(mosqHold.connectS)} s (mosquitto)\n` +
+    process.stdout.write(`\nP3 connections, ${new Date().toISOString().slice(0, 10)}, N = ${N} authenticated device connections (${fdNote}), QoS 1 heartbeat every ${args['heartbeat-s']} s each (spread), held ${HOLD_S} s; devices in ${procs} processes over ${args.sources} source addresses; connected in ${f1(oursHold.connectS)} s (ours) / ${f1(mosqHold.connectS)} s (mosquitto)\n` +
       `${mem.join('\n')}\n` +
       `Idle and registered: fresh starts (the registry loaded from the store). RSS at 100k = idle + 100,000 x (per connection + registry per device); the peer has no registry.\n` +
       `\nP3 reconnect storm: all ${N} dropped at once by kill -9, times from the restart (spawn), devices retry after ${args['retry-min-ms']} ms doubling to ${args['retry-max-ms']} ms (jittered) and each queues ${args['queue-on-drop']} reading(s) plus the heartbeats due while down; target: all back within 60 s, no queued reading lost\n` +
