@@ -11,7 +11,8 @@
  *
  * Settings (environment): SOAK_SECONDS (3600), SOAK_RATE (5000 readings/s), SOAK_DEVICES
  * (100), SOAK_SAMPLE_S (10), SOAK_MAX_INFLIGHT (200 per device), SOAK_VICTORIA (0/1).
- * Output: one line per sample, then a JSON summary on the last line.
+ * Output: one line per sample, then a JSON summary on the last line (with the device-clustered
+ * history's runs, seals, merges and failures at the end).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -142,6 +143,13 @@ async function main(): Promise<void> {
       await waitFor(async () => /^influx_lag_readings 0$/m.test(await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text()), 60_000, 'influx to catch up').catch(() => undefined);
       influxLag = Number(/^influx_lag_readings (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text())?.[1]);
     }
+    // device-clustered history under the load: how much was sorted, and whether any step failed
+    const metricsText = await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    const history = {
+      runs: metric('history_runs'), clusteredReadings: metric('history_clustered_readings'), seals: metric('history_seals_total'),
+      merges: metric('history_merges_total'), failures: metric('history_failures_total'),
+    };
     const sorted = latencies.sort((a, b) => a - b);
     const warm = samples.filter((s) => s.t >= Math.min(60, SECONDS / 4));
     const secondHalf = samples.filter((s) => s.t >= SECONDS / 2);
@@ -163,6 +171,7 @@ async function main(): Promise<void> {
         secondHalfSlopeMbPerHour: +(slope(secondHalf.map((s) => s.t), secondHalf.map((s) => s.rssMb)) * 3600).toFixed(1),
       },
       influxLagAtEnd: influxLag,
+      history,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     for (const s of sockets) s.destroy();
