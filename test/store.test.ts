@@ -3,7 +3,7 @@
  * trip through their typed columns, queries order and window correctly, and everything else
  * the service persists survives a close and reopen without re-running the migration.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -389,6 +389,39 @@ describe('close and reopen', () => {
     } finally {
       c.closeSync();
       db.closeSync();
+    }
+  });
+
+  it('upgrades a data directory of the previous schema (2): readings kept in arrival order, then sorted by device', async () => {
+    const file = tempFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    // a data directory as the build before device-clustered history left it
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    for (const [i, statements] of migrations.slice(0, 2).entries()) {
+      for (const sql of statements) await c.run(sql);
+      await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
+    }
+    await c.run(`INSERT INTO devices VALUES ('up-lift', 'elevator', NULL, NULL, NULL, NULL, '{}', 'h', now(), now())`);
+    await c.run(`INSERT INTO r_elevator_status SELECT i, 'up-lift', 'm' || i, make_timestamp((${T0}::BIGINT + i * 1000) * 1000),
+      make_timestamp((${T0}::BIGINT + i * 1000) * 1000), 1, 3, true, true, false, 'stop', 0.0, false, 'normal', true, NULL FROM range(1, 3001) t(i)`);
+    c.closeSync();
+    db.closeSync();
+
+    const s = new DuckDbStore(file);
+    await s.open();
+    try {
+      expect(await s.countReadings()).toBe(3000);
+      const before = await s.queryReadings({ deviceId: 'up-lift', family: 'elevator', channel: 'status', limit: 5000 });
+      expect(before).toHaveLength(3000);
+      const policy = { runRows: 500, sealAfterMs: 60_000, fanout: 4, maxLevel: 2 };
+      while (await s.maintainReadings(Number.MAX_SAFE_INTEGER, policy, T0));
+      expect(s.readingRuns().find((r) => r.base === 'r_elevator_status')!.rows).toBe(3000);
+      expect(await s.queryReadings({ deviceId: 'up-lift', family: 'elevator', channel: 'status', limit: 5000 })).toEqual(before);
+      expect(await s.lastSequences()).toEqual({ readingSeq: 3000, deadLetterId: 0 });
+    } finally {
+      await s.close();
     }
   });
 
