@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { examplePayload } from '../ingest/schemas/examples.js';
-import { registerDevices, startMosquitto, startOurs, storedCount, waitFor, type Device } from './lib/harness.js';
+import { registerDevices, scrapeMetrics, startMosquitto, startOurs, storedCount, waitFor, type Device } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish, PINGREQ } from './lib/rawMqtt.js';
 
 interface Result { target: string; clients: number; qos: 0 | 1; messages: number; elapsedMs: number; rate: number; p50: number | null; p99: number | null; stored?: number }
@@ -145,8 +145,7 @@ async function main(): Promise<void> {
 
 let commitStats = '';
 async function readCommitStats(httpPort: number): Promise<string> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const num = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  const num = await scrapeMetrics(httpPort);
   const count = num('ingest_batch_commit_seconds_count');
   const sum = num('ingest_batch_commit_seconds_sum');
   const stored = await storedCount(httpPort);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { settings } from '../service/config.js';
+import { scrapeMetrics } from './lib/harness.js';
 
 const args = parseArgs({
   options: {
@@ -57,9 +58,8 @@ async function startTimed(dataDir: string): Promise<{ proc: ChildProcess; ms: nu
 async function waitClustered(httpPort: number, atLeast: number, maxMs: number): Promise<{ readings: number; runs: number }> {
   const until = Date.now() + maxMs;
   for (;;) {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-    const now = { readings: read('history_clustered_readings'), runs: read('history_runs') };
+    const read = await scrapeMetrics(httpPort);
+    const now = { readings: read('history_clustered_readings') || 0, runs: read('history_runs') || 0 };
     if (now.readings >= atLeast || Date.now() > until) return now;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -20,7 +20,7 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { examplePayload } from '../ingest/schemas/examples.js';
-import { freePort, registerDevices, startOurs, storedCount, waitFor } from './lib/harness.js';
+import { freePort, registerDevices, scrapeMetrics, startOurs, storedCount, waitFor } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
 
 const num = (name: string, dflt: number): number => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -140,12 +140,11 @@ async function main(): Promise<void> {
     const stored = await storedCount(ours.httpPort);
     let influxLag: number | null = null;
     if (vm) {
-      await waitFor(async () => /^influx_lag_readings 0$/m.test(await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text()), 60_000, 'influx to catch up').catch(() => undefined);
-      influxLag = Number(/^influx_lag_readings (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text())?.[1]);
+      await waitFor(async () => (await scrapeMetrics(ours.httpPort))('influx_lag_readings') === 0, 60_000, 'influx to catch up').catch(() => undefined);
+      influxLag = (await scrapeMetrics(ours.httpPort))('influx_lag_readings');
     }
     // device-clustered history under the load: how much was sorted, and whether any step failed
-    const metricsText = await (await fetch(`http://127.0.0.1:${ours.httpPort}/metrics`)).text();
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    const metric = await scrapeMetrics(ours.httpPort);
     const history = {
       runs: metric('history_runs'), clusteredReadings: metric('history_clustered_readings'), seals: metric('history_seals_total'),
       merges: metric('history_merges_total'), failures: metric('history_failures_total'),

@@ -76,6 +76,12 @@ export async function storedCount(httpPort: number): Promise<number> {
   return [...text.matchAll(/^ingest_stored_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
+/** One scrape of the service's /metrics: the value of an unlabelled metric by name (NaN when absent). */
+export async function scrapeMetrics(httpPort: number): Promise<(name: string) => number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return (name) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
 
 /** Resident set size of a process in MB (Linux /proc). */
 export function rssMb(pid: number): number {
