@@ -2,10 +2,12 @@
  * The broker and ingest over real sockets: a real service (DuckDB in a temp dir) and MQTT.js
  * clients. What PROTOCOL.md promises a device, checked from the device's side.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { channelList, families, type Family } from '../ingest/schemas/index.js';
 import { examplePayload } from '../ingest/schemas/examples.js';
+import { encodeConnect } from '../bench/lib/rawMqtt.js';
 import { collect, connectMqtt, startService, type TestService } from './helpers/service.js';
 
 let ts: TestService;
@@ -202,8 +204,6 @@ describe('transports and state', () => {
     const live = await ts.connectDevice(d.id, d.secret, { clientId, reconnectPeriod: 0 });
     let closed = false;
     live.on('close', () => { closed = true; });
-    const { encodeConnect } = await import('../bench/lib/rawMqtt.js');
-    const { connect } = await import('node:net');
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
         const sock = connect(ts.started.mqttPort, '127.0.0.1', () => { sock.end(encodeConnect(clientId, d.id, d.secret)); });

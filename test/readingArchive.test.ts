@@ -15,6 +15,7 @@ import { examplePayload } from '../ingest/schemas/examples.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import type { RunPolicy } from '../store/readingRuns.js';
 import type { DeviceRecord, Reading } from '../store/types.js';
+import { startService } from './helpers/service.js';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -28,6 +29,13 @@ function tempFile(): string {
 async function open(file = tempFile()): Promise<DuckDbStore> {
   const s = new DuckDbStore(file);
   await s.open();
+  return s;
+}
+
+/** A store with the test's devices registered (readingsAfter joins the registry). */
+async function withDevices(file = tempFile()): Promise<DuckDbStore> {
+  const s = await open(file);
+  await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
   return s;
 }
 
@@ -95,8 +103,7 @@ describe('device-clustered history', () => {
   let expected: unknown;
 
   beforeAll(async () => {
-    plain = await open();
-    await plain.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    plain = await withDevices();
     for (let i = 0; i < all.length; i += 37) await plain.appendBatch(all.slice(i, i + 37), []);
     expected = await snapshot(plain);
     await plain.close();
@@ -104,8 +111,7 @@ describe('device-clustered history', () => {
 
   it('after many seals and merges, every query answers as before', async () => {
     const file = tempFile();
-    const s = await open(file);
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices(file);
     const kinds = new Set<string>();
     for (let i = 0; i < all.length; i += 37) {
       await s.appendBatch(all.slice(i, i + 37), []);
@@ -125,8 +131,7 @@ describe('device-clustered history', () => {
   });
 
   it('rows after the safe point stay in the hot table; small remainders are sealed once old enough', async () => {
-    const s = await open();
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices();
     await s.appendBatch(all, []);
     // nothing may move: nothing moves, however old
     expect(await drain(s, 0)).toEqual([]);
@@ -142,8 +147,7 @@ describe('device-clustered history', () => {
   });
 
   it('a large backlog (an upgraded store, a long InfluxDB outage) is sealed a level-1 run at a time', async () => {
-    const s = await open();
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices();
     await s.appendBatch(all, []);
     expect(await s.maintainReadings(Number.MAX_SAFE_INTEGER, policy, T0)).toEqual({ kind: 'seal', base: expect.any(String) });
     const first = s.readingRuns().reduce((n, r) => n + r.rows, 0);
@@ -158,8 +162,7 @@ describe('device-clustered history', () => {
 
   it('a backfill from runs (InfluxDB enabled on a store with history) reads in chunks and gives every reading once, in seq order', async () => {
     const file = tempFile();
-    const s = await open(file);
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices(file);
     await s.appendBatch(all, []);
     await drain(s);
     await s.close();
@@ -180,8 +183,7 @@ describe('device-clustered history', () => {
   });
 
   it('appends while runs are sealed and merged lose nothing and duplicate nothing', async () => {
-    const s = await open();
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices();
     const work: Array<Promise<unknown>> = [];
     for (let i = 0; i < all.length; i += 37) {
       work.push(s.appendBatch(all.slice(i, i + 37), []));
@@ -196,8 +198,7 @@ describe('device-clustered history', () => {
   it('a close during a merge leaves every reading exactly once', async () => {
     const file = tempFile();
     const big = readings(30_000, 1);
-    const s = await open(file);
-    await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+    const s = await withDevices(file);
     const p: RunPolicy = { runRows: 2_000, sealAfterMs: 60_000, fanout: 4, maxLevel: 3 };
     await s.appendBatch(big, []);
     // seals first, then merges: stop while they run
@@ -218,7 +219,6 @@ describe('device-clustered history', () => {
 
 describe('in the service', () => {
   it('readings from MQTT are sorted into runs in the background; /metrics shows it; the API answers the same, also after a restart', async () => {
-    const { startService } = await import('./helpers/service.js');
     const overrides = { HISTORY_RUN_ROWS: 20, HISTORY_SEAL_AFTER_S: 1 };
     const first = await startService(overrides);
     const dir = first.dataDir;
