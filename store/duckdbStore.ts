@@ -26,6 +26,10 @@ import type {
 
 type Row = Record<string, unknown>;
 
+/** Readings appended (and flushed) between two yields to the event loop: one DuckDB data chunk. */
+const APPEND_SLICE_ROWS = 2048;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface DuckDbOptions {
   /** DuckDB `memory_limit`, e.g. "512MB" (default: DuckDB's, 80% of RAM) */
   memoryLimit?: string;
@@ -136,10 +140,23 @@ export class DuckDbStore implements Store {
       const dl = deadLetters.length ? await this.appender('dead_letters') : null;
       await w.run('BEGIN TRANSACTION');
       try {
-        for (const [writer, rows] of targets) writer.append(rows);
-        if (dl) for (const d of deadLetters) appendDeadLetter(dl, d);
-        for (const [writer] of targets) writer.flush();
-        dl?.flushSync();
+        // The appender's flush does DuckDB's append work on this thread (~4 µs a reading,
+        // measured: a 50,000-row flush held the event loop 200 ms). Flushing a slice at a time
+        // and yielding between slices keeps each stall to a few ms, so packets, PUBACKs and
+        // alerts go on meanwhile; the transaction still commits the batch as one.
+        let first = true;
+        for (const [writer, rows] of targets) {
+          for (let at = 0; at < rows.length; at += APPEND_SLICE_ROWS) {
+            if (!first) await yieldToEventLoop();
+            first = false;
+            writer.append(rows, at, Math.min(rows.length, at + APPEND_SLICE_ROWS));
+            writer.flush();
+          }
+        }
+        if (dl) {
+          for (const d of deadLetters) appendDeadLetter(dl, d);
+          dl.flushSync();
+        }
         await w.run('COMMIT');
       } catch (err) {
         // An appender that failed mid-batch may hold half a row: throw them all away.
