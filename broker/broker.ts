@@ -83,7 +83,12 @@ export class Broker implements DeviceReplier {
     aedes.on('connectionError', (client, err) => this.log.debug({ err: err.message, remote: remoteAddress(client) }, 'mqtt connection error'));
     this.aedes = aedes;
 
-    this.tcp = net.createServer((socket) => this.handle(socket, null));
+    // TCP_NODELAY: a PUBACK or a reply is a few bytes written while the device's previous
+    // acknowledgement is often still unacknowledged at TCP level; with Nagle's algorithm it would
+    // wait for the device's delayed ACK or its next packet (measured: background PUBACK p50
+    // 21 ms at 5k/s, the devices' send interval). Writes of one tick are corked into one
+    // segment per client anyway (mqtt-packet), so this adds no small packets of our own.
+    this.tcp = net.createServer((socket) => { socket.setNoDelay(true); this.handle(socket, null); });
     await listen(this.tcp, this.config.port, this.config.host);
     const tlsConfig = this.config.tls;
     if (tlsConfig) {
@@ -91,7 +96,7 @@ export class Broker implements DeviceReplier {
         cert: readFileSync(tlsConfig.certFile),
         key: readFileSync(tlsConfig.keyFile),
         ...(tlsConfig.caFile ? { ca: readFileSync(tlsConfig.caFile) } : {}),
-      }, (socket) => this.handle(socket, null));
+      }, (socket) => { socket.setNoDelay(true); this.handle(socket, null); });
       await listen(this.tlsServer, tlsConfig.port, this.config.host);
     }
   }

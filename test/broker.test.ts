@@ -2,8 +2,8 @@
  * The broker and ingest over real sockets: a real service (DuckDB in a temp dir) and MQTT.js
  * clients. What PROTOCOL.md promises a device, checked from the device's side.
  */
-import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { channelList, families, type Family } from '../ingest/schemas/index.js';
 import { examplePayload } from '../ingest/schemas/examples.js';
@@ -217,6 +217,25 @@ describe('transports and state', () => {
     await live.publishAsync(`elevator/${d.id}/heartbeat`, JSON.stringify({ msgId: 'after-stale', ts: Date.now() }), { qos: 1 });
     await live.endAsync();
     expect((await storedReadings('elevator', d.id, 'heartbeat')).some((r) => r.msgId === 'after-stale')).toBe(true);
+  });
+
+  it('sets TCP_NODELAY on device connections: a PUBACK or reply is not held back by Nagle\'s algorithm', async () => {
+    // with Nagle, a PUBACK written while the previous one is unacknowledged at TCP level waited
+    // for the device's delayed ACK or its next packet (background PUBACK p50 21 ms -> 8 ms at 5k/s)
+    const original = Socket.prototype.setNoDelay;
+    const calls: Array<{ localPort: number | undefined; on: boolean | undefined }> = [];
+    const spy = vi.spyOn(Socket.prototype, 'setNoDelay').mockImplementation(function (this: Socket, on?: boolean) {
+      calls.push({ localPort: this.localPort, on });
+      return original.call(this, on);
+    });
+    try {
+      const d = dev('kitchen');
+      const c = await ts.connectDevice(d.id, d.secret);
+      await c.endAsync();
+      expect(calls.filter((x) => x.localPort === ts.started.mqttPort)).toEqual([{ localPort: ts.started.mqttPort, on: true }]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('tracks connection state and last seen per device', async () => {
