@@ -8,6 +8,7 @@ import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
+import type { JournalStatus } from '../store/journal/journaledStore.js';
 
 export interface MetricSources {
   ingest: Ingest;
@@ -20,6 +21,8 @@ export interface MetricSources {
   influx?: InfluxForwarder | null;
   /** device-clustered history (store/readingRuns.ts); absent when HISTORY_RUN_ROWS is 0 */
   history?: (() => { runs: number; readings: number; seals: number; merges: number; failures: number }) | null;
+  /** the ingest journal (store/journal); absent when INGEST_JOURNAL is false */
+  journal?: (() => JournalStatus) | null;
 }
 
 export function createMetrics(src: MetricSources): Registry {
@@ -90,7 +93,16 @@ export function createMetrics(src: MetricSources): Registry {
     counter('history_failures_total', 'Seals or merges that failed (rolled back, retried)', () => history().failures);
   }
 
-  const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency (append + COMMIT with WAL fsync)', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });
+  const journal = src.journal;
+  if (journal) {
+    gauge('journal_backlog_rows', 'Readings and dead letters acknowledged from the journal, not yet written to DuckDB', () => journal().backlogRows);
+    gauge('journal_bytes', 'Size of the journal segments on disk', () => journal().bytes);
+    gauge('journal_segments', 'Journal segment files on disk', () => journal().segments);
+    counter('journal_applied_batches_total', 'Batches moved from the journal into DuckDB', () => journal().appliedBatches);
+    counter('journal_apply_failures_total', 'Failed writes from the journal to DuckDB (retried; nothing leaves the journal until written)', () => journal().applyFailures);
+  }
+
+  const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency: journal append + fsync (with INGEST_JOURNAL), else DuckDB append + COMMIT with WAL fsync', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });
   m.observeBatchLatency = (ms) => hist.observe(ms / 1000);
   return registry;
 }

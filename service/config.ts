@@ -39,6 +39,8 @@ export const settings = {
   MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
   INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
+  INGEST_JOURNAL: { schema: bool, default: true, doc: 'Acknowledge a batch once it is in the ingest journal (an fsynced append-only log in DATA_DIR/journal) and write it to DuckDB just behind, so DuckDB\'s checkpoints never hold PUBACKs or alerts (docs/journal.md). false = acknowledge after the DuckDB commit itself.' },
+  INGEST_JOURNAL_MAX_BACKLOG: { schema: positiveInt, default: 200000, doc: 'Readings in the journal not yet written to DuckDB beyond which ingest waits (backpressure; bounds memory while DuckDB is slow or failing).' },
   DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
   DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },
   HISTORY_RUN_ROWS: { schema: nonNegativeInt, default: 262144, doc: 'Device-clustered history: readings are re-sorted by (device, time) in runs of this many rows and larger merges of them, so one device\'s chart reads only its own rows (0 = off: readings stay in arrival order).' },
@@ -95,6 +97,8 @@ export interface Config {
     readonly dedupeMaxEntries: number;
     readonly deadLetterRawMaxBytes: number;
     readonly stateFlushIntervalMs: number;
+    /** null = PUBACK after the DuckDB commit (INGEST_JOURNAL=false) */
+    readonly journal: { readonly dir: string; readonly maxBacklogRows: number } | null;
   };
   /** null when INFLUX_URL is unset */
   readonly influx: {
@@ -265,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       dedupeMaxEntries: v.DEDUPE_MAX_ENTRIES as number,
       deadLetterRawMaxBytes: v.DEAD_LETTER_RAW_MAX_BYTES as number,
       stateFlushIntervalMs: v.STATE_FLUSH_INTERVAL_MS as number,
+      journal: v.INGEST_JOURNAL ? { dir: path.join(dataDir, 'journal'), maxBacklogRows: v.INGEST_JOURNAL_MAX_BACKLOG as number } : null,
     },
     influx: v.INFLUX_URL
       ? {

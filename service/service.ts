@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CylinderRegistry } from '../alerts/cylinderRegistry.js';
@@ -27,6 +28,7 @@ import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import { InfluxForwarder } from '../store/influx/forwarder.js';
+import { JournaledStore, replayJournal } from '../store/journal/journaledStore.js';
 import { ReadingArchiver } from '../store/readingArchiver.js';
 import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
 import type { Store } from '../store/types.js';
@@ -46,6 +48,8 @@ export class Service {
   readonly archiver: ReadingArchiver | null;
   /** the store as what it is, for what only DuckDB has (history runs) */
   private readonly duckdb: DuckDbStore;
+  /** the ingest journal in front of DuckDB; null when INGEST_JOURNAL is false */
+  readonly journal: JournaledStore | null;
   readonly registry: DeviceRegistry;
   readonly tracker: ConnectionTracker;
   readonly ingest: Ingest;
@@ -64,7 +68,11 @@ export class Service {
 
   constructor(readonly config: Config, private readonly log: Logger) {
     const store = this.duckdb = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
-    this.store = store;
+    const journalLog = log.child({ component: 'journal' });
+    this.journal = config.ingest.journal
+      ? new JournaledStore(store, { ...config.ingest.journal, onError: (err) => journalLog.error({ err }, 'writing journaled readings to DuckDB failed; they stay in the journal and are retried') })
+      : null;
+    this.store = this.journal ?? store;
     this.registry = new DeviceRegistry(this.store);
     this.tracker = new ConnectionTracker(this.store, config.ingest.stateFlushIntervalMs,
       (err) => log.error({ err }, 'could not save device connection state'));
@@ -139,6 +147,9 @@ export class Service {
     const { config, log } = this;
     mkdirSync(config.dataDir, { recursive: true });
     await this.store.open();
+    // with the journal off, one left by a crash while it was on is still written to the store
+    const recovered = this.journal ? this.journal.status().recovered : await replayJournal(this.store, path.join(config.dataDir, 'journal'));
+    if (recovered?.segments) log.info(recovered, 'journal replayed into the store');
     const adminPasswordFile = await this.users.ensureAdmin(config.dataDir, config.auth.adminPassword);
     const tokens = new TokenSigner(await this.tokenKey(), config.auth.tokenTtlS);
     await this.registry.start();
@@ -166,7 +177,8 @@ export class Service {
       limiter: new LoginLimiter(config.auth.loginMaxAttempts),
       metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx,
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
-        history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null }),
+        history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
+        journal: this.journal ? () => this.journal!.status() : null }),
       health: () => this.health(),
       log,
     });
@@ -191,16 +203,23 @@ export class Service {
   }
 
   health(): HealthReport {
-    const storeError = this.ingest.lastStoreError;
     const components = {
       alerts: { ok: true, detail: `${this.engine.activeAlerts().length} active alerts, ${this.engine.activeRescueCases().length} rescue cases` },
-      store: storeError ? { ok: false, detail: `last commit failed: ${storeError.message}` } : { ok: true },
+      store: this.storeHealth(),
       broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running' },
       http: { ok: this.app !== null },
       ...(this.influx ? { influx: influxHealth(this.influx) } : {}),
     };
     // InfluxDB is downstream of the store: its outage degrades, it does not fail the service
     return { ok: Object.entries(components).every(([name, c]) => c.ok || name === 'influx'), components };
+  }
+
+  private storeHealth(): { ok: boolean; detail?: string } {
+    const storeError = this.ingest.lastStoreError;
+    if (storeError) return { ok: false, detail: `last commit failed: ${storeError.message}` };
+    const j = this.journal?.status();
+    if (j?.lastError) return { ok: false, detail: `writing to DuckDB fails: ${j.lastError.message}; ${j.backlogRows} readings are kept in the journal and retried` };
+    return j ? { ok: true, detail: `journal backlog ${j.backlogRows} readings` } : { ok: true };
   }
 
   /** Stop in reverse order: no new connections, drain ingest, then close the store. Idempotent. */

@@ -45,6 +45,7 @@ describe('defaults', () => {
       ingest: {
         batchMaxRows: 5000, maxPending: 20000, dedupeWindowMs: 600_000, dedupeMaxEntries: 3200000,
         deadLetterRawMaxBytes: 65536, stateFlushIntervalMs: 5000,
+        journal: { dir: path.join(path.resolve('./data'), 'journal'), maxBacklogRows: 200000 },
       },
       influx: null,
       history: { runRows: 262144, sealAfterMs: 300_000 },

@@ -73,6 +73,35 @@ describe('store error (fault injection)', () => {
   });
 });
 
+describe('DuckDB failing behind the journal (fault injection)', () => {
+  it('keeps acknowledging from the journal, reports 503 with the backlog, and writes everything once DuckDB works again', async () => {
+    const s = await startService();
+    try {
+      const dev = await s.registerDevice({ id: 'sf-2', family: 'elevator' });
+      const duck = s.service.journal!.inner;
+      const real = duck.appendBatch.bind(duck);
+      let failing = true;
+      (duck as { appendBatch: Store['appendBatch'] }).appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
+        (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(r, d));
+      const sent = ['j-1', 'j-2', 'j-3'];
+      for (const id of sent) expect(await publishOnce(s.started.mqttPort, dev, id, 3000)).toEqual({ acked: true, closed: false });
+      const down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      expect(down.statusCode).toBe(503);
+      expect(down.json().components.store.detail).toMatch(/writing to DuckDB fails: .*No space left.*3 readings are kept in the journal/);
+      const metrics = (await s.service.http.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(Number(/^journal_backlog_rows (\d+)$/m.exec(metrics)?.[1])).toBe(3);
+      expect(Number(/^journal_apply_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+
+      failing = false;
+      // the query waits for the journal's batches to reach DuckDB
+      expect((await storedIds(s, dev.id)).sort()).toEqual(sent);
+      expect((await s.service.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await s.dispose();
+    }
+  });
+});
+
 /** A tmpfs of `mb` MB mounted on a new temp dir, or the reason it cannot be. */
 function mountTmpfs(mb: number): { dir: string } | { reason: string } {
   if (process.platform !== 'linux') return { reason: 'needs Linux tmpfs' };

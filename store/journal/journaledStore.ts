@@ -1,0 +1,287 @@
+/**
+ * The ingest journal in front of a store (docs/journal.md). A group commit is durable once its
+ * frame is appended to the journal and fsynced (about a millisecond); the store behind (DuckDB)
+ * receives the readings a moment later, in larger batches, from the applier below. So the
+ * PUBACK and the alert engine no longer wait for DuckDB's commit, whose automatic checkpoint
+ * stalls it for 200-250 ms now and then (README, P2).
+ *
+ * Guarantees:
+ * - Nothing acknowledged is lost: a batch leaves the journal only after the store behind has
+ *   committed it; at open, whatever the journal holds beyond the store's last seq is applied
+ *   before anything else runs (readings with seq, dead letters with id above the store's).
+ * - Reads see every batch journaled before they were asked (read-your-writes), by waiting for
+ *   the applier to get that far, at most `readWaitMs` (a failing store must not hang the API).
+ *   readingsAfter does not wait: its callers (alert replay, InfluxDB forwarder) follow the
+ *   store's own progress.
+ * - Memory is bounded: past `maxBacklogRows` not yet applied, appends wait (ingest's
+ *   backpressure then slows the devices, as when the store itself is slow).
+ * - A failing store behind is retried with back-off; the journal keeps every batch meanwhile.
+ */
+import { Serial } from '../serial.js';
+import type { DeadLetter, Reading, Store } from '../types.js';
+import { encodeFrame } from './frame.js';
+import { JournalFiles, type Segment } from './journalFiles.js';
+
+export interface JournalOptions {
+  dir: string;
+  /** readings and dead letters journaled but not yet applied, beyond which appends wait */
+  maxBacklogRows: number;
+  /** a segment file is closed past this size (default 64 MiB) */
+  segmentBytes?: number;
+  /** most rows the applier writes to the store in one batch (default 50,000) */
+  applyMaxRows?: number;
+  /** longest a read waits for the applier to reach it (default 2,000 ms) */
+  readWaitMs?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export interface JournalRecovery {
+  segments: number;
+  readings: number;
+  deadLetters: number;
+  /** bytes of a last frame cut short by a crash (never acknowledged) */
+  droppedBytes: number;
+}
+
+export interface JournalStatus {
+  /** readings and dead letters journaled, not yet in the store */
+  backlogRows: number;
+  segments: number;
+  bytes: number;
+  /** batches applied to the store since start */
+  appliedBatches: number;
+  applyFailures: number;
+  /** the store's last error while it keeps failing, null once a batch goes through */
+  lastError: Error | null;
+  recovered: JournalRecovery | null;
+}
+
+interface Pending {
+  readings: readonly Reading[];
+  deadLetters: readonly DeadLetter[];
+  segment: Segment;
+}
+
+interface Waiter {
+  /** checks its condition; settles and leaves the list when it holds */
+  resolve: () => void;
+}
+
+export class JournaledStore implements Store {
+  private readonly files: JournalFiles;
+  private readonly writes = new Serial();
+  private queue: Pending[] = [];
+  private backlogRows = 0;
+  /** batches journaled / applied since open; a read waits for applied >= journaled-at-ask */
+  private journaled = 0;
+  private applied = 0;
+  private waiters: Waiter[] = [];
+  private applying: Promise<void> | null = null;
+  private closing = false;
+  private failures = 0;
+  private consecutiveFailures = 0;
+  private lastError: Error | null = null;
+  private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | null = null;
+  private recovered: JournalRecovery | null = null;
+
+  constructor(readonly inner: Store, private readonly opts: JournalOptions) {
+    this.files = new JournalFiles(opts.dir, opts.segmentBytes ?? 64 * 1024 * 1024);
+  }
+
+  async open(): Promise<void> {
+    await this.inner.open();
+    this.recovered = await replayJournal(this.inner, this.files, this.opts.applyMaxRows ?? 50_000);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.writes.idle();
+    // a store that is failing is not waited for: its batches stay in the journal for next start
+    while (this.queue.length && this.consecutiveFailures === 0) await this.until(() => this.queue.length === 0 || this.consecutiveFailures > 0);
+    this.retryTimer?.wake();
+    await this.applying;
+    await this.files.close(true);
+    await this.inner.close();
+  }
+
+  status(): JournalStatus {
+    return {
+      backlogRows: this.backlogRows, segments: this.files.segments, bytes: this.files.bytes, appliedBatches: this.applied,
+      applyFailures: this.failures, lastError: this.consecutiveFailures > 0 ? this.lastError : null, recovered: this.recovered,
+    };
+  }
+
+  /** Durable once the frame is fsynced; the store behind gets it from the applier. */
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void> {
+    return this.writes.run(async () => {
+      if (this.closing) throw new Error('the journal is closing');
+      if (this.backlogRows >= this.opts.maxBacklogRows) await this.until(() => this.backlogRows < this.opts.maxBacklogRows || this.closing);
+      if (this.closing) throw new Error('the journal is closing');
+      const segment = await this.files.append(encodeFrame(readings, deadLetters));
+      this.queue.push({ readings, deadLetters, segment });
+      this.backlogRows += readings.length + deadLetters.length;
+      this.journaled++;
+      this.applying ??= this.apply();
+    });
+  }
+
+  // ---- the applier -------------------------------------------------------------------------
+
+  private async apply(): Promise<void> {
+    const max = this.opts.applyMaxRows ?? 50_000;
+    while (this.queue.length) {
+      let k = 0;
+      let rows = 0;
+      while (k < this.queue.length && (k === 0 || rows + size(this.queue[k]!) <= max)) rows += size(this.queue[k++]!);
+      const take = this.queue.slice(0, k);
+      const readings = k === 1 ? take[0]!.readings : take.flatMap((p) => p.readings);
+      const deadLetters = k === 1 ? take[0]!.deadLetters : take.flatMap((p) => p.deadLetters);
+      try {
+        await this.inner.appendBatch(readings, deadLetters);
+      } catch (e) {
+        this.failures++;
+        this.consecutiveFailures++;
+        this.lastError = e instanceof Error ? e : new Error(String(e));
+        this.opts.onError?.(this.lastError);
+        this.notify();
+        if (this.closing) break;
+        await this.backOff();
+        continue;
+      }
+      this.consecutiveFailures = 0;
+      this.queue.splice(0, k);
+      this.backlogRows -= rows;
+      this.applied += k;
+      for (const p of take) {
+        try {
+          await this.files.applied(p.segment);
+        } catch (e) {
+          // a segment that could not be deleted is read again at the next start and skipped there
+          this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+      this.notify();
+    }
+    this.applying = null;
+    this.notify();
+  }
+
+  private backOff(): Promise<void> {
+    const min = this.opts.retryMinMs ?? 100;
+    const ms = Math.min(this.opts.retryMaxMs ?? 1000, min * 2 ** Math.min(this.consecutiveFailures - 1, 16));
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.retryTimer = null; resolve(); };
+      const timer = setTimeout(wake, ms);
+      this.retryTimer = { timer, wake };
+    });
+  }
+
+  /** Resolves once `ready()` holds, checked whenever the applier makes progress or fails. */
+  private until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w: Waiter = { resolve: () => { if (ready()) { this.forget(w); resolve(); } } };
+      this.waiters.push(w);
+    });
+  }
+
+  private forget(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w.resolve();
+  }
+
+  /** Wait until every batch journaled before this call is in the store, or readWaitMs passed. */
+  private visible(): Promise<void> {
+    const target = this.journaled;
+    if (this.applied >= target) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.forget(w); resolve(); }, this.opts.readWaitMs ?? 2000);
+      const w: Waiter = { resolve: () => { if (this.applied >= target) { clearTimeout(timer); this.forget(w); resolve(); } } };
+      this.waiters.push(w);
+    });
+  }
+
+  // ---- reads: see every batch journaled before them ----------------------------------------
+
+  async lastSequences(): ReturnType<Store['lastSequences']> { await this.visible(); return this.inner.lastSequences(); }
+  async recentMessageKeys(since: number, max: number): ReturnType<Store['recentMessageKeys']> { await this.visible(); return this.inner.recentMessageKeys(since, max); }
+  async queryReadings(q: Parameters<Store['queryReadings']>[0]): ReturnType<Store['queryReadings']> { await this.visible(); return this.inner.queryReadings(q); }
+  async countReadings(): Promise<number> { await this.visible(); return this.inner.countReadings(); }
+  async listDeadLetters(q: Parameters<Store['listDeadLetters']>[0]): ReturnType<Store['listDeadLetters']> { await this.visible(); return this.inner.listDeadLetters(q); }
+  async countDeadLetters(): Promise<number> { await this.visible(); return this.inner.countDeadLetters(); }
+  get readingHistory(): Store['readingHistory'] {
+    const inner = this.inner;
+    if (!inner.readingHistory) return undefined;
+    return async (q) => { await this.visible(); return inner.readingHistory!(q); };
+  }
+
+  // ---- everything else goes straight through -----------------------------------------------
+
+  readingsAfter(after: number, limit: number): ReturnType<Store['readingsAfter']> { return this.inner.readingsAfter(after, limit); }
+  insertDevices(...a: Parameters<Store['insertDevices']>): ReturnType<Store['insertDevices']> { return this.inner.insertDevices(...a); }
+  updateDevice(...a: Parameters<Store['updateDevice']>): ReturnType<Store['updateDevice']> { return this.inner.updateDevice(...a); }
+  loadDevices(): ReturnType<Store['loadDevices']> { return this.inner.loadDevices(); }
+  saveConnectionStates(...a: Parameters<Store['saveConnectionStates']>): ReturnType<Store['saveConnectionStates']> { return this.inner.saveConnectionStates(...a); }
+  loadConnectionStates(): ReturnType<Store['loadConnectionStates']> { return this.inner.loadConnectionStates(); }
+  getUser(...a: Parameters<Store['getUser']>): ReturnType<Store['getUser']> { return this.inner.getUser(...a); }
+  listUsers(): ReturnType<Store['listUsers']> { return this.inner.listUsers(); }
+  insertUser(...a: Parameters<Store['insertUser']>): ReturnType<Store['insertUser']> { return this.inner.insertUser(...a); }
+  saveEngineCheckpoint(...a: Parameters<Store['saveEngineCheckpoint']>): ReturnType<Store['saveEngineCheckpoint']> { return this.inner.saveEngineCheckpoint(...a); }
+  loadEngineState(): ReturnType<Store['loadEngineState']> { return this.inner.loadEngineState(); }
+  loadActiveAlerts(): ReturnType<Store['loadActiveAlerts']> { return this.inner.loadActiveAlerts(); }
+  queryAlerts(...a: Parameters<Store['queryAlerts']>): ReturnType<Store['queryAlerts']> { return this.inner.queryAlerts(...a); }
+  getAlert(...a: Parameters<Store['getAlert']>): ReturnType<Store['getAlert']> { return this.inner.getAlert(...a); }
+  loadActiveRescueCases(): ReturnType<Store['loadActiveRescueCases']> { return this.inner.loadActiveRescueCases(); }
+  queryRescueCases(...a: Parameters<Store['queryRescueCases']>): ReturnType<Store['queryRescueCases']> { return this.inner.queryRescueCases(...a); }
+  getRescueCase(...a: Parameters<Store['getRescueCase']>): ReturnType<Store['getRescueCase']> { return this.inner.getRescueCase(...a); }
+  upsertCylinders(...a: Parameters<Store['upsertCylinders']>): ReturnType<Store['upsertCylinders']> { return this.inner.upsertCylinders(...a); }
+  loadCylinders(): ReturnType<Store['loadCylinders']> { return this.inner.loadCylinders(); }
+  getSetting(...a: Parameters<Store['getSetting']>): ReturnType<Store['getSetting']> { return this.inner.getSetting(...a); }
+  setSetting(...a: Parameters<Store['setSetting']>): ReturnType<Store['setSetting']> { return this.inner.setSetting(...a); }
+}
+
+/**
+ * Write what the journal's segments hold beyond the store's last seq (and dead-letter id) into
+ * the store, then delete the segments. Runs at open, before anything reads or writes; also
+ * when the journal has been turned off since a crash (INGEST_JOURNAL=false), so that nothing
+ * it acknowledged is left behind.
+ */
+export async function replayJournal(inner: Store, files: JournalFiles | string, applyMaxRows = 50_000): Promise<JournalRecovery> {
+  const journal = typeof files === 'string' ? new JournalFiles(files, Infinity) : files;
+  const segments = await journal.existing();
+  const info: JournalRecovery = { segments: segments.length, readings: 0, deadLetters: 0, droppedBytes: 0 };
+  if (!segments.length) return info;
+  const last = await inner.lastSequences();
+  let readings: Reading[] = [];
+  let deadLetters: DeadLetter[] = [];
+  const flush = async () => {
+    if (!readings.length && !deadLetters.length) return;
+    await inner.appendBatch(readings, deadLetters);
+    info.readings += readings.length;
+    info.deadLetters += deadLetters.length;
+    readings = [];
+    deadLetters = [];
+  };
+  for (const file of segments) {
+    const seg = await journal.read(file);
+    info.droppedBytes += seg.droppedBytes;
+    for (const b of seg.batches) {
+      for (const r of b.readings) if (r.seq > last.readingSeq) readings.push(r);
+      for (const d of b.deadLetters) if (d.id > last.deadLetterId) deadLetters.push(d);
+      if (readings.length + deadLetters.length >= applyMaxRows) await flush();
+    }
+  }
+  await flush();
+  for (const file of segments) await journal.remove(file);
+  return info;
+}
+
+function size(p: Pending): number {
+  return p.readings.length + p.deadLetters.length;
+}
