@@ -39,7 +39,7 @@ export const settings = {
   MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
   INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
-  INGEST_JOURNAL: { schema: bool, default: true, doc: 'Acknowledge a batch once it is in the ingest journal (an fsynced append-only log in DATA_DIR/journal) and write it to DuckDB just behind, so DuckDB\'s checkpoints never hold PUBACKs or alerts (docs/journal.md). false = acknowledge after the DuckDB commit itself.' },
+  INGEST_JOURNAL: { schema: bool, default: true, doc: 'Acknowledge a batch once it is in the ingest journal (an fsynced append-only log in DATA_DIR/journal) and write it to DuckDB just behind, so DuckDB\'s checkpoints never hold PUBACKs or alerts: about half the alert latency at moderate rates, ~20 % lower peak ingest rate (docs/journal.md). false = acknowledge after the DuckDB commit itself.' },
   INGEST_JOURNAL_MAX_BACKLOG: { schema: positiveInt, default: 200000, doc: 'Readings in the journal not yet written to DuckDB beyond which ingest waits (backpressure; bounds memory while DuckDB is slow or failing).' },
   DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
   DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },

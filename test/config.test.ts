@@ -55,6 +55,13 @@ describe('defaults', () => {
     expect(c.auth).not.toHaveProperty('adminPassword');
   });
 
+  it('INGEST_JOURNAL=true puts the journal under DATA_DIR with its backlog bound', () => {
+    expect(loadConfig({ INGEST_JOURNAL: 'true', DATA_DIR: '/srv/sup', INGEST_JOURNAL_MAX_BACKLOG: '5000' }).ingest.journal)
+      .toEqual({ dir: path.join(path.resolve('/srv/sup'), 'journal'), maxBacklogRows: 5000 });
+    expect(() => loadConfig({ INGEST_JOURNAL: 'maybe' })).toThrow(/INGEST_JOURNAL/);
+    expect(() => loadConfig({ INGEST_JOURNAL_MAX_BACKLOG: '0' })).toThrow(/INGEST_JOURNAL_MAX_BACKLOG/);
+  });
+
   it('PROTOCOL.md defaults: MQTT_PORT 1883, HTTP_PORT 3000, DATA_DIR ./data', () => {
     expect(settings.MQTT_PORT.default).toBe(1883);
     expect(settings.HTTP_PORT.default).toBe(3000);

@@ -75,7 +75,7 @@ describe('store error (fault injection)', () => {
 
 describe('DuckDB failing behind the journal (fault injection)', () => {
   it('keeps acknowledging from the journal, reports 503 with the backlog, and writes everything once DuckDB works again', async () => {
-    const s = await startService();
+    const s = await startService({ INGEST_JOURNAL: true });
     try {
       const dev = await s.registerDevice({ id: 'sf-2', family: 'elevator' });
       const duck = s.service.journal!.inner;
