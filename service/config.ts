@@ -29,7 +29,7 @@ export const settings = {
   TLS_CA_FILE: { schema: optionalPath, default: undefined, doc: 'Optional PEM CA bundle offered to clients.' },
   HTTP_PORT: { schema: port, default: 3000, doc: 'HTTP port: API, /docs, /metrics, /healthz and MQTT over WebSocket at /mqtt.' },
   HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds to.' },
-  DATA_DIR: { schema: z.string().min(1), default: './data', doc: 'Directory for the DuckDB file and generated secrets.' },
+  DATA_DIR: { schema: z.string().min(1), default: './data', doc: 'Directory for the DuckDB file, the ingest journal and generated secrets.' },
   MQTT_ALLOW_ANONYMOUS: { schema: bool, default: false, doc: 'Open mode: accept clients without credentials (they may publish for any registered device). Never in production.' },
   MQTT_MAX_PAYLOAD_BYTES: { schema: positiveInt, default: 65536, doc: 'Largest accepted payload; larger ones are dead-lettered as too_large.' },
   MQTT_MAX_PACKET_BYTES: { schema: positiveInt, default: 1048576, doc: 'Largest MQTT packet parsed at all; a larger one closes the connection (packet_too_large).' },
