@@ -76,6 +76,16 @@ async function msgIds(s: Store, deviceId: string): Promise<string[]> {
   return (await s.queryReadings({ deviceId, family: 'elevator', channel: 'status', limit: 100_000 })).map((r) => r.msgId).sort();
 }
 
+const idsOf = (rs: readonly Reading[]): string[] => rs.map((r) => r.msgId).sort();
+
+/** Journal `rs` (and `letters`) while DuckDB fails, then crash: DuckDB closes under the journal. */
+async function crashHolding(dir: string, rs: Reading[], letters: DeadLetter[] = []): Promise<void> {
+  const first = await open(dir);
+  first.faulty.failing = true;
+  await first.journal.appendBatch(rs, letters);
+  await first.duck.close();
+}
+
 const segmentFiles = (dir: string): string[] => readdirSync(path.join(dir, 'journal')).sort();
 
 describe('frames', () => {
@@ -132,7 +142,7 @@ describe('journaled store', () => {
     expect(journal.status().backlogRows).toBe(11);
     const read = msgIds(journal, 'j-1');
     setTimeout(release, 50);
-    expect(await read).toEqual(rs.map((r) => r.msgId).sort());
+    expect(await read).toEqual(idsOf(rs));
     expect(await journal.countDeadLetters()).toBe(1);
     expect(journal.status().backlogRows).toBe(0);
     await journal.close();
@@ -151,7 +161,7 @@ describe('journaled store', () => {
     expect(s.applyFailures).toBeGreaterThan(1);
     expect(s.backlogRows).toBe(100);
     faulty.failing = false;
-    expect(await msgIds(journal, 'j-2')).toEqual(all.map((r) => r.msgId).sort());
+    expect(await msgIds(journal, 'j-2')).toEqual(idsOf(all));
     expect(journal.status().lastError).toBeNull();
     await journal.close();
   });
@@ -173,7 +183,7 @@ describe('journaled store', () => {
     const second = await open(dir);
     expect(second.journal.status().recovered).toEqual({ segments: 1, readings: 30, deadLetters: 1, droppedBytes: 0 });
     expect(segmentFiles(dir)).toEqual([]);
-    expect(await msgIds(second.journal, 'j-3')).toEqual([...applied, ...held.flat()].map((r) => r.msgId).sort());
+    expect(await msgIds(second.journal, 'j-3')).toEqual(idsOf([...applied, ...held.flat()]));
     expect(await second.journal.countDeadLetters()).toBe(2);
     expect(await second.journal.lastSequences()).toEqual({ readingSeq: held[1]!.at(-1)!.seq, deadLetterId: letterId });
     await second.journal.close();
@@ -181,11 +191,8 @@ describe('journaled store', () => {
 
   it('a half-written last frame (the crash hit the write) is dropped; the frames before it are replayed', async () => {
     const dir = tempDir();
-    const first = await open(dir);
-    first.faulty.failing = true;
     const rs = batch('j-4', 8);
-    await first.journal.appendBatch(rs, []);
-    await first.duck.close();
+    await crashHolding(dir, rs);
     const [seg] = segmentFiles(dir);
     const file = path.join(dir, 'journal', seg!);
     const torn = encodeFrame(batch('j-4', 3), []).subarray(0, 40);
@@ -193,7 +200,7 @@ describe('journaled store', () => {
 
     const second = await open(dir);
     expect(second.journal.status().recovered).toMatchObject({ readings: 8, droppedBytes: torn.length });
-    expect(await msgIds(second.journal, 'j-4')).toEqual(rs.map((r) => r.msgId).sort());
+    expect(await msgIds(second.journal, 'j-4')).toEqual(idsOf(rs));
     await second.journal.close();
   });
 
@@ -211,7 +218,7 @@ describe('journaled store', () => {
 
     const second = await open(dir);
     expect(second.journal.status().recovered).toEqual({ segments: 1, readings: 0, deadLetters: 0, droppedBytes: 0 });
-    expect(await msgIds(second.journal, 'j-5')).toEqual(rs.map((r) => r.msgId).sort());
+    expect(await msgIds(second.journal, 'j-5')).toEqual(idsOf(rs));
     expect(await second.journal.countDeadLetters()).toBe(1);
     await second.journal.close();
   });
@@ -221,7 +228,7 @@ describe('journaled store', () => {
     const { journal } = await open(dir, { segmentBytes: 4096 });
     const all: Reading[] = [];
     for (let i = 0; i < 20; i++) { const rs = batch('j-6', 10); all.push(...rs); await journal.appendBatch(rs, []); }
-    expect(await msgIds(journal, 'j-6')).toEqual(all.map((r) => r.msgId).sort());
+    expect(await msgIds(journal, 'j-6')).toEqual(idsOf(all));
     // written ones are gone; only the open segment may remain
     expect(segmentFiles(dir).length).toBeLessThanOrEqual(1);
     expect(journal.status().segments).toBeLessThanOrEqual(1);
@@ -254,7 +261,7 @@ describe('journaled store', () => {
     await first.journal.close();
     expect(segmentFiles(dir)).toHaveLength(1);
     const second = await open(dir);
-    expect(await msgIds(second.journal, 'j-8')).toEqual(rs.map((r) => r.msgId).sort());
+    expect(await msgIds(second.journal, 'j-8')).toEqual(idsOf(rs));
     await second.journal.close();
   });
 
@@ -269,22 +276,19 @@ describe('journaled store', () => {
     await expect(first.journal.appendBatch([bad], [])).rejects.toThrow();
     await first.duck.close();
     const second = await open(dir);
-    expect(await msgIds(second.journal, 'j-9')).toEqual(kept.map((r) => r.msgId).sort());
+    expect(await msgIds(second.journal, 'j-9')).toEqual(idsOf(kept));
     await second.journal.close();
   });
 
   it('with the journal turned off after a crash, the start still writes what it held (INGEST_JOURNAL=false)', async () => {
     const dir = tempDir();
-    const first = await open(dir);
-    first.faulty.failing = true;
     const rs = batch('j-10', 9);
-    await first.journal.appendBatch(rs, [letter()]);
-    await first.duck.close();
+    await crashHolding(dir, rs, [letter()]);
     const plain = new DuckDbStore(path.join(dir, 'db.duckdb'));
     await plain.open();
     try {
       expect(await replayJournal(plain, path.join(dir, 'journal'))).toEqual({ segments: 1, readings: 9, deadLetters: 1, droppedBytes: 0 });
-      expect(await msgIds(plain, 'j-10')).toEqual(rs.map((r) => r.msgId).sort());
+      expect(await msgIds(plain, 'j-10')).toEqual(idsOf(rs));
       expect(segmentFiles(dir)).toEqual([]);
       expect(await replayJournal(plain, path.join(dir, 'journal'))).toEqual({ segments: 0, readings: 0, deadLetters: 0, droppedBytes: 0 });
     } finally {

@@ -99,7 +99,7 @@ export class JournaledStore implements Store {
     this.closing = true;
     await this.writes.idle();
     // a store that is failing is not waited for: its batches stay in the journal for next start
-    while (this.queue.length && this.consecutiveFailures === 0) await this.until(() => this.queue.length === 0 || this.consecutiveFailures > 0);
+    await this.until(() => this.queue.length === 0 || this.consecutiveFailures > 0);
     this.retryTimer?.wake();
     await this.applying;
     await this.files.close(true);
