@@ -33,6 +33,8 @@ export interface BatchWriterEvents {
 
 interface Batch {
   readings: Reading[];
+  /** each reading's payload as the device sent it, same index (Store.appendBatch) */
+  payloads: Uint8Array[];
   deadLetters: DeadLetter[];
   callbacks: Done[];
 }
@@ -40,7 +42,7 @@ interface Batch {
 /** An opaque handle on the batch a reading joined. */
 export type BatchToken = object;
 
-const emptyBatch = (): Batch => ({ readings: [], deadLetters: [], callbacks: [] });
+const emptyBatch = (): Batch => ({ readings: [], payloads: [], deadLetters: [], callbacks: [] });
 
 export class BatchWriter {
   /** Full batches waiting, oldest first; the last one is the one gathering. */
@@ -67,9 +69,10 @@ export class BatchWriter {
   }
 
   /** Queue a reading; the returned batch can be waited on by a duplicate of it (`attach`). */
-  addReading(r: Reading, done: Done | null): BatchToken {
+  addReading(r: Reading, payload: Uint8Array, done: Done | null): BatchToken {
     const b = this.gathering();
     b.readings.push(r);
+    b.payloads.push(payload);
     if (done) b.callbacks.push(done);
     this.rows++;
     this.kick();
@@ -129,7 +132,7 @@ export class BatchWriter {
       const started = this.clock();
       try {
         if (this.stopped) throw new Error('ingest is stopping');
-        if (size) await this.store.appendBatch(batch.readings, batch.deadLetters);
+        if (size) await this.store.appendBatch(batch.readings, batch.deadLetters, batch.payloads);
         const result = { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started };
         this.safely(() => this.events.committed(result));
         for (const cb of batch.callbacks) cb(null);

@@ -192,7 +192,7 @@ export class Ingest {
     // its commit, which slows it through TCP (aedes reads a client's next chunk only when
     // every packet of the current one is done) and bounds memory.
     const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
-    const token = this.writer.addReading(reading, hold ? done : null);
+    const token = this.writer.addReading(reading, msg.payload, hold ? done : null);
     this.inflight.set(h1, h2, h3, token);
     const pairs = this.batchPairs.get(token);
     if (pairs) pairs.push(h1, h2, h3); else this.batchPairs.set(token, [h1, h2, h3]);

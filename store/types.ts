@@ -160,8 +160,12 @@ export interface EngineCheckpoint {
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
-  /** Write readings and dead letters in one durable transaction (group commit). */
-  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Write readings and dead letters in one durable transaction (group commit). `payloads`, when
+   * given, holds each reading's payload as the device sent it (same index): a store may keep
+   * those bytes instead of re-encoding the reading (the ingest journal does).
+   */
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void>;
   /** The highest reading seq and dead-letter id stored, to continue numbering after a restart. */
   lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }>;
   /** (deviceId, msgId) of readings received at or after `since`, newest first, at most `max`. */

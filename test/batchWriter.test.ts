@@ -28,6 +28,8 @@ class TestStore {
   readonly store: Store;
   /** seqs per appendBatch call, at entry */
   readonly started: number[][] = [];
+  /** the payloads passed with each appendBatch call, as text */
+  readonly payloads: string[][] = [];
   /** seqs of readings whose batch the real store committed */
   readonly committed = new Set<number>();
   failCalls = new Set<number>();
@@ -36,9 +38,10 @@ class TestStore {
 
   constructor(realStore: DuckDbStore) {
     const store = Object.create(realStore) as Store;
-    store.appendBatch = async (readings: readonly Reading[], deadLetters: readonly DeadLetter[]) => {
+    store.appendBatch = async (readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]) => {
       const call = this.started.length;
       this.started.push(readings.map((r) => r.seq));
+      this.payloads.push((payloads ?? []).map((p) => Buffer.from(p).toString()));
       if (this.gate) await this.gate;
       if (this.failCalls.has(call)) throw new Error(`injected failure in call ${call}`);
       await realStore.appendBatch(readings, deadLetters);
@@ -68,6 +71,9 @@ function reading(over: Partial<Reading> = {}): Reading {
     ts: 1_795_392_000_000 + s, receivedAt: 1_795_392_000_000 + s, qos: 1, data: { fw: '1.0', rssi: -50 }, extra: null, ...over,
   };
 }
+
+/** The device's bytes for a reading; the store behind the writer does not read them here. */
+const payloadOf = (text = '{}'): Buffer => Buffer.from(text);
 
 let dlId = 0;
 function deadLetter(): DeadLetter {
@@ -125,7 +131,7 @@ describe('group commit', () => {
     const w = new BatchWriter(ts.store, 100, recorder());
     const r = reading();
     const p = probe(ts);
-    w.addReading(r, p.done);
+    w.addReading(r, payloadOf(), p.done);
     expect(p.calls).toBe(0);
     expect(w.pending).toBe(1);
     await w.flushed();
@@ -142,7 +148,7 @@ describe('group commit', () => {
     const ev = recorder();
     const w = new BatchWriter(ts.store, 100, ev);
     const rs = Array.from({ length: 20 }, () => reading());
-    for (const r of rs) w.addReading(r, null);
+    for (const r of rs) w.addReading(r, payloadOf(), null);
     await w.flushed();
     expect(ts.started).toEqual([rs.map((r) => r.seq)]);
     expect(ev.committedBatches).toHaveLength(1);
@@ -150,16 +156,27 @@ describe('group commit', () => {
     expect(await storedSeqs()).toEqual(rs.map((r) => r.seq));
   });
 
+  it('each reading\'s payload reaches the store beside it, in the same order, across batches', async () => {
+    const ts = new TestStore(real);
+    const w = new BatchWriter(ts.store, 3, recorder());
+    const rs = Array.from({ length: 7 }, () => reading());
+    for (const r of rs) w.addReading(r, payloadOf(`p-${r.seq}`), null);
+    w.addDeadLetter(deadLetter(), null);
+    await w.flushed();
+    expect(ts.started.flat()).toEqual(rs.map((r) => r.seq));
+    expect(ts.payloads).toEqual(ts.started.map((seqs) => seqs.map((s) => `p-${s}`)));
+  });
+
   it('rows arriving during a commit gather into the next one (no timer)', async () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 100, recorder());
     ts.hold();
     const first = reading();
-    w.addReading(first, null);
+    w.addReading(first, payloadOf(), null);
     await until(() => ts.started.length === 1);
     expect(w.busy).toBe(true);
     const later = Array.from({ length: 7 }, () => reading());
-    for (const r of later) w.addReading(r, null);
+    for (const r of later) w.addReading(r, payloadOf(), null);
     expect(w.pending).toBe(7);
     ts.release();
     await w.flushed();
@@ -172,10 +189,10 @@ describe('group commit', () => {
     const w = new BatchWriter(ts.store, 3, ev);
     const before = await real.countDeadLetters();
     const p = probe(ts);
-    w.addReading(reading(), null);
+    w.addReading(reading(), payloadOf(), null);
     w.addDeadLetter(deadLetter(), p.done);
     w.addDeadLetter(deadLetter(), null);
-    w.addReading(reading(), null); // fourth row: next batch
+    w.addReading(reading(), payloadOf(), null); // fourth row: next batch
     await w.flushed();
     expect(ev.committedBatches.map((b) => [b.readings.length, b.deadLetters.length])).toEqual([[1, 2], [1, 0]]);
     expect(p.err).toBeNull();
@@ -187,7 +204,7 @@ describe('group commit', () => {
     const ev = recorder();
     let t = 0;
     const w = new BatchWriter(ts.store, 100, ev, () => (t += 7));
-    w.addReading(reading(), null);
+    w.addReading(reading(), payloadOf(), null);
     await w.flushed();
     expect(ev.committedBatches[0]!.durationMs).toBe(7);
   });
@@ -199,8 +216,8 @@ describe('group commit', () => {
       committed: () => { order.push('event'); throw new Error('listener bug'); },
       failed: () => undefined,
     });
-    w.addReading(reading(), () => order.push('cb1'));
-    w.addReading(reading(), () => order.push('cb2'));
+    w.addReading(reading(), payloadOf(), () => order.push('cb1'));
+    w.addReading(reading(), payloadOf(), () => order.push('cb2'));
     await w.flushed();
     expect(order).toEqual(['event', 'cb1', 'cb2']);
   });
@@ -215,13 +232,13 @@ describe('acknowledged event', () => {
       acknowledged: (r) => { order.push(`ack ${r.readings.length}`); throw new Error('listener bug'); },
       failed: () => order.push('failed'),
     });
-    w.addReading(reading(), () => { order.push('cb1'); queueMicrotask(() => order.push('later')); });
-    w.addReading(reading(), () => order.push('cb2'));
+    w.addReading(reading(), payloadOf(), () => { order.push('cb1'); queueMicrotask(() => order.push('later')); });
+    w.addReading(reading(), payloadOf(), () => order.push('cb2'));
     await w.flushed();
     expect(order).toEqual(['event', 'cb1', 'cb2', 'ack 2', 'later']);
     order.length = 0;
     ts.failCalls.add(ts.started.length);
-    w.addReading(reading(), () => order.push('cb3'));
+    w.addReading(reading(), payloadOf(), () => order.push('cb3'));
     await w.flushed();
     expect(order).toEqual(['failed', 'cb3']);
   });
@@ -232,7 +249,7 @@ describe('maxRows splitting', () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 3, recorder());
     const rs = Array.from({ length: 8 }, () => reading());
-    for (const r of rs) w.addReading(r, null);
+    for (const r of rs) w.addReading(r, payloadOf(), null);
     await w.flushed();
     expect(ts.started.map((b) => b.length)).toEqual([3, 3, 2]);
     expect(ts.started.flat()).toEqual(rs.map((r) => r.seq));
@@ -244,11 +261,11 @@ describe('maxRows splitting', () => {
     ts.hold();
     const head = reading();
     const headProbe = probe(ts);
-    w.addReading(head, headProbe.done);
+    w.addReading(head, payloadOf(), headProbe.done);
     await until(() => ts.started.length === 1);
     const rs = Array.from({ length: 8 }, () => reading());
     const probes = rs.map(() => probe(ts));
-    rs.forEach((r, i) => w.addReading(r, probes[i]!.done));
+    rs.forEach((r, i) => w.addReading(r, payloadOf(), probes[i]!.done));
     expect(w.pending).toBe(8);
     // nothing fires while the first commit is held
     await new Promise((r) => setTimeout(r, 20));
@@ -275,7 +292,7 @@ describe('maxRows splitting', () => {
   it('maxRows 1 commits one row at a time', async () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 1, recorder());
-    for (let i = 0; i < 4; i++) w.addReading(reading(), null);
+    for (let i = 0; i < 4; i++) w.addReading(reading(), payloadOf(), null);
     await w.flushed();
     expect(ts.started.map((b) => b.length)).toEqual([1, 1, 1, 1]);
   });
@@ -289,14 +306,14 @@ describe('failed commits', () => {
     ts.hold();
     const a = reading();
     const pa = probe(ts);
-    w.addReading(a, pa.done);
+    w.addReading(a, payloadOf(), pa.done);
     await until(() => ts.started.length === 1);
     const b1 = reading(); const b2 = reading(); const c = reading();
     const pb1 = probe(ts); const pb2 = probe(ts); const pc = probe(ts);
     const dl = deadLetter();
-    w.addReading(b1, pb1.done);
-    w.addReading(b2, pb2.done);
-    w.addReading(c, pc.done);
+    w.addReading(b1, payloadOf(), pb1.done);
+    w.addReading(b2, payloadOf(), pb2.done);
+    w.addReading(c, payloadOf(), pc.done);
     w.addDeadLetter(dl, null);
     ts.failCalls.add(1);
     const dlBefore = await real.countDeadLetters();
@@ -322,8 +339,8 @@ describe('failed commits', () => {
     const good = reading({ family: 'elevator', channel: 'fault', data: { code: 2 }, deviceId: `bw-real-${run}` });
     const bad = reading({ family: 'elevator', channel: 'fault', data: { code: 2 ** 40 }, deviceId: `bw-real-${run}` });
     const pg = probe(ts); const pbad = probe(ts);
-    w.addReading(good, pg.done);
-    w.addReading(bad, pbad.done);
+    w.addReading(good, payloadOf(), pg.done);
+    w.addReading(bad, payloadOf(), pbad.done);
     await w.flushed();
     expect(pg.err).toBeInstanceOf(Error);
     expect(pbad.err).toBe(pg.err);
@@ -332,7 +349,7 @@ describe('failed commits', () => {
 
     const next = reading({ family: 'elevator', channel: 'fault', data: { code: 3 }, deviceId: `bw-real-${run}` });
     const pn = probe(ts);
-    w.addReading(next, pn.done);
+    w.addReading(next, payloadOf(), pn.done);
     await w.flushed();
     expect(pn.err).toBeNull();
     expect((await real.queryReadings(q)).map((r) => r.seq)).toEqual([next.seq]);
@@ -343,7 +360,7 @@ describe('failed commits', () => {
     const w = new BatchWriter(ts.store, 10, recorder());
     w.stop();
     const p = probe(ts);
-    w.addReading(reading(), p.done);
+    w.addReading(reading(), payloadOf(), p.done);
     await w.flushed();
     expect(p.err?.message).toMatch(/stopping/);
     expect(ts.started).toEqual([]);
@@ -356,7 +373,7 @@ describe('attach', () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 10, recorder());
     const r = reading();
-    const token = w.addReading(r, null);
+    const token = w.addReading(r, payloadOf(), null);
     const p = probe(ts);
     w.attach(token, p.done);
     expect(p.calls).toBe(0);
@@ -371,12 +388,12 @@ describe('attach', () => {
     const w = new BatchWriter(ts.store, 10, recorder());
     ts.hold();
     const r = reading();
-    const token = w.addReading(r, null);
+    const token = w.addReading(r, payloadOf(), null);
     await until(() => ts.started.length === 1);
     const attached = probe(ts);
     w.attach(token, attached.done); // attached while its batch is being committed
     const next = reading();
-    const token2 = w.addReading(next, null);
+    const token2 = w.addReading(next, payloadOf(), null);
     const attached2 = probe(ts);
     w.attach(token2, attached2.done);
     ts.failCalls.add(1); // the next batch fails
@@ -392,7 +409,7 @@ describe('attach', () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 10, recorder());
     ts.failCalls.add(0);
-    const token = w.addReading(reading(), null);
+    const token = w.addReading(reading(), payloadOf(), null);
     const p = probe(ts);
     w.attach(token, p.done);
     await w.flushed();
@@ -412,7 +429,7 @@ describe('flushed()', () => {
     const w = new BatchWriter(ts.store, 4, recorder());
     ts.hold();
     const rs = Array.from({ length: 10 }, () => reading());
-    for (const r of rs) w.addReading(r, null);
+    for (const r of rs) w.addReading(r, payloadOf(), null);
     let done = false;
     const f = w.flushed().then(() => { done = true; });
     await until(() => ts.started.length === 1);
@@ -430,11 +447,11 @@ describe('flushed()', () => {
     const ts = new TestStore(real);
     const w = new BatchWriter(ts.store, 2, recorder());
     ts.hold();
-    w.addReading(reading(), null);
+    w.addReading(reading(), payloadOf(), null);
     await until(() => ts.started.length === 1);
     const f = w.flushed();
     const late = reading();
-    w.addReading(late, null);
+    w.addReading(late, payloadOf(), null);
     ts.failCalls.add(0);
     ts.release();
     await f;

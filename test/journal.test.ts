@@ -31,10 +31,17 @@ const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
 let seq = 0;
 let letterId = 0;
 
+/** The bytes a device sent for each reading made here, as ingest passes them to appendBatch. */
+const payloads = new WeakMap<Reading, Buffer>();
+const payloadsOf = (rs: readonly Reading[]): Buffer[] => rs.map((r) => payloads.get(r)!);
+
 function reading(deviceId: string, msgId: string, ts = T0): Reading {
-  const d = decodePayload('elevator', 'status', Buffer.from(JSON.stringify({ ...examplePayload('elevator', 'status', msgId, ts), vendor: { x: [1, 'é'] } })), 1 << 20);
+  const payload = Buffer.from(JSON.stringify({ ...examplePayload('elevator', 'status', msgId, ts), vendor: { x: [1, 'é'] } }));
+  const d = decodePayload('elevator', 'status', payload, 1 << 20);
   if (!d.ok) throw new Error(d.detail);
-  return { seq: ++seq, family: 'elevator', channel: 'status', deviceId, msgId, ts: d.ts, receivedAt: d.ts + 3, qos: 1, data: d.data, extra: d.extra };
+  const r: Reading = { seq: ++seq, family: 'elevator', channel: 'status', deviceId, msgId, ts: d.ts, receivedAt: d.ts + 3, qos: 1, data: d.data, extra: d.extra };
+  payloads.set(r, payload);
+  return r;
 }
 
 function letter(): DeadLetter {
@@ -82,24 +89,64 @@ const idsOf = (rs: readonly Reading[]): string[] => rs.map((r) => r.msgId).sort(
 async function crashHolding(dir: string, rs: Reading[], letters: DeadLetter[] = []): Promise<void> {
   const first = await open(dir);
   first.faulty.failing = true;
-  await first.journal.appendBatch(rs, letters);
+  await first.journal.appendBatch(rs, letters, payloadsOf(rs));
   await first.duck.close();
 }
 
 const segmentFiles = (dir: string): string[] => readdirSync(path.join(dir, 'journal')).sort();
 
 describe('frames', () => {
-  it('round-trip readings and dead letters (raw bytes included) exactly', () => {
+  it('round-trip readings and dead letters (raw bytes included) exactly, from the payloads or without them', () => {
     const rs = batch('f-1', 3);
     const ls = [letter(), letter()];
-    const { batches, validBytes } = decodeFrames(Buffer.concat([encodeFrame(rs, ls), encodeFrame(rs.slice(0, 1), [])]));
-    expect(batches).toEqual([{ readings: rs, deadLetters: ls }, { readings: rs.slice(0, 1), deadLetters: [] }]);
-    expect(validBytes).toBeGreaterThan(0);
+    const frames = [encodeFrame(rs, ls, payloadsOf(rs)), encodeFrame(rs.slice(0, 1), []), encodeFrame([], ls), encodeFrame([], [])];
+    const { batches, validBytes } = decodeFrames(Buffer.concat(frames));
+    expect(batches).toEqual([
+      { readings: rs, deadLetters: ls }, { readings: rs.slice(0, 1), deadLetters: [] }, { readings: [], deadLetters: ls }, { readings: [], deadLetters: [] },
+    ]);
+    expect(validBytes).toBe(frames.reduce((n, f) => n + f.length, 0));
+  });
+
+  it('copies the payload bytes as received rather than encoding the reading', () => {
+    const [r] = batch('f-1b', 1);
+    const payload = payloadsOf([r!])[0]!;
+    const frame = encodeFrame([r!], [], [payload]);
+    expect(frame.includes(payload)).toBe(true);
+    expect(frame.includes(Buffer.from('"data"'))).toBe(false);
+  });
+
+  it('strings of any script and extra fields survive, with and without payloads', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), fc.string({ maxLength: 40 }), (deviceId, note) => {
+      const payload = Buffer.from(JSON.stringify({ ...examplePayload('elevator', 'status', `m-${note.length}`, T0), note }));
+      const d = decodePayload('elevator', 'status', payload, 1 << 20);
+      if (!d.ok) throw new Error(d.detail);
+      const r: Reading = { seq: 7, family: 'elevator', channel: 'status', deviceId, msgId: d.msgId, ts: d.ts, receivedAt: T0 + 1, qos: 0, data: d.data, extra: d.extra };
+      const { batches } = decodeFrames(Buffer.concat([encodeFrame([r], [], [payload]), encodeFrame([r], [])]));
+      expect(batches).toEqual([{ readings: [r], deadLetters: [] }, { readings: [r], deadLetters: [] }]);
+    }), { numRuns: 50 });
+  });
+
+  it('a payload today\'s schema refuses is still replayed, every field kept in data', () => {
+    const payload = Buffer.from(JSON.stringify({ msgId: 'old-1', ts: T0, floor: 'mezzanine', legacy: true }));
+    const r: Reading = { seq: 9, family: 'elevator', channel: 'status', deviceId: 'f-old', msgId: 'old-1', ts: T0, receivedAt: T0, qos: 1, data: {}, extra: null };
+    const { batches } = decodeFrames(encodeFrame([r], [], [payload]));
+    expect(batches[0]!.readings).toEqual([{ ...r, data: { floor: 'mezzanine', legacy: true } }]);
+  });
+
+  it('reads the first format\'s JSON frames', () => {
+    const rs = batch('f-json', 2);
+    const ls = [letter()];
+    const body = Buffer.from(JSON.stringify({ r: rs, d: ls.map((l) => ({ ...l, raw: Buffer.from(l.raw).toString('base64') })) }));
+    const head = Buffer.alloc(FRAME_HEADER_BYTES);
+    head.writeUInt32LE(body.length, 0);
+    head.writeUInt32LE(crc32Table(body), 4);
+    expect(decodeFrames(Buffer.concat([head, body])).batches).toEqual([{ readings: rs, deadLetters: ls }]);
   });
 
   it('a last frame cut at any byte is dropped, the frames before it kept', () => {
+    const rs = batch('f-2', 2);
     const first = encodeFrame(batch('f-2', 2), [letter()]);
-    const last = encodeFrame(batch('f-2', 2), []);
+    const last = encodeFrame(rs, [letter()], payloadsOf(rs));
     for (let cut = 0; cut < last.length; cut++) {
       const { batches, validBytes } = decodeFrames(Buffer.concat([first, last.subarray(0, cut)]));
       expect(batches.length, `cut at ${cut}`).toBe(1);
@@ -109,7 +156,8 @@ describe('frames', () => {
 
   it('a changed byte anywhere in a frame stops decoding at that frame', () => {
     const first = encodeFrame(batch('f-3', 1), []);
-    const second = encodeFrame(batch('f-3', 2), []);
+    const rs = batch('f-3', 2);
+    const second = encodeFrame(rs, [letter()], payloadsOf(rs));
     for (let at = 0; at < second.length; at += 7) {
       const bad = Buffer.from(second);
       bad[at] = bad[at]! ^ 0x20;
@@ -137,7 +185,7 @@ describe('journaled store', () => {
     let release!: () => void;
     faulty.gate = new Promise((r) => { release = r; });
     const rs = batch('j-1', 10);
-    await journal.appendBatch(rs, [letter()]);
+    await journal.appendBatch(rs, [letter()], payloadsOf(rs));
     // DuckDB has not committed (it is held): the append did not wait for it
     expect(journal.status().backlogRows).toBe(11);
     const read = msgIds(journal, 'j-1');
@@ -154,7 +202,7 @@ describe('journaled store', () => {
     const { journal, faulty } = await open(dir);
     faulty.failing = true;
     const all: Reading[] = [];
-    for (let i = 0; i < 5; i++) { const rs = batch('j-2', 20); all.push(...rs); await journal.appendBatch(rs, []); }
+    for (let i = 0; i < 5; i++) { const rs = batch('j-2', 20); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
     await new Promise((r) => setTimeout(r, 60));
     const s = journal.status();
     expect(s.lastError?.message).toMatch(/No space left/);
@@ -170,11 +218,11 @@ describe('journaled store', () => {
     const dir = tempDir();
     const first = await open(dir);
     const applied = batch('j-3', 30);
-    await first.journal.appendBatch(applied, [letter()]);
+    await first.journal.appendBatch(applied, [letter()], payloadsOf(applied));
     expect(await msgIds(first.journal, 'j-3')).toHaveLength(30);
     first.faulty.failing = true;
     const held = [batch('j-3', 25), batch('j-3', 5)];
-    for (const rs of held) await first.journal.appendBatch(rs, []);
+    for (const rs of held) await first.journal.appendBatch(rs, [], payloadsOf(rs));
     await first.journal.appendBatch([], [letter()]);
     // the crash: DuckDB goes away under the journal, whose segments stay as they are
     await first.duck.close();
@@ -208,7 +256,7 @@ describe('journaled store', () => {
     const dir = tempDir();
     const first = await open(dir);
     const rs = batch('j-5', 12);
-    await first.journal.appendBatch(rs, [letter()]);
+    await first.journal.appendBatch(rs, [letter()], payloadsOf(rs));
     expect(await msgIds(first.journal, 'j-5')).toHaveLength(12);
     const [seg] = segmentFiles(dir);
     const copy = readFileSync(path.join(dir, 'journal', seg!));
@@ -227,7 +275,7 @@ describe('journaled store', () => {
     const dir = tempDir();
     const { journal } = await open(dir, { segmentBytes: 4096 });
     const all: Reading[] = [];
-    for (let i = 0; i < 20; i++) { const rs = batch('j-6', 10); all.push(...rs); await journal.appendBatch(rs, []); }
+    for (let i = 0; i < 20; i++) { const rs = batch('j-6', 10); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
     expect(await msgIds(journal, 'j-6')).toEqual(idsOf(all));
     // written ones are gone; only the open segment may remain
     expect(segmentFiles(dir).length).toBeLessThanOrEqual(1);
@@ -257,7 +305,7 @@ describe('journaled store', () => {
     const first = await open(dir);
     first.faulty.failing = true;
     const rs = batch('j-8', 7);
-    await first.journal.appendBatch(rs, []);
+    await first.journal.appendBatch(rs, [], payloadsOf(rs));
     await first.journal.close();
     expect(segmentFiles(dir)).toHaveLength(1);
     const second = await open(dir);
@@ -270,7 +318,7 @@ describe('journaled store', () => {
     const first = await open(dir);
     first.faulty.failing = true;
     const kept = batch('j-9', 4);
-    await first.journal.appendBatch(kept, []);
+    await first.journal.appendBatch(kept, [], payloadsOf(kept));
     // a reading that JSON cannot encode makes the append fail before anything is written
     const bad = { ...reading('j-9', 'bad'), data: { big: 10n } } as unknown as Reading;
     await expect(first.journal.appendBatch([bad], [])).rejects.toThrow();

@@ -113,13 +113,16 @@ export class JournaledStore implements Store {
     };
   }
 
-  /** Durable once the frame is fsynced; the store behind gets it from the applier. */
-  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  /**
+   * Durable once the frame is fsynced; the store behind gets it from the applier. The payloads
+   * go into the frame as they are (store/journal/frame.ts) and are not kept past the write.
+   */
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void> {
     return this.writes.run(async () => {
       if (this.closing) throw new Error('the journal is closing');
       if (this.backlogRows >= this.opts.maxBacklogRows) await this.until(() => this.backlogRows < this.opts.maxBacklogRows || this.closing);
       if (this.closing) throw new Error('the journal is closing');
-      const segment = await this.files.append(encodeFrame(readings, deadLetters));
+      const segment = await this.files.append(encodeFrame(readings, deadLetters, payloads));
       this.queue.push({ readings, deadLetters, segment });
       this.backlogRows += readings.length + deadLetters.length;
       this.journaled++;
