@@ -19,6 +19,7 @@ import { checkPublish, checkSubscribe, type Identity } from './acl.js';
 import type { ConnectionTracker } from './connectionState.js';
 import type { DeviceRegistry } from './deviceRegistry.js';
 import { guardPacketSize } from './packetGuard.js';
+import { readPublishesFast } from './publishReader.js';
 
 
 export class Broker implements DeviceReplier {
@@ -159,6 +160,7 @@ export class Broker implements DeviceReplier {
         null, { reason: 'packet_too_large', detail: `MQTT packet of ${size} bytes exceeds MQTT_MAX_PACKET_BYTES=${this.config.maxPacketBytes}` }, Date.now(), null);
       this.log.warn({ deviceId, size }, 'closed a connection that sent an oversized packet');
     });
+    readPublishesFast(client, this.config.maxPacketBytes);
   }
 
   private preConnect(client: Client, cb: (err: Error | null, ok: boolean) => void): void {
