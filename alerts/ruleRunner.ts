@@ -19,8 +19,16 @@ export interface RuleError {
   error: Error;
 }
 
+interface Bound {
+  rule: AnyRule;
+  ctx: RuleContext<unknown>;
+}
+
+const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
+
 export class RuleRunner {
-  private readonly byChannel = new Map<string, AnyRule[]>();
+  /** family -> channel -> the rules that read it, with their contexts (no key built per reading) */
+  private readonly byChannel = new Map<string, Map<string, Bound[]>>();
   private readonly contexts = new Map<string, RuleContext<unknown>>();
   states: Record<string, unknown> = {};
 
@@ -34,17 +42,19 @@ export class RuleRunner {
     for (const rule of rules) {
       if (ids.has(rule.id)) throw new Error(`two rules share the id ${rule.id}`);
       ids.add(rule.id);
-      for (const channel of rule.channels) {
-        const key = `${rule.family}/${channel}`;
-        const list = this.byChannel.get(key) ?? [];
-        list.push(rule);
-        this.byChannel.set(key, list);
-      }
-      this.contexts.set(rule.id, {
+      const ctx: RuleContext<unknown> = {
         config: { ...rule.defaults, ...(overrides[rule.id] ?? {}) },
         device: (id) => lookups.device(id),
         cylinder: (code) => lookups.cylinder(code),
-      });
+      };
+      this.contexts.set(rule.id, ctx);
+      const channels = this.byChannel.get(rule.family) ?? new Map<string, Bound[]>();
+      this.byChannel.set(rule.family, channels);
+      for (const channel of rule.channels) {
+        const list = channels.get(channel) ?? [];
+        list.push({ rule, ctx });
+        channels.set(channel, list);
+      }
     }
   }
 
@@ -58,14 +68,25 @@ export class RuleRunner {
     return this.contexts.get(ruleId)?.config;
   }
 
-  reading(r: RuleReading, now: number): Effect[] {
-    const rules = this.byChannel.get(`${r.family}/${r.channel}`);
-    if (!rules) return [];
-    const effects: Effect[] = [];
-    for (const rule of rules) {
-      if (rule.onReading) this.run(rule, effects, (s, ctx) => rule.onReading!(s, r, ctx, now));
+  /** Runs for every stored reading: no closure, key or array made unless a rule has effects. */
+  reading(r: RuleReading, now: number): readonly Effect[] {
+    const bound = this.byChannel.get(r.family)?.get(r.channel);
+    if (!bound) return NO_EFFECTS;
+    let effects: Effect[] | null = null;
+    for (const { rule, ctx } of bound) {
+      if (!rule.onReading) continue;
+      try {
+        const result = rule.onReading(this.states[rule.id], r, ctx, now);
+        this.states[rule.id] = result.state;
+        if (result.effects.length) {
+          effects ??= [];
+          for (const e of result.effects) effects.push(e);
+        }
+      } catch (err) {
+        this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
+      }
     }
-    return effects;
+    return effects ?? NO_EFFECTS;
   }
 
   /**
@@ -74,13 +95,13 @@ export class RuleRunner {
    * changes nothing; the reading is evaluated for real once it is stored.
    */
   peek(r: RuleReading, now: number): Effect[] {
-    const rules = this.byChannel.get(`${r.family}/${r.channel}`);
-    if (!rules) return [];
+    const bound = this.byChannel.get(r.family)?.get(r.channel);
+    if (!bound) return [];
     const effects: Effect[] = [];
-    for (const rule of rules) {
+    for (const { rule, ctx } of bound) {
       if (!rule.onReading) continue;
       try {
-        for (const e of rule.onReading(this.states[rule.id], r, this.contexts.get(rule.id)!, now).effects) effects.push(e);
+        for (const e of rule.onReading(this.states[rule.id], r, ctx, now).effects) effects.push(e);
       } catch (err) {
         this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
       }

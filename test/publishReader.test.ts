@@ -109,7 +109,7 @@ describe('PUBLISH reader', () => {
   it('emits packets with the fields aedes reads, the payload a view of the read', () => {
     const events: Array<Record<string, unknown>> = [];
     const client = { _parser: mqttPacket.parser() } as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
-    client._parser.on('packet', (p: Record<string, unknown>) => events.push(p));
+    client._parser.on('packet', (p) => events.push(p as unknown as Record<string, unknown>));
     readPublishesFast(client, MAX_PACKET);
     const bytes = mqttPacket.generate({ cmd: 'publish', topic: 'elevator/e-1/status', payload: Buffer.from('{"a":1}'), qos: 1, messageId: 7, retain: true, dup: false } as never);
     client._parser.parse(bytes);
@@ -119,7 +119,7 @@ describe('PUBLISH reader', () => {
   it('reuses the topic string while a device publishes on the same topic', () => {
     const topics: string[] = [];
     const client = { _parser: mqttPacket.parser() } as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
-    client._parser.on('packet', (p: { topic: string }) => topics.push(p.topic));
+    client._parser.on('packet', (p) => topics.push((p as { topic: string }).topic));
     readPublishesFast(client, MAX_PACKET);
     const pub = (t: string) => mqttPacket.generate({ cmd: 'publish', topic: t, payload: Buffer.from('x'), qos: 0 } as never);
     client._parser.parse(Buffer.concat([pub('elevator/e-1/status'), pub('elevator/e-1/status'), pub('elevator/e-2/status'), pub('elevator/e-1/status')]));

@@ -92,10 +92,22 @@ export function recordTrappedIncident(
   return { state: next, effects: [raise] };
 }
 
-const detectorContext = (ctx: RuleContext<RepeatedTrappingConfig>): RuleContext<TrappedConfig> => ({
-  ...ctx,
-  config: { ...trappedDefaults, atFloorMs: ctx.config.atFloorMs, outsideDoorZoneMs: ctx.config.outsideDoorZoneMs, ignoreModes: ctx.config.ignoreModes },
-});
+/**
+ * The detector's context, derived once per rule context and config: it was built for every
+ * reading, a tenth of the bytes the alert engine allocated in the P1 heap profile.
+ */
+const detectorContexts = new WeakMap<RuleContext<RepeatedTrappingConfig>, { from: RepeatedTrappingConfig; ctx: RuleContext<TrappedConfig> }>();
+
+function detectorContext(ctx: RuleContext<RepeatedTrappingConfig>): RuleContext<TrappedConfig> {
+  const cached = detectorContexts.get(ctx);
+  if (cached && cached.from === ctx.config) return cached.ctx;
+  const derived: RuleContext<TrappedConfig> = {
+    ...ctx,
+    config: { ...trappedDefaults, atFloorMs: ctx.config.atFloorMs, outsideDoorZoneMs: ctx.config.outsideDoorZoneMs, ignoreModes: ctx.config.ignoreModes },
+  };
+  detectorContexts.set(ctx, { from: ctx.config, ctx: derived });
+  return derived;
+}
 
 /** Count each elevator.trapped raise of the detector as an incident. */
 function countIncidents(state: RepeatedTrappingState, detected: Effect[], cfg: RepeatedTrappingConfig): RuleResult<RepeatedTrappingState> {
