@@ -22,6 +22,7 @@ import {
 } from './domain/rescueCase.js';
 import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert, ScanReply } from './domain/types.js';
 import { RuleRunner, type AnyRule } from './ruleRunner.js';
+import { withTransientMaps } from './rules/common/shardedMap.js';
 
 export interface EngineOptions {
   rules: readonly AnyRule[];
@@ -159,12 +160,15 @@ export class AlertEngine {
 
   /** Readings the store has committed (ingest's onStored). Synchronous: effects apply in order. */
   handleReadings(readings: readonly Reading[]): void {
-    for (const r of readings) {
-      if (r.seq <= this.lastSeq) continue;
-      const now = this.replaying ? r.receivedAt : this.now();
-      this.apply(this.runner.reading(r, now), now, r.receivedAt);
-      this.lastSeq = r.seq;
-    }
+    // one batch: rule state made while it runs is updated in place (shardedMap.ts explains why that is safe)
+    withTransientMaps(() => {
+      for (const r of readings) {
+        if (r.seq <= this.lastSeq) continue;
+        const now = this.replaying ? r.receivedAt : this.now();
+        this.apply(this.runner.reading(r, now), now, r.receivedAt);
+        this.lastSeq = r.seq;
+      }
+    });
   }
 
   handleConnection(deviceId: string, connected: boolean): void {

@@ -13,7 +13,7 @@ import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../alerts/dom
 import {
   applyInput, cameraDarkRule, configFor, cylinderOfflineRule, dispenserOfflineRule, elevatorOfflineRule, emptyMap, familyOfflineRules,
   mapDelete, mapEntries, mapGet, mapSet, mapSize, mapUpdate, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
-  withinWindow, type OfflineConfig, type OfflineState, type RuleInput, type ShardedMap,
+  withinWindow, withTransientMaps, type OfflineConfig, type OfflineState, type RuleInput, type ShardedMap,
 } from '../../alerts/rules/common/index.js';
 import { kitchenRules } from '../../alerts/rules/kitchen/index.js';
 import { elevatorRules } from '../../alerts/rules/elevator/index.js';
@@ -121,6 +121,57 @@ describe('sharded map', () => {
       expect(mapSize(m)).toBe(ref.size);
       for (const [k, v] of ref) expect(mapGet(m, k)).toBe(v);
     }
+  });
+
+  it('in a batch (withTransientMaps) takes later updates in place, never touching maps from before the batch', () => {
+    let seed = 11;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    for (const leaves of [1, 8, 1024]) {
+      let m = emptyMap<number>(leaves);
+      const ref = new Map<string, number>();
+      const earlier: Array<[ShardedMap<number>, string]> = [];
+      for (let batch = 0; batch < 60; batch++) {
+        const before = m;
+        earlier.push([before, JSON.stringify(before)]);
+        m = withTransientMaps(() => {
+          let cur = before;
+          for (let step = 0; step < 1 + rand(40); step++) {
+            const k = `k${rand(200)}`;
+            const v = rand(5) === 0 ? undefined : rand(1000);
+            if (v === undefined) ref.delete(k); else ref.set(k, v);
+            if (rand(2) === 0) {
+              cur = v === undefined ? mapDelete(cur, k) : mapSet(cur, k, v);
+            } else {
+              const also = `k${rand(200)}`;
+              cur = mapUpdate(cur, [[k, v], [also, undefined]]);
+              ref.delete(also);
+            }
+          }
+          return cur;
+        });
+        for (const [old, json] of earlier) expect(JSON.stringify(old)).toBe(json);
+      }
+      expect(new Map(mapEntries(m))).toEqual(ref);
+    }
+  });
+
+  it('in a batch, a map made there is updated in place; outside a batch every update is a copy', () => {
+    const m0 = emptyMap<number>(8);
+    withTransientMaps(() => {
+      const m1 = mapSet(m0, 'a', 1);
+      expect(m1).not.toBe(m0);
+      expect(mapSet(m1, 'b', 2)).toBe(m1);
+      expect(mapDelete(m1, 'a')).toBe(m1);
+      expect(mapGet(m1, 'a')).toBeUndefined();
+      const m2 = mapUpdate(m1, [['c', 3], ['d', 4]]); // several keys: copied, and then the batch's too
+      expect(m2).not.toBe(m1);
+      expect(mapSet(m2, 'e', 5)).toBe(m2);
+      expect(mapGet(m1, 'c')).toBeUndefined();
+      expect(mapGet(m0, 'a')).toBeUndefined();
+    });
+    const m1 = mapSet(m0, 'a', 1);
+    expect(mapSet(m1, 'b', 2)).not.toBe(m1);
+    expect(mapGet(m1, 'b')).toBeUndefined();
   });
 
   it('hashes a key to the same shard every time (FNV-1a)', () => {

@@ -17,6 +17,31 @@
 
 type Leaf<T> = Record<string, T>;
 
+/**
+ * Transient updates for one batch of readings (the alert engine's `handleReadings`). Every
+ * update copies a leaf, a group and the group list so that the state it was given stays as it
+ * was; within a batch nothing but the rule runner holds the intermediate states, so a map,
+ * group or leaf made during the batch may take the batch's later updates in place. In the P1
+ * heap profile these copies were 15 % of all bytes allocated (100 devices, a status every few
+ * ms each). Values are never changed in place, only the containers made in this batch; maps
+ * from before the batch, and every map once the batch is over, are never touched again.
+ */
+let madeInBatch: WeakSet<object> | null = null;
+
+export function withTransientMaps<R>(fn: () => R): R {
+  if (madeInBatch) return fn();
+  madeInBatch = new WeakSet();
+  try {
+    return fn();
+  } finally {
+    madeInBatch = null;
+  }
+}
+
+function madeHere(...objects: object[]): void {
+  if (madeInBatch) for (const o of objects) madeInBatch.add(o);
+}
+
 export type ShardedMap<T> =
   | { leaves: number; groups: Array<Array<Leaf<T>>> }
   /** the first layout, as older checkpoints hold it */
@@ -83,12 +108,15 @@ export function mapUpdate<T>(m: ShardedMap<T>, updates: ReadonlyArray<readonly [
     const gi = Math.floor(i / g);
     const present = Object.hasOwn(groups[gi]![i % g]!, key);
     if (value === undefined && !present) continue;
-    if (!copiedGroups.has(gi)) { groups[gi] = groups[gi]!.slice(); copiedGroups.add(gi); }
-    if (!copiedLeaves.has(i)) { groups[gi]![i % g] = { ...groups[gi]![i % g]! }; copiedLeaves.add(i); }
+    if (!copiedGroups.has(gi)) { groups[gi] = groups[gi]!.slice(); copiedGroups.add(gi); madeHere(groups[gi]!); }
+    if (!copiedLeaves.has(i)) { groups[gi]![i % g] = { ...groups[gi]![i % g]! }; copiedLeaves.add(i); madeHere(groups[gi]![i % g]!); }
     put(groups[gi]![i % g]!, key, value);
     changed = true;
   }
-  return changed ? { leaves: from.leaves, groups } : m;
+  if (!changed) return m;
+  const out = { leaves: from.leaves, groups };
+  madeHere(out);
+  return out;
 }
 
 /** The common case, one key per reading: no bookkeeping of copied groups and leaves. */
@@ -100,13 +128,24 @@ function mapSetOne<T>(m: ShardedMap<T>, key: string, value: T | undefined): Shar
   const old = from.groups[gi]![i % g]!;
   const present = Object.hasOwn(old, key);
   if (value === undefined ? !present : present && old[key] === value) return m;
+  if (madeInBatch?.has(from)) {
+    // made in this batch (withTransientMaps): update in place whatever was too
+    let group = from.groups[gi]!;
+    if (!madeInBatch.has(group)) { group = group.slice(); madeInBatch.add(group); from.groups[gi] = group; }
+    let leaf = group[i % g]!;
+    if (!madeInBatch.has(leaf)) { leaf = { ...leaf }; madeInBatch.add(leaf); group[i % g] = leaf; }
+    put(leaf, key, value);
+    return from;
+  }
   const leaf = { ...old };
   put(leaf, key, value);
   const group = from.groups[gi]!.slice();
   group[i % g] = leaf;
   const groups = from.groups.slice();
   groups[gi] = group;
-  return { leaves: from.leaves, groups };
+  const out = { leaves: from.leaves, groups };
+  madeHere(out, group, leaf);
+  return out;
 }
 
 function put<T>(shard: Record<string, T>, key: string, value: T | undefined): void {
