@@ -19,6 +19,7 @@ import { checkPublish, checkSubscribe, type Identity } from './acl.js';
 import type { ConnectionTracker } from './connectionState.js';
 import type { DeviceRegistry } from './deviceRegistry.js';
 import { guardPacketSize } from './packetGuard.js';
+import { coalescePubacks } from './pubackWriter.js';
 import { readPublishesFast } from './publishReader.js';
 
 
@@ -161,6 +162,7 @@ export class Broker implements DeviceReplier {
       this.log.warn({ deviceId, size }, 'closed a connection that sent an oversized packet');
     });
     readPublishesFast(client, this.config.maxPacketBytes);
+    coalescePubacks(client);
   }
 
   private preConnect(client: Client, cb: (err: Error | null, ok: boolean) => void): void {
