@@ -93,6 +93,13 @@ async function crashHolding(dir: string, rs: Reading[], letters: DeadLetter[] = 
   await first.duck.close();
 }
 
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !cond();) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const segmentFiles = (dir: string): string[] => readdirSync(path.join(dir, 'journal')).sort();
 
 describe('frames', () => {
@@ -197,13 +204,37 @@ describe('journaled store', () => {
     expect(segmentFiles(dir)).toEqual([]);
   });
 
+  it('lets journaled batches gather before writing them to DuckDB in one, unless a read asks for them', async () => {
+    const dir = tempDir();
+    const { journal, faulty } = await open(dir, { applyDelayMs: 150 });
+    const all: Reading[] = [];
+    for (let i = 0; i < 4; i++) { const rs = batch('j-g', 10); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
+    expect(faulty.calls).toBe(0);
+    await until(() => journal.status().backlogRows === 0);
+    expect(faulty.calls).toBe(1);
+    expect(await msgIds(journal, 'j-g')).toEqual(idsOf(all));
+    await journal.close();
+  });
+
+  it('a read does not wait for the gathering delay: it starts the applier', async () => {
+    const dir = tempDir();
+    // were the read to wait for the delay, it would give up after readWaitMs without the batch
+    const { journal, faulty } = await open(dir, { applyDelayMs: 600_000, readWaitMs: 5000 });
+    const rs = batch('j-r', 10);
+    await journal.appendBatch(rs, [], payloadsOf(rs));
+    expect(faulty.calls).toBe(0);
+    expect(await msgIds(journal, 'j-r')).toEqual(idsOf(rs));
+    expect(faulty.calls).toBe(1);
+    await journal.close();
+  });
+
   it('keeps acknowledging while DuckDB fails, reports it, and writes everything once DuckDB recovers', async () => {
     const dir = tempDir();
     const { journal, faulty } = await open(dir);
     faulty.failing = true;
     const all: Reading[] = [];
     for (let i = 0; i < 5; i++) { const rs = batch('j-2', 20); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
-    await new Promise((r) => setTimeout(r, 60));
+    await until(() => journal.status().applyFailures > 1);
     const s = journal.status();
     expect(s.lastError?.message).toMatch(/No space left/);
     expect(s.applyFailures).toBeGreaterThan(1);

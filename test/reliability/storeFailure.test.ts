@@ -53,7 +53,12 @@ describe('store error (fault injection)', () => {
       for (let i = 0; i < 3; i++) {
         expect(await publishOnce(s.started.mqttPort, dev, 'during', 3000)).toEqual({ acked: false, closed: true });
       }
-      const down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      // the journal's applier writes to DuckDB a moment after the acknowledgements (journaledStore.ts)
+      let down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      for (const end = Date.now() + 5000; down.statusCode !== 503 && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 20));
+        down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      }
       expect(down.statusCode).toBe(503);
       expect(down.json().components.store).toMatchObject({ ok: false });
       expect(down.json().components.store.detail).toMatch(/No space left/);
@@ -85,7 +90,12 @@ describe('DuckDB failing behind the journal (fault injection)', () => {
         (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(r, d));
       const sent = ['j-1', 'j-2', 'j-3'];
       for (const id of sent) expect(await publishOnce(s.started.mqttPort, dev, id, 3000)).toEqual({ acked: true, closed: false });
-      const down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      // the journal's applier writes to DuckDB a moment after the acknowledgements (journaledStore.ts)
+      let down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      for (const end = Date.now() + 5000; down.statusCode !== 503 && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 20));
+        down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      }
       expect(down.statusCode).toBe(503);
       expect(down.json().components.store.detail).toMatch(/writing to DuckDB fails: .*No space left.*3 readings are kept in the journal/);
       const metrics = (await s.service.http.inject({ method: 'GET', url: '/metrics' })).body;
@@ -156,7 +166,12 @@ describe.skipIf(!mountedDir)(`a real full filesystem${mountedDir ? '' : ` (skipp
         if (a.acked) acked.push(`full-${i}`); else refused = `full-${i}`;
       }
       expect(refused, 'a commit should fail on a full disk').not.toBeNull();
-      const down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      // the journal's applier writes to DuckDB a moment after the acknowledgements (journaledStore.ts)
+      let down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      for (const end = Date.now() + 5000; down.statusCode !== 503 && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 20));
+        down = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      }
       expect(down.statusCode).toBe(503);
       expect(down.json().components.store.ok).toBe(false);
 
