@@ -33,15 +33,17 @@ const args = parseArgs({
     'interval-ms': { type: 'string', default: '100' },
     window: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '5' },
+    profile: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 }).values;
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:alerts -- [--rate 20000] [--clients 100] [--probes 300] [--interval-ms 100] [--window 64] [--warmup 5]\n' +
+  process.stdout.write('Usage: npm run bench:alerts -- [--rate 20000] [--clients 100] [--probes 300] [--interval-ms 100] [--window 64] [--warmup 5] [--profile DIR]\n' +
     '  --rate         background QoS 1 readings/s (target; the achieved rate is reported)\n' +
     '  --clients      background devices\n' +
     '  --window       unacknowledged background messages per device at most\n' +
-    '  --warmup       seconds of background load before the first probe\n');
+    '  --warmup       seconds of background load before the first probe\n' +
+    '  --profile DIR  run the service under node --cpu-prof, writing the profile to DIR\n');
   process.exit(0);
 }
 
@@ -99,7 +101,7 @@ function bgSummary(a: Counters, b: Counters): ProbeRun['bg'] {
 }
 
 async function runOurs(dir: string, rate: number, clients: number, probes: number, intervalMs: number, window: number, warmupS: number): Promise<ProbeRun> {
-  const ours = await startOurs(path.join(dir, 'data'));
+  const ours = await startOurs(path.join(dir, 'data'), args.profile);
   let load: BackgroundLoad | null = null;
   const probeClients: mqtt.MqttClient[] = [];
   let ws: WebSocket | null = null;

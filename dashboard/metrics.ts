@@ -8,6 +8,7 @@ import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
+import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
 
 export interface MetricSources {
@@ -23,6 +24,8 @@ export interface MetricSources {
   history?: (() => { runs: number; readings: number; seals: number; merges: number; failures: number }) | null;
   /** the ingest journal (store/journal); absent when INGEST_JOURNAL is false */
   journal?: (() => JournalStatus) | null;
+  /** DuckDB's checkpoints, run by the store (store/duckdbStore.ts checkpointIfDue) */
+  duckdb?: (() => CheckpointStatus) | null;
 }
 
 export function createMetrics(src: MetricSources): Registry {
@@ -100,6 +103,12 @@ export function createMetrics(src: MetricSources): Registry {
     gauge('journal_segments', 'Journal segment files on disk', () => journal().segments);
     counter('journal_applied_batches_total', 'Batches moved from the journal into DuckDB', () => journal().appliedBatches);
     counter('journal_apply_failures_total', 'Failed writes from the journal to DuckDB (retried; nothing leaves the journal until written)', () => journal().applyFailures);
+  }
+
+  const duckdb = src.duckdb;
+  if (duckdb) {
+    counter('duckdb_checkpoints_total', 'CHECKPOINTs run once the DuckDB write-ahead log passed 16 MiB (off the event loop)', () => duckdb().checkpoints);
+    counter('duckdb_checkpoint_failures_total', 'CHECKPOINTs DuckDB refused (another write transaction open); retried after the next commit', () => duckdb().failures);
   }
 
   const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency: journal append + fsync (with INGEST_JOURNAL), else DuckDB append + COMMIT with WAL fsync', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });

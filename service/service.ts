@@ -178,7 +178,8 @@ export class Service {
       metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx,
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
         history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
-        journal: this.journal ? () => this.journal!.status() : null }),
+        journal: this.journal ? () => this.journal!.status() : null,
+        duckdb: () => this.duckdb.checkpointStatus() }),
       health: () => this.health(),
       log,
     });

@@ -6,7 +6,7 @@
  * control writes (registry, users, state) and one for reads. DuckDB allows a single writing
  * process per file (NOTES.md), so CLIs write through the service's API, never directly.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Family } from '../ingest/schemas/index.js';
@@ -37,6 +37,16 @@ export interface DuckDbOptions {
   threads?: number;
   /** readings fetched per scan when readingsAfter must search device-sorted runs (default 50,000) */
   backfillChunk?: number;
+  /** the write-ahead log's size that starts a checkpoint (default 16 MiB, DuckDB's own default) */
+  checkpointWalBytes?: number;
+}
+
+/** After a failed CHECKPOINT (another write transaction open, e.g. a long merge), wait this long. */
+const CHECKPOINT_RETRY_MS = 1000;
+
+export interface CheckpointStatus {
+  checkpoints: number;
+  failures: number;
 }
 
 export class DuckDbStore implements Store {
@@ -54,6 +64,9 @@ export class DuckDbStore implements Store {
   private readonly maintQueue = new Serial();
   private readonly archive = new ReadingArchive((fn) => this.readQueue.run(fn));
   private closing = false;
+  private checkpointing = false;
+  private checkpointRetryAt = 0;
+  private readonly checkpoints: CheckpointStatus = { checkpoints: 0, failures: 0 };
   /** readingsAfter's chunk of a backfill from runs: the readings in (from, to], in seq order */
   private afterCache: { from: number; to: number; rows: Reading[] } | null = null;
 
@@ -67,6 +80,8 @@ export class DuckDbStore implements Store {
     const settings: Record<string, string> = {};
     if (this.options.memoryLimit) settings.memory_limit = this.options.memoryLimit;
     if (this.options.threads) settings.threads = String(this.options.threads);
+    // No automatic checkpoints: see checkpointIfDue.
+    if (this.file !== ':memory:') settings.wal_autocheckpoint = '1000GB';
     this.instance = await DuckDBInstance.create(this.file, settings);
     this.writer = await this.instance.connect();
     this.control = await this.instance.connect();
@@ -158,6 +173,7 @@ export class DuckDbStore implements Store {
           dl.flushSync();
         }
         await w.run('COMMIT');
+        this.checkpointIfDue();
       } catch (err) {
         // An appender that failed mid-batch may hold half a row: throw them all away.
         for (const [table, a] of this.appenders) {
@@ -583,6 +599,45 @@ export class DuckDbStore implements Store {
 
   private read<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.readQueue.run(() => fn(this.conn('reader')));
+  }
+
+  checkpointStatus(): CheckpointStatus {
+    return { ...this.checkpoints };
+  }
+
+  /**
+   * Checkpoints run here, not inside a COMMIT. DuckDB checkpoints automatically in the commit
+   * that takes the WAL past 16 MiB, on a worker thread, for 200-250 ms; meanwhile any
+   * synchronous call into DuckDB from another connection waits for its lock on the event
+   * loop's thread. That was the writer's appender flush holding the event loop ~200 ms every
+   * few seconds at 20k readings/s (P2 profile: the three longest stalls of the run, gone with
+   * automatic checkpoints off). So the automatic checkpoint is off, and once the WAL passes
+   * the same size a CHECKPOINT is queued behind the writer's and the control connection's
+   * work, holding both queues: no appender of ours can then be inside DuckDB, and the
+   * statement runs off the event loop. The journal (when on) keeps acknowledging meanwhile.
+   * Another write transaction open (a history merge) makes DuckDB refuse it; it is tried
+   * again after the next commit, at most once a second, as DuckDB itself would skip it.
+   */
+  private checkpointIfDue(): void {
+    if (this.file === ':memory:' || this.checkpointing || this.closing || Date.now() < this.checkpointRetryAt) return;
+    let walBytes: number;
+    try {
+      walBytes = statSync(`${this.file}.wal`).size;
+    } catch {
+      return; // no WAL: nothing to fold in
+    }
+    if (walBytes < (this.options.checkpointWalBytes ?? 16 * 1024 * 1024)) return;
+    this.checkpointing = true;
+    void this.writeQueue.run(() => this.controlQueue.run(async () => {
+      if (this.closing) return;
+      await this.conn('writer').run('CHECKPOINT');
+      this.checkpoints.checkpoints++;
+    })).catch(() => {
+      this.checkpoints.failures++;
+      this.checkpointRetryAt = Date.now() + CHECKPOINT_RETRY_MS;
+    }).finally(() => {
+      this.checkpointing = false;
+    });
   }
 
   private controlTx(fn: (c: DuckDBConnection) => Promise<void>): Promise<void> {

@@ -3,7 +3,7 @@
  * trip through their typed columns, queries order and window correctly, and everything else
  * the service persists survives a close and reopen without re-running the migration.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -455,5 +455,37 @@ describe('DuckDB settings', () => {
       await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('checkpoints (checkpointIfDue)', () => {
+  const walBytes = (file: string): number => { try { return statSync(`${file}.wal`).size; } catch { return 0; } };
+  const fill = async (s: DuckDbStore, device: string, batches: number): Promise<void> => {
+    const base = simple(device, 'base', T0);
+    for (let b = 0; b < batches; b++) await s.appendBatch(Array.from({ length: 500 }, (_, i) => ({ ...base, seq: ++seq, msgId: `${device}-${b}-${i}`, ts: T0 + b * 1000 + i })), []);
+  };
+
+  it('folds the WAL into the file once it passes the threshold, off the commit, and keeps every reading', async () => {
+    const file = tempFile();
+    const s = new DuckDbStore(file, { checkpointWalBytes: 256 * 1024 });
+    await s.open();
+    stores.push(s);
+    await fill(s, 'ck-1', 20);
+    // the CHECKPOINT queued by the last commits runs behind them on the writer's queue
+    for (const end = Date.now() + 10_000; s.checkpointStatus().checkpoints === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+    expect(s.checkpointStatus()).toMatchObject({ failures: 0 });
+    expect(s.checkpointStatus().checkpoints).toBeGreaterThan(0);
+    expect(walBytes(file)).toBeLessThan(256 * 1024);
+    expect(await s.countReadings()).toBe(10_000);
+  });
+
+  it('DuckDB\'s own automatic checkpoint is off: below our threshold the WAL grows past its 16 MiB', async () => {
+    const file = tempFile();
+    const s = new DuckDbStore(file, { checkpointWalBytes: 1 << 30 });
+    await s.open();
+    stores.push(s);
+    for (let i = 0; walBytes(file) <= 17 * 1024 * 1024 && i < 100; i++) await fill(s, `ck-2-${i}`, 10);
+    expect(walBytes(file)).toBeGreaterThan(17 * 1024 * 1024);
+    expect(s.checkpointStatus().checkpoints).toBe(0);
   });
 });
