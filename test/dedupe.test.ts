@@ -136,7 +136,32 @@ describe('bounded memory', () => {
     expect(dedupeBytes(600 * 5_000)).toBeLessThan(80 * 2 ** 20);
   });
 
-  it('grows with use, not up front', () => {
+  it('keeps every pair through ring growth while the ring has wrapped around (head past 0)', () => {
+    const w = new DedupeWindow(W, 100_000, SEEDS);
+    const m = new Model(W, 100_000);
+    let seed = 3;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    let now = 0;
+    for (let i = 0; i < 70_000; i++) {
+      // time moves so that the oldest pairs keep expiring (the ring's head moves on); after the
+      // first 5,000 slowly enough that more than the first ring's 16,384 pairs are held
+      now += i < 5_000 ? rand(3) : rand(40) === 0 ? 1 : 0;
+      const key = `dev-${i % 13}|m${rand(50_000)}`;
+      const [d, msg] = split(key);
+      if (rand(10) === 0) { w.delete(d, msg); m.delete(key); } else { w.add(d, msg, now); m.add(key, now); }
+      if (w.size !== m.size) throw new Error(`size ${w.size} != ${m.size} at ${i}`);
+      if (i % 997 === 0) {
+        for (let k = 0; k < 50_000; k += 7) {
+          const probe = `dev-${k % 13}|m${k}`;
+          const [pd, pm] = split(probe);
+          if (w.has(pd, pm, now) !== m.has(probe, now)) throw new Error(`${probe} differs at ${i}`);
+        }
+      }
+    }
+    expect(w.capacity).toBeGreaterThan(1 << 14);
+  });
+
+  it('grows its ring with use, not up front', () => {
     const w = new DedupeWindow(W, 3_000_000, SEEDS);
     expect(w.capacity).toBeLessThanOrEqual(1 << 14);
     for (let i = 0; i < 40_000; i++) w.add('d', `k${i}`, 0);
