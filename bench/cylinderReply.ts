@@ -21,11 +21,13 @@ const args = parseArgs({
     rate: { type: 'string', default: '20000' },
     clients: { type: 'string', default: '100' },
     scans: { type: 'string', default: '300' },
+    profile: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 }).values;
 if (args.help) {
-  process.stdout.write('Usage: npm run bench:cylinder -- [--rate 20000] [--clients 100] [--scans 300]\n');
+  process.stdout.write('Usage: npm run bench:cylinder -- [--rate 20000] [--clients 100] [--scans 300] [--profile DIR]\n' +
+    '  --profile DIR  run the service under node --cpu-prof, writing the profile to DIR\n');
   process.exit(0);
 }
 
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
   const clients = Number(args.clients);
   const scans = Number(args.scans);
   const dir = mkdtempSync(path.join(tmpdir(), 'supervision-p4-'));
-  const ours = await startOurs(path.join(dir, 'data'));
+  const ours = await startOurs(path.join(dir, 'data'), args.profile);
   const mosq = await startMosquitto(dir);
   try {
     const base = `http://127.0.0.1:${ours.httpPort}`;
