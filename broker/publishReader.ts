@@ -14,8 +14,9 @@
  * whose QoS is 3 (mqtt-packet then reports the error exactly as before), a packet over the
  * size cap (broker/packetGuard.ts then closes the connection), and any data that arrives
  * while mqtt-packet holds part of a packet. A PUBLISH cut by the end of a read is kept (a
- * copy of that packet's bytes only) until the next read completes it; one larger than
- * `KEEP_MAX_BYTES` is left to mqtt-packet, whose buffer list does not copy it again per read.
+ * copy of that packet's bytes only) for the next read; if that read does not complete it
+ * either, or it is larger than `KEEP_MAX_BYTES`, it is left to mqtt-packet, whose buffer list
+ * does not copy it again per read.
  *
  * aedes 1.x speaks MQTT 3.1 and 3.1.1 only (its CONNECT handler refuses 5), so a PUBLISH here
  * never has MQTT 5 properties.
@@ -78,9 +79,14 @@ export function readPublishesFast(client: Client, maxPacketBytes: number): void 
   parser.parse = function readPublishes(buf: Buffer): number {
     if (!idle()) return slow(buf);
     let data = buf;
+    // a packet kept from the last read continues at 0; should this read not complete it either,
+    // mqtt-packet takes it over (its buffer list appends without copying): keeping it again
+    // would copy it once per read, quadratic for a packet sent a byte at a time
+    let continued = false;
     if (kept) {
       data = Buffer.concat([kept, buf]);
       kept = null;
+      continued = true;
     }
     let at = 0;
     while (at < data.length) {
@@ -98,7 +104,7 @@ export function readPublishesFast(client: Client, maxPacketBytes: number): void 
       }
       if (!complete) {
         // four bytes all with the continuation bit: malformed, mqtt-packet reports it
-        if (p - at - 1 >= 4) return slow(data.subarray(at));
+        if (p - at - 1 >= 4 || (continued && at === 0)) return slow(data.subarray(at));
         kept = Buffer.from(data.subarray(at));
         return 0;
       }
@@ -113,7 +119,7 @@ export function readPublishesFast(client: Client, maxPacketBytes: number): void 
         continue;
       }
       if (end > data.length) {
-        if (length > KEEP_MAX_BYTES) return slow(data.subarray(at));
+        if (length > KEEP_MAX_BYTES || (continued && at === 0)) return slow(data.subarray(at));
         kept = Buffer.from(data.subarray(at));
         return 0;
       }

@@ -6,7 +6,7 @@
 import type { Client } from 'aedes';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { guardPacketSize } from '../broker/packetGuard.js';
 import { KEEP_MAX_BYTES, readPublishesFast } from '../broker/publishReader.js';
 
@@ -124,6 +124,22 @@ describe('PUBLISH reader', () => {
     const pub = (t: string) => mqttPacket.generate({ cmd: 'publish', topic: t, payload: Buffer.from('x'), qos: 0 } as never);
     client._parser.parse(Buffer.concat([pub('elevator/e-1/status'), pub('elevator/e-1/status'), pub('elevator/e-2/status'), pub('elevator/e-1/status')]));
     expect(topics).toEqual(['elevator/e-1/status', 'elevator/e-1/status', 'elevator/e-2/status', 'elevator/e-1/status']);
+  });
+
+  it('a packet sent a byte at a time is copied once, not once per byte, and still read right', () => {
+    const bytes = mqttPacket.generate({ cmd: 'publish', topic: 'elevator/e-1/status', payload: Buffer.alloc(60_000, 0x61), qos: 1, messageId: 5 } as never);
+    const fast = parserWith(true);
+    const slow = parserWith(false);
+    const concat = vi.spyOn(Buffer, 'concat');
+    try {
+      for (let i = 0; i < bytes.length; i++) fast.feed(bytes.subarray(i, i + 1));
+      expect(concat.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      concat.mockRestore();
+    }
+    for (let i = 0; i < bytes.length; i += 1000) slow.feed(bytes.subarray(i, i + 1000));
+    expect(fast.events).toEqual(slow.events);
+    expect(fast.events).toHaveLength(1);
   });
 
   it('refuses to install on a client whose parser is not the one it knows', () => {
