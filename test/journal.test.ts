@@ -85,6 +85,17 @@ async function msgIds(s: Store, deviceId: string): Promise<string[]> {
 
 const idsOf = (rs: readonly Reading[]): string[] => rs.map((r) => r.msgId).sort();
 
+/** Journal `count` batches of `size` readings of one device, one append each; returns them all. */
+async function appendBatches(journal: JournaledStore, deviceId: string, count: number, size: number): Promise<Reading[]> {
+  const all: Reading[] = [];
+  for (let i = 0; i < count; i++) {
+    const rs = batch(deviceId, size);
+    all.push(...rs);
+    await journal.appendBatch(rs, [], payloadsOf(rs));
+  }
+  return all;
+}
+
 /** Journal `rs` (and `letters`) while DuckDB fails, then crash: DuckDB closes under the journal. */
 async function crashHolding(dir: string, rs: Reading[], letters: DeadLetter[] = []): Promise<void> {
   const first = await open(dir);
@@ -207,8 +218,7 @@ describe('journaled store', () => {
   it('lets journaled batches gather before writing them to DuckDB in one, unless a read asks for them', async () => {
     const dir = tempDir();
     const { journal, faulty } = await open(dir, { applyDelayMs: 150 });
-    const all: Reading[] = [];
-    for (let i = 0; i < 4; i++) { const rs = batch('j-g', 10); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
+    const all = await appendBatches(journal, 'j-g', 4, 10);
     expect(faulty.calls).toBe(0);
     await until(() => journal.status().backlogRows === 0);
     expect(faulty.calls).toBe(1);
@@ -232,8 +242,7 @@ describe('journaled store', () => {
     const dir = tempDir();
     const { journal, faulty } = await open(dir);
     faulty.failing = true;
-    const all: Reading[] = [];
-    for (let i = 0; i < 5; i++) { const rs = batch('j-2', 20); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
+    const all = await appendBatches(journal, 'j-2', 5, 20);
     await until(() => journal.status().applyFailures > 1);
     const s = journal.status();
     expect(s.lastError?.message).toMatch(/No space left/);
@@ -305,8 +314,7 @@ describe('journaled store', () => {
   it('moves to a new segment past segmentBytes and deletes the old ones once written', async () => {
     const dir = tempDir();
     const { journal } = await open(dir, { segmentBytes: 4096 });
-    const all: Reading[] = [];
-    for (let i = 0; i < 20; i++) { const rs = batch('j-6', 10); all.push(...rs); await journal.appendBatch(rs, [], payloadsOf(rs)); }
+    const all = await appendBatches(journal, 'j-6', 20, 10);
     expect(await msgIds(journal, 'j-6')).toEqual(idsOf(all));
     // written ones are gone; only the open segment may remain
     expect(segmentFiles(dir).length).toBeLessThanOrEqual(1);
