@@ -149,7 +149,7 @@ export class JournaledStore implements Store {
    */
   private scheduleApply(): void {
     if (this.applying || this.applyTimer) return;
-    if (this.backlogRows >= (this.opts.applyMaxRows ?? 50_000) || this.waiters.length > 0) { this.applyNow(); return; }
+    if (this.backlogRows >= (this.opts.applyMaxRows ?? 50_000)) { this.applyNow(); return; }
     this.applyTimer = setTimeout(() => this.applyNow(), this.opts.applyDelayMs ?? 100);
     // the batches are durable in the journal: a process about to exit need not wait for this
     this.applyTimer.unref();
