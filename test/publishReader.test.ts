@@ -14,10 +14,13 @@ const MAX_PACKET = 100_000;
 
 type Event = { packet: Record<string, unknown> } | { error: string } | { oversize: number };
 
+/** A client as far as the reader sees it: aedes keeps its mqtt-packet parser on `_parser`. */
+const bareClient = () => ({ _parser: mqttPacket.parser() }) as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
+
 /** A parser as aedes holds it on a client, with every packet, error and oversize recorded. */
 function parserWith(fast: boolean): { feed: (chunk: Buffer) => void; events: Event[] } {
   const events: Event[] = [];
-  const client = { _parser: mqttPacket.parser() } as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
+  const client = bareClient();
   client._parser.on('packet', (p: object) => {
     // a payload copied at once: a view into a read must stay valid, as the store reads it later
     const packet = { ...p } as Record<string, unknown>;
@@ -108,7 +111,7 @@ describe('PUBLISH reader', () => {
 
   it('emits packets with the fields aedes reads, the payload a view of the read', () => {
     const events: Array<Record<string, unknown>> = [];
-    const client = { _parser: mqttPacket.parser() } as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
+    const client = bareClient();
     client._parser.on('packet', (p) => events.push(p as unknown as Record<string, unknown>));
     readPublishesFast(client, MAX_PACKET);
     const bytes = mqttPacket.generate({ cmd: 'publish', topic: 'elevator/e-1/status', payload: Buffer.from('{"a":1}'), qos: 1, messageId: 7, retain: true, dup: false } as never);
@@ -118,7 +121,7 @@ describe('PUBLISH reader', () => {
 
   it('reuses the topic string while a device publishes on the same topic', () => {
     const topics: string[] = [];
-    const client = { _parser: mqttPacket.parser() } as unknown as Client & { _parser: ReturnType<typeof mqttPacket.parser> };
+    const client = bareClient();
     client._parser.on('packet', (p) => topics.push((p as { topic: string }).topic));
     readPublishesFast(client, MAX_PACKET);
     const pub = (t: string) => mqttPacket.generate({ cmd: 'publish', topic: t, payload: Buffer.from('x'), qos: 0 } as never);
