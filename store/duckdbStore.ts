@@ -21,7 +21,7 @@ import type { RescueCase } from '../alerts/domain/rescueCase.js';
 import type { CylinderRecord } from '../alerts/domain/types.js';
 import type {
   AlertQuery, ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, EngineCheckpoint, HistoryBucket, HistoryQuery, Reading, ReadingQuery,
-  RescueCaseQuery, Store, StoredReading, UserRecord,
+  RescueCaseQuery, SessionRecord, Store, StoredReading, UserRecord,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -366,18 +366,63 @@ export class DuckDbStore implements Store {
 
   getUser(username: string): Promise<UserRecord | null> {
     return this.read(async (c) => {
-      const rows = await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at FROM users WHERE username = ?', [username]);
+      const rows = await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at, coalesce(disabled, false) AS disabled FROM users WHERE username = ?', [username]);
       return rows[0] ? toUser(rows[0]) : null;
     });
   }
 
   listUsers(): Promise<UserRecord[]> {
-    return this.read(async (c) => (await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at FROM users ORDER BY username')).map(toUser));
+    return this.read(async (c) => (await all(c, 'SELECT username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at, coalesce(disabled, false) AS disabled FROM users ORDER BY username')).map(toUser));
   }
 
   insertUser(u: UserRecord): Promise<void> {
     return this.controlTx(async (c) => {
-      await c.run('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, epoch_ms(?::BIGINT))', [u.username, u.role, u.passwordHash, u.createdAt]);
+      await c.run('INSERT INTO users (username, role, password_hash, created_at, disabled) VALUES (?, ?, ?, epoch_ms(?::BIGINT), ?)', [u.username, u.role, u.passwordHash, u.createdAt, u.disabled]);
+    });
+  }
+
+  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>>): Promise<boolean> {
+    const sets: string[] = [];
+    const values: Array<string | boolean> = [];
+    if (patch.role !== undefined) { sets.push('role = ?'); values.push(patch.role); }
+    if (patch.passwordHash !== undefined) { sets.push('password_hash = ?'); values.push(patch.passwordHash); }
+    if (patch.disabled !== undefined) { sets.push('disabled = ?'); values.push(patch.disabled); }
+    return this.controlTx(async (c) => {
+      const found = await all(c, 'SELECT 1 AS x FROM users WHERE username = ?', [username]);
+      if (!found.length) return false;
+      if (sets.length) await c.run(`UPDATE users SET ${sets.join(', ')} WHERE username = ?`, [...values, username]);
+      return true;
+    });
+  }
+
+  deleteUser(username: string): Promise<boolean> {
+    return this.controlTx(async (c) => {
+      const found = await all(c, 'SELECT 1 AS x FROM users WHERE username = ?', [username]);
+      if (!found.length) return false;
+      await c.run('DELETE FROM sessions WHERE username = ?', [username]);
+      await c.run('DELETE FROM users WHERE username = ?', [username]);
+      return true;
+    });
+  }
+
+  loadSessions(): Promise<SessionRecord[]> {
+    return this.read(async (c) => (await all(c, 'SELECT token_hash, username, epoch_ms(created_at)::DOUBLE AS created_at, epoch_ms(expires_at)::DOUBLE AS expires_at FROM sessions'))
+      .map((r) => ({ tokenHash: String(r.token_hash), username: String(r.username), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at) })));
+  }
+
+  insertSession(s: SessionRecord): Promise<void> {
+    return this.controlTx(async (c) => {
+      await c.run('INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT))', [s.tokenHash, s.username, s.createdAt, s.expiresAt]);
+    });
+  }
+
+  deleteSessions(tokenHashes: readonly string[]): Promise<void> {
+    if (!tokenHashes.length) return Promise.resolve();
+    return this.controlTx(async (c) => {
+      for (let i = 0; i < tokenHashes.length; i += 500) {
+        const part = tokenHashes.slice(i, i + 500);
+        await c.run(`DELETE FROM sessions WHERE token_hash IN (${part.map(() => '?').join(', ')})`, [...part]);
+      }
     });
   }
 
@@ -583,6 +628,7 @@ export class DuckDbStore implements Store {
       const step = nextStep(tables, policy, now);
       if (step?.kind === 'seal') await this.archive.seal(c, step.base, safeSeq, policy);
       else if (step?.kind === 'merge') await this.archive.merge(c, step.runs, policy);
+      if (step) this.checkpointIfDue();
       return step;
     });
   }
@@ -617,6 +663,7 @@ export class DuckDbStore implements Store {
    * statement runs off the event loop. The journal (when on) keeps acknowledging meanwhile.
    * Another write transaction open (a history merge) makes DuckDB refuse it; it is tried
    * again after the next commit, at most once a second, as DuckDB itself would skip it.
+   * Every committing path calls it: readings, control transactions, history steps.
    */
   private checkpointIfDue(): void {
     if (this.file === ':memory:' || this.checkpointing || this.closing || Date.now() < this.checkpointRetryAt) return;
@@ -640,13 +687,17 @@ export class DuckDbStore implements Store {
     });
   }
 
-  private controlTx(fn: (c: DuckDBConnection) => Promise<void>): Promise<void> {
+  private controlTx<T = void>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.controlQueue.run(async () => {
       const c = this.conn('control');
       await c.run('BEGIN TRANSACTION');
       try {
-        await fn(c);
+        const result = await fn(c);
         await c.run('COMMIT');
+        // every write path, not only readings: alerts, notes, cases, users and imports grow
+        // the WAL too, and a WAL DuckDB cannot replay within its memory limit stops a restart
+        this.checkpointIfDue();
+        return result;
       } catch (err) {
         try { await c.run('ROLLBACK'); } catch { /* nothing to roll back */ }
         throw err;
@@ -722,7 +773,7 @@ function channelOfTable(table: string): string {
 }
 
 function toUser(r: Row): UserRecord {
-  return { username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: Number(r.created_at) };
+  return { username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: Number(r.created_at), disabled: r.disabled === true };
 }
 
 function numOrNull(v: unknown): number | null {

@@ -38,8 +38,20 @@ const v3 = [
     seq_min BIGINT NOT NULL, seq_max BIGINT NOT NULL, ts_min TIMESTAMP NOT NULL, ts_max TIMESTAMP NOT NULL, received_max TIMESTAMP NOT NULL)`,
 ];
 
+/**
+ * Sessions (docs/security.md, Tokens): opaque bearer tokens kept as their SHA-256, so a token
+ * can be revoked (logout, user disabled, deleted or given a new password) and nothing in the
+ * file lets anyone mint one; the HMAC key of the tokens before is removed. DuckDB cannot add a
+ * column with a constraint: `disabled` is NULL-able, read as false.
+ */
+const v4 = [
+  `ALTER TABLE users ADD COLUMN disabled BOOLEAN DEFAULT false`,
+  `CREATE TABLE sessions (token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL)`,
+  `DELETE FROM settings WHERE key = 'token_key'`,
+];
+
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: string[][] = [v1, v2, v3];
+export const migrations: string[][] = [v1, v2, v3, v4];
 
 export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: number }> {
   await c.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');

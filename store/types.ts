@@ -72,6 +72,16 @@ export interface UserRecord {
   role: 'admin' | 'operator' | 'dispatcher';
   passwordHash: string;
   createdAt: number;
+  /** a disabled user cannot log in and holds no session */
+  disabled: boolean;
+}
+
+/** A bearer token's session, stored by the token's SHA-256 (never the token itself). */
+export interface SessionRecord {
+  tokenHash: string;
+  username: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface ReadingQuery {
@@ -187,6 +197,13 @@ export interface Store {
   getUser(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
   insertUser(user: UserRecord): Promise<void>;
+  /** Change a user's role, password hash or disabled flag; false when there is no such user. */
+  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>>): Promise<boolean>;
+  /** Delete a user and every session of theirs; false when there is no such user. */
+  deleteUser(username: string): Promise<boolean>;
+  loadSessions(): Promise<SessionRecord[]>;
+  insertSession(session: SessionRecord): Promise<void>;
+  deleteSessions(tokenHashes: readonly string[]): Promise<void>;
 
   /** Readings with seq > `after`, in seq order, at most `limit` (the engine's replay). */
   readingsAfter(after: number, limit: number): Promise<Reading[]>;

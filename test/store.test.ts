@@ -270,7 +270,7 @@ describe('connection states', () => {
 describe('users and settings', () => {
   let s: DuckDbStore;
   beforeAll(async () => { s = await freshStore(); });
-  const user = (username: string, role: UserRecord['role']): UserRecord => ({ username, role, passwordHash: `scrypt$${username}`, createdAt: T0 });
+  const user = (username: string, role: UserRecord['role']): UserRecord => ({ username, role, passwordHash: `scrypt$${username}`, createdAt: T0, disabled: false });
 
   it('users: unknown is null, insert, get, list sorted, duplicate refused', async () => {
     expect(await s.getUser('op')).toBeNull();
@@ -353,7 +353,7 @@ describe('close and reopen', () => {
     await s.appendBatch([r], [letter({ id: 11 })]);
     await s.insertDevices([device('keep-1', { family: 'kitchen', meta: {} })]);
     await s.saveConnectionStates([{ deviceId: 'keep-1', connected: true, lastSeen: T0, lastConnectedAt: T0, lastDisconnectedAt: null, remoteAddress: null }]);
-    await s.insertUser({ username: 'u1', role: 'operator', passwordHash: 'h', createdAt: T0 });
+    await s.insertUser({ username: 'u1', role: 'operator', passwordHash: 'h', createdAt: T0, disabled: false });
     await s.setSetting('k', 'v');
     await s.close();
     await expect(s.queryReadings({ deviceId: 'keep-1', family: 'kitchen', limit: 1 })).rejects.toThrow(/not open/);
@@ -477,6 +477,20 @@ describe('checkpoints (checkpointIfDue)', () => {
     expect(s.checkpointStatus().checkpoints).toBeGreaterThan(0);
     expect(walBytes(file)).toBeLessThan(256 * 1024);
     expect(await s.countReadings()).toBe(10_000);
+  });
+
+  it('control writes alone (settings, users, alerts) also fold the WAL in once it passes the threshold', async () => {
+    const file = tempFile();
+    const s = new DuckDbStore(file, { checkpointWalBytes: 256 * 1024 });
+    await s.open();
+    stores.push(s);
+    const big = 'x'.repeat(20_000);
+    for (let i = 0; i < 40; i++) await s.setSetting(`k${i}`, big);
+    for (const end = Date.now() + 10_000; s.checkpointStatus().checkpoints === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+    expect(s.checkpointStatus()).toMatchObject({ failures: 0 });
+    expect(s.checkpointStatus().checkpoints).toBeGreaterThan(0);
+    expect(walBytes(file)).toBeLessThan(256 * 1024);
+    expect(await s.getSetting('k39')).toBe(big);
   });
 
   it('DuckDB\'s own automatic checkpoint is off: below our threshold the WAL grows past its 16 MiB', async () => {

@@ -42,7 +42,7 @@ export class JournalFiles {
 
   /** Segments left by the last run, oldest first (ids continue after them). */
   async existing(): Promise<string[]> {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const names = (await readdir(this.dir)).filter((n) => NAME.test(n)).sort();
     const last = names.at(-1);
     if (last) this.nextId = Number(NAME.exec(last)![1]) + 1;
@@ -127,7 +127,8 @@ export class JournalFiles {
     if (previous && previous.unapplied === 0) await this.drop(previous);
     const id = this.nextId++;
     const file = path.join(this.dir, String(id).padStart(12, '0') + SUFFIX);
-    const fh = await open(file, 'wx');
+    // the service's own (docs/security.md): readings of every device
+    const fh = await open(file, 'wx', 0o600);
     await syncDir(this.dir);
     const seg: Segment = { id, path: file, bytes: 0, unapplied: 0, sealed: false };
     this.fh = fh;

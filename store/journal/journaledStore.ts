@@ -266,6 +266,11 @@ export class JournaledStore implements Store {
   getUser(...a: Parameters<Store['getUser']>): ReturnType<Store['getUser']> { return this.inner.getUser(...a); }
   listUsers(): ReturnType<Store['listUsers']> { return this.inner.listUsers(); }
   insertUser(...a: Parameters<Store['insertUser']>): ReturnType<Store['insertUser']> { return this.inner.insertUser(...a); }
+  updateUser(...a: Parameters<Store['updateUser']>): ReturnType<Store['updateUser']> { return this.inner.updateUser(...a); }
+  deleteUser(...a: Parameters<Store['deleteUser']>): ReturnType<Store['deleteUser']> { return this.inner.deleteUser(...a); }
+  loadSessions(): ReturnType<Store['loadSessions']> { return this.inner.loadSessions(); }
+  insertSession(...a: Parameters<Store['insertSession']>): ReturnType<Store['insertSession']> { return this.inner.insertSession(...a); }
+  deleteSessions(...a: Parameters<Store['deleteSessions']>): ReturnType<Store['deleteSessions']> { return this.inner.deleteSessions(...a); }
   saveEngineCheckpoint(...a: Parameters<Store['saveEngineCheckpoint']>): ReturnType<Store['saveEngineCheckpoint']> { return this.inner.saveEngineCheckpoint(...a); }
   loadEngineState(): ReturnType<Store['loadEngineState']> { return this.inner.loadEngineState(); }
   loadActiveAlerts(): ReturnType<Store['loadActiveAlerts']> { return this.inner.loadActiveAlerts(); }
