@@ -110,7 +110,7 @@ async function runOurs(dir: string, rate: number, clients: number, probes: numbe
     const probeDevices = await registerDevices(ours.httpPort, Math.ceil(probes / CODES.length), 'elevator', 'bench-probe');
     const token = await adminToken(ours.httpPort);
     for (const d of probeDevices) {
-      probeClients.push(await mqtt.connectAsync(`mqtt://127.0.0.1:${ours.mqttPort}`, { username: d.id, password: d.secret, clientId: `${d.id}-probe`, reconnectPeriod: 0 }));
+      probeClients.push(await mqtt.connectAsync(`mqtt://127.0.0.1:${ours.mqttPort}`, { username: d.id, password: d.secret, clientId: d.id, reconnectPeriod: 0 }));
     }
     ws = new WebSocket(`ws://127.0.0.1:${ours.httpPort}/ws?token=${encodeURIComponent(token)}`);
     const socket = ws;

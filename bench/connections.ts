@@ -51,7 +51,10 @@ if (args.help) {
     '  --hold S           seconds all N stay connected, heartbeating, before RSS is read (>= one heartbeat period)\n' +
     '  --processes K      load-generator processes sharing the devices\n' +
     '  --sources S        loopback source addresses 127.0.0.1..S\n' +
-    '  --queue-on-drop Q  readings each device queues when its connection drops (plus heartbeats due while down)\n');
+    '  --queue-on-drop Q  readings each device queues when its connection drops (plus heartbeats due while down)\n' +
+    '  The service is started with its MQTT connection caps raised for the run (MQTT_MAX_CONNECTIONS = N + 200,\n' +
+    '  MQTT_MAX_CONNECTIONS_PER_ADDRESS and MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS = N): the defaults are sized for a city\n' +
+    '  behind carrier NAT, not for N devices reconnecting at once from a few loopback addresses.\n');
   process.exit(0);
 }
 
@@ -73,6 +76,10 @@ if (N > room) {
 const capped = args.devices === undefined && N < 100_000;
 const fdNote = fds ? `open files: ${fds.hard} per process here${capped ? `, so N = ${N} instead of the target's 100,000` : ''}` : 'open-file limit unknown';
 const HOLD_S = Number(args.hold);
+// the service's connection caps, raised for this run: N devices from a few loopback addresses,
+// all reconnecting at once in the storm (the defaults: docs/security.md, MQTT: connection limits)
+const CAPS = { MQTT_MAX_CONNECTIONS: String(N + 200), MQTT_MAX_CONNECTIONS_PER_ADDRESS: String(N), MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS: String(N) };
+const capsNote = `caps raised for the run: ${Object.entries(CAPS).map(([k, v]) => `${k}=${v}`).join(', ')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`[p3 ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -188,7 +195,7 @@ async function main(): Promise<void> {
   try {
     // ---- ours
     const ports = { mqttPort: await freePort(), httpPort: await freePort() };
-    let ours = await startOurs(dataDir, undefined, {}, ports);
+    let ours = await startOurs(dataDir, undefined, CAPS, ports);
     live.add(ours.proc);
     const oursIdle = await settledRss(ours.proc.pid!);
     const devices: FleetDevice[] = [];
@@ -198,13 +205,13 @@ async function main(): Promise<void> {
     // garbage is not counted as registry
     ours.proc.kill('SIGTERM');
     await exitOf(ours.proc);
-    ours = await startOurs(dataDir, undefined, {}, ports);
+    ours = await startOurs(dataDir, undefined, CAPS, ports);
     live.add(ours.proc);
     const oursRegistered = await settledRss(ours.proc.pid!);
     log(`ours: RSS idle ${oursIdle.toFixed(0)} MB, with ${N} devices registered ${oursRegistered.toFixed(0)} MB`);
     const oursHold = await hold(() => ours.proc.pid!, async () => { const f = await startFleet(fleetOptions(ports.mqttPort, devices, tag)); fleets.add(f); return f; }, 'ours');
     const oursStorm = await storm(oursHold.fleet, ours.proc, async () => {
-      ours = await startOurs(dataDir, undefined, {}, ports);
+      ours = await startOurs(dataDir, undefined, CAPS, ports);
       live.add(ours.proc);
       return ours.proc;
     }, 'ours');
@@ -255,7 +262,7 @@ async function main(): Promise<void> {
       `| mosquitto: kill -9, start again, ready = port open | ${st(mosqStorm)} | ${mosqStorm.outage} | not stored (no persistence, no subscriber) | ${f0(mosqStorm.rssAfter)} | 1.0x |`,
     ];
     const procs = Number(args.processes);
-    process.stdout.write(`\nP3 connections, ${new Date().toISOString().slice(0, 10)}, N = ${N} authenticated device connections (${fdNote}), QoS 1 heartbeat every ${args['heartbeat-s']} s each (spread), held ${HOLD_S} s; devices in ${procs} processes over ${args.sources} source addresses; connected in ${f1(oursHold.connectS)} s (ours) / ${f1(mosqHold.connectS)} s (mosquitto)\n` +
+    process.stdout.write(`\nP3 connections, ${new Date().toISOString().slice(0, 10)}, N = ${N} authenticated device connections (${fdNote}), QoS 1 heartbeat every ${args['heartbeat-s']} s each (spread), held ${HOLD_S} s; devices in ${procs} processes over ${args.sources} source addresses (${capsNote}); connected in ${f1(oursHold.connectS)} s (ours) / ${f1(mosqHold.connectS)} s (mosquitto)\n` +
       `${mem.join('\n')}\n` +
       `Idle and registered: fresh starts (the registry loaded from the store). RSS at 100k = idle + 100,000 x (per connection + registry per device); the peer has no registry.\n` +
       `\nP3 reconnect storm: all ${N} dropped at once by kill -9, times from the restart (spawn), devices retry after ${args['retry-min-ms']} ms doubling to ${args['retry-max-ms']} ms (jittered) and each queues ${args['queue-on-drop']} reading(s) plus the heartbeats due while down; target: all back within 60 s, no queued reading lost\n` +

@@ -35,7 +35,7 @@ if (args.help) {
 async function background(port: number, devices: Device[], creds: boolean, rate: number): Promise<{ stop: () => void; sent: () => number }> {
   const sockets: net.Socket[] = [];
   for (const d of devices) {
-    sockets.push(await connectRaw(port, '127.0.0.1', encodeConnect(`${d.id}-bg`, creds ? d.id : undefined, creds ? d.secret : undefined), () => undefined));
+    sockets.push(await connectRaw(port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), () => undefined));
   }
   let sent = 0;
   let credit = 0;

@@ -63,7 +63,7 @@ async function runLoad(port: number, devices: Device[], creds: boolean, packets:
       socket.write(mine[i]!);
     };
     let pongs = 0;
-    const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(`${d.id}-${Math.random().toString(36).slice(2, 6)}`, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
+    const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
       if (!started) return;
       latencies.push(performance.now() - sentAt[id]!);
       if (++acked === total) resolveDone();

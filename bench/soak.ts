@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     let skipped = 0;
     const sockets: net.Socket[] = [];
     for (const [k, d] of devices.entries()) {
-      sockets.push(await connectRaw(ours.mqttPort, '127.0.0.1', encodeConnect(`${d.id}-soak`, d.id, d.secret), (id) => {
+      sockets.push(await connectRaw(ours.mqttPort, '127.0.0.1', encodeConnect(d.id, d.id, d.secret), (id) => {
         const t = inflight[k]!.get(id);
         if (t === undefined) return;
         inflight[k]!.delete(id);

@@ -7,8 +7,12 @@ import type { ConnectionState, Store } from '../store/types.js';
 
 export class ConnectionTracker {
   private readonly states = new Map<string, ConnectionState>();
-  /** open connections per device (a device may hold more than one) */
-  private readonly open = new Map<string, number>();
+  /**
+   * Open connections per device, each by its own object (the broker's client): adding or
+   * removing one twice changes nothing, so overlapping connects and takeovers, whatever order
+   * their events come in, cannot make the count drift. Connected iff at least one.
+   */
+  private readonly open = new Map<string, Set<object>>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -55,10 +59,14 @@ export class ConnectionTracker {
     return this.open.size;
   }
 
-  connected(deviceId: string, remoteAddress: string | null): void {
+  /** `connection` opened (idempotent per connection object). */
+  connected(deviceId: string, remoteAddress: string | null, connection: object): void {
     const now = this.now();
-    const before = this.open.get(deviceId) ?? 0;
-    this.open.set(deviceId, before + 1);
+    let conns = this.open.get(deviceId);
+    if (!conns) { conns = new Set(); this.open.set(deviceId, conns); }
+    if (conns.has(connection)) return;
+    const before = conns.size;
+    conns.add(connection);
     const s = this.state(deviceId);
     s.connected = true;
     s.lastConnectedAt = now;
@@ -68,9 +76,11 @@ export class ConnectionTracker {
     if (before === 0) this.changed(deviceId, true);
   }
 
-  disconnected(deviceId: string): void {
-    const n = (this.open.get(deviceId) ?? 1) - 1;
-    if (n > 0) { this.open.set(deviceId, n); return; }
+  /** `connection` closed (idempotent; one never opened is ignored). */
+  disconnected(deviceId: string, connection: object): void {
+    const conns = this.open.get(deviceId);
+    if (!conns?.delete(connection)) return;
+    if (conns.size > 0) return;
     this.open.delete(deviceId);
     const s = this.state(deviceId);
     s.connected = false;

@@ -13,6 +13,11 @@ export interface UpgradeRoute {
   /** subprotocols accepted, in preference order (MQTT clients offer `mqtt`) */
   protocols?: string[];
   maxPayload: number;
+  /**
+   * Asked before the WebSocket handshake; false = refused: answered 503 and closed at once
+   * (MQTT over WebSocket: the broker's connection caps, docs/security.md).
+   */
+  admit?: (req: IncomingMessage, socket: Duplex) => boolean;
 }
 
 export function attachUpgrades(server: Server, routes: Record<string, UpgradeRoute>): () => void {
@@ -33,6 +38,10 @@ export function attachUpgrades(server: Server, routes: Record<string, UpgradeRou
     const route = routes[path];
     if (!wss || !route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (route.admit && !route.admit(req, socket)) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => route.handler(ws, req));

@@ -149,7 +149,8 @@ function connect(url: string, device: DeviceIdentity, timeoutMs: number): Promis
       username: device.id,
       password: device.secret,
       // a suffix, so that running this next to the real device does not take over its session
-      clientId: `${device.id}-${randomBytes(3).toString('hex')}`,
+      // the client id of a device is its device id (docs/protocol.md, Transport)
+      clientId: device.id,
       protocolVersion: 4,
       clean: true,
       reconnectPeriod: 0,

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkPublish, checkSubscribe, type Identity } from '../broker/acl.js';
+import { checkClientId } from '../broker/clientId.js';
 import { errorTopic, parseDeviceTopic, scanReplyTopic } from '../ingest/topic.js';
 import type { Family } from '../ingest/schemas/index.js';
 
@@ -186,5 +187,45 @@ describe('checkSubscribe', () => {
 
   it.each(rows)('%s: %s -> %s', (_d, who, filter, expected) => {
     expect(checkSubscribe(who, filter)).toBe(expected);
+  });
+});
+
+describe('checkClientId: each identity has its own namespace of client ids (docs/security.md)', () => {
+  const user: Identity = { kind: 'user', username: 'ops.team@city', role: 'operator' };
+  it.each([
+    [K, 'k-1', true, 'k-1'],
+    [K, 'k-1', false, 'k-1'],
+    [K, 'e-1', true, null],
+    [K, 'k-1-2', true, null],
+    [K, 'K-1', true, null],
+    [K, '', true, null],
+    [K, 'user:ops.team@city', true, null],
+    [user, 'user:ops.team@city', false, 'user:ops.team@city'],
+    [user, 'user:ops.team@city:grafana_1.a-b', true, 'user:ops.team@city:grafana_1.a-b'],
+    [user, 'user:ops.team@city:', true, null],
+    [user, `user:ops.team@city:${'t'.repeat(33)}`, true, null],
+    [user, 'user:ops.team@cityx', true, null],
+    [user, 'ops.team@city', true, null],
+    [user, 'k-1', true, null],
+    [user, '', true, null],
+    [anon, 'anon:x', false, 'anon:x'],
+    [anon, `anon:${'x'.repeat(64)}`, true, `anon:${'x'.repeat(64)}`],
+    [anon, `anon:${'x'.repeat(65)}`, true, null],
+    [anon, 'anon:a b', true, null],
+    [anon, 'anon:', true, null],
+    [anon, 'k-1', true, null],
+    [anon, 'user:admin', true, null],
+    [anon, '', false, null],
+  ] as Array<[Identity, string, boolean, string | null]>)('%o with %j (clean %s) -> %j', (who, requested, clean, expected) => {
+    const d = checkClientId(who, requested, clean);
+    expect(d.ok ? d.clientId : null).toBe(expected);
+    if (!d.ok) expect(d.detail.length).toBeGreaterThan(10);
+  });
+
+  it('an empty anonymous id with clean session is assigned one in the anonymous namespace', () => {
+    const a = checkClientId(anon, '', true);
+    const b = checkClientId(anon, '', true);
+    expect(a.ok && a.clientId).toMatch(/^anon:[0-9a-f-]{36}$/);
+    expect(a.ok && b.ok && a.clientId !== b.clientId).toBe(true);
   });
 });

@@ -189,7 +189,7 @@ describe('bad input: dead letter, error reply, connection stays up', () => {
 describe('transports and state', () => {
   it('accepts MQTT over WebSocket at /mqtt on the HTTP port', async () => {
     const d = dev('elevator');
-    const c = await connectMqtt(`ws://127.0.0.1:${ts.started.httpPort}/mqtt`, { username: d.id, password: d.secret });
+    const c = await connectMqtt(`ws://127.0.0.1:${ts.started.httpPort}/mqtt`, { username: d.id, password: d.secret, clientId: d.id });
     await c.publishAsync(`elevator/${d.id}/heartbeat`, JSON.stringify({ msgId: 'ws-1', ts: Date.now() }), { qos: 1 });
     await c.endAsync();
     expect((await storedReadings('elevator', d.id, 'heartbeat')).some((r) => r.msgId === 'ws-1')).toBe(true);
@@ -200,8 +200,8 @@ describe('transports and state', () => {
     // again; the server may read the abandoned CONNECT only afterwards. Taking over the client
     // id then would drop the device's live session for a socket nobody reads [MQTT-3.1.4-2].
     const d = dev('elevator');
-    const clientId = `${d.id}-fixed`;
-    const live = await ts.connectDevice(d.id, d.secret, { clientId, reconnectPeriod: 0 });
+    const clientId = d.id;
+    const live = await ts.connectDevice(d.id, d.secret, { reconnectPeriod: 0 });
     let closed = false;
     live.on('close', () => { closed = true; });
     for (let i = 0; i < 5; i++) {
@@ -256,7 +256,8 @@ describe('open mode', () => {
     const open = await startService({ MQTT_ALLOW_ANONYMOUS: true });
     try {
       await open.registerDevice({ id: 'open-cam', family: 'kitchen' });
-      const c = await connectMqtt(open.mqttUrl, {});
+      // anonymous client ids are anon:{id} (or empty with clean session: assigned)
+      const c = await connectMqtt(open.mqttUrl, { clientId: 'anon:open-test' });
       await c.publishAsync('kitchen/open-cam/heartbeat', JSON.stringify({ msgId: 'o1', ts: Date.now() }), { qos: 1 });
       await c.publishAsync('kitchen/ghost/heartbeat', JSON.stringify({ msgId: 'o2', ts: Date.now() }), { qos: 1 });
       expect(c.connected).toBe(true);

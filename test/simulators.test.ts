@@ -32,7 +32,7 @@ const file = (name: string, text: string): string => fixtureFile(dir, name, text
 
 async function canConnect(id: string, secret: string): Promise<boolean> {
   try {
-    const c = await connectMqtt(ts.mqttUrl, { username: id, password: secret, clientId: `${id}-probe` });
+    const c = await connectMqtt(ts.mqttUrl, { username: id, password: secret, clientId: id });
     await c.endAsync();
     return true;
   } catch {

@@ -121,7 +121,7 @@ async function worker(opts: BackgroundOptions, tag: string, send: (m: FromWorker
   for (const [k, d] of ids.entries()) {
     const creds = typeof opts.devices !== 'number';
     templates.push(template(`elevator/${d.id}/status`, tag));
-    sockets.push(await connectRaw(opts.port, '127.0.0.1', encodeConnect(`${d.id}-${tag}`, creds ? d.id : undefined, creds ? d.secret : undefined), (pid) => {
+    sockets.push(await connectRaw(opts.port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), (pid) => {
       const at = inflight[k]!.get(pid);
       if (at === undefined) return;
       inflight[k]!.delete(pid);

@@ -206,7 +206,7 @@ function runWorker(opts: Omit<FleetOptions, 'processes'>): { stats: () => FleetS
   const attemptConnect = async (c: Conn): Promise<boolean> => {
     let timer: NodeJS.Timeout | undefined;
     const abandon = new AbortController();
-    const p = connectRaw(opts.port, '127.0.0.1', encodeConnect(`${c.d.id}-${opts.tag}`, c.d.secret ? c.d.id : undefined, c.d.secret, opts.keepaliveS), (pid) => onAck(c, pid), c.local, undefined, abandon.signal);
+    const p = connectRaw(opts.port, '127.0.0.1', encodeConnect(c.d.id, c.d.secret ? c.d.id : undefined, c.d.secret, opts.keepaliveS), (pid) => onAck(c, pid), c.local, undefined, abandon.signal);
     try {
       const socket = await Promise.race([p, new Promise<never>((_, reject) => {
         // no CONNACK in time: the device closes this attempt before it tries again

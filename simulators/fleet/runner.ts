@@ -82,7 +82,7 @@ export async function registerFleet(api: ApiClient, plan: FleetPlan, log: (l: st
 
 function connectClient(url: string, id: string, secret: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { username: id, password: secret, clientId: `${id}-${Math.random().toString(36).slice(2, 8)}`, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 60 });
+    const client = mqtt.connect(url, { username: id, password: secret, clientId: id, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 60 });
     client.once('connect', () => resolve(client));
     client.once('error', (err) => { client.end(true); reject(err); });
   });

@@ -28,14 +28,19 @@ export const loadHelp = `  --load                     load mode instead of a cit
   --rate R                   target messages per second over the whole fleet (default 1000; 0 = connect only)
   --duration S               seconds of traffic once all are connected (default 30)
   --qos 0|1                  (default 1: PUBACK latency measured)
-  --source-addresses K       loopback source addresses 127.0.0.1..K (default: one per 20000 devices)
+  --source-addresses K       loopback source addresses 127.0.0.1..K (default: one per 10000 devices, the
+                             service's default MQTT_MAX_CONNECTIONS_PER_ADDRESS)
   --connect-concurrency C    connections being opened at once (default 200)
   --inflight W               unacknowledged QoS 1 messages per device at most (default 8)
   --prefix P                 device id prefix (default load); a rerun with the same prefix rotates
                              every secret (one request per device): use a fresh prefix for big runs
   Every connection is an open file on both sides: --devices above what this process's open-file
   limit (ulimit -n) leaves room for is refused at start, naming the limit and how many fit;
-  raise it for both processes first. The summary JSON goes to stdout.`;
+  raise it for both processes first. The service caps MQTT connections too (docs/security.md): in all
+  (MQTT_MAX_CONNECTIONS, by default derived from its open-file limit), per source address once
+  authenticated (MQTT_MAX_CONNECTIONS_PER_ADDRESS, 10000) and not yet authenticated
+  (MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS, 256; keep --connect-concurrency / K below it); for bigger
+  runs start the service with those raised. The summary JSON goes to stdout.`;
 
 interface Conn {
   id: string;
@@ -101,7 +106,7 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
   const rate = num('rate', 1000, 0, 1_000_000, false);
   const durationS = num('duration', 30, 0, 86_400, false);
   const qos = num('qos', 1, 0, 1) as 0 | 1;
-  const sources = num('source-addresses', Math.max(1, Math.ceil(devices / 20_000)), 1, 250);
+  const sources = num('source-addresses', Math.max(1, Math.ceil(devices / 10_000)), 1, 250);
   const concurrency = num('connect-concurrency', 200, 1, 10_000);
   const window = num('inflight', 8, 1, 1000);
   const progressMs = num('progress-ms', 1000, 100, 60_000);
@@ -184,7 +189,7 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
       const c = conns[i]!;
       const local = sources > 1 || isLoopback(host) ? `127.0.0.${1 + (i % sources)}` : undefined;
       try {
-        const socket = await withRetry(() => connectRaw(port, host, encodeConnect(`${c.id}-${runTag}`, c.id, secrets.get(c.id)!, 0), (pid) => {
+        const socket = await withRetry(() => connectRaw(port, host, encodeConnect(c.id, c.id, secrets.get(c.id)!, 0), (pid) => {
           const at = c.inflight.get(pid);
           if (at === undefined) return;
           c.inflight.delete(pid);
@@ -200,7 +205,7 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
       } catch (e) {
         connectErrors++;
         const msg = (e as Error).message;
-        if (firstErrors.length < 5 && !firstErrors.includes(msg)) firstErrors.push(msg + (/EMFILE/.test(msg) ? ' (raise ulimit -n)' : /EADDRNOTAVAIL/.test(msg) ? ' (more --source-addresses)' : ''));
+        if (firstErrors.length < 5 && !firstErrors.includes(msg)) firstErrors.push(msg + (/EMFILE/.test(msg) ? ' (raise ulimit -n)' : /EADDRNOTAVAIL/.test(msg) ? ' (more --source-addresses)' : /closed before CONNACK|CONNACK 3/.test(msg) ? ' (the service\'s MQTT connection caps? see --help)' : ''));
       }
     }
   }));

@@ -157,7 +157,7 @@ describe('alert actions and integrations', () => {
   });
 
   it.skipIf(!mosquitto.ok)('mosquitto_sub, signed in as a user, receives alerts on alerts/{family}/{rule}; a device may not subscribe there', async () => {
-    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(ts.started.mqttPort), '-u', 'op1', '-P', 'operator-pass', '-q', '1', '-t', 'alerts/dispenser/#', '-C', '1', '-W', '10', '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(ts.started.mqttPort), '-i', 'user:op1', '-u', 'op1', '-P', 'operator-pass', '-q', '1', '-t', 'alerts/dispenser/#', '-C', '1', '-W', '10', '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     sub.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     const exited = new Promise<number | null>((r) => sub.on('exit', r));

@@ -26,6 +26,7 @@ export interface TestService {
   dispose(): Promise<void>;
   token(username: string, password: string): Promise<string>;
   registerDevice(body: Record<string, unknown>): Promise<{ id: string; family: string; secret: string }>;
+  /** an MQTT client for a device, client id = device id */
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
 }
 
@@ -65,7 +66,8 @@ export async function startService(overrides: Partial<Record<SettingName, unknow
       return res.json();
     },
     connectDevice(id, secret, opts = {}) {
-      return connectMqtt(mqttUrl, { username: id, password: secret, clientId: `${id}-${Math.random().toString(36).slice(2, 8)}`, ...opts });
+      // a device's client id is its device id (docs/security.md): a second connection takes the first over
+      return connectMqtt(mqttUrl, { username: id, password: secret, clientId: id, ...opts });
     },
   };
 }

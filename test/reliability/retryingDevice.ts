@@ -49,7 +49,7 @@ export class RetryingDevice {
   private async connect(): Promise<void> {
     while (!this.stopped) {
       try {
-        const socket = await connectRaw(this.o.port, '127.0.0.1', encodeConnect(`${this.o.id}-${this.connects}`, this.o.id, this.o.secret), (id) => this.onAck(id));
+        const socket = await connectRaw(this.o.port, '127.0.0.1', encodeConnect(this.o.id, this.o.id, this.o.secret), (id) => this.onAck(id));
         this.connects++;
         this.socket = socket;
         socket.on('close', () => this.onClose(socket));

@@ -47,12 +47,12 @@ describe('a frozen MQTT subscriber', () => {
   afterAll(async () => { await s?.dispose(); });
 
   it('does not slow delivery to others beyond MQTT_DRAIN_TIMEOUT_MS, is dropped, and ingest keeps acknowledging', async () => {
-    const healthy = await connectMqtt(s.mqttUrl, { username: 'admin', password: ADMIN_PASSWORD, clientId: 'healthy-dash' });
+    const healthy = await connectMqtt(s.mqttUrl, { username: 'admin', password: ADMIN_PASSWORD, clientId: 'user:admin:healthy' });
     await healthy.subscribeAsync('alerts/#', { qos: 1 });
     // baseline: 48 MB of alerts with no frozen client (measured here: ~0.6 s; with the frozen one ~2 s = + the drain timeout)
     const baselineMs = await deliverAll(s, healthy, 'baseline');
 
-    const frozen: net.Socket = await connectRaw(s.started.mqttPort, '127.0.0.1', encodeConnect('frozen-dash', 'admin', ADMIN_PASSWORD), () => undefined);
+    const frozen: net.Socket = await connectRaw(s.started.mqttPort, '127.0.0.1', encodeConnect('user:admin:frozen', 'admin', ADMIN_PASSWORD), () => undefined);
     frozen.write(encodeSubscribe('alerts/#', 1, 1));
     await new Promise((r) => setTimeout(r, 200));
     // never read again: the kernel buffers fill, then aedes' writes to it stop draining
@@ -65,7 +65,7 @@ describe('a frozen MQTT subscriber', () => {
     let stopDevice = false;
     const deviceLoop = (async () => {
       const acks: Array<() => void> = [];
-      const sock = await connectRaw(s.started.mqttPort, '127.0.0.1', encodeConnect('slow-dev-c', dev.id, dev.secret), () => acks.shift()?.());
+      const sock = await connectRaw(s.started.mqttPort, '127.0.0.1', encodeConnect(dev.id, dev.id, dev.secret), () => acks.shift()?.());
       for (let i = 0; !stopDevice; i++) {
         const t = Date.now();
         await new Promise<void>((resolve) => {

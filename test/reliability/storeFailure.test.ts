@@ -24,7 +24,7 @@ interface Attempt { acked: boolean; closed: boolean }
 async function publishOnce(port: number, dev: { id: string; secret: string }, msgId: string, waitMs: number): Promise<Attempt> {
   let acked = false;
   let closed = false;
-  const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(`${dev.id}-${msgId}-${Math.random()}`, dev.id, dev.secret), () => { acked = true; });
+  const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(dev.id, dev.id, dev.secret), () => { acked = true; });
   socket.on('close', () => { closed = true; });
   socket.write(encodePublish(`elevator/${dev.id}/status`, Buffer.from(JSON.stringify(examplePayload('elevator', 'status', msgId, Date.now()))), 1, 1));
   const deadline = Date.now() + waitMs;
