@@ -2,7 +2,7 @@
 // the actions the signed-in role may take on this alert.
 import { get, post, session } from './api.js';
 import { alertCountdown } from './countdown.js';
-import { clear, h, toast } from './dom.js';
+import { clear, h, safeUrl, toast } from './dom.js';
 import { conditionLabel, fmtTime, ruleName, t, tv } from './i18n.js';
 import { mayHandle, state, subscribe } from './state.js';
 
@@ -76,7 +76,7 @@ function render() {
 
   let form = null;
   if (c.form) {
-    const input = h(c.form === 'note' ? 'textarea' : 'input', { rows: 3, style: 'width:100%', placeholder: t(c.form === 'note' ? 'do.noteText' : 'do.assignee') });
+    const input = h(c.form === 'note' ? 'textarea' : 'input', { rows: 3, class: 'wide', placeholder: t(c.form === 'note' ? 'do.noteText' : 'do.assignee') });
     form = h('form', {
       onsubmit: (e) => {
         e.preventDefault();
@@ -88,7 +88,7 @@ function render() {
   }
 
   clear(c.drawer,
-    h('div', { style: 'display:flex;justify-content:space-between;align-items:center' },
+    h('div', { class: 'drawer-head' },
       h('h2', {}, h('span', { class: `sev sev-${a.severity}` }, tv('severity', a.severity)), ' ', ruleName(a.rule)),
       h('button', { onclick: closeAlert }, t('detail.close'))),
     h('div', { class: 'kv' },
@@ -104,7 +104,7 @@ function render() {
     h('h3', {}, t('detail.evidence')),
     h('table', {}, h('tbody', {}, [...(a.evidence ?? [])].reverse().map((ev) => h('tr', {},
       h('td', {}, Object.entries(ev.values ?? {}).map(([k, v]) => h('div', {}, h('span', { class: 'muted' }, `${k}: `), evidenceValue(k, v)))),
-      h('td', {}, ev.snapshotUrl ? h('a', { href: ev.snapshotUrl, target: '_blank', rel: 'noopener' }, t('detail.snapshot')) : null,
+      h('td', {}, snapshot(ev.snapshotUrl),
         h('div', { class: 'muted' }, `seq ${ev.seqs.join(', ')}`)))))),
     h('h3', {}, t('devices.readings')),
     c.readings === null ? h('p', { class: 'muted' }, '…') : c.readings.length === 0 ? h('p', { class: 'muted' }, t('devices.noData')) :
@@ -113,6 +113,15 @@ function render() {
     h('h3', {}, t('detail.timeline')),
     h('table', { id: 'detail-timeline' }, h('tbody', {}, [...a.timeline].reverse().map((e) => h('tr', {},
       h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))));
+}
+
+/** The camera's snapshot link: only an http(s) URL becomes a link; anything else (a device
+ * may send `javascript:...`) is shown as text. */
+function snapshot(url) {
+  if (!url) return null;
+  const href = safeUrl(url);
+  return href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, t('detail.snapshot'))
+    : h('div', { class: 'muted', dataset: { refusedUrl: '' } }, `${t('detail.snapshot')}: ${url}`);
 }
 
 function evidenceValue(k, v) {

@@ -10,23 +10,47 @@ export function setSession(s) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, retryAfterS = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    /** seconds from Retry-After (429 rate_limited), else null */
+    this.retryAfterS = retryAfterS;
+  }
 }
 
-export async function api(method, path, body) {
+/** What to do when the token is refused (401): main.js sends the user back to the login screen. */
+let sessionEnded = () => {};
+export function onSessionEnded(fn) { sessionEnded = fn; }
+
+/**
+ * One API call. A 401 for the token we sent (logged out, disabled, deleted, re-passworded or
+ * expired elsewhere) ends the session here: `sessionEnded` runs, then the error is thrown.
+ * `bad_credentials` is a wrong password in the body (login, own password change), not the
+ * token; an answer for a token that has since been replaced (own password change) is ignored;
+ * `{ ended: false }` skips it (logout itself).
+ */
+export async function api(method, path, body, { ended = true } = {}) {
   const s = session();
   const res = await fetch(path, {
     method,
     headers: { ...(s ? { authorization: `Bearer ${s.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  const data = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+  const text = await res.text();
+  let data = text;
+  if (text && res.headers.get('content-type')?.includes('json')) { try { data = JSON.parse(text); } catch { /* keep the text */ } }
   if (!res.ok) {
-    if (res.status === 401 && path !== '/api/login') { setSession(null); location.hash = '#/login'; }
-    throw new ApiError(res.status, data?.error?.code ?? 'error', data?.error?.message ?? String(res.status));
+    const code = data?.error?.code ?? 'error';
+    const retry = Number(res.headers.get('retry-after') ?? data?.error?.details?.retryAfterS);
+    const err = new ApiError(res.status, code, data?.error?.message ?? String(res.status), Number.isFinite(retry) && retry > 0 ? Math.ceil(retry) : null);
+    if (res.status === 401 && ended && s && code !== 'bad_credentials' && session()?.token === s.token) sessionEnded();
+    throw err;
   }
-  return data;
+  return res.status === 204 ? null : data;
 }
 
 export const get = (path) => api('GET', path);
-export const post = (path, body = {}) => api('POST', path, body);
+export const post = (path, body = {}, opts) => api('POST', path, body, opts);
+export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);

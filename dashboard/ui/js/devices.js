@@ -2,7 +2,7 @@
 // history chart of one field (GET /api/devices/:id/history).
 /* global echarts */
 import { get } from './api.js';
-import { clear, h, select, toast } from './dom.js';
+import { axisTooltip, clear, h, select, toast } from './dom.js';
 import { fmtTime, t, tv } from './i18n.js';
 import { compact } from './alertDetail.js';
 
@@ -69,7 +69,7 @@ export function devicesView(root) {
         const pts = res.points;
         chart.setOption({
           backgroundColor: 'transparent', animation: false,
-          tooltip: { trigger: 'axis' },
+          tooltip: { trigger: 'axis', confine: true, formatter: axisTooltip((v) => (typeof v === 'number' ? +v.toFixed(3) : v)) },
           legend: { top: 0, data: [t('chart.avg'), t('chart.min'), t('chart.max')], textStyle: { color: '#c9d6e3' } },
           grid: { left: 50, right: 16, top: 30, bottom: 40 },
           xAxis: { type: 'time', min: from, max: to },

@@ -12,7 +12,7 @@ const MIN = 60_000;
 export function dispatchView(root) {
   const open = h('div', { id: 'cases' });
   const history = h('tbody');
-  clear(root, h('div', { class: 'grid', style: 'grid-template-columns: 1.3fr 1fr' },
+  clear(root, h('div', { class: 'grid cols-dispatch' },
     h('div', { class: 'panel' }, h('h2', {}, t('dispatch.open')), open),
     h('div', { class: 'panel' }, h('h2', {}, t('dispatch.history')), h('div', { class: 'scroll' }, h('table', {},
       h('thead', {}, h('tr', {}, ['dispatch.elevator', 'dispatch.alarmAt', 'dispatch.status', 'step.dispatched', 'step.arrived'].map((k) => h('th', {}, t(k))))), history)))));

@@ -26,6 +26,11 @@ export function t(key, fallback) {
   return table[lang][key] ?? table.en[key] ?? fallback ?? key;
 }
 
+/** `{name}` placeholders of a translated text filled in: fill(t('users.confirmDelete'), { user }). */
+export function fill(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? String(vars[k]) : m));
+}
+
 /** A translated value when the table has one (e.g. `violation.rat`), else the value itself. */
 export function tv(prefix, value) {
   return t(`${prefix}.${value}`, String(value));

@@ -1,21 +1,26 @@
 // The dashboard shell: login, the header (navigation by role, live state, language switch),
-// hash routes, and the /ws connection feeding the state every view reads.
-import { ApiError, post, session, setSession } from './api.js';
+// hash routes, and the /ws connection feeding the state every view reads. A session that ends
+// elsewhere (an API answer 401, the live push closed with 4401) comes back to one place,
+// sessionEnded(): the login screen with a message.
+import { ApiError, onSessionEnded, post, session, setSession } from './api.js';
 import { closeAlert } from './alertDetail.js';
 import { alertList } from './alertList.js';
 import { dispatchView } from './dispatch.js';
 import { devicesView } from './devices.js';
+import { closeDialog } from './dialog.js';
 import { clear, h } from './dom.js';
-import { getLang, loadI18n, setLang, t, tv } from './i18n.js';
+import { fill, getLang, loadI18n, setLang, t, tv } from './i18n.js';
 import { Live } from './live.js';
 import { applyLive, emit, loadAll, state, subscribe } from './state.js';
 import { statsView } from './stats.js';
-import { usersView } from './users.js';
+import { accountView, usersView } from './users.js';
 import { wallView } from './wall.js';
 
 const root = document.getElementById('root');
 let live = null;
 let teardown = null;
+/** shown above the login form until the next sign-in (e.g. "your session ended") */
+let loginNotice = null;
 
 /** Views per role: dispatchers the console and elevator alerts; operators the wall and the rest; admin all. */
 const navByRole = {
@@ -24,7 +29,21 @@ const navByRole = {
   dispatcher: ['dispatch', 'alerts', 'devices'],
 };
 
+/** Reached from the header by every role, not in the menu. */
+const everyRole = ['account'];
+
+/** What views may ask of the shell. */
+const app = {
+  /** Run fn (which replaces the token) with the live push held, then reconnect with the new token. */
+  async replacingToken(fn) {
+    const l = live;
+    l?.pause();
+    try { return await fn(); } finally { if (live === l) l?.resume(); }
+  },
+};
+
 const views = {
+  account: accountView,
   wall: wallView,
   dispatch: dispatchView,
   devices: devicesView,
@@ -39,6 +58,7 @@ const views = {
 
 function loginView() {
   const err = h('div', { class: 'error', id: 'login-error' });
+  const notice = loginNotice ? h('div', { class: 'notice warn', id: 'login-notice', role: 'alert' }, t(loginNotice)) : null;
   const user = h('input', { name: 'username', id: 'username', autocomplete: 'username', required: true });
   const pass = h('input', { name: 'password', id: 'password', type: 'password', autocomplete: 'current-password', required: true });
   clear(root,
@@ -50,13 +70,17 @@ function loginView() {
         try {
           const res = await post('/api/login', { username: user.value.trim(), password: pass.value });
           setSession({ token: res.token, role: res.role, username: user.value.trim() });
+          loginNotice = null;
           start();
         } catch (ex) {
-          err.textContent = ex instanceof ApiError && ex.code === 'rate_limited' ? t('login.rateLimited') : t('login.failed');
+          err.textContent = !(ex instanceof ApiError) || ex.code === 'bad_credentials' ? t('login.failed')
+            : ex.code === 'rate_limited' ? (ex.retryAfterS ? fill(t('err.rateLimited'), { s: ex.retryAfterS }) : t('login.rateLimited'))
+              : `${t('err.generic')}: ${ex.message}`;
         }
       },
     },
     h('h2', {}, t('login.title')),
+    notice,
     h('label', { for: 'username' }, t('login.username')), user,
     h('label', { for: 'password' }, t('login.password')), pass,
     h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('login.submit'))),
@@ -74,7 +98,7 @@ function start() {
   live = new Live((msg) => {
     if (msg.type === 'hello' && msg.fresh) void loadAll(s.role).catch(() => {});
     else if (msg.type === 'resync') void loadAll(s.role).catch(() => {});
-    else if (msg.type === 'unauthorized') logout();
+    else if (msg.type === 'unauthorized') sessionEnded();
     else applyLive(msg, s.role);
   }, (on) => { state.live = on; const el = document.getElementById('live'); if (el) paintLive(el); });
   live.connect();
@@ -82,15 +106,38 @@ function start() {
   render();
 }
 
-function logout() {
+/** Drop the session in this tab and show the login screen (with `notice`, a key, if given). */
+function signedOut(notice) {
   live?.close();
   live = null;
+  teardown?.();
+  teardown = null;
   setSession(null);
   state.alerts.clear();
   state.cases.clear();
+  state.live = false;
   closeAlert();
-  location.hash = '#/login';
+  closeDialog();
+  loginNotice = notice ?? null;
+  if (location.hash !== '#/login') history.replaceState(null, '', '#/login');
   loginView();
+}
+
+/** The token was refused (ended elsewhere, expired): back to the login screen, saying why. */
+function sessionEnded() {
+  if (!session()) return;
+  signedOut('session.ended');
+}
+
+/** Sign out: end the session at the service first; drop it here even when that fails. */
+async function logout() {
+  const btn = document.getElementById('logout');
+  if (btn) btn.disabled = true;
+  // the live push first, so its 4401 for this very session does not read as "ended elsewhere"
+  live?.close();
+  live = null;
+  try { await post('/api/logout', {}, { ended: false }); } catch { /* ended already, or offline: drop it anyway */ }
+  signedOut();
 }
 
 function paintLive(el) {
@@ -105,7 +152,7 @@ function render() {
   teardown = null;
   const allowed = navByRole[s.role] ?? [];
   let name = location.hash.replace(/^#\//, '').split('/')[0];
-  if (!allowed.includes(name)) name = allowed[0];
+  if (!allowed.includes(name) && !everyRole.includes(name)) name = allowed[0];
   const liveEl = h('span', { id: 'live' });
   paintLive(liveEl);
   const main = h('main', { id: `view-${name}` });
@@ -115,14 +162,19 @@ function render() {
       h('nav', {}, allowed.map((v) => h('a', { href: `#/${v}`, class: v === name ? 'active' : '', dataset: { nav: v } }, t(`nav.${v}`)))),
       liveEl,
       h('span', { class: 'who' }, `${s.username} · ${tv('role', s.role)}`),
+      h('a', { id: 'account', class: `button${name === 'account' ? ' active' : ''}`, href: '#/account' }, t('nav.account')),
       langButton(),
-      h('button', { id: 'logout', onclick: logout }, t('logout'))),
+      h('button', { id: 'logout', onclick: () => void logout() }, t('logout'))),
     main);
-  const off = views[name](main);
+  closeDialog();
+  const off = views[name](main, app);
   teardown = typeof off === 'function' ? off : null;
   emit({ kind: 'view' });
 }
 
+onSessionEnded(sessionEnded);
+// requests of a view that were under way when the session ended: already answered by sessionEnded()
+window.addEventListener('unhandledrejection', (e) => { if (e.reason instanceof ApiError && e.reason.status === 401) e.preventDefault(); });
 window.addEventListener('hashchange', () => { if (session()) render(); });
 await loadI18n();
 start();

@@ -2,7 +2,7 @@
 // chart per day (GET /api/stats/on-time).
 /* global echarts */
 import { get } from './api.js';
-import { clear, h, select, toast } from './dom.js';
+import { axisTooltip, clear, h, select, toast } from './dom.js';
 import { t, tv } from './i18n.js';
 
 const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'];
@@ -40,7 +40,7 @@ export function statsView(root) {
         h('h3', {}, t('stats.byFamily')), table(s.byFamily.map((r) => ({ ...r, label: tv('family', r.family) })), 'col.family'),
         h('h3', {}, t('stats.byDistrict')), table(s.byDistrict.map((r) => ({ ...r, label: r.district ?? t('stats.noDistrict') })), 'col.district'));
       chart.setOption({
-        backgroundColor: 'transparent', animation: false, tooltip: { trigger: 'axis' },
+        backgroundColor: 'transparent', animation: false, tooltip: { trigger: 'axis', confine: true, formatter: axisTooltip((v, p) => (p.seriesIndex > 0 ? `${v}%` : v)) },
         legend: { top: 0, data: [t('stats.alerts'), t('stats.ackRate'), t('stats.resolveRate')], textStyle: { color: '#c9d6e3' } },
         grid: { left: 50, right: 50, top: 50, bottom: 30 },
         xAxis: { type: 'category', data: s.byDay.map((d) => d.day) },

@@ -1,7 +1,7 @@
 // The operators' wall: counts, live alert list, map of devices and open alerts, domain panels.
 /* global echarts */
 import { alertList } from './alertList.js';
-import { clear, h } from './dom.js';
+import { clear, h, tooltipEl } from './dom.js';
 import { conditionLabel, ruleName, t, tv } from './i18n.js';
 import { loadDevices, state, subscribe } from './state.js';
 
@@ -40,7 +40,7 @@ export function wallView(root) {
     const trapped = [...state.cases.values()];
     clear(domains,
       h('div', { class: 'panel' }, h('h2', {}, t('wall.kitchenByType')), rows(s?.kitchenViolationsByType, (k) => tv('violation', k))),
-      h('div', { class: 'panel' }, h('h2', {}, t('wall.trappedNow')), h('div', { class: 'big', style: `color:${trapped.length ? '#e5484d' : 'inherit'}` }, s ? s.trappedNow : trapped.length),
+      h('div', { class: 'panel' }, h('h2', {}, t('wall.trappedNow')), h('div', { class: trapped.length ? 'big alarm' : 'big' }, s ? s.trappedNow : trapped.length),
         trapped.map((c) => h('div', { class: 'muted' }, `${c.elevatorId} · ${tv('step', c.status)}`))),
       h('div', { class: 'panel' }, h('h2', {}, t('wall.cylinderRefusals')), h('div', { class: 'big' }, s ? s.cylinderRefusalsToday : '-')),
       h('div', { class: 'panel' }, h('h2', {}, t('wall.dispenserAnomalies')), rows(s?.dispenserAnomalies, (k) => ruleName(k))));
@@ -52,7 +52,9 @@ export function wallView(root) {
     chart.setOption({
       backgroundColor: 'transparent',
       animation: false,
-      tooltip: { trigger: 'item', formatter: (p) => p.data.tip },
+      // device and alert text (names, cylinder codes, dispenser ids) as text nodes, never HTML;
+      // confined, so ECharts adds no arrow (an HTML string with a style attribute the CSP blocks)
+      tooltip: { trigger: 'item', confine: true, formatter: (p) => tooltipEl(p.data.tip, p.color) },
       legend: { data: [t('wall.mapDevices'), ...Object.keys(sevColor).map((s) => tv('severity', s))], textStyle: { color: '#c9d6e3' }, top: 0 },
       // a plain lng/lat grid as the base map: nothing comes from the internet
       grid: { left: 50, right: 16, top: 30, bottom: 30 },
@@ -60,11 +62,11 @@ export function wallView(root) {
       yAxis: { type: 'value', scale: true, name: 'lat', splitLine: { lineStyle: { color: '#24313f' } }, axisLabel: { color: '#8b9bb0' } },
       series: [
         { name: t('wall.mapDevices'), type: 'scatter', symbolSize: 5, itemStyle: { color: '#5b6b7f' },
-          data: devices.map((d) => ({ value: [d.location.lng, d.location.lat], tip: `${d.name ?? ''} ${d.id}<br>${tv('family', d.family)} · ${d.connection.connected ? t('devices.connected') : t('devices.disconnected')}`,
+          data: devices.map((d) => ({ value: [d.location.lng, d.location.lat], tip: [`${d.name ?? ''} ${d.id}`, `${tv('family', d.family)} · ${d.connection.connected ? t('devices.connected') : t('devices.disconnected')}`],
             itemStyle: { color: d.connection.connected ? '#4f8f6f' : '#5b6b7f' } })) },
         ...Object.entries(sevColor).map(([sev, color]) => ({
           name: tv('severity', sev), type: sev === 'critical' ? 'effectScatter' : 'scatter', symbolSize: sev === 'critical' ? 14 : 10, itemStyle: { color },
-          data: open.filter((a) => a.severity === sev).map((a) => ({ value: [a.device.location.lng, a.device.location.lat], tip: `${ruleName(a.rule)} ${conditionLabel(a)}<br>${a.device.name ?? a.device.id}` })),
+          data: open.filter((a) => a.severity === sev).map((a) => ({ value: [a.device.location.lng, a.device.location.lat], tip: [`${ruleName(a.rule)} ${conditionLabel(a)}`, a.device.name ?? a.device.id] })),
         })),
       ],
     }, { notMerge: true });
