@@ -6,6 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
 import {
   hasZodFastifySchemaValidationErrors, isResponseSerializationError, jsonSchemaTransform, serializerCompiler, validatorCompiler,
   type ZodTypeProvider,
@@ -20,9 +21,8 @@ import type { ConnectionTracker } from '../broker/connectionState.js';
 import { CodedError, codes, type Code, type CodeSpec } from '../service/codes.js';
 import type { Config } from '../service/config.js';
 import type { Store } from '../store/types.js';
-import type { LoginLimiter } from './loginLimiter.js';
 import { allowed, type Permission } from './roles.js';
-import type { Claims, TokenSigner } from './tokens.js';
+import type { Principal, Sessions } from './sessions.js';
 import type { Users } from './users.js';
 import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -33,6 +33,7 @@ import { cylinderRoutes } from './routes/cylinders.js';
 import { historyRoutes } from './routes/history.js';
 import { statsRoutes } from './routes/stats.js';
 import { uiRoutes } from './ui/serve.js';
+import { docsCsp, registerSecurityHeaders, routerErrorHeaders } from './headers.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -50,8 +51,7 @@ export interface AppDeps {
   registry: DeviceRegistry;
   tracker: ConnectionTracker;
   users: Users;
-  tokens: TokenSigner;
-  limiter: LoginLimiter;
+  sessions: Sessions;
   metrics: Registry;
   health: () => HealthReport;
   log: Logger;
@@ -59,7 +59,7 @@ export interface AppDeps {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    user: Claims | null;
+    user: Principal | null;
   }
   interface FastifyInstance {
     deps: AppDeps;
@@ -77,6 +77,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     // device ids and query values are plain strings; never let a query become an object
     routerOptions: { maxParamLength: 200 },
+    // errors the router raises before any route (a path that does not percent-decode, an
+    // over-long parameter) leave in the catalogue's shape too, and are not logged as failures
+    frameworkErrors: (err, req, reply) => sendError(routerError(err), req, reply.headers(routerErrorHeaders)),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -87,14 +90,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // CSV imports arrive as text/csv; keep the body as a string for the import route
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  // the session and the user's current role, on every request (docs/security.md, Tokens)
   app.decorate('requires', (permission: Permission) => async (req: FastifyRequest) => {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const claims = token ? deps.tokens.verify(token) : null;
-    if (!claims) throw new CodedError('unauthorized', 'send a valid token: Authorization: Bearer <token> (POST /api/login)');
-    if (!allowed(claims.role, permission)) throw new CodedError('forbidden', `role ${claims.role} may not ${permission}`);
-    req.user = claims;
+    const principal = token ? deps.sessions.verify(token) : null;
+    if (!principal) throw new CodedError('unauthorized', 'send a valid token: Authorization: Bearer <token> (POST /api/login)');
+    if (!allowed(principal.role, permission)) throw new CodedError('forbidden', `role ${principal.role} may not ${permission}`);
+    req.user = principal;
   });
+
+  // CSP and the other security headers on every answer; first, so every route has them
+  await registerSecurityHeaders(app);
 
   app.setErrorHandler((err: FastifyError | CodedError, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
@@ -113,7 +120,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (deps.config.http.exposeDocs) await app.register(swaggerUi, { routePrefix: '/docs', transformStaticCSP: docsCsp });
+  // per-address request budget on the password routes, in front of the password guard
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => new CodedError('rate_limited', `too many requests from this address; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { retryAfterS: Math.ceil(ctx.ttl / 1000) }),
+  });
 
   await app.register(opsRoutes);
   await app.register(authRoutes, { prefix: '/api' });
@@ -125,6 +137,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(statsRoutes, { prefix: '/api' });
   await app.register(uiRoutes);
   return app;
+}
+
+/** The router's own errors as catalogue codes (anything else stays as it came). */
+function routerError(err: FastifyError): FastifyError | CodedError {
+  if (err.code === 'FST_ERR_BAD_URL') return new CodedError('bad_path', 'the request path is not valid percent-encoded UTF-8');
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return new CodedError('validation', 'a path parameter is longer than 200 characters');
+  return err;
 }
 
 function sendError(err: FastifyError | CodedError, req: FastifyRequest, reply: FastifyReply): void {

@@ -10,12 +10,19 @@ import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
 import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
+import type { HttpRefusals } from './httpLimits.js';
+import type { ConnectionLimitStatus } from '../broker/connectionLimits.js';
+
+export type MqttConnectionStatus = ConnectionLimitStatus & { connectRefused: Readonly<Record<string, number>> };
+import type { CheckCounts } from './users.js';
 
 export interface MetricSources {
   ingest: Ingest;
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   mqttClients: () => number;
+  /** the broker's connection caps and what strangers sent before authenticating (broker/connectionLimits.ts) */
+  mqtt?: () => MqttConnectionStatus;
   /** the dashboard's live push: open /ws clients and those dropped for being too slow */
   live?: () => { clients: number; dropped: number } | null;
   /** absent or null when InfluxDB forwarding is off */
@@ -26,6 +33,10 @@ export interface MetricSources {
   journal?: (() => JournalStatus) | null;
   /** DuckDB's checkpoints, run by the store (store/duckdbStore.ts checkpointIfDue) */
   duckdb?: (() => CheckpointStatus) | null;
+  /** HTTP connections closed at once by the caps (dashboard/httpLimits.ts) */
+  httpRefusals?: HttpRefusals;
+  /** password checks by outcome (dashboard/users.ts) */
+  passwordChecks?: CheckCounts;
 }
 
 export function createMetrics(src: MetricSources): Registry {
@@ -42,6 +53,31 @@ export function createMetrics(src: MetricSources): Registry {
   counter('ingest_batches_total', 'Group commits attempted', () => m.batches);
   counter('ingest_store_failures_total', 'Group commits that failed (nothing of them acknowledged)', () => m.storeFailures);
   counter('ingest_lost_qos0_total', 'QoS 0 readings in failed commits (QoS 0 has no resend)', () => m.lostQos0);
+  const checks = src.passwordChecks;
+  if (checks) {
+    new Counter({
+      name: 'auth_password_checks_total', help: 'Password checks (HTTP login and MQTT) by outcome: ok, refused, limited (before any hash), busy (too many waiting)',
+      labelNames: ['outcome'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const outcome of ['ok', 'refused', 'limited', 'busy'] as const) this.inc({ outcome }, checks[outcome]);
+      },
+    });
+    counter('auth_password_hashes_total', 'scrypt runs of password checks (real and dummy)', () => checks.hashes);
+    counter('auth_unknown_user_unhashed_total', 'Checks of unknown usernames answered without a hash (LOGIN_UNKNOWN_PER_MINUTE spent)', () => checks.unknownUnhashed);
+  }
+  const refusals = src.httpRefusals;
+  if (refusals) {
+    new Counter({
+      name: 'http_connections_refused_total', help: 'HTTP connections closed at once: HTTP_MAX_CONNECTIONS (total) or HTTP_MAX_CONNECTIONS_PER_ADDRESS (per_address)',
+      labelNames: ['reason'], registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ reason: 'total' }, refusals.total);
+        this.inc({ reason: 'per_address' }, refusals.perAddress);
+      },
+    });
+  }
 
   new Counter({
     name: 'ingest_stored_total', help: 'Readings durably stored', labelNames: ['family', 'channel'], registers: [registry],
@@ -68,6 +104,21 @@ export function createMetrics(src: MetricSources): Registry {
   gauge('ingest_pending_rows', 'Readings and dead letters waiting for a commit', () => src.ingest.pending);
   gauge('ingest_dedupe_entries', 'Remembered (device, msgId) pairs', () => src.ingest.dedupeSize);
   gauge('mqtt_connected_clients', 'Open MQTT connections', src.mqttClients);
+  const mqtt = src.mqtt;
+  if (mqtt) {
+    gauge('mqtt_open_connections', 'MQTT connections open on any transport, authenticated or not (MQTT_MAX_CONNECTIONS caps them)', () => mqtt().open);
+    gauge('mqtt_unauthenticated_connections', 'MQTT connections that have not yet sent CONNECT and been authenticated', () => mqtt().unauthenticated);
+    const labelled = (name: string, help: string, read: () => Readonly<Record<string, number>>) => new Counter({
+      name, help, labelNames: ['reason'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(read())) this.inc({ reason }, n);
+      },
+    });
+    labelled('mqtt_connections_refused_total', 'MQTT connections refused by a cap: max_connections and address_unauthenticated closed at accept, address_connections with CONNACK 3', () => mqtt().refused);
+    labelled('mqtt_preauth_closed_total', 'MQTT connections closed before they authenticated, by what they did (connect_timeout, packet_too_large, invalid_packet); nothing of them is stored', () => mqtt().preAuthClosed);
+    labelled('mqtt_connect_refused_total', 'CONNECTs refused with a CONNACK return code: identifier_rejected (2), server_unavailable (3), bad_credentials (4), not_authorized (5)', () => mqtt().connectRefused);
+  }
   gauge('devices_connected', 'Registered devices with at least one open connection', () => src.tracker.connectedDevices);
   gauge('devices_registered', 'Devices in the registry', () => src.registry.size);
 

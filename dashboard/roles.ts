@@ -20,6 +20,8 @@ export const permissions = {
   /** on-time statistics (dashboard); dispatchers see their cases in the console instead */
   readStats: ['admin', 'operator'],
   manageCylinders: ['admin'],
+  /** /metrics, when METRICS_REQUIRE_TOKEN is set */
+  readMetrics: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof permissions;

@@ -1,18 +1,72 @@
 /**
- * Dashboard users: the first admin, login, and user creation by an admin.
+ * Dashboard users: the first admin, the password check behind every login (HTTP and MQTT),
+ * and an admin's changes to users. Users are few: they are kept in memory (loaded at start,
+ * written through), so a request's role is read from the user itself, never from its token.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CodedError } from '../service/codes.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import type { PasswordGuard } from './passwordGuard.js';
+import { HashBusyError, hashPassword, typicalHashMs, verifyPassword } from './passwords.js';
 import type { Role } from './roles.js';
 
 export const ADMIN_PASSWORD_FILE = 'admin-password.txt';
 
+/** What a password check answers; `limited` carries the seconds to wait. */
+export type CheckResult =
+  | { kind: 'ok'; user: UserRecord }
+  | { kind: 'refused' }
+  | { kind: 'limited'; retryAfterS: number };
+
+/** Why a user's sessions and connections end: everything but a role change. */
+export type UserChange = 'password' | 'disabled' | 'deleted' | 'role';
+
+export interface UserPatch {
+  role?: Role;
+  disabled?: boolean;
+  password?: string;
+}
+
+/** Password checks by outcome since start (/metrics: auth_password_checks_total). */
+export interface CheckCounts {
+  ok: number;
+  refused: number;
+  /** refused by the guard before any hash */
+  limited: number;
+  /** refused because too many hashes were waiting */
+  busy: number;
+  /** scrypt runs, real and dummy */
+  hashes: number;
+  /** unknown names answered after a timer, without a hash (the budget was spent) */
+  unknownUnhashed: number;
+}
+
 export class Users {
-  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
+  readonly counts: CheckCounts = { ok: 0, refused: 0, limited: 0, busy: 0, hashes: 0, unknownUnhashed: 0 };
+  private readonly byName = new Map<string, UserRecord>();
+  private readonly listeners: Array<(username: string, change: UserChange) => void> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly guard: PasswordGuard,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(): Promise<void> {
+    this.byName.clear();
+    for (const u of await this.store.listUsers()) this.byName.set(u.username, u);
+  }
+
+  /** Told after a user changed (sessions are revoked, MQTT connections closed). */
+  onChange(listener: (username: string, change: UserChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get(username: string): UserRecord | undefined {
+    return this.byName.get(username);
+  }
 
   /**
    * Create user `admin` if missing (PROTOCOL.md): password from ADMIN_PASSWORD, or a
@@ -20,35 +74,100 @@ export class Users {
    * when one was written, so start-up can name it in the log.
    */
   async ensureAdmin(dataDir: string, adminPassword: string | undefined): Promise<string | null> {
-    if (await this.store.getUser('admin')) return null;
+    if (this.byName.has('admin') || await this.store.getUser('admin')) return null;
     const password = adminPassword ?? randomBytes(18).toString('base64url');
-    await this.store.insertUser({ username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now() });
+    const user: UserRecord = { username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
+    await this.store.insertUser(user);
+    this.byName.set(user.username, user);
     if (adminPassword) return null;
     const file = path.join(dataDir, ADMIN_PASSWORD_FILE);
     writeFileSync(file, password + '\n', { mode: 0o600 });
     return file;
   }
 
-  /** The user when the password matches; null otherwise (same answer for unknown users). */
-  async check(username: string, password: string): Promise<UserRecord | null> {
-    const user = await this.store.getUser(username);
-    if (!user) {
-      // spend the same time as a real check so the answer does not reveal who exists
-      await verifyPassword(password, DUMMY_HASH);
-      return null;
+  /**
+   * The one password check (docs/security.md): admitted by the guard before any hash runs;
+   * the same answer for unknown, disabled and wrong. A name that does not exist is hashed
+   * against a dummy while the service-wide budget lasts, so its time matches a real check;
+   * past the budget it is answered after a timer of a hash's typical length, without one.
+   */
+  async check(username: string, password: string, address: string | null): Promise<CheckResult> {
+    const admission = this.guard.admit(username, address);
+    if (!admission.ok) {
+      this.counts.limited++;
+      return { kind: 'limited', retryAfterS: admission.retryAfterS };
     }
-    return (await verifyPassword(password, user.passwordHash)) ? user : null;
+    const user = this.byName.get(username);
+    let ok = false;
+    try {
+      if (!user && !this.guard.spendUnknown()) {
+        this.counts.unknownUnhashed++;
+        await new Promise((resolve) => setTimeout(resolve, typicalHashMs()));
+      } else {
+        this.counts.hashes++;
+        const matches = await verifyPassword(password, user ? user.passwordHash : DUMMY_HASH);
+        ok = matches && !!user && !user.disabled;
+      }
+    } catch (err) {
+      if (!(err instanceof HashBusyError)) throw err;
+      this.counts.hashes--;
+      this.counts.busy++;
+      return { kind: 'limited', retryAfterS: 1 };
+    }
+    this.guard.settle(admission.ticket, ok);
+    if (ok) this.counts.ok++; else this.counts.refused++;
+    return ok && user ? { kind: 'ok', user } : { kind: 'refused' };
   }
 
   async create(username: string, password: string, role: Role): Promise<UserRecord> {
-    if (await this.store.getUser(username)) throw new CodedError('user_exists', `user ${username} already exists`);
-    const user = { username, role, passwordHash: await hashPassword(password), createdAt: this.now() };
+    if (this.byName.has(username)) throw new CodedError('user_exists', `user ${username} already exists`);
+    const user: UserRecord = { username, role, passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
     await this.store.insertUser(user);
+    this.byName.set(username, user);
     return user;
   }
 
-  list(): Promise<UserRecord[]> {
-    return this.store.listUsers();
+  /** An admin's change to a user; the last enabled admin cannot be demoted or disabled. */
+  async update(username: string, patch: UserPatch): Promise<UserRecord> {
+    const user = this.byName.get(username);
+    if (!user) throw new CodedError('user_not_found', `no user ${username}`);
+    const losesAdmin = user.role === 'admin' && !user.disabled && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
+    if (losesAdmin && this.enabledAdmins() <= 1) throw new CodedError('last_admin', 'the last enabled admin cannot be demoted or disabled');
+    const next: UserRecord = {
+      ...user,
+      ...(patch.role !== undefined ? { role: patch.role } : {}),
+      ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+      ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
+    };
+    await this.store.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash });
+    this.byName.set(username, next);
+    if (patch.password !== undefined) this.changed(username, 'password');
+    if (patch.disabled === true && !user.disabled) this.changed(username, 'disabled');
+    if (patch.role !== undefined && patch.role !== user.role) this.changed(username, 'role');
+    return next;
+  }
+
+  async delete(username: string): Promise<void> {
+    const user = this.byName.get(username);
+    if (!user) throw new CodedError('user_not_found', `no user ${username}`);
+    if (user.role === 'admin' && !user.disabled && this.enabledAdmins() <= 1) throw new CodedError('last_admin', 'the last enabled admin cannot be deleted');
+    await this.store.deleteUser(username);
+    this.byName.delete(username);
+    this.changed(username, 'deleted');
+  }
+
+  list(): UserRecord[] {
+    return [...this.byName.values()].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+  }
+
+  private enabledAdmins(): number {
+    let n = 0;
+    for (const u of this.byName.values()) if (u.role === 'admin' && !u.disabled) n++;
+    return n;
+  }
+
+  private changed(username: string, change: UserChange): void {
+    for (const l of this.listeners) l(username, change);
   }
 }
 

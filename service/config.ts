@@ -35,8 +35,10 @@ export const settings = {
   MQTT_MAX_PACKET_BYTES: { schema: positiveInt, default: 1048576, doc: 'Largest MQTT packet parsed at all; a larger one closes the connection (packet_too_large).' },
   MQTT_MAX_TOPIC_LEVELS: { schema: int().pipe(z.number().min(4).max(100)), default: 8, doc: 'Most topic levels in a PUBLISH/SUBSCRIBE.' },
   MQTT_DRAIN_TIMEOUT_MS: { schema: nonNegativeInt, default: 10000, doc: 'A client whose socket does not drain within this time is dropped so it cannot stall others.' },
-  MQTT_CONNECT_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Time allowed between TCP connect and the MQTT CONNECT packet.' },
-  MQTT_MAX_CONNECTIONS: { schema: nonNegativeInt, default: 0, doc: 'Refuse new MQTT connections beyond this many (0 = no limit).' },
+  MQTT_CONNECT_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Time a new MQTT connection has, from its accept (TCP; TLS with its handshake; WebSocket from the /mqtt upgrade), to send CONNECT and be authenticated; then it is closed, also one that sent nothing or one byte.' },
+  MQTT_MAX_CONNECTIONS: { schema: z.union([z.literal('auto'), nonNegativeInt]), default: 'auto', doc: 'Open MQTT connections at most, TCP, TLS and WebSocket, authenticated or not; more are closed at once. auto = the open-file limit (/proc/self/limits) minus HTTP_MAX_CONNECTIONS minus 512 (DuckDB, the journal, logs, outgoing requests), at least 64, at most 100000; 10000 where the limit cannot be read. 0 = no limit.' },
+  MQTT_MAX_CONNECTIONS_PER_ADDRESS: { schema: nonNegativeInt, default: 10000, doc: 'Authenticated MQTT connections from one source address (IPv6: per /64) at most; more get CONNACK 3. Generous because many 4G terminals share one carrier-NAT address (raise it when more devices sit behind one address, e.g. a private APN). 0 = no limit.' },
+  MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS: { schema: nonNegativeInt, default: 256, doc: 'MQTT connections from one source address (IPv6: per /64) that have not yet sent CONNECT and been authenticated, at most; more are closed at once. 0 = no limit.' },
   INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
   INGEST_JOURNAL: { schema: bool, default: true, doc: 'Acknowledge a batch once it is in the ingest journal (an fsynced append-only log in DATA_DIR/journal) and write it to DuckDB just behind, so DuckDB\'s checkpoints never hold PUBACKs or alerts: about half the alert latency at moderate rates, the same peak ingest rate (docs/journal.md). false = acknowledge after the DuckDB commit itself.' },
@@ -50,9 +52,18 @@ export const settings = {
   DEAD_LETTER_RAW_MAX_BYTES: { schema: positiveInt, default: 65536, doc: 'Raw bytes kept per dead letter (the size is always recorded).' },
   STATE_FLUSH_INTERVAL_MS: { schema: positiveInt, default: 5000, doc: 'How often device connection state (last seen) is written to the store.' },
   ADMIN_PASSWORD: { schema: z.string().min(8).optional(), default: undefined, doc: 'Password of the first admin user; when unset one is generated and written to DATA_DIR/admin-password.txt.' },
-  TOKEN_TTL_S: { schema: positiveInt, default: 43200, doc: 'Lifetime of API bearer tokens.' },
-  LOGIN_MAX_ATTEMPTS: { schema: positiveInt, default: 10, doc: 'Failed logins per username and address per 15 minutes before 429.' },
+  TOKEN_TTL_S: { schema: positiveInt, default: 43200, doc: 'Lifetime of an API session token; logout, and disabling, deleting or re-passwording its user, end it sooner.' },
+  LOGIN_MAX_ATTEMPTS: { schema: positiveInt, default: 10, doc: 'Password attempts per username and address (IPv6: per /64) per 15 minutes before 429, HTTP login and MQTT alike; counted before the hash runs, a success clears them.' },
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: { schema: positiveInt, default: 100, doc: 'Password attempts from one address (IPv6: per /64) over all usernames per 15 minutes before 429.' },
+  LOGIN_UNKNOWN_PER_MINUTE: { schema: positiveInt, default: 60, doc: 'Password checks of usernames that do not exist hashed per minute, service-wide; beyond it they are refused after a timer, without a hash (no CPU for made-up names).' },
   HTTP_BODY_LIMIT_BYTES: { schema: positiveInt, default: 10485760, doc: 'Largest HTTP request body (device CSV imports included).' },
+  HTTP_MAX_CONNECTIONS: { schema: positiveInt, default: 2048, doc: 'Open HTTP connections at most (WebSocket ones, /ws and /mqtt, included); more are closed at once.' },
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: { schema: positiveInt, default: 256, doc: 'Open HTTP connections from one address (IPv6: per /64) at most; more are closed at once.' },
+  HTTP_HEADERS_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Time a client has to send a request\'s headers, from its first byte or the connection\'s start.' },
+  HTTP_REQUEST_TIMEOUT_MS: { schema: positiveInt, default: 120000, doc: 'Time a client has to send a whole request (a CSV import over a slow link included).' },
+  HTTP_IDLE_TIMEOUT_MS: { schema: positiveInt, default: 30000, doc: 'An HTTP connection with nothing in flight is closed after this long (a keep-alive socket, or one that never sends anything).' },
+  HTTP_EXPOSE_DOCS: { schema: bool, default: true, doc: 'Serve the OpenAPI document and its UI at /docs (false: 404).' },
+  METRICS_REQUIRE_TOKEN: { schema: bool, default: false, doc: 'Require an admin bearer token for /metrics (for deployments whose HTTP port is reachable by strangers).' },
   ALERT_OVERRIDES: { schema: z.string().optional(), default: undefined, doc: 'JSON (or @path to a JSON file) overriding alert defaults: {"rules": {"<rule id>": {"<threshold>": value}}, "deadlines": {...}, "rescue": {...}}; see docs/rules.md.' },
   ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
   ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
@@ -87,9 +98,23 @@ export interface Config {
     readonly maxTopicLevels: number;
     readonly drainTimeoutMs: number;
     readonly connectTimeoutMs: number;
+    /** resolved: MQTT_MAX_CONNECTIONS=auto is a number here; 0 = no limit */
     readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly maxUnauthenticatedPerAddress: number;
   };
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly exposeDocs: boolean;
+    readonly metricsRequireToken: boolean;
+  };
   readonly ingest: {
     readonly batchMaxRows: number;
     readonly maxPending: number;
@@ -111,7 +136,13 @@ export interface Config {
     readonly retryMinMs: number;
     readonly retryMaxMs: number;
   } | null;
-  readonly auth: { readonly adminPassword?: string; readonly tokenTtlS: number; readonly loginMaxAttempts: number };
+  readonly auth: {
+    readonly adminPassword?: string;
+    readonly tokenTtlS: number;
+    readonly loginMaxAttempts: number;
+    readonly loginMaxAttemptsPerAddress: number;
+    readonly loginUnknownPerMinute: number;
+  };
   readonly alerts: {
     /** parsed ALERT_OVERRIDES; checked against the rules when the engine is built */
     readonly overrides: AlertOverrides;
@@ -259,9 +290,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxTopicLevels: v.MQTT_MAX_TOPIC_LEVELS as number,
       drainTimeoutMs: v.MQTT_DRAIN_TIMEOUT_MS as number,
       connectTimeoutMs: v.MQTT_CONNECT_TIMEOUT_MS as number,
-      maxConnections: v.MQTT_MAX_CONNECTIONS as number,
+      maxConnections: v.MQTT_MAX_CONNECTIONS === 'auto'
+        ? autoMaxConnections(openFileLimit(), (v.HTTP_MAX_CONNECTIONS as number | undefined) ?? 0)
+        : v.MQTT_MAX_CONNECTIONS as number,
+      maxConnectionsPerAddress: v.MQTT_MAX_CONNECTIONS_PER_ADDRESS as number,
+      maxUnauthenticatedPerAddress: v.MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS as number,
     },
-    http: { host: v.HTTP_HOST as string, port: v.HTTP_PORT as number, bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES as number },
+    http: {
+      host: v.HTTP_HOST as string,
+      port: v.HTTP_PORT as number,
+      bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES as number,
+      maxConnections: v.HTTP_MAX_CONNECTIONS as number,
+      maxConnectionsPerAddress: v.HTTP_MAX_CONNECTIONS_PER_ADDRESS as number,
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS as number,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS as number,
+      idleTimeoutMs: v.HTTP_IDLE_TIMEOUT_MS as number,
+      exposeDocs: v.HTTP_EXPOSE_DOCS as boolean,
+      metricsRequireToken: v.METRICS_REQUIRE_TOKEN as boolean,
+    },
     ingest: {
       batchMaxRows: v.INGEST_BATCH_MAX_ROWS as number,
       maxPending: v.INGEST_MAX_PENDING as number,
@@ -282,10 +328,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       ...(v.ADMIN_PASSWORD ? { adminPassword: v.ADMIN_PASSWORD as string } : {}),
       tokenTtlS: v.TOKEN_TTL_S as number,
       loginMaxAttempts: v.LOGIN_MAX_ATTEMPTS as number,
+      loginMaxAttemptsPerAddress: v.LOGIN_MAX_ATTEMPTS_PER_ADDRESS as number,
+      loginUnknownPerMinute: v.LOGIN_UNKNOWN_PER_MINUTE as number,
     },
     alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks },
   };
   return deepFreeze(config);
+}
+
+/**
+ * This process's open-file limit (the soft one: Node raises it to the hard limit at start),
+ * from /proc/self/limits; null where that cannot be read (not Linux) or it is unlimited.
+ */
+export function openFileLimit(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const m = line ? /^Max open files\s+(\d+)/.exec(line) : null;
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * MQTT_MAX_CONNECTIONS=auto: every MQTT connection is a descriptor, so the cap leaves room
+ * under the open-file limit for the HTTP port's connections and 512 more for DuckDB (database,
+ * WAL, spill files), the journal, logs and outgoing requests; at least 64; at most 100,000
+ * (the city's target, beyond which memory rather than descriptors runs out first).
+ */
+export function autoMaxConnections(openFiles: number | null, httpMaxConnections: number): number {
+  if (openFiles === null) return 10_000;
+  return Math.min(100_000, Math.max(64, openFiles - httpMaxConnections - 512));
 }
 
 function deepFreeze<T>(o: T): T {

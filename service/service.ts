@@ -2,8 +2,7 @@
  * The composition root: builds every part from one config, starts them in dependency order
  * and stops them in reverse. Constructors only assign; sockets and timers belong to start().
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -19,9 +18,10 @@ import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../broker/connectionState.js';
 import { DeviceRegistry } from '../broker/deviceRegistry.js';
 import { buildApp, type App, type HealthReport } from '../dashboard/app.js';
-import { LoginLimiter } from '../dashboard/loginLimiter.js';
+import { limitHttpConnections, type HttpRefusals } from '../dashboard/httpLimits.js';
 import { createMetrics } from '../dashboard/metrics.js';
-import { TokenSigner } from '../dashboard/tokens.js';
+import { PasswordGuard } from '../dashboard/passwordGuard.js';
+import { Sessions } from '../dashboard/sessions.js';
 import { attachUpgrades } from '../dashboard/upgrade.js';
 import { Users } from '../dashboard/users.js';
 import { LiveHub } from '../dashboard/ws/hub.js';
@@ -55,6 +55,8 @@ export class Service {
   readonly ingest: Ingest;
   readonly broker: Broker;
   readonly users: Users;
+  /** API bearer tokens (opaque sessions) */
+  readonly sessions: Sessions;
   readonly cylinders: CylinderRegistry;
   readonly engine: AlertEngine;
   readonly webhooks: Webhooks;
@@ -85,7 +87,21 @@ export class Service {
       dedupeMaxEntries: config.ingest.dedupeMaxEntries,
       deadLetterRawMaxBytes: config.ingest.deadLetterRawMaxBytes,
     });
-    this.users = new Users(this.store);
+    const guard = new PasswordGuard({
+      maxPerUserAddress: config.auth.loginMaxAttempts,
+      maxPerAddress: config.auth.loginMaxAttemptsPerAddress,
+      unknownPerMinute: config.auth.loginUnknownPerMinute,
+    });
+    this.users = new Users(this.store, guard);
+    this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS);
+    // a new password, a disabled or deleted user: every token of theirs ends (a role change
+    // needs none: the role is read from the user on each request)
+    this.users.onChange((username, change) => {
+      if (change === 'role') return;
+      void this.sessions.revokeUser(username).catch((err: Error) => log.error({ err, username }, 'could not delete ended sessions'));
+      // and its MQTT connections: an integration account logs in with the same password
+      this.broker.disconnectUser(username);
+    });
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
@@ -145,13 +161,19 @@ export class Service {
 
   async start(): Promise<Started> {
     const { config, log } = this;
-    mkdirSync(config.dataDir, { recursive: true });
+    // nobody else on the machine reads the data: devices' secret hashes, users, sessions
+    // (docs/security.md). The umask covers what DuckDB creates later (its WAL, spill files).
+    restrictUmask();
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(config.dataDir, 0o700);
     await this.store.open();
+    restrictFiles(config.dataDir);
     // with the journal off, one left by a crash while it was on is still written to the store
     const recovered = this.journal ? this.journal.status().recovered : await replayJournal(this.store, path.join(config.dataDir, 'journal'));
     if (recovered?.segments) log.info(recovered, 'journal replayed into the store');
+    await this.users.start();
     const adminPasswordFile = await this.users.ensureAdmin(config.dataDir, config.auth.adminPassword);
-    const tokens = new TokenSigner(await this.tokenKey(), config.auth.tokenTtlS);
+    await this.sessions.start();
     await this.registry.start();
     await this.cylinders.start();
     await this.tracker.start();
@@ -163,6 +185,7 @@ export class Service {
     this.archiver?.start();
     await this.broker.start();
 
+    const httpRefusals: HttpRefusals = { total: 0, perAddress: 0 };
     const app = await buildApp({
       config,
       engine: this.engine,
@@ -173,9 +196,8 @@ export class Service {
       registry: this.registry,
       tracker: this.tracker,
       users: this.users,
-      tokens,
-      limiter: new LoginLimiter(config.auth.loginMaxAttempts),
-      metrics: createMetrics({ ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, influx: this.influx,
+      sessions: this.sessions,
+      metrics: createMetrics({ httpRefusals, passwordChecks: this.users.counts, ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, mqtt: () => this.broker.status(), influx: this.influx,
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
         history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
         journal: this.journal ? () => this.journal!.status() : null,
@@ -183,12 +205,13 @@ export class Service {
       health: () => this.health(),
       log,
     });
-    const live = new LiveHub({ engine: this.engine, tokens, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
+    limitHttpConnections(app.server, config.http, httpRefusals);
+    const live = new LiveHub({ engine: this.engine, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
     await live.start();
     this.live = live;
     this.detachUpgrades = attachUpgrades(app.server, {
       '/ws': { handler: (ws, req) => live.handle(ws, req), maxPayload: 64 * 1024 },
-      '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
+      '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), admit: (_req, socket) => this.broker.admitWebSocket(socket), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
     });
     await app.listen({ port: config.http.port, host: config.http.host });
     this.app = app;
@@ -235,6 +258,7 @@ export class Service {
       await this.influx?.stop();
       await this.archiver?.stop();
       this.webhooks.stop();
+      this.sessions.stop();
       await this.tracker.stop();
       await this.store.close();
       this.log.info('service stopped');
@@ -242,13 +266,25 @@ export class Service {
     return this.stopping;
   }
 
-  /** The token signing key: generated once per data directory, so tokens survive restarts. */
-  private async tokenKey(): Promise<Buffer> {
-    const existing = await this.store.getSetting('token_key');
-    if (existing) return Buffer.from(existing, 'base64');
-    const key = randomBytes(32);
-    await this.store.setSetting('token_key', key.toString('base64'));
-    return key;
+}
+
+/** umask 077 for the process the service runs in; a worker thread may not set it (its files are then made 0600 at start only). */
+function restrictUmask(): void {
+  try {
+    process.umask(process.umask() | 0o077);
+  } catch { /* ERR_WORKER_UNSUPPORTED_OPERATION */ }
+}
+
+/**
+ * Files the service finds in DATA_DIR (written by an older build, or by DuckDB before the
+ * umask of main.ts applied) are made readable by the service's user only.
+ */
+function restrictFiles(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    chmodSync(p, entry.isDirectory() ? 0o700 : 0o600);
+    if (entry.isDirectory()) restrictFiles(p);
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, settings, type Config } from '../service/config.js';
+import { autoMaxConnections, ConfigError, loadConfig, openFileLimit, settings, type Config } from '../service/config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'supervision-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,9 +39,13 @@ describe('defaults', () => {
       logLevel: 'info',
       mqtt: {
         host: '0.0.0.0', port: 1883, tls: null, allowAnonymous: false, maxPayloadBytes: 65536, maxPacketBytes: 1048576,
-        maxTopicLevels: 8, drainTimeoutMs: 10000, connectTimeoutMs: 10000, maxConnections: 0,
+        maxTopicLevels: 8, drainTimeoutMs: 10000, connectTimeoutMs: 10000,
+        maxConnections: autoMaxConnections(openFileLimit(), 2048), maxConnectionsPerAddress: 10000, maxUnauthenticatedPerAddress: 256,
       },
-      http: { host: '0.0.0.0', port: 3000, bodyLimitBytes: 10485760 },
+      http: {
+        host: '0.0.0.0', port: 3000, bodyLimitBytes: 10485760, maxConnections: 2048, maxConnectionsPerAddress: 256,
+        headersTimeoutMs: 10000, requestTimeoutMs: 120000, idleTimeoutMs: 30000, exposeDocs: true, metricsRequireToken: false,
+      },
       ingest: {
         batchMaxRows: 5000, maxPending: 20000, dedupeWindowMs: 600_000, dedupeMaxEntries: 3200000,
         deadLetterRawMaxBytes: 65536, stateFlushIntervalMs: 5000,
@@ -49,10 +53,19 @@ describe('defaults', () => {
       },
       influx: null,
       history: { runRows: 262144, sealAfterMs: 300_000 },
-      auth: { tokenTtlS: 43200, loginMaxAttempts: 10 },
+      auth: { tokenTtlS: 43200, loginMaxAttempts: 10, loginMaxAttemptsPerAddress: 100, loginUnknownPerMinute: 60 },
       alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [] },
     } satisfies Config);
     expect(c.auth).not.toHaveProperty('adminPassword');
+  });
+
+  it('MQTT_MAX_CONNECTIONS=auto leaves room under the open-file limit for HTTP and 512 more, within 64..100000', () => {
+    expect(autoMaxConnections(20_000, 2048)).toBe(20_000 - 2048 - 512);
+    expect(autoMaxConnections(1_048_576, 2048)).toBe(100_000);
+    expect(autoMaxConnections(1024, 2048)).toBe(64);
+    expect(autoMaxConnections(null, 2048)).toBe(10_000);
+    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '1000' }).mqtt.maxConnections).toBe(autoMaxConnections(openFileLimit(), 1000));
+    if (process.platform === 'linux') expect(openFileLimit()).toBeGreaterThan(0);
   });
 
   it('INGEST_JOURNAL=true puts the journal under DATA_DIR with its backlog bound', () => {
@@ -108,6 +121,10 @@ describe('environment parsing', () => {
     ['MQTT_DRAIN_TIMEOUT_MS', '0', (c) => c.mqtt.drainTimeoutMs, 0],
     ['MQTT_CONNECT_TIMEOUT_MS', '2500', (c) => c.mqtt.connectTimeoutMs, 2500],
     ['MQTT_MAX_CONNECTIONS', '100000', (c) => c.mqtt.maxConnections, 100000],
+    ['MQTT_MAX_CONNECTIONS', '0', (c) => c.mqtt.maxConnections, 0],
+    ['MQTT_MAX_CONNECTIONS', 'auto', (c) => c.mqtt.maxConnections, autoMaxConnections(openFileLimit(), 2048)],
+    ['MQTT_MAX_CONNECTIONS_PER_ADDRESS', '50000', (c) => c.mqtt.maxConnectionsPerAddress, 50000],
+    ['MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS', '0', (c) => c.mqtt.maxUnauthenticatedPerAddress, 0],
     ['INGEST_BATCH_MAX_ROWS', '1', (c) => c.ingest.batchMaxRows, 1],
     ['INGEST_MAX_PENDING', '77', (c) => c.ingest.maxPending, 77],
     ['DEDUPE_WINDOW_S', '60', (c) => c.ingest.dedupeWindowMs, 60_000],
@@ -148,7 +165,8 @@ describe('bad values', () => {
     ['MQTT_MAX_TOPIC_LEVELS', '3'], ['MQTT_MAX_TOPIC_LEVELS', '101'],
     ['MQTT_DRAIN_TIMEOUT_MS', '-1'],
     ['MQTT_CONNECT_TIMEOUT_MS', '0'],
-    ['MQTT_MAX_CONNECTIONS', '-1'], ['MQTT_MAX_CONNECTIONS', ' '],
+    ['MQTT_MAX_CONNECTIONS', '-1'], ['MQTT_MAX_CONNECTIONS', ' '], ['MQTT_MAX_CONNECTIONS', 'many'],
+    ['MQTT_MAX_CONNECTIONS_PER_ADDRESS', '-1'], ['MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS', '1.5'],
     ['INGEST_BATCH_MAX_ROWS', '0'], ['INGEST_BATCH_MAX_ROWS', '2.5'],
     ['INGEST_MAX_PENDING', 'lots'],
     ['DUCKDB_MEMORY_LIMIT', '512'], ['DUCKDB_MEMORY_LIMIT', 'lots'], ['DUCKDB_MEMORY_LIMIT', '1GB; DROP TABLE x'],

@@ -35,7 +35,7 @@ describe('restart on the same DATA_DIR', () => {
         expect((await store.listDeadLetters({ deviceId: dev.id, limit: 10 }))[0]?.reason).toBe('invalid_json');
         expect(second.service.registry.get(dev.id)?.meta).toEqual({ stationId: 'FS-9' });
         await expect(second.token('op1', 'operator-pass')).resolves.toBeTruthy();
-        // a token issued before the restart still works (the signing key is persisted)
+        // a token issued before the restart still works (sessions are in the store)
         const me = await second.service.http.inject({ method: 'GET', url: '/api/me', headers: { authorization: `Bearer ${opToken}` } });
         expect(me.statusCode).toBe(200);
         expect(second.service.tracker.get(dev.id)?.lastConnectedAt).not.toBeNull();

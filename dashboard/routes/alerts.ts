@@ -11,7 +11,7 @@ import { elapsed, rescueDeadlines } from '../../alerts/domain/rescueCase.js';
 import { CodedError } from '../../service/codes.js';
 import { families } from '../../ingest/schemas/index.js';
 import { mayHandle } from '../roles.js';
-import { ErrorBody, TimeParam, limitParam } from './common.js';
+import { ErrorBody, TimeParam, limitParam, filterText } from './common.js';
 
 const statuses = ['open', 'acknowledged', 'resolved', 'false_positive'] as const;
 const severities = ['critical', 'major', 'minor', 'info'] as const;
@@ -59,9 +59,9 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
         }),
         family: z.enum(families).optional(),
         severity: z.enum(severities).optional(),
-        rule: z.string().max(64).optional(),
-        deviceId: z.string().max(64).optional(),
-        district: z.string().max(12).optional(),
+        rule: filterText(64).optional(),
+        deviceId: filterText(64).optional(),
+        district: filterText(12).optional(),
         since: TimeParam.optional(),
         limit: limitParam(100, 5000),
       }),
@@ -129,7 +129,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['rescue'],
       summary: '96333 rescue cases with elapsed times and deadlines; active ones by default',
-      querystring: z.object({ scope: z.enum(['active', 'all']).default('active'), elevatorId: z.string().max(64).optional(), since: TimeParam.optional(), limit: limitParam(100, 1000) }),
+      querystring: z.object({ scope: z.enum(['active', 'all']).default('active'), elevatorId: filterText(64).optional(), since: TimeParam.optional(), limit: limitParam(100, 1000) }),
       response: { 200: z.object({ items: z.array(CaseOut) }) },
     },
     preHandler: app.requires('readAlerts'),

@@ -1,16 +1,35 @@
-/** Login and users (PROTOCOL.md: POST /api/login -> {token, role}). */
+/**
+ * Login, logout and users (PROTOCOL.md: POST /api/login -> {token, role}). Every password
+ * check goes through Users.check and its guard (docs/security.md, Password checks); the
+ * routes that take a password also have a per-address request budget (@fastify/rate-limit).
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CodedError } from '../../service/codes.js';
+import type { UserRecord } from '../../store/types.js';
 import { roles } from '../roles.js';
+import type { CheckResult } from '../users.js';
 import { ErrorBody, iso } from './common.js';
 
 const Username = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only');
+const NewPassword = z.string().min(8).max(256);
+/** per address and minute, on each route that takes a password (on top of the password guard) */
+const PASSWORD_ROUTE_RATE = { rateLimit: { max: 120, timeWindow: 60_000 } };
+
+const UserOut = z.object({ username: z.string(), role: z.enum(roles), disabled: z.boolean(), createdAt: z.string() });
+const userOut = (u: UserRecord) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: iso(u.createdAt)! });
+
+/** A refused or limited check as the API answers it. */
+function refuse(result: Exclude<CheckResult, { kind: 'ok' }>, what: string): never {
+  if (result.kind === 'limited') throw new CodedError('rate_limited', `too many password attempts; retry in ${result.retryAfterS} s`, { retryAfterS: result.retryAfterS });
+  throw new CodedError('bad_credentials', what);
+}
 
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { users, tokens, limiter } = app.deps;
+  const { users, sessions } = app.deps;
 
   app.post('/login', {
+    config: PASSWORD_ROUTE_RATE,
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for a bearer token',
@@ -19,17 +38,18 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ token: z.string(), role: z.enum(roles), expiresAt: z.string() }), 401: ErrorBody, 429: ErrorBody },
     },
   }, async (req) => {
-    const { username, password } = req.body;
-    const wait = limiter.retryAfterS(username, req.ip);
-    if (wait > 0) throw new CodedError('rate_limited', `too many failed logins; retry in ${wait} s`, { retryAfterS: wait });
-    const user = await users.check(username, password);
-    if (!user) {
-      limiter.failed(username, req.ip);
-      throw new CodedError('bad_credentials', 'wrong username or password');
-    }
-    limiter.succeeded(username, req.ip);
-    const { token, expiresAt } = tokens.issue(user.username, user.role);
-    return { token, role: user.role, expiresAt: new Date(expiresAt).toISOString() };
+    const result = await users.check(req.body.username, req.body.password, req.ip);
+    if (result.kind !== 'ok') refuse(result, 'wrong username or password');
+    const { token, expiresAt } = await sessions.issue(result.user.username);
+    return { token, role: result.user.role, expiresAt: new Date(expiresAt).toISOString() };
+  });
+
+  app.post('/logout', {
+    schema: { tags: ['auth'], summary: 'End the session of this token (it is refused from now on)', response: { 204: z.null() } },
+    preHandler: app.requires('readDevices'),
+  }, async (req, reply) => {
+    await sessions.revoke(req.user!.sid);
+    return reply.code(204).send(null);
   });
 
   app.get('/me', {
@@ -37,23 +57,62 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readDevices'),
   }, async (req) => ({ username: req.user!.sub, role: req.user!.role }));
 
-  const UserOut = z.object({ username: z.string(), role: z.enum(roles), createdAt: z.string() });
+  app.post('/me/password', {
+    config: PASSWORD_ROUTE_RATE,
+    schema: {
+      tags: ['auth'],
+      summary: 'Change your own password; every session of yours ends, this one included, and a new token is given',
+      body: z.object({ currentPassword: z.string().min(1).max(256), newPassword: NewPassword }),
+      response: { 200: z.object({ token: z.string(), role: z.enum(roles), expiresAt: z.string() }), 401: ErrorBody, 429: ErrorBody },
+    },
+    preHandler: app.requires('readDevices'),
+  }, async (req) => {
+    const me = req.user!;
+    const result = await users.check(me.sub, req.body.currentPassword, req.ip);
+    if (result.kind !== 'ok') refuse(result, 'the current password is wrong');
+    // the change ends every session of the user (Users.onChange, wired by the service)
+    const user = await users.update(me.sub, { password: req.body.newPassword });
+    const { token, expiresAt } = await sessions.issue(user.username);
+    return { token, role: user.role, expiresAt: new Date(expiresAt).toISOString() };
+  });
 
   app.get('/users', {
     schema: { tags: ['auth'], summary: 'List users (admin)', response: { 200: z.object({ items: z.array(UserOut) }) } },
     preHandler: app.requires('manageUsers'),
-  }, async () => ({ items: (await users.list()).map((u) => ({ username: u.username, role: u.role, createdAt: iso(u.createdAt)! })) }));
+  }, async () => ({ items: users.list().map(userOut) }));
 
   app.post('/users', {
     schema: {
       tags: ['auth'],
       summary: 'Create a user (admin)',
-      body: z.object({ username: Username, password: z.string().min(8).max(256), role: z.enum(roles) }),
+      body: z.object({ username: Username, password: NewPassword, role: z.enum(roles) }),
       response: { 201: UserOut, 409: ErrorBody },
     },
     preHandler: app.requires('manageUsers'),
   }, async (req, reply) => {
     const u = await users.create(req.body.username, req.body.password, req.body.role);
-    return reply.code(201).send({ username: u.username, role: u.role, createdAt: iso(u.createdAt)! });
+    return reply.code(201).send(userOut(u));
+  });
+
+  const UserParams = z.object({ username: Username });
+
+  app.patch('/users/:username', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Change a user\'s role, password or disabled flag (admin); a new password or disabling ends their sessions',
+      params: UserParams,
+      body: z.strictObject({ role: z.enum(roles).optional(), disabled: z.boolean().optional(), password: NewPassword.optional() })
+        .refine((b) => b.role !== undefined || b.disabled !== undefined || b.password !== undefined, 'give role, disabled or password'),
+      response: { 200: UserOut, 404: ErrorBody, 409: ErrorBody },
+    },
+    preHandler: app.requires('manageUsers'),
+  }, async (req) => userOut(await users.update(req.params.username, req.body)));
+
+  app.delete('/users/:username', {
+    schema: { tags: ['auth'], summary: 'Delete a user (admin); their sessions end at once', params: UserParams, response: { 204: z.null(), 404: ErrorBody, 409: ErrorBody } },
+    preHandler: app.requires('manageUsers'),
+  }, async (req, reply) => {
+    await users.delete(req.params.username);
+    return reply.code(204).send(null);
   });
 };

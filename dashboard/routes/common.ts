@@ -1,20 +1,34 @@
 /** Schema pieces shared by the routes. */
 import { z } from 'zod';
 
-/** A time in a query: epoch milliseconds or RFC 3339. */
-export const TimeParam = z.string().trim().min(1).transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an RFC 3339 time, e.g. 2026-11-23T08:00:00+08:00' });
+/** The latest time a query may name: 9999-12-31T23:59:59.999Z (DuckDB timestamps go further; people do not). */
+export const MAX_TIME_MS = 253_402_300_799_999;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?)?$/;
+
+/** A time in a query: epoch milliseconds or RFC 3339, from 1970 to the year 9999. */
+export const TimeParam = z.string().trim().min(1).max(40).transform((s, ctx) => {
+  const ms = /^\d{1,16}$/.test(s) ? Number(s) : RFC3339.test(s) ? Date.parse(s) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an RFC 3339 time between 1970 and 9999, e.g. 2026-11-23T08:00:00+08:00' });
     return z.NEVER;
   }
   return ms;
 });
 
-export const limitParam = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def);
+/** A whole number in a query: digits only (no 1e3, 0x10, spaces or fractions), within [min, max]. */
+export const wholeParam = (min: number, max: number) => z.string().trim().regex(/^\d{1,10}$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+export const limitParam = (def: number, max: number) => wholeParam(1, max).default(def);
+
+/** Rows to skip in a paged list. */
+export const offsetParam = wholeParam(0, 10_000_000).default(0);
 
 export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A text filter in a query: at most `max` characters, no control characters (NUL included). */
+export const filterText = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CodedError } from '../../service/codes.js';
-import { ErrorBody, limitParam } from './common.js';
+import { ErrorBody, limitParam, offsetParam, filterText } from './common.js';
 import { csvRecords } from './csv.js';
 
 const CylinderOut = z.object({
@@ -37,8 +37,8 @@ export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['cylinders'],
       summary: 'List cylinders',
       querystring: z.object({
-        stationId: z.string().max(64).optional(), status: z.enum(['in_service', 'scrapped', 'lost']).optional(), q: z.string().max(64).optional(),
-        limit: limitParam(100, 10_000), offset: z.coerce.number().int().min(0).default(0),
+        stationId: filterText(64).optional(), status: z.enum(['in_service', 'scrapped', 'lost']).optional(), q: filterText(64).optional(),
+        limit: limitParam(100, 10_000), offset: offsetParam,
       }),
       response: { 200: z.object({ total: z.number(), items: z.array(CylinderOut) }) },
     },

@@ -1,7 +1,7 @@
 /** Dead letters: every message that was not stored as a reading, with its reason (PROTOCOL.md, Bad input). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { TimeParam, iso, limitParam } from './common.js';
+import { TimeParam, iso, limitParam, filterText } from './common.js';
 
 export const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/dead-letters', {
@@ -9,8 +9,8 @@ export const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['ingest'],
       summary: 'Rejected messages, newest first',
       querystring: z.object({
-        deviceId: z.string().max(64).optional(),
-        reason: z.string().max(64).optional(),
+        deviceId: filterText(64).optional(),
+        reason: filterText(64).optional(),
         since: TimeParam.optional(),
         limit: limitParam(100, 1000),
       }),

@@ -8,7 +8,7 @@ import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../
 import { CodedError } from '../../service/codes.js';
 import { families, isFamily } from '../../ingest/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
-import { ErrorBody, TimeParam, iso, limitParam } from './common.js';
+import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText } from './common.js';
 import { csvRecords } from './csv.js';
 
 const Created = z.object({ id: z.string(), family: z.enum(families), secret: z.string() });
@@ -55,10 +55,10 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'List devices with their connection state',
       querystring: z.object({
         family: z.enum(families).optional(),
-        district: z.string().max(12).optional(),
-        q: z.string().max(64).optional(),
+        district: filterText(12).optional(),
+        q: filterText(64).optional(),
         limit: limitParam(100, 10_000),
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: offsetParam,
       }),
       response: { 200: z.object({ total: z.number(), items: z.array(devicePublic) }) },
     },
@@ -98,7 +98,7 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Stored readings of a device, newest last',
       params: IdParams,
       querystring: z.object({
-        channel: z.string().max(32).optional(),
+        channel: filterText(32).optional(),
         from: TimeParam.optional(),
         to: TimeParam.optional(),
         limit: limitParam(100, 10_000),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { families, type Family } from '../../ingest/schemas/index.js';
 import { CodedError } from '../../service/codes.js';
 import { readingTables } from '../../store/readingTables.js';
-import { ErrorBody, TimeParam } from './common.js';
+import { ErrorBody, TimeParam, wholeParam } from './common.js';
 
 const DAY = 86_400_000;
 
@@ -48,7 +48,7 @@ export const historyRoutes: FastifyPluginAsyncZod = async (app) => {
         field: z.string().max(64),
         from: TimeParam.optional(),
         to: TimeParam.optional(),
-        buckets: z.coerce.number().int().min(1).max(2000).default(500),
+        buckets: wholeParam(1, 2000).default(500),
       }),
       response: {
         200: z.object({
@@ -64,7 +64,8 @@ export const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     const d = registry.get(req.params.id);
     if (!d) throw new CodedError('device_not_found', `no device ${req.params.id}`);
     const { channel, field, buckets } = req.query;
-    const fields = fieldsByFamily[d.family][channel];
+    // own keys only: a channel named __proto__ or constructor is no channel
+    const fields = Object.hasOwn(fieldsByFamily[d.family], channel) ? fieldsByFamily[d.family][channel] : undefined;
     if (!fields) {
       throw new CodedError('validation', `${d.family} devices have no numeric channel "${channel}"; one of ${Object.keys(fieldsByFamily[d.family]).join(', ')}`,
         [{ in: 'querystring', path: 'channel', message: 'unknown channel' }]);

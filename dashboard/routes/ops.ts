@@ -1,4 +1,7 @@
-/** Operations endpoints: health and Prometheus metrics (no token: probes and scrapers). */
+/**
+ * Operations endpoints: health and Prometheus metrics, with no token for probes and scrapers;
+ * METRICS_REQUIRE_TOKEN puts /metrics behind an admin token where strangers reach the port.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
@@ -19,7 +22,8 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/metrics', {
-    schema: { tags: ['ops'], summary: 'Prometheus text format: ingest counters, batch latency, connections, process', security: [] },
+    schema: { tags: ['ops'], summary: 'Prometheus text format: ingest counters, batch latency, connections, process', ...(app.deps.config.http.metricsRequireToken ? {} : { security: [] }) },
+    ...(app.deps.config.http.metricsRequireToken ? { preHandler: app.requires('readMetrics') } : {}),
   }, async (_req, reply) => {
     const body = await app.deps.metrics.metrics();
     return reply.type(app.deps.metrics.contentType).send(body);

@@ -10,7 +10,7 @@ import type { Alert } from '../../alerts/domain/alert.js';
 import { onTime } from '../../alerts/domain/deadlines.js';
 import { families } from '../../ingest/schemas/index.js';
 import { CodedError } from '../../service/codes.js';
-import { ErrorBody, TimeParam } from './common.js';
+import { ErrorBody, TimeParam, filterText } from './common.js';
 
 const DAY = 86_400_000;
 const CST_OFFSET = 8 * 3_600_000;
@@ -96,7 +96,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
         from: TimeParam.optional(),
         to: TimeParam.optional(),
         family: z.enum(families).optional(),
-        district: z.string().max(12).optional(),
+        district: filterText(12).optional(),
       }),
       response: {
         200: z.object({

@@ -16,7 +16,7 @@ import { rescueDeadlines, type RescuePolicy } from '../../alerts/domain/rescueCa
 import type { ConnectionTracker } from '../../broker/connectionState.js';
 import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
-import type { Claims, TokenSigner } from '../tokens.js';
+import type { Principal, Sessions } from '../sessions.js';
 import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
 import { SeqRing } from './ring.js';
 import { dayStart, TodayCounter, type LiveStats } from './stats.js';
@@ -42,7 +42,7 @@ export const defaultLiveHubOptions: LiveHubOptions = {
 
 export interface LiveHubDeps {
   engine: AlertEngine;
-  tokens: TokenSigner;
+  sessions: Pick<Sessions, 'verify' | 'valid' | 'onRevoked'>;
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   store: Store;
@@ -60,7 +60,7 @@ type LiveEvent =
 
 interface Client {
   ws: WebSocket;
-  claims: Claims;
+  claims: Principal;
   alive: boolean;
 }
 
@@ -92,6 +92,14 @@ export class LiveHub {
     for (const a of await this.deps.store.queryAlerts({ since: dayStart(now), limit: 100_000 })) this.today.see(a, now);
     for (const a of this.deps.engine.activeAlerts()) this.today.see(a, now);
     this.deps.engine.on((e) => this.onEngineEvent(e));
+    // a session that ends (logout, user disabled, deleted, new password) ends its live push
+    this.deps.sessions.onRevoked((sids) => {
+      for (const c of this.clients) {
+        if (!sids.has(c.claims.sid)) continue;
+        this.clients.delete(c);
+        this.refuse(c.ws, 'the session ended; sign in again');
+      }
+    });
     this.statsTimer = setInterval(() => this.pushStats(), this.opts.statsEveryMs);
     this.statsTimer.unref();
     this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingEveryMs);
@@ -148,7 +156,7 @@ export class LiveHub {
   }
 
   private authenticate(ws: WebSocket, token: string, catchUp: CatchUpRequest): void {
-    const claims = this.deps.tokens.verify(token);
+    const claims = this.deps.sessions.verify(token);
     if (!claims) { this.refuse(ws, 'send a valid token (POST /api/login)'); return; }
     const client: Client = { ws, claims, alive: true };
     this.clients.add(client);
@@ -192,7 +200,7 @@ export class LiveHub {
     const now = this.now();
     const text = JSON.stringify({ type: 'stats', stats: this.stats() });
     for (const c of this.clients) {
-      if (c.claims.exp * 1000 <= now) { this.clients.delete(c); this.refuse(c.ws, 'the token expired; sign in again'); continue; }
+      if (c.claims.exp * 1000 <= now || !this.deps.sessions.valid(c.claims.sid)) { this.clients.delete(c); this.refuse(c.ws, 'the token expired; sign in again'); continue; }
       this.send(c, text);
     }
   }

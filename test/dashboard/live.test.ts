@@ -13,7 +13,6 @@ import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
 import { defaultRescuePolicy } from '../../alerts/domain/rescueCase.js';
 import type { ConnectionTracker } from '../../broker/connectionState.js';
 import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
-import { TokenSigner } from '../../dashboard/tokens.js';
 import { attachUpgrades } from '../../dashboard/upgrade.js';
 import { LiveHub } from '../../dashboard/ws/hub.js';
 import type { Store } from '../../store/types.js';
@@ -142,19 +141,23 @@ describe('/ws on the real service', () => {
 describe('LiveHub limits', () => {
   const events: Array<(e: EngineEvent) => void> = [];
   const engine = { on: (l: (e: EngineEvent) => void) => events.push(l), activeAlerts: () => [], activeRescueCases: () => [] } as unknown as AlertEngine;
-  const tokens = new TokenSigner(Buffer.alloc(32, 7), 3600);
+  const token = 'sst_' + 'a'.repeat(43);
+  const sessions = {
+    verify: (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null),
+    valid: () => true,
+    onRevoked: () => undefined,
+  };
   let server: Server;
   let detach: () => void;
   let hub: LiveHub;
   let url: string;
-  const token = tokens.issue('op', 'operator').token;
   const emit = (i: number, pad: string) => {
     for (const l of events) l({ type: 'storeFlag', storeId: `s${i}-${pad}`, flagged: true, count: i, at: i });
   };
 
   beforeAll(async () => {
     hub = new LiveHub({
-      engine, tokens, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
+      engine, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
       store: { queryAlerts: async () => [] } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
     }, { ringCapacity: 50, maxBufferedBytes: 256 * 1024, statsEveryMs: 60_000 });
     await hub.start();
@@ -203,7 +206,7 @@ describe('LiveHub limits', () => {
 
   it('closes sockets that do not authenticate in time', async () => {
     const slowHub = new LiveHub({
-      engine, tokens, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
+      engine, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
       store: { queryAlerts: async () => [] } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
     }, { authTimeoutMs: 100 });
     const s = createServer();

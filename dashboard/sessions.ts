@@ -1,0 +1,143 @@
+/**
+ * API bearer tokens are opaque session tokens (docs/security.md, Tokens): 256 random bits
+ * shown once to the client; the store keeps only their SHA-256, so reading the data file
+ * gives no token and no key to make one. A session ends at logout, at TOKEN_TTL_S, when its
+ * user is deleted, disabled or given a new password, and when the user opens more than
+ * MAX_PER_USER sessions (the oldest ends). The role is the user's current one, read on every
+ * request: a token carries no claims of its own.
+ *
+ * Sessions are kept in memory as well (loaded at start, written through), so a request is
+ * checked without a query.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import type { Role } from './roles.js';
+
+const PREFIX = 'sst_';
+const TOKEN_SHAPE = /^sst_[A-Za-z0-9_-]{43}$/;
+export const MAX_SESSIONS_PER_USER = 20;
+const SWEEP_MS = 10 * 60 * 1000;
+
+/** Who a valid token speaks for, as of now. */
+export interface Principal {
+  /** username */
+  sub: string;
+  role: Role;
+  /** the session's id: the token's SHA-256 (never shown) */
+  sid: string;
+  /** expiry, epoch seconds */
+  exp: number;
+}
+
+export class Sessions {
+  private readonly byHash = new Map<string, SessionRecord>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly revokedListeners: Array<(sids: ReadonlySet<string>) => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly user: (username: string) => UserRecord | undefined,
+    private readonly ttlS: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(): Promise<void> {
+    this.byHash.clear();
+    this.byUser.clear();
+    const stale: string[] = [];
+    for (const s of await this.store.loadSessions()) {
+      if (s.expiresAt <= this.now() || !this.user(s.username)) stale.push(s.tokenHash);
+      else this.remember(s);
+    }
+    await this.store.deleteSessions(stale);
+    this.timer = setInterval(() => void this.sweep().catch(() => { /* retried at the next sweep */ }), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Told which sessions ended (the live push closes their sockets). */
+  onRevoked(listener: (sids: ReadonlySet<string>) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  async issue(username: string): Promise<{ token: string; expiresAt: number }> {
+    const token = PREFIX + randomBytes(32).toString('base64url');
+    const createdAt = this.now();
+    const session: SessionRecord = { tokenHash: hashToken(token), username, createdAt, expiresAt: createdAt + this.ttlS * 1000 };
+    await this.store.insertSession(session);
+    this.remember(session);
+    const mine = [...(this.byUser.get(username) ?? [])].map((h) => this.byHash.get(h)!).sort((a, b) => a.createdAt - b.createdAt);
+    if (mine.length > MAX_SESSIONS_PER_USER) await this.end(mine.slice(0, mine.length - MAX_SESSIONS_PER_USER).map((s) => s.tokenHash));
+    return { token, expiresAt: session.expiresAt };
+  }
+
+  /** The principal of a valid token, with the user's current role; null for anything else. */
+  verify(token: string): Principal | null {
+    if (!TOKEN_SHAPE.test(token)) return null;
+    const sid = hashToken(token);
+    const s = this.byHash.get(sid);
+    if (!s) return null;
+    const user = this.user(s.username);
+    if (s.expiresAt <= this.now() || !user || user.disabled) return null;
+    return { sub: user.username, role: user.role, sid, exp: Math.floor(s.expiresAt / 1000) };
+  }
+
+  /** Is this session still valid (for connections that outlive a request)? */
+  valid(sid: string): boolean {
+    const s = this.byHash.get(sid);
+    const user = s && this.user(s.username);
+    return !!s && !!user && !user.disabled && s.expiresAt > this.now();
+  }
+
+  /** Logout: end this one session. */
+  revoke(sid: string): Promise<void> {
+    return this.end([sid]);
+  }
+
+  /** End every session of a user (password changed, disabled, deleted), or all but one. */
+  revokeUser(username: string, keepSid?: string): Promise<void> {
+    return this.end([...(this.byUser.get(username) ?? [])].filter((h) => h !== keepSid));
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  private remember(s: SessionRecord): void {
+    this.byHash.set(s.tokenHash, s);
+    let set = this.byUser.get(s.username);
+    if (!set) this.byUser.set(s.username, (set = new Set()));
+    set.add(s.tokenHash);
+  }
+
+  /** Forgotten in memory first (refused at once), then deleted from the store. */
+  private async end(hashes: readonly string[]): Promise<void> {
+    const ended = new Set<string>();
+    for (const h of hashes) {
+      const s = this.byHash.get(h);
+      if (!s) continue;
+      this.byHash.delete(h);
+      const set = this.byUser.get(s.username);
+      set?.delete(h);
+      if (set && !set.size) this.byUser.delete(s.username);
+      ended.add(h);
+    }
+    if (!ended.size) return;
+    for (const l of this.revokedListeners) l(ended);
+    await this.store.deleteSessions([...ended]);
+  }
+
+  private sweep(): Promise<void> {
+    const now = this.now();
+    return this.end([...this.byHash.values()].filter((s) => s.expiresAt <= now).map((s) => s.tokenHash));
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
