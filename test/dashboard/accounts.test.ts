@@ -11,12 +11,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { programs } from '../helpers/external.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
+import { browserProgram, launchChromium } from '../helpers/browser.js';
 
-const browserProgram = programs(['chromium'], 'chromium');
 const out = path.resolve('test-output');
 const ENDED = '您的会话已结束，请重新登录';
 
@@ -69,11 +68,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
       const res = await ts.service.http.inject({ method: 'POST', url: '/api/users', headers: auth, payload: { username: u, password: `${u}-password`, role } });
       expect(res.statusCode, res.body).toBe(201);
     }
-    browser = await chromium.launch({
-      executablePath: browserProgram.ok ? browserProgram.paths.chromium : '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

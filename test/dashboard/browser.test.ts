@@ -9,13 +9,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../ingest/schemas/examples.js';
-import { programs } from '../helpers/external.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
+import { browserProgram, launchChromium } from '../helpers/browser.js';
 
-const browserProgram = programs(['chromium'], 'chromium');
 const out = path.resolve('test-output');
 
 describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? '' : ` (skipped: ${browserProgram.reason})`}`, () => {
@@ -65,11 +64,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     ];
     for (const r of reg) devices[r.id] = await ts.registerDevice(r);
     // launch() starts chromium on a fresh temporary profile (user-data-dir) of its own and removes it on close
-    browser = await chromium.launch({
-      executablePath: browserProgram.ok ? browserProgram.paths.chromium : '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

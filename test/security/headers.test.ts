@@ -11,16 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { chromium } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../service/config.js';
 import { codes, type CodeSpec } from '../../service/codes.js';
 import { Service } from '../../service/service.js';
-import { programs } from '../helpers/external.js';
 import { ADMIN_PASSWORD } from '../helpers/service.js';
 import { styleHash, swaggerLogoStyle } from '../../dashboard/headers.js';
 import { expectStrictCsp, parseCsp } from './csp.js';
+import { browserProgram, launchChromium } from '../helpers/browser.js';
 
 let service: Service;
 let port: number;
@@ -175,14 +174,10 @@ describe('static-file refusals', () => {
   });
 });
 
-const browserProgram = programs(['chromium'], 'chromium');
 
 describe.skipIf(!browserProgram.ok)(`/docs in chromium${browserProgram.ok ? '' : ` (skipped: ${browserProgram.reason})`}`, () => {
   it('renders the OpenAPI document under the CSP without a single violation', async () => {
-    const browser = await chromium.launch({
-      executablePath: browserProgram.ok ? browserProgram.paths.chromium : '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const ctx = await browser.newContext();
       await ctx.addInitScript(() => {

@@ -13,14 +13,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../ingest/schemas/examples.js';
-import { programs } from '../helpers/external.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
 import { expectStrictCsp, parseCsp } from './csp.js';
+import { browserProgram, launchChromium } from '../helpers/browser.js';
 
-const browserProgram = programs(['chromium'], 'chromium');
 const uiDir = path.resolve('dashboard/ui');
 
 // Each payload names the field it came through, so a failure says which one ran.
@@ -116,11 +115,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
       await ts.service.http.inject({ method: 'POST', url: `/api/alerts/${rat.id}/note`, headers: { authorization: `Bearer ${tok}` }, payload: { note: 'by the hostile user' } });
     }
 
-    browser = await chromium.launch({
-      executablePath: browserProgram.ok ? browserProgram.paths.chromium : '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
