@@ -6,14 +6,14 @@
  * then wait on the response topic; with -V mqttv311 it subscribes to it first).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../ingest/schemas/examples.js';
 import { programs } from './helpers/external.js';
 import { startService, type TestService } from './helpers/service.js';
+import { throwawayTls } from './helpers/tls.js';
 
 const run = promisify(execFile);
 const mosquitto = programs(['mosquitto_pub', 'mosquitto_sub', 'mosquitto_rr'], 'mosquitto-clients');
@@ -42,11 +42,9 @@ describe.skipIf(!mosquitto.ok)(`mosquitto clients${mosquitto.ok ? '' : ` (skippe
   beforeAll(async () => {
     const overrides: Record<string, unknown> = {};
     if (openssl.ok) {
-      certDir = mkdtempSync(path.join(tmpdir(), 'supervision-tls-'));
-      await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')]);
-      Object.assign(overrides, { TLS_CERT_FILE: path.join(certDir, 'cert.pem'), TLS_KEY_FILE: path.join(certDir, 'key.pem'), MQTTS_PORT: 0 });
+      const tls = await throwawayTls();
+      certDir = tls.dir;
+      Object.assign(overrides, tls.settings);
     }
     ts = await startService(overrides);
     dev = await ts.registerDevice({ id: 'mosq-elevator-1', family: 'elevator', meta: { registrationCode: '31103301002019120001' } });

@@ -6,21 +6,18 @@
  * PUBACKs; and nothing a connection sends before it authenticates is written to the store:
  * it is counted in /metrics instead.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttClient, type IClientOptions } from 'mqtt';
 import WebSocket from 'ws';
 import { encodeConnect } from '../../bench/lib/rawMqtt.js';
 import { programs } from '../helpers/external.js';
 import { connectMqtt, startService, type TestService } from '../helpers/service.js';
+import { throwawayTls } from '../helpers/tls.js';
 
-const run = promisify(execFile);
 const openssl = programs(['openssl'], 'openssl');
 const TIMEOUT_MS = 1500;
 /** how late past the connect timeout a close may be seen (a loaded test machine: timers, the test's own event loop) */
@@ -36,11 +33,9 @@ let certDir = '';
 beforeAll(async () => {
   const overrides: Record<string, unknown> = { MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS: CAP };
   if (openssl.ok) {
-    certDir = mkdtempSync(path.join(tmpdir(), 'supervision-tls-'));
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')]);
-    Object.assign(overrides, { TLS_CERT_FILE: path.join(certDir, 'cert.pem'), TLS_KEY_FILE: path.join(certDir, 'key.pem'), MQTTS_PORT: 0 });
+    const tls = await throwawayTls();
+    certDir = tls.dir;
+    Object.assign(overrides, tls.settings);
   }
   ts = await startService({ ...overrides, MQTT_CONNECT_TIMEOUT_MS: TIMEOUT_MS });
   slow = await startService({ ...overrides, MQTT_CONNECT_TIMEOUT_MS: 60_000 });
