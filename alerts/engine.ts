@@ -59,6 +59,18 @@ export interface StoreFlag {
   at: number;
 }
 
+/** The outcome of the engine's checkpoints: alerts, cases and rule state reaching the store. */
+export interface EnginePersistStatus {
+  ok: boolean;
+  consecutiveFailures: number;
+  /** failed checkpoints since start */
+  failures: number;
+  lastError: string | null;
+  /** when the current run of failures began */
+  failingSince: number | null;
+  lastSavedAt: number | null;
+}
+
 const FLAGS_KEY = '__storeFlags';
 
 export class AlertEngine {
@@ -271,7 +283,12 @@ export class AlertEngine {
       try {
         await this.deps.store.saveEngineCheckpoint({ lastSeq, ruleStates, alerts, cases });
         this.savedSeq = lastSeq;
+        this.persist = { ok: true, consecutiveFailures: 0, failures: this.persist.failures, lastError: null, failingSince: null, lastSavedAt: this.now() };
       } catch (err) {
+        this.persist = {
+          ok: false, consecutiveFailures: this.persist.consecutiveFailures + 1, failures: this.persist.failures + 1,
+          lastError: (err as Error).message, failingSince: this.persist.failingSince ?? this.now(), lastSavedAt: this.persist.lastSavedAt,
+        };
         // keep them dirty for the next attempt (newer versions win)
         for (const a of alerts) if (!this.dirtyAlerts.has(a.id)) this.dirtyAlerts.set(a.id, a);
         for (const c of cases) if (!this.dirtyCases.has(c.id)) this.dirtyCases.set(c.id, c);
@@ -280,6 +297,13 @@ export class AlertEngine {
       }
     });
     return this.checkpointing;
+  }
+
+  private persist: EnginePersistStatus = { ok: true, consecutiveFailures: 0, failures: 0, lastError: null, failingSince: null, lastSavedAt: null };
+
+  /** Whether the last checkpoint could be written (/healthz, /metrics). */
+  persistStatus(): EnginePersistStatus {
+    return { ...this.persist };
   }
 
   /** timer rules change state without readings; save them too */
