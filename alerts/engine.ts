@@ -11,11 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CodedError } from '../service/codes.js';
-import type { DeviceRecord, Reading, Store } from '../store/types.js';
+import type { AlertOutcome, AlertOutcomeQuery, DeviceRecord, Reading, Store } from '../store/types.js';
 import {
-  acknowledge, addNote, alertKey, assign, autoResolve, isClosed, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve,
-  type ActionResult, type Alert, type AlertDevice, type TimelineAction,
+  acknowledge, addNote, alertKey, assign, autoResolve, deadlineEvents, isClosed, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve,
+  type ActionResult, type Alert, type AlertDevice, type AlertStep, type TimelineAction, type TimelineEntry,
 } from './domain/alert.js';
+import { activeStatuses, closedStatuses, compareKeys, alertSortKey, pageOf, type AlertFilter, type AlertKey, type AlertSort } from './domain/alertQuery.js';
 import { evaluateDeadlines, type DeadlinePolicy } from './domain/deadlines.js';
 import {
   evaluateRescue, isFinished, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescuePolicy, type RescueStatus,
@@ -47,8 +48,9 @@ export interface EngineDeps {
   now?: () => number;
 }
 
+/** An alert change carries the record and the timeline entries it appended (a delta, not the history). */
 export type EngineEvent =
-  | { type: 'alert'; change: 'opened' | 'updated' | 'closed'; alert: Alert }
+  | { type: 'alert'; change: 'opened' | 'updated' | 'closed'; alert: Alert; entries: TimelineEntry[] }
   | { type: 'rescueCase'; change: 'opened' | 'updated' | 'closed'; rescueCase: RescueCase; events: RescueEvent[] }
   | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number };
 
@@ -73,6 +75,32 @@ export interface EnginePersistStatus {
 
 const FLAGS_KEY = '__storeFlags';
 
+/** Timeline entries an action's answer carries (the newest): what the action added and a little before it. */
+export const ACTION_TIMELINE = 20;
+
+/** Readings replayed between two checkpoints at start: what the replay holds in memory is bounded. */
+const REPLAY_BATCH = 5000;
+
+/** A page of an alert list (listAlerts). */
+export interface AlertPage {
+  items: Alert[];
+  /** the key of the last item when more follow, else null */
+  next: AlertKey | null;
+}
+
+export interface AlertListQuery extends AlertFilter {
+  sort: AlertSort;
+  after: AlertKey | null;
+  limit: number;
+}
+
+/** An alert with the newest part of its timeline (GET /api/alerts/:id). */
+export interface AlertDetail extends Alert {
+  timeline: TimelineEntry[];
+  /** entries on the whole timeline; `timeline` holds the newest of them */
+  timelineTotal: number;
+}
+
 export class AlertEngine {
   readonly runner: RuleRunner;
   private readonly now: () => number;
@@ -82,6 +110,12 @@ export class AlertEngine {
   private readonly cases = new Map<string, RescueCase>();
   private readonly dirtyAlerts = new Map<string, Alert>();
   private readonly dirtyCases = new Map<string, RescueCase>();
+  /** timeline entries not yet handed to a checkpoint */
+  private pendingEntries: Array<{ alertId: string; entry: TimelineEntry }> = [];
+  /** what the checkpoint in progress is writing: readable until it committed */
+  private savingAlerts = new Map<string, Alert>();
+  private savingCases = new Map<string, RescueCase>();
+  private savingEntries: Array<{ alertId: string; entry: TimelineEntry }> = [];
   private flags: Record<string, StoreFlag> = {};
   private readonly listeners: Array<(e: EngineEvent) => void> = [];
   private lastSeq = 0;
@@ -196,8 +230,7 @@ export class AlertEngine {
     for (const a of [...this.activeById.values()]) {
       const { state, events } = evaluateDeadlines(a.deadlines, now, this.opts.deadlinePolicy);
       if (!events.length) continue;
-      const timeline = events.map((action) => ({ at: now, by: 'system', action: action as TimelineAction }));
-      this.put({ ...a, deadlines: state, timeline: [...a.timeline, ...timeline], updatedAt: now }, 'updated');
+      this.put(deadlineEvents(a, events as TimelineAction[], { deadlines: state }, now), 'updated');
     }
     for (const c of [...this.cases.values()]) {
       const { state, events } = evaluateRescue(c, now, this.opts.rescuePolicy);
@@ -219,21 +252,96 @@ export class AlertEngine {
     return Object.values(this.flags).filter((f) => f.flagged).sort((a, b) => b.count - a.count || a.storeId.localeCompare(b.storeId));
   }
 
+  /** The newest version of an alert the engine holds that the store may not have yet. */
+  private unsavedAlert(id: string): Alert | undefined {
+    return this.activeById.get(id) ?? this.dirtyAlerts.get(id) ?? this.savingAlerts.get(id);
+  }
+
   async getAlert(id: string): Promise<Alert> {
-    const a = this.activeById.get(id) ?? this.dirtyAlerts.get(id) ?? await this.deps.store.getAlert(id);
-    if (!a) throw new CodedError('alert_not_found', `no alert ${id}`);
-    return a;
+    const a = this.unsavedAlert(id) ?? await this.deps.store.getAlert(id);
+    // a checkpoint may have committed it while the store was read
+    const b = this.unsavedAlert(id) ?? a;
+    if (!b) throw new CodedError('alert_not_found', `no alert ${id}`);
+    return b;
+  }
+
+  /** An alert and the newest `limit` entries of its timeline: the stored rows and those not yet stored. */
+  async alertDetail(id: string, limit = 200, before?: number): Promise<AlertDetail> {
+    const stored = await this.deps.store.alertTimeline(id, limit, before);
+    const alert = await this.getAlert(id);
+    const byN = new Map<number, TimelineEntry>();
+    for (const e of stored) byN.set(e.n, e);
+    for (const list of [this.savingEntries, this.pendingEntries]) {
+      for (const { alertId, entry } of list) if (alertId === id && (before === undefined || entry.n < before)) byN.set(entry.n, entry);
+    }
+    const timeline = [...byN.values()].sort((x, y) => x.n - y.n).slice(-limit);
+    return { ...alert, timeline, timelineTotal: alert.events };
+  }
+
+  /**
+   * A page of alerts, read without waiting for a checkpoint: open and acknowledged ones from
+   * the engine's active set (all of them are there), closed ones from the store, overlaid with
+   * the closed versions the store does not have yet.
+   */
+  async listAlerts(q: AlertListQuery): Promise<AlertPage> {
+    const statuses = q.status?.length ? q.status : [...activeStatuses, ...closedStatuses];
+    const wantClosed = statuses.filter((s) => closedStatuses.includes(s));
+    const unsaved = new Map<string, Alert>([...this.savingAlerts, ...this.dirtyAlerts]);
+    // every alert the engine holds now: the store's version of any of them is older
+    const known = new Set([...this.activeById.keys(), ...unsaved.keys()]);
+    const memory: Alert[] = [];
+    if (statuses.some((s) => activeStatuses.includes(s))) memory.push(...this.activeById.values());
+    if (wantClosed.length) for (const a of unsaved.values()) if (isClosed(a)) memory.push(a);
+    const mem = pageOf(memory, q, q.sort, q.after, q.limit);
+    let stored: Alert[] = [];
+    let storeMore = false;
+    if (wantClosed.length) {
+      // the store's rows of alerts held in memory are skipped: ask for that many more
+      const ask = q.limit + 1 + unsaved.size;
+      const rows = await this.deps.store.queryAlerts({ ...q, status: wantClosed, sort: q.sort, after: q.after, limit: ask });
+      storeMore = rows.length === ask;
+      stored = rows.filter((a) => !known.has(a.id));
+    }
+    const merged = [...mem.items, ...stored].map((a) => ({ a, k: alertSortKey(a, q.sort) })).sort((x, y) => compareKeys(x.k, y.k));
+    const items = merged.slice(0, q.limit);
+    const more = merged.length > q.limit || mem.more || storeMore;
+    return { items: items.map((x) => x.a), next: more && items.length ? items.at(-1)!.k : null };
+  }
+
+  /** The alerts first seen in a period as the on-time statistics need them, current to this moment. */
+  async alertOutcomes(q: AlertOutcomeQuery): Promise<AlertOutcome[]> {
+    const stored = await this.deps.store.alertOutcomes(q);
+    const filter: AlertFilter = { until: q.to, ...(q.family ? { family: q.family } : {}), ...(q.district ? { district: q.district } : {}) };
+    const byId = new Map<string, AlertOutcome>();
+    for (const o of stored) byId.set(o.id, o);
+    for (const a of [...this.savingAlerts.values(), ...this.dirtyAlerts.values(), ...this.activeById.values()]) {
+      if (a.firstSeen >= q.from && pageOf([a], filter, 'firstSeen', null, 1).items.length) byId.set(a.id, a);
+    }
+    return [...byId.values()];
+  }
+
+  /** Rescue cases, newest alarm first: the stored ones overlaid with those not yet written (no checkpoint waited for). */
+  async listRescueCases(q: { elevatorId?: string; since?: number; limit: number }): Promise<RescueCase[]> {
+    const unsaved = new Map<string, RescueCase>([...this.savingCases, ...this.dirtyCases, ...this.cases]);
+    const stored = await this.deps.store.queryRescueCases({ ...q, limit: q.limit + unsaved.size });
+    const byId = new Map<string, RescueCase>();
+    for (const c of stored) byId.set(c.id, c);
+    for (const c of unsaved.values()) byId.set(c.id, c);
+    return [...byId.values()]
+      .filter((c) => (!q.elevatorId || c.elevatorId === q.elevatorId) && (q.since === undefined || c.alarmAt >= q.since))
+      .sort((a, b) => b.alarmAt - a.alarmAt || a.id.localeCompare(b.id))
+      .slice(0, q.limit);
   }
 
   async getRescueCase(id: string): Promise<RescueCase> {
-    const c = this.cases.get(id) ?? this.dirtyCases.get(id) ?? await this.deps.store.getRescueCase(id);
+    const c = this.cases.get(id) ?? this.dirtyCases.get(id) ?? this.savingCases.get(id) ?? await this.deps.store.getRescueCase(id);
     if (!c) throw new CodedError('rescue_case_not_found', `no rescue case ${id}`);
     return c;
   }
 
   // ---- operator actions: applied, persisted, then answered
 
-  async act(id: string, action: 'ack' | 'resolve' | 'assign' | 'note' | 'false_positive', by: string, opts: { note?: string; assignee?: string } = {}): Promise<Alert> {
+  async act(id: string, action: 'ack' | 'resolve' | 'assign' | 'note' | 'false_positive', by: string, opts: { note?: string; assignee?: string } = {}): Promise<AlertDetail> {
     const a = await this.getAlert(id);
     const now = this.now();
     let result: ActionResult;
@@ -244,11 +352,11 @@ export class AlertEngine {
       case 'note': result = addNote(a, opts.note ?? '', by, now); break;
       case 'false_positive': result = markFalsePositive(a, by, now, opts.note); break;
     }
-    if (refused(result)) throw new CodedError('alert_conflict', result.message, { reason: result.refused });
-    this.put(result, isClosed(result) ? 'closed' : 'updated');
-    if (action === 'false_positive' || action === 'resolve') this.closedFeedback(result, action === 'false_positive', now);
+    if (refused(result)) throw new CodedError(result.refused === 'note_limit' ? 'note_limit' : 'alert_conflict', result.message, { reason: result.refused });
+    this.put(result, isClosed(result.alert) ? 'closed' : 'updated');
+    if (action === 'false_positive' || action === 'resolve') this.closedFeedback(result.alert, action === 'false_positive', now);
     await this.checkpoint();
-    return result;
+    return this.alertDetail(id, ACTION_TIMELINE);
   }
 
   async recordRescueStep(id: string, step: RescueStatus, by: string, at?: number, note?: string): Promise<RescueCase> {
@@ -269,19 +377,38 @@ export class AlertEngine {
 
   /** Persist rule states (as of lastSeq) with every changed alert and case, in one transaction. */
   checkpoint(): Promise<void> {
-    this.checkpointing = this.checkpointing.then(async () => {
+    const run = this.checkpointing.then(async () => {
       if (!this.dirtyAlerts.size && !this.dirtyCases.size && this.savedSeq === this.lastSeq && !this.stateTouched) return;
+      // only the rule states that changed since the last save: an operator's note does not
+      // rewrite every rule's state (states are immutable outside a batch, so identity tells)
       const ruleStates: Record<string, string> = {};
-      for (const [id, state] of Object.entries(this.runner.states)) ruleStates[id] = JSON.stringify(state);
-      ruleStates[FLAGS_KEY] = JSON.stringify(this.flags);
-      const alerts = [...this.dirtyAlerts.values()];
-      const cases = [...this.dirtyCases.values()];
+      const cut = new Map<string, unknown>();
+      for (const [id, state] of Object.entries(this.runner.states)) {
+        if (this.savedStates.get(id) === state) continue;
+        ruleStates[id] = JSON.stringify(state);
+        cut.set(id, state);
+      }
+      const flagsChanged = this.flagsChanged;
+      if (flagsChanged) ruleStates[FLAGS_KEY] = JSON.stringify(this.flags);
+      this.flagsChanged = false;
+      // readable as "not yet stored" until the transaction committed (getAlert, listAlerts)
+      this.savingAlerts = new Map(this.dirtyAlerts);
+      this.savingCases = new Map(this.dirtyCases);
+      this.savingEntries = this.pendingEntries;
+      this.pendingEntries = [];
+      const alerts = [...this.savingAlerts.values()];
+      const cases = [...this.savingCases.values()];
+      const timeline = this.savingEntries;
       const lastSeq = this.lastSeq;
       this.dirtyAlerts.clear();
       this.dirtyCases.clear();
       this.stateTouched = false;
       try {
-        await this.deps.store.saveEngineCheckpoint({ lastSeq, ruleStates, alerts, cases });
+        await this.deps.store.saveEngineCheckpoint({ lastSeq, ruleStates, alerts, timeline, cases });
+        this.savingAlerts = new Map();
+        this.savingCases = new Map();
+        this.savingEntries = [];
+        for (const [id, state] of cut) this.savedStates.set(id, state);
         this.savedSeq = lastSeq;
         this.persist = { ok: true, consecutiveFailures: 0, failures: this.persist.failures, lastError: null, failingSince: null, lastSavedAt: this.now() };
       } catch (err) {
@@ -289,14 +416,21 @@ export class AlertEngine {
           ok: false, consecutiveFailures: this.persist.consecutiveFailures + 1, failures: this.persist.failures + 1,
           lastError: (err as Error).message, failingSince: this.persist.failingSince ?? this.now(), lastSavedAt: this.persist.lastSavedAt,
         };
-        // keep them dirty for the next attempt (newer versions win)
+        // keep them dirty for the next attempt (newer versions win; entries keep their order)
         for (const a of alerts) if (!this.dirtyAlerts.has(a.id)) this.dirtyAlerts.set(a.id, a);
         for (const c of cases) if (!this.dirtyCases.has(c.id)) this.dirtyCases.set(c.id, c);
+        this.pendingEntries = [...timeline, ...this.pendingEntries];
+        if (flagsChanged) this.flagsChanged = true;
+        this.savingAlerts = new Map();
+        this.savingCases = new Map();
+        this.savingEntries = [];
         this.stateTouched = true;
         throw err;
       }
     });
-    return this.checkpointing;
+    // the chain goes on after a failure: the next checkpoint tries again (its caller saw this one fail)
+    this.checkpointing = run.catch(() => undefined);
+    return run;
   }
 
   private persist: EnginePersistStatus = { ok: true, consecutiveFailures: 0, failures: 0, lastError: null, failingSince: null, lastSavedAt: null };
@@ -308,13 +442,16 @@ export class AlertEngine {
 
   /** timer rules change state without readings; save them too */
   private stateTouched = false;
+  /** each rule's state as last written (by identity), and whether the store flags changed since */
+  private readonly savedStates = new Map<string, unknown>();
+  private flagsChanged = true;
 
   private async replay(): Promise<void> {
     this.replaying = true;
     let lastTick = 0;
     try {
       for (;;) {
-        const batch = await this.deps.store.readingsAfter(this.lastSeq, 5000);
+        const batch = await this.deps.store.readingsAfter(this.lastSeq, REPLAY_BATCH);
         if (!batch.length) break;
         // timers that fell due between two replayed readings fire in order, on the same
         // clock resolution as live operation (not once per reading: a replay can be long)
@@ -326,6 +463,9 @@ export class AlertEngine {
           this.handleReadings([r]);
         }
         this.deps.log.info({ upTo: this.lastSeq, count: batch.length }, 'alert engine replayed stored readings');
+        // a long backlog is replayed in bounded steps: each batch's alerts, timeline rows and
+        // rule states are written before the next is read, so memory does not grow with it
+        await this.checkpoint();
       }
     } finally {
       this.replaying = false;
@@ -345,6 +485,7 @@ export class AlertEngine {
           break;
         case 'flagStore':
           this.flags[e.storeId] = { storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at };
+          this.flagsChanged = true;
           this.emit({ type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at });
           break;
       }
@@ -358,9 +499,9 @@ export class AlertEngine {
       this.put(repeatAlert(existing, e), 'updated');
       return;
     }
-    const alert = openAlert(randomUUID(), e, this.deviceSnapshot(e.deviceId), this.opts.deadlinePolicy);
-    this.put(alert, 'opened');
-    if (e.rule === this.opts.rescueRule) this.openCase(alert, e.at);
+    const opened = openAlert(randomUUID(), e, this.deviceSnapshot(e.deviceId), this.opts.deadlinePolicy);
+    this.put(opened, 'opened');
+    if (e.rule === this.opts.rescueRule) this.openCase(opened.alert, e.at);
   }
 
   private resolveByKey(e: ResolveAlert): void {
@@ -402,7 +543,7 @@ export class AlertEngine {
     if (!current || current.lastSeen <= a.lastSeen) this.activeByKey.set(key, a);
   }
 
-  private put(a: Alert, change: 'opened' | 'updated' | 'closed'): void {
+  private put({ alert: a, entries }: AlertStep, change: 'opened' | 'updated' | 'closed'): void {
     if (isClosed(a)) {
       this.activeById.delete(a.id);
       const key = alertKey(a.rule, a.device.id, a.condition);
@@ -411,7 +552,8 @@ export class AlertEngine {
       this.track(a);
     }
     this.dirtyAlerts.set(a.id, a);
-    this.emit({ type: 'alert', change, alert: a });
+    for (const entry of entries) this.pendingEntries.push({ alertId: a.id, entry });
+    this.emit({ type: 'alert', change, alert: a, entries });
   }
 
   private putCase(c: RescueCase, change: 'opened' | 'updated' | 'closed', events: RescueEvent[]): void {

@@ -15,7 +15,7 @@ export function alertTopic(family: string, rule: string): string {
 export function wireFanout(engine: AlertEngine, publish: (topic: string, payload: string, qos: 0 | 1) => void, webhooks: Webhooks): void {
   engine.on((e: EngineEvent) => {
     if (e.type === 'alert') {
-      const body = { type: 'alert', change: e.change, alert: e.alert };
+      const body = { type: 'alert', change: e.change, alert: e.alert, entries: e.entries };
       publish(alertTopic(e.alert.family, e.alert.rule), JSON.stringify(body), 1);
       webhooks.send(body);
     } else if (e.type === 'rescueCase') {

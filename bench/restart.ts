@@ -91,13 +91,16 @@ async function main(): Promise<void> {
       params: {}, device: { id: `elev-${i % devices}`, name: null, district: '330106', location: null, meta: {} }, evidence: [{ seqs: [i + 1] }],
       assignee: null, count: 1, firstSeen: now, lastSeen: now, windowMs: 600000,
       deadlines: { ackBy: now + 1800000, resolveBy: now + 86400000, ackWarnAt: now + 1440000, resolveWarnAt: now + 69120000, acknowledgedAt: null, resolvedAt: null, ackWarned: false, ackBreached: false, resolveWarned: false, resolveBreached: false, reminders: 0, nextReminderAt: null, escalation: 0 },
-      timeline: [{ at: now, by: 'system', action: 'opened' }], updatedAt: now,
+      events: 1, notes: 0, updatedAt: now,
     });
-    const stmt = await c.prepare(`INSERT INTO alerts VALUES (?, 'elevator', 'elevator.fault', 'major', 'open', ?, '330106', now(), now(), now(), ?)`);
+    const stmt = await c.prepare(`INSERT INTO alerts (id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by)
+      VALUES (?, 'elevator', 'elevator.fault', 'major', 'open', ?, '330106', now(), now(), now(), ?, epoch_ms(${now + 1800000}::BIGINT), epoch_ms(${now + 86400000}::BIGINT))`);
     for (let i = 0; i < alerts; i++) {
       stmt.bind([`al-${i}`, `elev-${i % devices}`, alertDoc(i)]);
       await stmt.run();
     }
+    // each alert's timeline is rows of its own (schema 5)
+    await c.run(`INSERT INTO alert_timeline SELECT id, 0, first_seen, 'system', 'opened', NULL FROM alerts`);
     await c.run(`INSERT OR REPLACE INTO engine_state VALUES ('lastSeq', '${rows}')`);
     c.closeSync();
     inst.closeSync();

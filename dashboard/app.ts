@@ -18,6 +18,7 @@ import type { CylinderRegistry } from '../alerts/cylinderRegistry.js';
 import type { RescuePolicy } from '../alerts/domain/rescueCase.js';
 import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { ConnectionTracker } from '../broker/connectionState.js';
+import type { ImportJobs } from './importJobs.js';
 import { CodedError, codes, type Code, type CodeSpec } from '../service/codes.js';
 import type { Config } from '../service/config.js';
 import type { Store } from '../store/types.js';
@@ -37,7 +38,8 @@ import { docsCsp, registerSecurityHeaders, routerErrorHeaders } from './headers.
 
 export interface HealthReport {
   ok: boolean;
-  components: Record<string, { ok: boolean; detail?: string }>;
+  /** each component's state; `error` and `since` (RFC 3339) while it is not ok (service/health.ts) */
+  components: Record<string, { ok: boolean; detail?: string; error?: string; since?: string }>;
 }
 
 export interface AppDeps {
@@ -49,6 +51,8 @@ export interface AppDeps {
   rescuePolicy: RescuePolicy;
   store: Store;
   registry: DeviceRegistry;
+  /** device imports as background jobs (POST /api/devices/import) */
+  importJobs: ImportJobs;
   tracker: ConnectionTracker;
   users: Users;
   sessions: Sessions;

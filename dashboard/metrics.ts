@@ -12,6 +12,8 @@ import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
 import type { HttpRefusals } from './httpLimits.js';
 import type { ConnectionLimitStatus } from '../broker/connectionLimits.js';
+import type { EnginePersistStatus } from '../alerts/engine.js';
+import type { HealthReport } from './app.js';
 
 export type MqttConnectionStatus = ConnectionLimitStatus & { connectRefused: Readonly<Record<string, number>> };
 import type { CheckCounts } from './users.js';
@@ -33,6 +35,10 @@ export interface MetricSources {
   journal?: (() => JournalStatus) | null;
   /** DuckDB's checkpoints, run by the store (store/duckdbStore.ts checkpointIfDue) */
   duckdb?: (() => CheckpointStatus) | null;
+  /** the alert engine's checkpoints of alerts, cases and rule state (alerts/engine.ts) */
+  alerts?: (() => EnginePersistStatus) | null;
+  /** what /healthz reports: component_up per component */
+  health?: (() => HealthReport) | null;
   /** HTTP connections closed at once by the caps (dashboard/httpLimits.ts) */
   httpRefusals?: HttpRefusals;
   /** password checks by outcome (dashboard/users.ts) */
@@ -154,12 +160,35 @@ export function createMetrics(src: MetricSources): Registry {
     gauge('journal_segments', 'Journal segment files on disk', () => journal().segments);
     counter('journal_applied_batches_total', 'Batches moved from the journal into DuckDB', () => journal().appliedBatches);
     counter('journal_apply_failures_total', 'Failed writes from the journal to DuckDB (retried; nothing leaves the journal until written)', () => journal().applyFailures);
+    gauge('journal_oldest_pending_seconds', 'Age of the oldest journaled batch not yet written to DuckDB (0 when none waits)', () => {
+      const at = journal().oldestPendingAt;
+      return at === null ? 0 : Math.max(0, (Date.now() - at) / 1000);
+    });
   }
 
   const duckdb = src.duckdb;
   if (duckdb) {
     counter('duckdb_checkpoints_total', 'CHECKPOINTs run once the DuckDB write-ahead log passed 16 MiB (off the event loop)', () => duckdb().checkpoints);
-    counter('duckdb_checkpoint_failures_total', 'CHECKPOINTs DuckDB refused (another write transaction open); retried after the next commit', () => duckdb().failures);
+    counter('duckdb_checkpoint_failures_total', 'CHECKPOINTs that failed; retried after the next commit, at most once a second', () => duckdb().failures);
+    gauge('duckdb_checkpoint_consecutive_failures', 'CHECKPOINTs failed since the last one that succeeded (the store is reported down past 5, or 2 spanning 30 s)', () => duckdb().consecutiveFailures);
+  }
+
+  const alerts = src.alerts;
+  if (alerts) {
+    counter('alerts_persist_failures_total', 'Alert engine checkpoints (alerts, rescue cases, rule state) that could not be written to the store; retried', () => alerts().failures);
+    gauge('alerts_persist_consecutive_failures', 'Alert engine checkpoints failed since the last one that succeeded (0 while they succeed)', () => alerts().consecutiveFailures);
+  }
+
+  const health = src.health;
+  if (health) {
+    new Gauge({
+      name: 'component_up', help: '1 when the component is ok on /healthz, 0 when not (store, journal, alerts, broker, http: any 0 makes /healthz 503; influx only degrades)',
+      labelNames: ['component'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [component, c] of Object.entries(health().components)) this.set({ component }, c.ok ? 1 : 0);
+      },
+    });
   }
 
   const hist = new Histogram({ name: 'ingest_batch_commit_seconds', help: 'Group commit latency: journal append + fsync (with INGEST_JOURNAL), else DuckDB append + COMMIT with WAL fsync', buckets: batchLatencyBucketsMs.map((b) => b / 1000), registers: [registry] });

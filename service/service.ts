@@ -17,6 +17,7 @@ import { Webhooks } from '../alerts/webhooks.js';
 import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../broker/connectionState.js';
 import { DeviceRegistry } from '../broker/deviceRegistry.js';
+import { ImportJobs, jobView } from '../dashboard/importJobs.js';
 import { buildApp, type App, type HealthReport } from '../dashboard/app.js';
 import { limitHttpConnections, type HttpRefusals } from '../dashboard/httpLimits.js';
 import { createMetrics } from '../dashboard/metrics.js';
@@ -33,6 +34,7 @@ import { ReadingArchiver } from '../store/readingArchiver.js';
 import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
+import { alertsHealth, checkpointFailure, journalHealth, type ComponentHealth } from './health.js';
 
 export interface Started {
   mqttPort: number;
@@ -51,6 +53,8 @@ export class Service {
   /** the ingest journal in front of DuckDB; null when INGEST_JOURNAL is false */
   readonly journal: JournaledStore | null;
   readonly registry: DeviceRegistry;
+  /** device imports as background jobs, one at a time */
+  readonly imports: ImportJobs;
   readonly tracker: ConnectionTracker;
   readonly ingest: Ingest;
   readonly broker: Broker;
@@ -67,6 +71,8 @@ export class Service {
   /** the dashboard's live push (GET /ws), once started */
   live: LiveHub | null = null;
   private stopping: Promise<void> | null = null;
+  /** when the current run of failed group commits began (null while they succeed) */
+  private commitsFailingSince: number | null = null;
 
   constructor(readonly config: Config, private readonly log: Logger) {
     const store = this.duckdb = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
@@ -76,6 +82,7 @@ export class Service {
       : null;
     this.store = this.journal ?? store;
     this.registry = new DeviceRegistry(this.store);
+    this.imports = new ImportJobs(this.registry);
     this.tracker = new ConnectionTracker(this.store, config.ingest.stateFlushIntervalMs,
       (err) => log.error({ err }, 'could not save device connection state'));
     // the broker is the ingest's replier and ingest runs inside the broker: tie the knot lazily
@@ -140,6 +147,7 @@ export class Service {
     }
     wireFanout(this.engine, (topic, payload, qos) => this.broker.publish(topic, payload, qos), this.webhooks);
     this.ingest.onStored((readings) => this.engine.handleReadings(readings));
+    this.ingest.onCommitOutcome((err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; });
     this.ingest.onAccepted((r) => this.engine.handleAccepted(r));
     this.influx = config.influx
       ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
@@ -194,6 +202,7 @@ export class Service {
       rescuePolicy: rescuePolicy(config.alerts.overrides),
       store: this.store,
       registry: this.registry,
+      importJobs: this.imports,
       tracker: this.tracker,
       users: this.users,
       sessions: this.sessions,
@@ -201,7 +210,9 @@ export class Service {
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
         history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
         journal: this.journal ? () => this.journal!.status() : null,
-        duckdb: () => this.duckdb.checkpointStatus() }),
+        duckdb: () => this.duckdb.checkpointStatus(),
+        alerts: () => this.engine.persistStatus(),
+        health: () => this.health() }),
       health: () => this.health(),
       log,
     });
@@ -209,6 +220,8 @@ export class Service {
     const live = new LiveHub({ engine: this.engine, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
     await live.start();
     this.live = live;
+    // import progress and outcome on /ws: counts only, never rows or secrets
+    this.imports.onChange((job) => live.pushJob(jobView(job, { detail: false })));
     this.detachUpgrades = attachUpgrades(app.server, {
       '/ws': { handler: (ws, req) => live.handle(ws, req), maxPayload: 64 * 1024 },
       '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), admit: (_req, socket) => this.broker.admitWebSocket(socket), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
@@ -226,24 +239,37 @@ export class Service {
     return this.app;
   }
 
+  /** Each component's real state (service/health.ts); 503 when any but InfluxDB is not ok. */
   health(): HealthReport {
-    const components = {
-      alerts: { ok: true, detail: `${this.engine.activeAlerts().length} active alerts, ${this.engine.activeRescueCases().length} rescue cases` },
-      store: this.storeHealth(),
-      broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running' },
-      http: { ok: this.app !== null },
+    const now = Date.now();
+    const journal = this.journal?.status() ?? null;
+    const components: Record<string, ComponentHealth> = {
+      alerts: alertsHealth(this.engine.persistStatus(), { alerts: this.engine.activeAlerts().length, cases: this.engine.activeRescueCases().length }),
+      store: this.storeHealth(journal, now),
+      ...(journal ? { journal: journalHealth(journal, now) } : {}),
+      broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running', error: 'not running' },
+      http: this.app !== null ? { ok: true } : { ok: false, detail: 'not listening', error: 'not listening' },
       ...(this.influx ? { influx: influxHealth(this.influx) } : {}),
     };
     // InfluxDB is downstream of the store: its outage degrades, it does not fail the service
     return { ok: Object.entries(components).every(([name, c]) => c.ok || name === 'influx'), components };
   }
 
-  private storeHealth(): { ok: boolean; detail?: string } {
+  private storeHealth(journal: ReturnType<JournaledStore['status']> | null, now: number): ComponentHealth {
     const storeError = this.ingest.lastStoreError;
-    if (storeError) return { ok: false, detail: `last commit failed: ${storeError.message}` };
-    const j = this.journal?.status();
-    if (j?.lastError) return { ok: false, detail: `writing to DuckDB fails: ${j.lastError.message}; ${j.backlogRows} readings are kept in the journal and retried` };
-    return j ? { ok: true, detail: `journal backlog ${j.backlogRows} readings` } : { ok: true };
+    const since = (ms: number | null) => (ms !== null ? { since: new Date(ms).toISOString() } : {});
+    if (storeError) return { ok: false, detail: `last commit failed: ${storeError.message}`, error: storeError.message, ...since(this.commitsFailingSince) };
+    if (journal?.lastError) {
+      return {
+        ok: false, detail: `writing to DuckDB fails: ${journal.lastError.message}; ${journal.backlogRows} readings are kept in the journal and retried`,
+        error: journal.lastError.message, ...since(journal.failingSince),
+      };
+    }
+    const checkpoints = this.duckdb.checkpointStatus();
+    const failing = checkpointFailure(checkpoints, now);
+    if (failing) return failing;
+    const detail = checkpoints.consecutiveFailures > 0 ? `${checkpoints.consecutiveFailures} DuckDB CHECKPOINT attempts failed (${checkpoints.lastError ?? 'unknown error'}); retried after the next commit` : undefined;
+    return detail ? { ok: true, detail } : { ok: true };
   }
 
   /** Stop in reverse order: no new connections, drain ingest, then close the store. Idempotent. */
@@ -251,6 +277,8 @@ export class Service {
     this.stopping ??= (async () => {
       this.live?.stop();
       this.detachUpgrades?.();
+      // an import in progress fails (nothing written) and its waiting GETs answer, before HTTP closes
+      await this.imports.stop();
       if (this.app) await this.app.close();
       await this.broker.stop();
       await this.ingest.stop();

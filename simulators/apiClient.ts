@@ -11,7 +11,8 @@ import type { CylinderRecord } from '../alerts/domain/types.js';
 import type { DevicePublic } from '../broker/deviceInput.js';
 import type { ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
 import type { Family } from '../ingest/schemas/index.js';
-import type { Code } from '../service/codes.js';
+import type { ImportJobView } from '../dashboard/importJobs.js';
+import { codes, type Code, type CodeSpec } from '../service/codes.js';
 
 /**
  * A catalog code, or one of two that only a client can see: `network` (the service could not
@@ -27,6 +28,8 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode | (string & Record<never, never>),
     message: string,
     readonly details?: unknown,
+    /** the device import job this error is about: `finished` when it ended failed (nothing imported), else its outcome is unknown */
+    readonly importJob?: { id: string; finished: boolean },
   ) {
     super(message);
     this.name = 'ApiError';
@@ -103,7 +106,7 @@ interface RequestOptions {
   contentType?: string;
 }
 
-/** Generous: a bulk import of 100k rows validates and writes every row before it answers. */
+/** Generous: a long poll of an import job waits 30 s; a 10 MiB body may come over a slow link. */
 const DEFAULT_TIMEOUT_MS = 120_000;
 
 export class ApiClient {
@@ -124,10 +127,33 @@ export class ApiClient {
     return this.request('POST', '/api/devices', { json: device });
   }
 
-  /** CSV text (Content-Type text/csv) or an array of devices; all or nothing. */
-  importDevices(body: { csv: string } | { json: unknown[] }, onConflict: OnConflict = 'error'): Promise<ImportResult> {
+  /**
+   * CSV text (Content-Type text/csv) or an array of devices; all or nothing. The service runs
+   * it as a job (202): this waits for the job and returns its result, secrets included, or
+   * throws its failure as the synchronous import did (`validation` with every bad row in
+   * `details`). `onProgress` sees the job as it goes.
+   */
+  async importDevices(body: { csv: string } | { json: unknown[] }, onConflict: OnConflict = 'error', onProgress?: (job: ImportJobView) => void): Promise<ImportResult> {
     const payload = 'csv' in body ? { text: body.csv, contentType: 'text/csv; charset=utf-8' } : { json: body.json };
-    return this.request('POST', '/api/devices/import', { ...payload, query: { onConflict } });
+    let job = await this.request<ImportJobView>('POST', '/api/devices/import', { ...payload, query: { onConflict } });
+    onProgress?.(job);
+    while (job.status !== 'done' && job.status !== 'failed') {
+      const id = job.id;
+      try {
+        job = await this.request<ImportJobView>('GET', `/api/devices/import/jobs/${encodeURIComponent(id)}`, { query: { wait: 30 } });
+      } catch (e) {
+        const err = e instanceof ApiError ? e : new ApiError(0, 'network', String(e));
+        throw new ApiError(err.status, err.code, `${err.message} (while following import job ${id}: GET /api/devices/import/jobs/${id} tells how it ended)`, err.details, { id, finished: false });
+      }
+      onProgress?.(job);
+    }
+    if (job.status === 'failed') {
+      const code = job.error?.code ?? 'internal';
+      const spec = (codes as Record<string, CodeSpec | undefined>)[code];
+      throw new ApiError(spec?.http ?? 500, code, job.error?.message ?? 'the import failed', job.errors ?? undefined, { id: job.id, finished: true });
+    }
+    if (!job.result) throw new ApiError(200, 'unexpected_response', `import job ${job.id} is done but its answer has no result`);
+    return job.result as ImportResult;
   }
 
   listDevices(q: { family?: Family; district?: string; q?: string; limit?: number; offset?: number } = {}): Promise<DeviceList> {

@@ -208,7 +208,9 @@ function formatOf(file: string): string {
  */
 export function importFailed(err: unknown, io: CliIo, unknownOutcome: string): number {
   for (const line of describeError(err)) io.err(line);
-  if (!(err instanceof ApiError && err.status >= 400 && err.status < 500)) io.err(`no answer, so the outcome is unknown: ${unknownOutcome}`);
+  // a job that ended failed wrote nothing; one whose end was not seen may have written all
+  const known = err instanceof ApiError && (err.importJob ? err.importJob.finished : err.status >= 400 && err.status < 500);
+  if (!known) io.err(`no answer, so the outcome is unknown: ${unknownOutcome}`);
   return exitCodes.failed;
 }
 

@@ -16,7 +16,8 @@ const help = `Devices CLI: register and manage devices through the running servi
 
 Usage:
   npm run devices -- import <file> [--format csv|json] [--on-conflict error|skip|update] [--out secrets.csv]
-      bulk import, all or nothing. CSV columns: id,family,name,lat,lng,district and the
+      bulk import, all or nothing, run by the service as a background job this command waits
+      for (its phases are printed on stderr). CSV columns: id,family,name,lat,lng,district and the
       family's metadata keys (storeId, registrationCode, maintenanceUnit, stationId, ...);
       JSON: an array of {id, family, name?, location?: {lat, lng}, district?, meta?}.
       The format follows the extension unless --format says otherwise. Secrets of created
@@ -96,7 +97,13 @@ function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) 
     const secrets = out ? SecretsFile.claim(out) : null;
     let result;
     try {
-      result = await api.importDevices(request.body, request.onConflict);
+      // the service runs it as a job; its phases go to stderr, the secrets and the summary to stdout as before
+      let shown = '';
+      result = await api.importDevices(request.body, request.onConflict, (job) => {
+        if (job.status === shown || job.status === 'done' || job.status === 'failed') return;
+        shown = job.status;
+        io.err(`import job ${job.id}: ${job.status} (${job.status === 'writing' ? job.written : job.validated} of ${job.total} rows)`);
+      });
     } catch (e) {
       secrets?.abandon();
       return importFailed(e, io, `list the devices before importing ${file} again, and rotate the secrets of any it created`);

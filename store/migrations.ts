@@ -6,7 +6,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { allReadingTables, commonColumnsSql } from './readingTables.js';
 
-const v1 = [
+const v1: Migration[] = [
   ...allReadingTables.map((t) => `CREATE TABLE ${t.table} (${commonColumnsSql}, ${t.columns.map((c) => `${c.name} ${c.type}`).join(', ')}, extra VARCHAR)`),
   `CREATE TABLE dead_letters (id BIGINT NOT NULL, received_at TIMESTAMP NOT NULL, device_id VARCHAR, client_id VARCHAR,
     topic VARCHAR NOT NULL, qos TINYINT NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL, issues VARCHAR,
@@ -22,7 +22,7 @@ const v1 = [
 ];
 
 /** The alert engine: alerts, rescue cases, rule state checkpoints, cylinder registry, store flags. */
-const v2 = [
+const v2: Migration[] = [
   `CREATE TABLE alerts (id VARCHAR PRIMARY KEY, family VARCHAR NOT NULL, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL,
     status VARCHAR NOT NULL, device_id VARCHAR NOT NULL, district VARCHAR, first_seen TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL, doc VARCHAR NOT NULL)`,
@@ -33,7 +33,7 @@ const v2 = [
 ];
 
 /** Device-clustered history (readingRuns.ts): the catalog of sealed, sorted runs. */
-const v3 = [
+const v3: Migration[] = [
   `CREATE TABLE reading_runs (id BIGINT PRIMARY KEY, base VARCHAR NOT NULL, level INTEGER NOT NULL, rows BIGINT NOT NULL,
     seq_min BIGINT NOT NULL, seq_max BIGINT NOT NULL, ts_min TIMESTAMP NOT NULL, ts_max TIMESTAMP NOT NULL, received_max TIMESTAMP NOT NULL)`,
 ];
@@ -44,14 +44,63 @@ const v3 = [
  * file lets anyone mint one; the HMAC key of the tokens before is removed. DuckDB cannot add a
  * column with a constraint: `disabled` is NULL-able, read as false.
  */
-const v4 = [
+const v4: Migration[] = [
   `ALTER TABLE users ADD COLUMN disabled BOOLEAN DEFAULT false`,
   `CREATE TABLE sessions (token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL)`,
   `DELETE FROM settings WHERE key = 'token_key'`,
 ];
 
+/**
+ * Alert timelines as rows of their own (docs/dashboard.md, Alert timelines): a note appends one
+ * row instead of rewriting the whole alert document, so neither the write-ahead log nor memory
+ * grows with the square of the notes. The deadline moments become columns, for the on-time
+ * statistics and the priority order without reading documents. Existing documents are split.
+ */
+const v5: Migration[] = [
+  `CREATE TABLE alert_timeline (alert_id VARCHAR NOT NULL, n INTEGER NOT NULL, happened_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL, note VARCHAR, PRIMARY KEY (alert_id, n))`,
+  'ALTER TABLE alerts ADD COLUMN ack_by TIMESTAMP',
+  'ALTER TABLE alerts ADD COLUMN resolve_by TIMESTAMP',
+  'ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMP',
+  'ALTER TABLE alerts ADD COLUMN resolved_at TIMESTAMP',
+  splitAlertTimelines,
+];
+
+type Migration = string | ((c: DuckDBConnection) => Promise<void>);
+
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: string[][] = [v1, v2, v3, v4];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5];
+
+interface OldAlertDoc {
+  timeline?: Array<{ at: number; by: string; action: string; note?: string }>;
+  deadlines: { ackBy: number | null; resolveBy: number | null; acknowledgedAt: number | null; resolvedAt: number | null };
+  [k: string]: unknown;
+}
+
+/** v5: each stored alert's embedded timeline to rows, a thousand alerts at a time. */
+async function splitAlertTimelines(c: DuckDBConnection): Promise<void> {
+  let after = '';
+  for (;;) {
+    const rows = (await c.runAndReadAll('SELECT id, doc FROM alerts WHERE id > ? ORDER BY id LIMIT 1000', [after])).getRowObjectsJS();
+    if (!rows.length) return;
+    const entry = await c.prepare('INSERT INTO alert_timeline VALUES (?, ?, epoch_ms(?::BIGINT), ?, ?, ?)');
+    const update = await c.prepare(`UPDATE alerts SET doc = ?, ack_by = epoch_ms(?::BIGINT), resolve_by = epoch_ms(?::BIGINT),
+      acknowledged_at = epoch_ms(?::BIGINT), resolved_at = epoch_ms(?::BIGINT) WHERE id = ?`);
+    for (const r of rows) {
+      const id = String(r.id);
+      const { timeline = [], ...doc } = JSON.parse(String(r.doc)) as OldAlertDoc;
+      for (const [n, e] of timeline.entries()) {
+        entry.bind([id, n, e.at, e.by, e.action, e.note ?? null]);
+        await entry.run();
+      }
+      const notes = timeline.filter((e) => e.by !== 'system' && e.note !== undefined).length;
+      const d = doc.deadlines;
+      update.bind([JSON.stringify({ ...doc, events: timeline.length, notes }), d.ackBy, d.resolveBy, d.acknowledgedAt, d.resolvedAt, id]);
+      await update.run();
+    }
+    after = String(rows.at(-1)!.id);
+  }
+}
 
 export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: number }> {
   await c.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
@@ -63,7 +112,9 @@ export async function migrate(c: DuckDBConnection): Promise<{ from: number; to: 
   for (let v = from; v < migrations.length; v++) {
     await c.run('BEGIN TRANSACTION');
     try {
-      for (const sql of migrations[v]!) await c.run(sql);
+      for (const step of migrations[v]!) {
+        if (typeof step === 'string') await c.run(step); else await step(c);
+      }
       await c.run('INSERT INTO schema_version VALUES (?)', [v + 1]);
       await c.run('COMMIT');
     } catch (err) {

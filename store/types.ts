@@ -3,9 +3,11 @@
  * default can be swapped or wrapped (the InfluxDB forwarder reads from it by position).
  * Times are epoch milliseconds throughout.
  */
-import type { Alert, AlertStatus } from '../alerts/domain/alert.js';
+import type { Alert, TimelineEntry } from '../alerts/domain/alert.js';
+import type { AlertFilter, AlertKey, AlertSort } from '../alerts/domain/alertQuery.js';
+import type { DeadlineState } from '../alerts/domain/deadlines.js';
 import type { RescueCase, RescueStatus } from '../alerts/domain/rescueCase.js';
-import type { CylinderRecord, Severity } from '../alerts/domain/types.js';
+import type { CylinderRecord } from '../alerts/domain/types.js';
 import type { Family } from '../ingest/schemas/index.js';
 
 import type { Reading } from '../ingest/reading.js';
@@ -132,18 +134,32 @@ export interface DeviceQuery {
   offset: number;
 }
 
-export interface AlertQuery {
-  status?: AlertStatus[];
+/** Alerts matching a filter, in a sort's order, after a key (keyset paging: alertQuery.ts). */
+export interface AlertQuery extends AlertFilter {
+  /** default lastSeen */
+  sort?: AlertSort;
+  /** the last key of the page before */
+  after?: AlertKey | null;
+  limit: number;
+}
+
+/** What the on-time statistics need of an alert (no evidence, no params). */
+export interface AlertOutcome {
+  id: string;
+  family: Family;
+  status: Alert['status'];
+  firstSeen: number;
+  device: { district: string | null };
+  deadlines: Pick<DeadlineState, 'ackBy' | 'resolveBy' | 'acknowledgedAt' | 'resolvedAt'>;
+}
+
+export interface AlertOutcomeQuery {
+  /** first seen in [from, to) */
+  from: number;
+  to: number;
   family?: Family;
-  severity?: Severity;
-  deviceId?: string;
-  rule?: string;
   /** district code prefix */
   district?: string;
-  /** last seen at or after */
-  since?: number;
-  /** first seen before (for statistics periods) */
-  until?: number;
   limit: number;
 }
 
@@ -163,8 +179,23 @@ export interface EngineCheckpoint {
   lastSeq: number;
   /** rule id -> state as JSON text (serialised when the checkpoint is cut, so it matches lastSeq) */
   ruleStates: Record<string, string>;
+  /** changed alert records, written in place */
   alerts: readonly Alert[];
+  /** timeline entries appended since the last checkpoint, as rows of their own */
+  timeline: ReadonlyArray<{ alertId: string; entry: TimelineEntry }>;
   cases: readonly RescueCase[];
+}
+
+/**
+ * A bulk device write in steps (DeviceRegistry.import): rows are staged a chunk at a time,
+ * then written in one transaction by `commit`. Nothing is visible, or written, before it;
+ * after a failed commit or an `abort` nothing is.
+ */
+export interface DeviceImportWriter {
+  /** New devices, and changed ones: of those only name, location, district, meta and updatedAt are written. */
+  stage(created: readonly DeviceRecord[], updated: readonly DeviceRecord[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface Store {
@@ -187,6 +218,8 @@ export interface Store {
 
   insertDevices(devices: readonly DeviceRecord[]): Promise<void>;
   updateDevice(device: DeviceRecord): Promise<void>;
+  /** Start a staged bulk write of devices (one at a time per store). */
+  beginDeviceImport(): Promise<DeviceImportWriter>;
   loadDevices(): Promise<DeviceRecord[]>;
   saveConnectionStates(states: readonly ConnectionState[]): Promise<void>;
   loadConnectionStates(): Promise<ConnectionState[]>;
@@ -213,6 +246,10 @@ export interface Store {
   loadActiveAlerts(): Promise<Alert[]>;
   queryAlerts(q: AlertQuery): Promise<Alert[]>;
   getAlert(id: string): Promise<Alert | null>;
+  /** The newest `limit` entries of an alert's timeline with n < `before` (all when absent), in n order. */
+  alertTimeline(alertId: string, limit: number, before?: number): Promise<TimelineEntry[]>;
+  /** The alerts first seen in a period, as the on-time statistics need them. */
+  alertOutcomes(q: AlertOutcomeQuery): Promise<AlertOutcome[]>;
   loadActiveRescueCases(): Promise<RescueCase[]>;
   queryRescueCases(q: RescueCaseQuery): Promise<RescueCase[]>;
   getRescueCase(id: string): Promise<RescueCase | null>;

@@ -400,7 +400,7 @@ describe('close and reopen', () => {
     const c = await db.connect();
     await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
     for (const [i, statements] of migrations.slice(0, 2).entries()) {
-      for (const sql of statements) await c.run(sql);
+      for (const sql of statements) if (typeof sql === 'string') await c.run(sql);
       await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
     }
     await c.run(`INSERT INTO devices VALUES ('up-lift', 'elevator', NULL, NULL, NULL, NULL, '{}', 'h', now(), now())`);
@@ -420,6 +420,52 @@ describe('close and reopen', () => {
       expect(s.readingRuns().find((r) => r.base === 'r_elevator_status')!.rows).toBe(3000);
       expect(await s.queryReadings({ deviceId: 'up-lift', family: 'elevator', channel: 'status', limit: 5000 })).toEqual(before);
       expect(await s.lastSequences()).toEqual({ readingSeq: 3000, deadLetterId: 0 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('upgrades alerts of schema 4: each embedded timeline to rows, the record counted, deadlines as columns', async () => {
+    const file = tempFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    for (const [i, statements] of migrations.slice(0, 4).entries()) {
+      for (const sql of statements) if (typeof sql === 'string') await c.run(sql);
+      await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
+    }
+    const deadlines = { ackBy: T0 + 300_000, resolveBy: T0 + 7_200_000, ackWarnAt: null, resolveWarnAt: null, acknowledgedAt: T0 + 60_000, resolvedAt: null,
+      ackWarned: false, ackBreached: false, resolveWarned: false, resolveBreached: false, reminders: 0, nextReminderAt: null, escalation: 0 };
+    const doc = {
+      id: 'old-1', family: 'kitchen', rule: 'kitchen.violation', condition: 'rat', severity: 'critical', status: 'acknowledged', summary: 'rat', params: {},
+      device: { id: 'cam-1', name: null, district: '330106', location: null, meta: {} }, evidence: [{ seqs: [1] }], assignee: null, count: 2,
+      firstSeen: T0, lastSeen: T0 + 1000, windowMs: 600_000, deadlines, updatedAt: T0 + 60_000,
+      timeline: [{ at: T0, by: 'system', action: 'opened' }, { at: T0 + 1000, by: 'system', action: 'repeated' }, { at: T0 + 60_000, by: 'op1', action: 'acknowledged', note: '已通知商户' }],
+    };
+    await c.run(`INSERT INTO alerts VALUES ('old-1', 'kitchen', 'kitchen.violation', 'critical', 'acknowledged', 'cam-1', '330106',
+      make_timestamp(${T0}::BIGINT * 1000), make_timestamp(${T0 + 1000}::BIGINT * 1000), make_timestamp(${T0 + 60_000}::BIGINT * 1000), ?)`, [JSON.stringify(doc)]);
+    c.closeSync();
+    db.closeSync();
+
+    const s = new DuckDbStore(file);
+    await s.open();
+    try {
+      const a = await s.getAlert('old-1');
+      expect(a).not.toHaveProperty('timeline');
+      expect(a).toMatchObject({ id: 'old-1', events: 3, notes: 1, count: 2, status: 'acknowledged' });
+      expect(await s.alertTimeline('old-1', 10)).toEqual([
+        { n: 0, at: T0, by: 'system', action: 'opened' },
+        { n: 1, at: T0 + 1000, by: 'system', action: 'repeated' },
+        { n: 2, at: T0 + 60_000, by: 'op1', action: 'acknowledged', note: '已通知商户' },
+      ]);
+      expect(await s.alertOutcomes({ from: T0, to: T0 + 1, limit: 10 })).toEqual([{
+        id: 'old-1', family: 'kitchen', status: 'acknowledged', firstSeen: T0, device: { district: '330106' },
+        deadlines: { ackBy: T0 + 300_000, resolveBy: T0 + 7_200_000, acknowledgedAt: T0 + 60_000, resolvedAt: null },
+      }]);
+      // the priority order reads the deadline column: acknowledged, so its resolve deadline
+      expect((await s.queryAlerts({ sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-0'], limit: 5 })).map((x) => x.id)).toEqual(['old-1']);
+      expect(await s.queryAlerts({ sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-1'], limit: 5 })).toEqual([]);
     } finally {
       await s.close();
     }

@@ -116,7 +116,7 @@ export function evaluateDeadlines(d: DeadlineState, now: number, policy: Deadlin
 }
 
 /** On time: acknowledged (resolved) by its deadline; null when the alert has no such deadline or is still pending before it. */
-export function onTime(d: DeadlineState, which: 'ack' | 'resolve', now: number): boolean | null {
+export function onTime(d: Pick<DeadlineState, 'ackBy' | 'resolveBy' | 'acknowledgedAt' | 'resolvedAt'>, which: 'ack' | 'resolve', now: number): boolean | null {
   const by = which === 'ack' ? d.ackBy : d.resolveBy;
   const done = which === 'ack' ? d.acknowledgedAt : d.resolvedAt;
   if (by === null) return null;

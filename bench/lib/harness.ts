@@ -65,10 +65,36 @@ export async function registerDevices(httpPort: number, n: number, family = 'ele
   const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-pass' }) });
   const { token } = await login.json() as { token: string };
   const rows = Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, family }));
-  const res = await fetch(`${base}/api/devices/import?onConflict=skip`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(rows) });
-  if (!res.ok) throw new Error(`import failed: ${res.status} ${await res.text()}`);
-  const out = await res.json() as { created: Device[] };
-  return out.created;
+  return (await importDevices(httpPort, token, rows)).created;
+}
+
+/**
+ * `POST /api/devices/import?onConflict=skip` of `rows`, the created devices with their secrets.
+ * Follows the answer either way the service gives it: 200 with the result (synchronous
+ * import), or 202 with a background job, then `GET /api/devices/import/jobs/:id?wait=30` until
+ * it is done; another import running (409 `import_running`) is waited for.
+ */
+export async function importDevices(httpPort: number, token: string, rows: unknown[], timeoutMs = 300_000): Promise<{ created: Device[]; skipped: string[] }> {
+  const base = `http://127.0.0.1:${httpPort}`;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const until = Date.now() + timeoutMs;
+  type Job = { id: string; status: string; error?: { code: string; message: string }; errors?: unknown[]; result?: { created: Device[]; skipped: string[] } };
+  for (;;) {
+    const res = await fetch(`${base}/api/devices/import?onConflict=skip`, { method: 'POST', headers, body: JSON.stringify(rows) });
+    const text = await res.text();
+    if (res.status === 200) return JSON.parse(text) as { created: Device[]; skipped: string[] };
+    if (res.status === 409 && text.includes('import_running') && Date.now() < until) { await new Promise((r) => setTimeout(r, 500)); continue; }
+    if (res.status !== 202) throw new Error(`import failed: ${res.status} ${text.slice(0, 500)}`);
+    let job = JSON.parse(text) as Job;
+    while (job.status !== 'done' && job.status !== 'failed') {
+      if (Date.now() > until) throw new Error(`import job ${job.id} not done within ${timeoutMs / 1000} s (${job.status})`);
+      const r = await fetch(`${base}/api/devices/import/jobs/${encodeURIComponent(job.id)}?wait=30`, { headers: { authorization: `Bearer ${token}` } });
+      if (!r.ok) throw new Error(`import job ${job.id}: ${r.status} ${(await r.text()).slice(0, 300)}`);
+      job = await r.json() as Job;
+    }
+    if (job.status === 'failed' || !job.result) throw new Error(`import job ${job.id} failed: ${JSON.stringify(job.error ?? null)} ${JSON.stringify(job.errors?.slice(0, 3) ?? [])}`);
+    return { created: job.result.created, skipped: job.result.skipped };
+  }
 }
 
 export async function storedCount(httpPort: number): Promise<number> {

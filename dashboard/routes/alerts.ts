@@ -5,15 +5,16 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Alert } from '../../alerts/domain/alert.js';
+import { MAX_NOTE_CHARS, type Alert } from '../../alerts/domain/alert.js';
+import { alertSorts, alertStatuses as statuses, keyLength, type AlertKey, type AlertSort } from '../../alerts/domain/alertQuery.js';
+import type { AlertDetail } from '../../alerts/engine.js';
 import type { RescueCase } from '../../alerts/domain/rescueCase.js';
 import { elapsed, rescueDeadlines } from '../../alerts/domain/rescueCase.js';
 import { CodedError } from '../../service/codes.js';
 import { families } from '../../ingest/schemas/index.js';
 import { mayHandle } from '../roles.js';
-import { ErrorBody, TimeParam, limitParam, filterText } from './common.js';
+import { ErrorBody, TimeParam, limitParam, filterText, wholeParam } from './common.js';
 
-const statuses = ['open', 'acknowledged', 'resolved', 'false_positive'] as const;
 const severities = ['critical', 'major', 'minor', 'info'] as const;
 
 const AlertOut = z.looseObject({
@@ -22,8 +23,42 @@ const AlertOut = z.looseObject({
   firstSeen: z.number(), lastSeen: z.number(),
   device: z.looseObject({ id: z.string() }),
   deadlines: z.looseObject({ ackBy: z.number().nullable(), resolveBy: z.number().nullable() }),
-  timeline: z.array(z.looseObject({ at: z.number(), by: z.string(), action: z.string() })),
-}).describe('An alert; times are epoch milliseconds');
+  events: z.number().describe('entries on its timeline'),
+  notes: z.number().describe('entries written by people (notes, assignments); at most 1,000 per alert'),
+}).describe('An alert record (without its timeline); times are epoch milliseconds');
+
+const TimelineOut = z.array(z.object({
+  n: z.number().describe('position on the timeline, from 0'), at: z.number(), by: z.string(), action: z.string(), note: z.string().optional(),
+}));
+
+const AlertDetailOut = AlertOut.extend({
+  timeline: TimelineOut.describe('the newest entries (at most 200), oldest first; older ones: GET /api/alerts/{id}/timeline?before='),
+  timelineTotal: z.number(),
+}).describe('An alert with the newest part of its timeline; times are epoch milliseconds');
+
+/** A comma-separated list of enum values in a query (`status=open,acknowledged`). */
+const enumList = <T extends string>(values: readonly T[]) => z.string().max(200).optional().transform((s, ctx) => {
+  if (!s) return undefined;
+  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const x of list) if (!(values as readonly string[]).includes(x)) ctx.addIssue({ code: 'custom', message: `unknown value ${x}; one of ${values.join(', ')}` });
+  return list as T[];
+});
+
+/**
+ * The cursor of an alert list: the sort and the last item's key, as base64url JSON. Opaque to
+ * clients; checked like any input (a forged one is a 400, never a query of its own making).
+ */
+export const encodeCursor = (sort: AlertSort, key: AlertKey): string => Buffer.from(JSON.stringify([sort, ...key])).toString('base64url');
+
+export function decodeCursor(cursor: string, sort: AlertSort): AlertKey | null {
+  let v: unknown;
+  try { v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')); } catch { return null; }
+  if (!Array.isArray(v) || v.length !== keyLength[sort] + 2 || v[0] !== sort) return null;
+  const nums = v.slice(1, -1);
+  const id = v.at(-1);
+  if (!nums.every((x) => typeof x === 'number' && Number.isSafeInteger(x)) || typeof id !== 'string' || id.length > 64) return null;
+  return [...(nums as number[]), id];
+}
 
 const CaseOut = z.looseObject({
   id: z.string(), elevatorId: z.string(), alertId: z.string(), status: z.string(), alarmAt: z.number(),
@@ -34,9 +69,10 @@ const CaseOut = z.looseObject({
 
 /** Alert has no index signature; the loose schema documents the shape without re-listing it. */
 const alertOut = (a: Alert): z.output<typeof AlertOut> => a as unknown as z.output<typeof AlertOut>;
+const detailOut = (a: AlertDetail): z.output<typeof AlertDetailOut> => a as unknown as z.output<typeof AlertDetailOut>;
 
 const IdParams = z.object({ id: z.string().min(1).max(64) });
-const NoteBody = z.object({ note: z.string().trim().min(1).max(2000).optional() }).default({});
+const NoteBody = z.object({ note: z.string().trim().min(1).max(MAX_NOTE_CHARS).optional() }).default({});
 
 export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
   const engine = () => {
@@ -49,31 +85,33 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/alerts', {
     schema: {
       tags: ['alerts'],
-      summary: 'Alerts, newest first. status may repeat or be comma-separated (default: all)',
+      summary: 'Alerts, one page at a time: filter by status, severity (comma-separated lists), family, district prefix, rule, device and time; '
+        + 'sort lastSeen (default, latest activity first), firstSeen (newest first) or priority (severity, then the deadline due, then newest); '
+        + 'pass nextCursor back as cursor for the next page (null: no more). Reads what is committed now, never waits for the store.',
       querystring: z.object({
-        status: z.string().optional().transform((s, ctx) => {
-          if (!s) return undefined;
-          const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-          for (const x of list) if (!(statuses as readonly string[]).includes(x)) ctx.addIssue({ code: 'custom', message: `unknown status ${x}; one of ${statuses.join(', ')}` });
-          return list as Array<(typeof statuses)[number]>;
-        }),
+        status: enumList(statuses),
         family: z.enum(families).optional(),
-        severity: z.enum(severities).optional(),
+        severity: enumList(severities),
         rule: filterText(64).optional(),
         deviceId: filterText(64).optional(),
         district: filterText(12).optional(),
-        since: TimeParam.optional(),
+        since: TimeParam.optional().describe('last seen at or after'),
+        until: TimeParam.optional().describe('first seen before'),
+        sort: z.enum(alertSorts).default('lastSeen'),
+        cursor: z.string().max(512).regex(/^[A-Za-z0-9_-]+$/, 'a cursor from nextCursor').optional(),
         limit: limitParam(100, 5000),
       }),
-      response: { 200: z.object({ items: z.array(AlertOut) }) },
+      response: { 200: z.object({ items: z.array(AlertOut), nextCursor: z.string().nullable() }), 400: ErrorBody },
     },
     preHandler: app.requires('readAlerts'),
   }, async (req) => {
     const q = req.query;
-    // the store lags the engine by at most one checkpoint: write it out first
-    await engine().checkpoint();
-    const items = await app.deps.store.queryAlerts({
-      limit: q.limit,
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor, q.sort);
+    if (q.cursor !== undefined && !after) {
+      throw new CodedError('validation', 'the cursor is not one this list gave (or was given for another sort)', [{ in: 'querystring', path: 'cursor', message: 'not a cursor of this sort' }]);
+    }
+    const page = await engine().listAlerts({
+      sort: q.sort, after, limit: q.limit,
       ...(q.status ? { status: q.status } : {}),
       ...(q.family ? { family: q.family } : {}),
       ...(q.severity ? { severity: q.severity } : {}),
@@ -81,18 +119,33 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
       ...(q.deviceId ? { deviceId: q.deviceId } : {}),
       ...(q.district ? { district: q.district } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),
+      ...(q.until !== undefined ? { until: q.until } : {}),
     });
-    return { items: items.map(alertOut) };
+    return { items: page.items.map(alertOut), nextCursor: page.next ? encodeCursor(q.sort, page.next) : null };
   });
 
   app.get('/alerts/:id', {
-    schema: { tags: ['alerts'], summary: 'One alert with its timeline and evidence', params: IdParams, response: { 200: AlertOut, 404: ErrorBody } },
+    schema: { tags: ['alerts'], summary: 'One alert with its evidence and the newest 200 entries of its timeline', params: IdParams, response: { 200: AlertDetailOut, 404: ErrorBody } },
     preHandler: app.requires('readAlerts'),
-  }, async (req) => alertOut(await engine().getAlert(req.params.id)));
+  }, async (req) => detailOut(await engine().alertDetail(req.params.id)));
+
+  app.get('/alerts/:id/timeline', {
+    schema: {
+      tags: ['alerts'],
+      summary: 'Older timeline entries: the newest `limit` entries before position `before`, oldest first',
+      params: IdParams,
+      querystring: z.object({ before: wholeParam(0, 100_000_000).optional(), limit: limitParam(200, 1000) }),
+      response: { 200: z.object({ items: TimelineOut, total: z.number() }), 404: ErrorBody },
+    },
+    preHandler: app.requires('readAlerts'),
+  }, async (req) => {
+    const d = await engine().alertDetail(req.params.id, req.query.limit, req.query.before);
+    return { items: d.timeline, total: d.timelineTotal };
+  });
 
   const action = (path: string, act: 'ack' | 'resolve' | 'note' | 'false_positive', summary: string, body: z.ZodType = NoteBody) => {
     app.post(`/alerts/:id/${path}`, {
-      schema: { tags: ['alerts'], summary, params: IdParams, body, response: { 200: AlertOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+      schema: { tags: ['alerts'], summary: `${summary}; answers the alert with the newest 20 timeline entries`, params: IdParams, body, response: { 200: AlertDetailOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
       preHandler: app.requires('handleAlerts'),
     }, async (req) => {
       const alert = await engine().getAlert(req.params.id);
@@ -100,25 +153,25 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new CodedError('forbidden', req.user!.role === 'dispatcher' ? 'dispatchers handle elevator rescue alerts' : '96333 rescue alerts are handled by dispatchers');
       }
       const b = (req.body ?? {}) as { note?: string; assignee?: string };
-      return alertOut(await engine().act(alert.id, act, req.user!.sub, { ...(b.note ? { note: b.note } : {}) }));
+      return detailOut(await engine().act(alert.id, act, req.user!.sub, { ...(b.note ? { note: b.note } : {}) }));
     });
   };
   action('ack', 'ack', 'Acknowledge an alert');
   action('resolve', 'resolve', 'Resolve an alert (acknowledges it too when still open)');
-  action('note', 'note', 'Add a note to the timeline', z.object({ note: z.string().trim().min(1).max(2000) }));
+  action('note', 'note', 'Add a note to the timeline (at most 2,000 characters; 1,000 notes and assignments per alert, then 409 note_limit)', z.object({ note: z.string().trim().min(1).max(MAX_NOTE_CHARS) }));
   action('false-positive', 'false_positive', 'Mark a kitchen detection a false positive; it no longer counts against the store');
 
   app.post('/alerts/:id/assign', {
     schema: {
       tags: ['alerts'], summary: 'Assign an alert to a person or unit', params: IdParams,
-      body: z.object({ assignee: z.string().trim().min(1).max(128), note: z.string().trim().max(2000).optional() }),
-      response: { 200: AlertOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      body: z.object({ assignee: z.string().trim().min(1).max(128), note: z.string().trim().max(MAX_NOTE_CHARS).optional() }),
+      response: { 200: AlertDetailOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('handleAlerts'),
   }, async (req) => {
     const alert = await engine().getAlert(req.params.id);
     if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
-    return alertOut(await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) }));
+    return detailOut(await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) }));
   });
 
   const withTimes = (c: RescueCase, now: number): z.output<typeof CaseOut> => ({
@@ -138,7 +191,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     const q = req.query;
     let items = q.scope === 'active'
       ? engine().activeRescueCases()
-      : (await engine().checkpoint(), await app.deps.store.queryRescueCases({ limit: q.limit, ...(q.elevatorId ? { elevatorId: q.elevatorId } : {}), ...(q.since !== undefined ? { since: q.since } : {}) }));
+      : await engine().listRescueCases({ limit: q.limit, ...(q.elevatorId ? { elevatorId: q.elevatorId } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
     if (q.elevatorId) items = items.filter((c) => c.elevatorId === q.elevatorId);
     items = [...items].sort((a, b) => b.alarmAt - a.alarmAt).slice(0, q.limit);
     return { items: items.map((c) => withTimes(c, now)) };

@@ -2,20 +2,50 @@
  * The device registry API (PROTOCOL.md): register one device, bulk import (JSON array or
  * CSV), list, get, rotate a secret, and a device's readings.
  */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../../broker/deviceInput.js';
 import { CodedError } from '../../service/codes.js';
 import { families, isFamily } from '../../ingest/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
-import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText } from './common.js';
-import { csvRecords } from './csv.js';
+import { jobJsonText, jobView, type JobViewer } from '../importJobs.js';
+import type { Principal } from '../sessions.js';
+import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText, wholeParam } from './common.js';
+import { csvRecordsSliced } from './csv.js';
 
 const Created = z.object({ id: z.string(), family: z.enum(families), secret: z.string() });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 
+/** Rows in one import, JSON or CSV. */
+const MAX_IMPORT_ROWS = 200_000;
+/** A job answer with more rows (result and bad rows) than this is streamed (jobJsonText). */
+const STREAM_JOB_ROWS = 5000;
+
+const RowProblemOut = z.object({ row: z.number(), path: z.string(), message: z.string() });
+const ImportJobOut = z.object({
+  id: z.string(),
+  status: z.enum(['queued', 'validating', 'writing', 'done', 'failed']),
+  onConflict: z.enum(['error', 'skip', 'update']),
+  format: z.enum(['json', 'csv']),
+  total: z.number().describe('rows in the import'),
+  validated: z.number().describe('rows validated so far'),
+  written: z.number().describe('rows through the write phase (created, updated or skipped), in one transaction: visible only once the job is done'),
+  by: z.string().describe('username of who started it'),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).optional().describe('why it failed: validation (see errors), unavailable (the store failed; nothing written), ...'),
+  counts: z.object({ created: z.number(), updated: z.number(), skipped: z.number(), errors: z.number() }).optional().describe('once finished'),
+  errors: z.array(RowProblemOut).optional().describe('every bad row (rows count from 1, a CSV header excluded); not in lists'),
+  result: z.object({
+    created: z.array(z.object({ id: z.string(), family: z.enum(families), secret: z.string().optional().describe('to who started the job and admins only') })),
+    updated: z.array(z.string()),
+    skipped: z.array(z.string()),
+  }).optional().describe('when done; not in lists'),
+}).describe('a device import job (dashboard/importJobs.ts)');
+
 export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { registry, tracker, store } = app.deps;
+  const { registry, tracker, store, importJobs } = app.deps;
 
   const publicView = (d: DeviceRecord): DevicePublic => toPublic(d, tracker.get(d.id));
 
@@ -35,18 +65,53 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/devices/import', {
     schema: {
       tags: ['devices'],
-      summary: 'Bulk import: a JSON array of devices, or CSV (Content-Type text/csv) with columns id,family,name,lat,lng,district and metadata keys. All or nothing.',
+      summary: 'Bulk import as a background job: a JSON array of devices, or CSV (Content-Type text/csv) with columns id,family,name,lat,lng,district and metadata keys; at most 200,000 rows. All or nothing.',
+      description: 'Answers 202 with the job (Location: its URL) once the body is read and, for CSV, parsed; the rows are validated and written in the background. '
+        + 'Follow it with GET /api/devices/import/jobs/{id}?wait=30 or the importJob events of /ws. The job ends done, with the result as the synchronous import gave it '
+        + '(the secrets of created devices, shown to whoever started it and to admins while the job is kept), or failed, with every bad row in errors and nothing written. One job runs at a time; up to 4 more wait in order (then 409 import_running).',
       querystring: z.object({ onConflict: z.enum(['error', 'skip', 'update']).default('error') }),
-      body: z.union([z.array(z.unknown()).max(200_000), z.string()]),
-      response: {
-        200: z.object({ created: z.array(Created), updated: z.array(z.string()), skipped: z.array(z.string()) }),
-        400: ErrorBody,
-      },
+      body: z.union([z.array(z.unknown()).max(MAX_IMPORT_ROWS), z.string()]),
+      response: { 202: ImportJobOut, 400: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('manageDevices'),
-  }, async (req) => {
-    const rows = typeof req.body === 'string' ? csvRows(req.body) : req.body;
-    return registry.import(rows, req.query.onConflict);
+  }, async (req, reply) => {
+    // refuse before a CSV is parsed, and again once it is (another may have started meanwhile)
+    importJobs.assertIdle();
+    const csv = typeof req.body === 'string';
+    const rows = typeof req.body === 'string' ? await csvRecordsSliced(req.body, MAX_IMPORT_ROWS, csvRowToInput) : req.body;
+    const job = importJobs.start(rows, req.query.onConflict, req.user!.sub, csv ? 'csv' : 'json');
+    return reply.code(202).header('location', `/api/devices/import/jobs/${job.id}`).send(jobView(job, { detail: true, viewer: viewerOf(req.user!) }));
+  });
+
+  app.get('/devices/import/jobs', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Device import jobs kept in memory (the running one and the last finished ones), newest first, as counts (no rows, no secrets)',
+      response: { 200: z.object({ items: z.array(ImportJobOut) }) },
+    },
+    preHandler: app.requires('readDevices'),
+  }, async () => ({ items: importJobs.list().map((j) => jobView(j, { detail: false })) }));
+
+  app.get('/devices/import/jobs/:id', {
+    schema: {
+      tags: ['devices'],
+      summary: 'One device import job: progress, then the result (secrets only for who started it and admins) or the errors',
+      params: z.object({ id: z.string().min(1).max(64) }),
+      querystring: z.object({ wait: wholeParam(0, 60).default(0).describe('seconds to wait for the job to finish before answering (0-60)') }),
+      response: { 200: ImportJobOut, 404: ErrorBody },
+    },
+    preHandler: app.requires('readDevices'),
+  }, async (req, reply) => {
+    if (!importJobs.get(req.params.id)) throw new CodedError('not_found', `no import job ${req.params.id} (finished jobs are kept for a while only)`);
+    await importJobs.waitFor(req.params.id, req.query.wait * 1000);
+    const job = importJobs.get(req.params.id);
+    if (!job) throw new CodedError('not_found', `no import job ${req.params.id} (finished jobs are kept for a while only)`);
+    const view = jobView(job, { detail: true, viewer: viewerOf(req.user!) });
+    // a large result or list of bad rows goes out a slice at a time (the same JSON), not in one stall
+    const rows = (view.result ? view.result.created.length + view.result.updated.length + view.result.skipped.length : 0) + (view.errors?.length ?? 0);
+    // (a stream is sent as it is: the type says what its text is)
+    if (rows > STREAM_JOB_ROWS) return reply.type('application/json; charset=utf-8').send(Readable.from(jobJsonText(view)) as unknown as typeof view);
+    return view;
   });
 
   app.get('/devices', {
@@ -153,8 +218,8 @@ const channelNames: Record<(typeof families)[number], string[]> = {
   dispenser: ['txn', 'tank', 'tamper'],
 };
 
-function csvRows(text: string): Array<Record<string, unknown>> {
-  return csvRecords(text).map(csvRowToInput);
+function viewerOf(p: Principal): JobViewer {
+  return { username: p.sub, role: p.role };
 }
 
 function toPublic(d: DeviceRecord, s: ConnectionState | undefined): DevicePublic {

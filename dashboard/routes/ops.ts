@@ -5,16 +5,23 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
+const Component = z.object({
+  ok: z.boolean(),
+  detail: z.string().optional(),
+  /** while not ok: the failure's message */
+  error: z.string().optional(),
+  /** while not ok: when it began (RFC 3339) */
+  since: z.string().optional(),
+});
+const Health = z.object({ ok: z.boolean(), components: z.record(z.string(), Component) });
+
 export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/healthz', {
     schema: {
       tags: ['ops'],
-      summary: '200 when broker, store and HTTP are up; 503 otherwise, with each component\'s state',
+      summary: '200 when store, journal, alert engine, broker and HTTP are up (InfluxDB only degrades); 503 otherwise, naming the component, its error and since when',
       security: [],
-      response: {
-        200: z.object({ ok: z.boolean(), components: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })) }),
-        503: z.object({ ok: z.boolean(), components: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })) }),
-      },
+      response: { 200: Health, 503: Health },
     },
   }, async (_req, reply) => {
     const report = app.deps.health();

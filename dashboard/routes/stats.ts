@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Alert } from '../../alerts/domain/alert.js';
+import type { AlertOutcome } from '../../store/types.js';
 import { onTime } from '../../alerts/domain/deadlines.js';
 import { families } from '../../ingest/schemas/index.js';
 import { CodedError } from '../../service/codes.js';
@@ -36,7 +36,7 @@ export interface OnTimeRow {
 const emptyCount = (): OnTimeCount => ({ onTime: 0, late: 0, pending: 0, none: 0, rate: null });
 const emptyRow = (): OnTimeRow => ({ alerts: 0, ack: emptyCount(), resolve: emptyCount() });
 
-function add(row: OnTimeRow, a: Alert, now: number): void {
+function add(row: OnTimeRow, a: AlertOutcome, now: number): void {
   row.alerts += 1;
   for (const which of ['ack', 'resolve'] as const) {
     const c = row[which];
@@ -58,7 +58,7 @@ function finish(row: OnTimeRow): OnTimeRow {
 export const cstDay = (ms: number): string => new Date(ms + CST_OFFSET).toISOString().slice(0, 10);
 
 /** Pure: the statistics of alerts over [from, to) as of `now`. */
-export function onTimeStats(alerts: readonly Alert[], from: number, to: number, now: number) {
+export function onTimeStats(alerts: readonly AlertOutcome[], from: number, to: number, now: number) {
   const total = emptyRow();
   const byFamily = new Map<string, OnTimeRow>();
   const byDistrict = new Map<string, OnTimeRow>();
@@ -115,10 +115,11 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     const from = req.query.from ?? to - 7 * DAY;
     if (from >= to) throw new CodedError('validation', 'from must be before to', [{ in: 'querystring', path: 'from', message: 'not before to' }]);
     if (to - from > 366 * DAY) throw new CodedError('validation', 'at most 366 days at a time', [{ in: 'querystring', path: 'from', message: 'period too long' }]);
-    await app.deps.engine?.checkpoint();
-    // last seen at or after `from` (a superset of first seen in the period), first seen before `to`
-    const alerts = await app.deps.store.queryAlerts({
-      since: from, until: to, limit: MAX_ALERTS,
+    // committed state as of now (stored rows overlaid with the engine's newer versions): never waits for a checkpoint
+    const engine = app.deps.engine;
+    if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
+    const alerts = await engine.alertOutcomes({
+      from, to, limit: MAX_ALERTS,
       ...(req.query.family ? { family: req.query.family } : {}),
       ...(req.query.district ? { district: req.query.district } : {}),
     });

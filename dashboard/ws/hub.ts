@@ -54,7 +54,7 @@ export interface LiveHubDeps {
 
 /** A numbered event as it is sent (without its seq, which is added per event). */
 type LiveEvent =
-  | { type: 'alert'; change: string; alert: unknown }
+  | { type: 'alert'; change: string; alert: unknown; entries: unknown[] }
   | { type: 'rescueCase'; change: string; rescueCase: unknown; events: string[] }
   | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number };
 
@@ -183,7 +183,8 @@ export class LiveHub {
     let ev: LiveEvent;
     if (e.type === 'alert') {
       this.today.see(e.alert, this.now());
-      ev = { type: 'alert', change: e.change, alert: e.alert };
+      // the record and the timeline entries this change appended: a delta, never the history
+      ev = { type: 'alert', change: e.change, alert: e.alert, entries: e.entries };
     } else if (e.type === 'rescueCase') {
       ev = { type: 'rescueCase', change: e.change, rescueCase: { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy) }, events: e.events };
     } else {
@@ -192,6 +193,16 @@ export class LiveHub {
     // number it, serialise once, keep the text for catch-up, hand the same text to everyone
     let text = '';
     this.ring.pushWith((seq) => (text = JSON.stringify({ ...ev, seq })));
+    for (const c of this.clients) this.send(c, text);
+  }
+
+  /**
+   * A device import job's progress or end (dashboard/importJobs.ts; its counts, never rows or
+   * secrets), numbered and serialised once like the engine's events: `{type: 'importJob', job, seq}`.
+   */
+  pushJob(job: object): void {
+    let text = '';
+    this.ring.pushWith((seq) => (text = JSON.stringify({ type: 'importJob', job, seq })));
     for (const c of this.clients) this.send(c, text);
   }
 

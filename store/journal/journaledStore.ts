@@ -60,6 +60,14 @@ export interface JournalStatus {
   applyFailures: number;
   /** the store's last error while it keeps failing, null once a batch goes through */
   lastError: Error | null;
+  /** failed writes to the store since the last one that went through */
+  consecutiveFailures: number;
+  /** when the current run of failures began (ms since the epoch), null while writes go through */
+  failingSince: number | null;
+  /** when the oldest batch not yet in the store was journaled (ms since the epoch), null when none waits */
+  oldestPendingAt: number | null;
+  /** the backlog at which appends wait (INGEST_JOURNAL_MAX_BACKLOG) */
+  maxBacklogRows: number;
   recovered: JournalRecovery | null;
 }
 
@@ -67,6 +75,8 @@ interface Pending {
   readings: readonly Reading[];
   deadLetters: readonly DeadLetter[];
   segment: Segment;
+  /** when it was journaled (ms since the epoch) */
+  at: number;
 }
 
 interface Waiter {
@@ -90,6 +100,7 @@ export class JournaledStore implements Store {
   private failures = 0;
   private consecutiveFailures = 0;
   private lastError: Error | null = null;
+  private failingSince: number | null = null;
   private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | null = null;
   private recovered: JournalRecovery | null = null;
 
@@ -117,7 +128,9 @@ export class JournaledStore implements Store {
   status(): JournalStatus {
     return {
       backlogRows: this.backlogRows, segments: this.files.segments, bytes: this.files.bytes, appliedBatches: this.applied,
-      applyFailures: this.failures, lastError: this.consecutiveFailures > 0 ? this.lastError : null, recovered: this.recovered,
+      applyFailures: this.failures, lastError: this.consecutiveFailures > 0 ? this.lastError : null,
+      consecutiveFailures: this.consecutiveFailures, failingSince: this.consecutiveFailures > 0 ? this.failingSince : null,
+      oldestPendingAt: this.queue[0]?.at ?? null, maxBacklogRows: this.opts.maxBacklogRows, recovered: this.recovered,
     };
   }
 
@@ -134,7 +147,7 @@ export class JournaledStore implements Store {
       }
       if (this.closing) throw new Error('the journal is closing');
       const segment = await this.files.append(encodeFrame(readings, deadLetters, payloads));
-      this.queue.push({ readings, deadLetters, segment });
+      this.queue.push({ readings, deadLetters, segment, at: Date.now() });
       this.backlogRows += readings.length + deadLetters.length;
       this.journaled++;
       this.scheduleApply();
@@ -175,7 +188,7 @@ export class JournaledStore implements Store {
         await this.inner.appendBatch(readings, deadLetters);
       } catch (e) {
         this.failures++;
-        this.consecutiveFailures++;
+        if (this.consecutiveFailures++ === 0) this.failingSince = Date.now();
         this.lastError = e instanceof Error ? e : new Error(String(e));
         this.opts.onError?.(this.lastError);
         this.notify();
@@ -260,6 +273,7 @@ export class JournaledStore implements Store {
   readingsAfter(after: number, limit: number): ReturnType<Store['readingsAfter']> { return this.inner.readingsAfter(after, limit); }
   insertDevices(...a: Parameters<Store['insertDevices']>): ReturnType<Store['insertDevices']> { return this.inner.insertDevices(...a); }
   updateDevice(...a: Parameters<Store['updateDevice']>): ReturnType<Store['updateDevice']> { return this.inner.updateDevice(...a); }
+  beginDeviceImport(): ReturnType<Store['beginDeviceImport']> { return this.inner.beginDeviceImport(); }
   loadDevices(): ReturnType<Store['loadDevices']> { return this.inner.loadDevices(); }
   saveConnectionStates(...a: Parameters<Store['saveConnectionStates']>): ReturnType<Store['saveConnectionStates']> { return this.inner.saveConnectionStates(...a); }
   loadConnectionStates(): ReturnType<Store['loadConnectionStates']> { return this.inner.loadConnectionStates(); }
@@ -276,6 +290,8 @@ export class JournaledStore implements Store {
   loadActiveAlerts(): ReturnType<Store['loadActiveAlerts']> { return this.inner.loadActiveAlerts(); }
   queryAlerts(...a: Parameters<Store['queryAlerts']>): ReturnType<Store['queryAlerts']> { return this.inner.queryAlerts(...a); }
   getAlert(...a: Parameters<Store['getAlert']>): ReturnType<Store['getAlert']> { return this.inner.getAlert(...a); }
+  alertTimeline(...a: Parameters<Store['alertTimeline']>): ReturnType<Store['alertTimeline']> { return this.inner.alertTimeline(...a); }
+  alertOutcomes(...a: Parameters<Store['alertOutcomes']>): ReturnType<Store['alertOutcomes']> { return this.inner.alertOutcomes(...a); }
   loadActiveRescueCases(): ReturnType<Store['loadActiveRescueCases']> { return this.inner.loadActiveRescueCases(); }
   queryRescueCases(...a: Parameters<Store['queryRescueCases']>): ReturnType<Store['queryRescueCases']> { return this.inner.queryRescueCases(...a); }
   getRescueCase(...a: Parameters<Store['getRescueCase']>): ReturnType<Store['getRescueCase']> { return this.inner.getRescueCase(...a); }

@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  acknowledge, addNote, assign, autoResolve, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve, type Alert,
+  acknowledge, addNote, assign, autoResolve, markFalsePositive, MAX_NOTES, openAlert, refused, repeatAlert, repeats, resolve,
+  type ActionResult, type Alert, type AlertStep, type TimelineEntry,
 } from '../../alerts/domain/alert.js';
 import { deadlinesFor, defaultDeadlinePolicy as policy, evaluateDeadlines, onTime, type DeadlineEvent } from '../../alerts/domain/deadlines.js';
 import type { RaiseAlert, Severity } from '../../alerts/domain/types.js';
@@ -16,7 +17,14 @@ const raise = (over: Partial<RaiseAlert> = {}): RaiseAlert => ({
   windowMs: 600_000, summary: 'rat', params: { type: 'rat' }, evidence: { seqs: [1] }, at: T0, ...over,
 });
 const device = { id: 'cam-1', name: 'cam', district: '330106', location: null, meta: { storeId: 'S-1' } };
-const open = (over: Partial<RaiseAlert> = {}): Alert => openAlert('a1', raise(over), device, policy);
+/** An alert with the timeline its steps appended so far (the store keeps it as rows). */
+type Tracked = Alert & { timeline: TimelineEntry[] };
+const track = (s: AlertStep, before: TimelineEntry[] = []): Tracked => ({ ...s.alert, timeline: [...before, ...s.entries] });
+const then = (a: Tracked, r: ActionResult | AlertStep): Tracked => {
+  if (refused(r)) throw new Error(r.message);
+  return track(r, a.timeline);
+};
+const open = (over: Partial<RaiseAlert> = {}): Tracked => track(openAlert('a1', raise(over), device, policy));
 
 describe('deadlines per severity (DOMAIN.md section 5)', () => {
   it.each<[Severity, number | null, number | null]>([
@@ -87,36 +95,42 @@ describe('alert life cycle', () => {
   });
 
   it('a repeat counts, keeps evidence, raises severity and keeps the first deadlines', () => {
-    const a = repeatAlert(open({ severity: 'major' }), raise({ at: T0 + 1000, severity: 'critical', evidence: { seqs: [2] } }));
+    const o = open({ severity: 'major' });
+    const a = then(o, repeatAlert(o, raise({ at: T0 + 1000, severity: 'critical', evidence: { seqs: [2] } })));
     expect(a).toMatchObject({ count: 2, lastSeen: T0 + 1000, firstSeen: T0, severity: 'critical' });
     expect(a.evidence.map((e) => e.seqs[0])).toEqual([1, 2]);
     expect(a.deadlines.ackBy).toBe(T0 + 30 * MIN);
   });
 
   it('a closed alert is not repeated', () => {
-    const closed = resolve(open(), 'op1', T0 + 1000) as Alert;
+    const o = open();
+    const closed = then(o, resolve(o, 'op1', T0 + 1000));
     expect(repeats(closed, raise({ at: T0 + 2000 }))).toBe(false);
   });
 
   it('acknowledge, assign, note, resolve: each step on the timeline with who and when', () => {
-    let a: Alert = open();
-    a = acknowledge(a, 'op1', T0 + MIN, 'seen') as Alert;
-    a = assign(a, 'inspector-7', 'op1', T0 + 2 * MIN) as Alert;
-    a = addNote(a, 'called the store', 'op1', T0 + 3 * MIN);
-    a = resolve(a, 'op2', T0 + 4 * MIN, 'rectified') as Alert;
+    let a = open();
+    a = then(a, acknowledge(a, 'op1', T0 + MIN, 'seen'));
+    a = then(a, assign(a, 'inspector-7', 'op1', T0 + 2 * MIN));
+    a = then(a, addNote(a, 'called the store', 'op1', T0 + 3 * MIN));
+    a = then(a, resolve(a, 'op2', T0 + 4 * MIN, 'rectified'));
     expect(a.status).toBe('resolved');
     expect(a.assignee).toBe('inspector-7');
     expect(a.timeline.map((t) => [t.action, t.by, t.at - T0])).toEqual([
       ['opened', 'system', 0], ['acknowledged', 'op1', MIN], ['assigned', 'op1', 2 * MIN], ['noted', 'op1', 3 * MIN], ['resolved', 'op2', 4 * MIN],
     ]);
     expect(onTime(a.deadlines, 'ack', T0 + 10 * MIN)).toBe(true);
+    // entries are numbered along the timeline; the record counts them, and the written ones
+    expect(a.timeline.map((t) => t.n)).toEqual([0, 1, 2, 3, 4]);
+    expect(a).toMatchObject({ events: 5, notes: 4 });
   });
 
   it('refusals carry codes', () => {
-    const acked = acknowledge(open(), 'op1', T0) as Alert;
+    const o = open();
+    const acked = then(o, acknowledge(o, 'op1', T0));
     const twice = acknowledge(acked, 'op1', T0);
     expect(refused(twice) && twice.refused).toBe('already_acknowledged');
-    const done = resolve(acked, 'op1', T0) as Alert;
+    const done = then(acked, resolve(acked, 'op1', T0));
     const r = acknowledge(done, 'op1', T0);
     expect(refused(r) && r.refused).toBe('alert_closed');
     const fp = markFalsePositive(open({ family: 'elevator', rule: 'elevator.fault' }), 'op1', T0);
@@ -124,18 +138,46 @@ describe('alert life cycle', () => {
   });
 
   it('resolving an open alert acknowledges it on the way; false positive closes a kitchen alert', () => {
-    const r = resolve(open(), 'op1', T0 + MIN) as Alert;
+    const o = open();
+    const r = then(o, resolve(o, 'op1', T0 + MIN));
     expect(r.timeline.map((t) => t.action)).toEqual(['opened', 'acknowledged', 'resolved']);
     expect(r.deadlines.acknowledgedAt).toBe(T0 + MIN);
-    const fp = markFalsePositive(open(), 'op1', T0 + MIN, 'a cat') as Alert;
+    const fp = then(o, markFalsePositive(o, 'op1', T0 + MIN, 'a cat'));
     expect(fp.status).toBe('false_positive');
-    expect(fp.timeline.at(-1)).toEqual({ at: T0 + MIN, by: 'op1', action: 'false_positive', note: 'a cat' });
+    expect(fp.timeline.at(-1)).toEqual({ n: 1, at: T0 + MIN, by: 'op1', action: 'false_positive', note: 'a cat' });
   });
 
   it('auto-resolve by the engine, and no change once closed', () => {
-    const a = autoResolve(open(), 'fault 40: back to normal', T0 + MIN);
+    const o = open();
+    const a = then(o, autoResolve(o, 'fault 40: back to normal', T0 + MIN));
     expect(a.status).toBe('resolved');
     expect(a.timeline.at(-1)).toMatchObject({ by: 'system', action: 'auto_resolved', note: 'fault 40: back to normal' });
-    expect(autoResolve(a, 'again', T0 + 2 * MIN)).toBe(a);
+    // a system note is not a person's: it does not count against the cap
+    expect(a.notes).toBe(0);
+    const again = autoResolve(a, 'again', T0 + 2 * MIN);
+    expect(again.alert).toBe(a);
+    expect(again.entries).toEqual([]);
+  });
+
+  it.each<[string, (a: Alert) => ActionResult, boolean]>([
+    ['a note', (a) => addNote(a, 'one more', 'op1', T0 + MIN), true],
+    ['an assignment', (a) => assign(a, 'inspector-7', 'op1', T0 + MIN), true],
+    ['acknowledging with a note', (a) => acknowledge(a, 'op1', T0 + MIN, 'seen'), false],
+    ['resolving with a note', (a) => resolve(a, 'op1', T0 + MIN, 'done'), false],
+    ['a false positive with a note', (a) => markFalsePositive(a, 'op1', T0 + MIN, 'a cat'), false],
+  ])('at the cap of %s notes per alert: %s is refused = %s (closing never is)', (_n, act, refusedAtCap) => {
+    const below = { ...open(), notes: MAX_NOTES - 1 };
+    expect(refused(act(below))).toBe(false);
+    const r = act({ ...below, notes: MAX_NOTES });
+    expect(refused(r) ? r.refused : 'accepted').toBe(refusedAtCap ? 'note_limit' : 'accepted');
+  });
+
+  it('the notes count follows written entries one by one up to the cap, then refuses with nothing appended', () => {
+    let a = open();
+    for (let i = 0; i < MAX_NOTES; i++) a = then(a, addNote(a, `note ${i}`, 'op1', T0 + i));
+    expect(a).toMatchObject({ notes: MAX_NOTES, events: MAX_NOTES + 1 });
+    const r = addNote(a, 'too many', 'op1', T0 + MIN);
+    expect(refused(r) && r.refused).toBe('note_limit');
+    expect(a.timeline.at(-1)).toMatchObject({ n: MAX_NOTES, note: `note ${MAX_NOTES - 1}` });
   });
 });

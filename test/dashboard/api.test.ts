@@ -125,7 +125,7 @@ function alert(id: string, over: Partial<Alert> & { firstSeen: number }): Alert 
   return {
     id, family: 'kitchen', rule: 'kitchen.violation', condition: 'rat', severity, status: 'open', summary: '', params: {},
     device: { id: 'd', name: null, district: '330106', location: null, meta: {} }, evidence: [], assignee: null, count: 1,
-    lastSeen: over.firstSeen, windowMs: 600_000, deadlines: deadlinesFor(severity, over.firstSeen, defaultDeadlinePolicy), timeline: [], updatedAt: over.firstSeen,
+    lastSeen: over.firstSeen, windowMs: 600_000, deadlines: deadlinesFor(severity, over.firstSeen, defaultDeadlinePolicy), events: 1, notes: 0, updatedAt: over.firstSeen,
     ...over,
   };
 }

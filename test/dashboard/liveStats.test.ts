@@ -10,7 +10,7 @@ function alert(id: string, over: Partial<Alert> & { firstSeen: number }): Alert 
   return {
     id, family: 'kitchen', rule: 'kitchen.violation', condition: 'rat', severity: 'critical', status: 'open', summary: '', params: {},
     device: { id: 'd', name: null, district: null, location: null, meta: {} }, evidence: [], assignee: null, count: 1,
-    lastSeen: over.firstSeen, windowMs: 0, deadlines: deadlinesFor('critical', over.firstSeen, defaultDeadlinePolicy), timeline: [], updatedAt: over.firstSeen,
+    lastSeen: over.firstSeen, windowMs: 0, deadlines: deadlinesFor('critical', over.firstSeen, defaultDeadlinePolicy), events: 1, notes: 0, updatedAt: over.firstSeen,
     ...over,
   };
 }

@@ -10,6 +10,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
 import { loadConfig, type SettingName } from '../../service/config.js';
 import { Service, type Started } from '../../service/service.js';
+import type { ImportJobView } from '../../dashboard/importJobs.js';
 
 export const ADMIN_PASSWORD = 'test-admin-password';
 
@@ -26,6 +27,12 @@ export interface TestService {
   dispose(): Promise<void>;
   token(username: string, password: string): Promise<string>;
   registerDevice(body: Record<string, unknown>): Promise<{ id: string; family: string; secret: string }>;
+  /**
+   * POST /api/devices/import (a JSON array, or CSV text) and wait for its job: the finished job,
+   * `done` with its `result` or `failed` with `error` (and `errors`, the bad rows). Throws when
+   * the POST is not answered 202.
+   */
+  importDevices(payload: unknown[] | string, query?: string): Promise<ImportJobView>;
   /** an MQTT client for a device, client id = device id */
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
 }
@@ -64,6 +71,18 @@ export async function startService(overrides: Partial<Record<SettingName, unknow
       const res = await service.http.inject({ method: 'POST', url: '/api/devices', headers: { authorization: `Bearer ${adminToken}` }, payload: body });
       if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
       return res.json();
+    },
+    async importDevices(payload, query = '') {
+      const headers = { authorization: `Bearer ${adminToken}`, ...(typeof payload === 'string' ? { 'content-type': 'text/csv' } : {}) };
+      const res = await service.http.inject({ method: 'POST', url: `/api/devices/import${query}`, headers, payload: payload as string });
+      if (res.statusCode !== 202) throw new Error(`import refused: ${res.statusCode} ${res.body}`);
+      let job = res.json() as ImportJobView;
+      while (job.status !== 'done' && job.status !== 'failed') {
+        const r = await service.http.inject({ method: 'GET', url: `/api/devices/import/jobs/${job.id}?wait=30`, headers });
+        if (r.statusCode !== 200) throw new Error(`import job ${job.id}: ${r.statusCode} ${r.body}`);
+        job = r.json() as ImportJobView;
+      }
+      return job;
     },
     connectDevice(id, secret, opts = {}) {
       // a device's client id is its device id (docs/security.md): a second connection takes the first over

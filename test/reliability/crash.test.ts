@@ -46,8 +46,14 @@ async function registerDevices(httpPort: number, ids: string[]): Promise<Array<{
   const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN }) });
   const { token } = await login.json() as { token: string };
   const res = await fetch(`${base}/api/devices/import`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(ids.map((id) => ({ id, family: 'dispenser' }))) });
-  if (!res.ok) throw new Error(`import failed: ${res.status} ${await res.text()}`);
-  return (await res.json() as { created: Array<{ id: string; secret: string }> }).created;
+  if (res.status !== 202) throw new Error(`import refused: ${res.status} ${await res.text()}`);
+  // a background job: follow it to its end
+  let job = await res.json() as { id: string; status: string; error?: unknown; result?: { created: Array<{ id: string; secret: string }> } };
+  while (job.status !== 'done' && job.status !== 'failed') {
+    job = await (await fetch(`${base}/api/devices/import/jobs/${job.id}?wait=30`, { headers: { authorization: `Bearer ${token}` } })).json() as typeof job;
+  }
+  if (job.status !== 'done') throw new Error(`import failed: ${JSON.stringify(job.error)}`);
+  return job.result!.created;
 }
 
 const dirs: string[] = [];

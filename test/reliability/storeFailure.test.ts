@@ -62,8 +62,12 @@ describe('store error (fault injection)', () => {
       expect(down.statusCode).toBe(503);
       expect(down.json().components.store).toMatchObject({ ok: false });
       expect(down.json().components.store.detail).toMatch(/No space left/);
+      // the reason and since when, also as fields
+      expect(down.json().components.store.error).toMatch(/No space left/);
+      expect(Number.isNaN(Date.parse(down.json().components.store.since))).toBe(false);
       const metrics = await s.service.http.inject({ method: 'GET', url: '/metrics' });
       expect(Number(/^ingest_store_failures_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThanOrEqual(3);
+      expect(Number(/^component_up\{component="store"\} (\d+)$/m.exec(metrics.body)?.[1])).toBe(0);
 
       failing = false;
       // the device's resend of the refused message is stored, once, and acknowledged
@@ -72,6 +76,9 @@ describe('store error (fault injection)', () => {
       expect((await storedIds(s, dev.id)).sort()).toEqual(['before', 'during']);
       const up = await s.service.http.inject({ method: 'GET', url: '/healthz' });
       expect(up.statusCode).toBe(200);
+      expect(up.json().components.store.error).toBeUndefined();
+      const after = (await s.service.http.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(Number(/^component_up\{component="store"\} (\d+)$/m.exec(after)?.[1])).toBe(1);
     } finally {
       await s.dispose();
     }
@@ -101,11 +108,18 @@ describe('DuckDB failing behind the journal (fault injection)', () => {
       const metrics = (await s.service.http.inject({ method: 'GET', url: '/metrics' })).body;
       expect(Number(/^journal_backlog_rows (\d+)$/m.exec(metrics)?.[1])).toBe(3);
       expect(Number(/^journal_apply_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      // the journal cannot drain: its own component says so, with the backlog
+      expect(down.json().components.journal).toMatchObject({ ok: false, error: expect.stringMatching(/No space left/) });
+      expect(down.json().components.journal.detail).toMatch(/cannot drain into DuckDB: .*3 readings are kept in the journal/);
+      expect(Number(/^component_up\{component="journal"\} (\d+)$/m.exec(metrics)?.[1])).toBe(0);
+      expect(Number(/^component_up\{component="store"\} (\d+)$/m.exec(metrics)?.[1])).toBe(0);
 
       failing = false;
       // the query waits for the journal's batches to reach DuckDB
       expect((await storedIds(s, dev.id)).sort()).toEqual(sent);
-      expect((await s.service.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      const up = await s.service.http.inject({ method: 'GET', url: '/healthz' });
+      expect(up.statusCode).toBe(200);
+      expect(up.json().components.journal).toMatchObject({ ok: true, detail: 'backlog 0 readings' });
     } finally {
       await s.dispose();
     }

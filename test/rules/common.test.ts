@@ -52,7 +52,7 @@ describe('window edges shared with the engine', () => {
       type: 'raise', rule: 'kitchen.violation', family: 'kitchen', deviceId: 'cam-1', condition: 'rat', severity: 'critical',
       windowMs: 600 * S, summary: '', params: {}, evidence: { seqs: [] }, at,
     });
-    const alert = openAlert('a-1', raise(T0), { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy);
+    const alert = openAlert('a-1', raise(T0), { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy).alert;
     expect(repeats(alert, raise(T0 + gap))).toBe(inside);
   });
 

@@ -245,7 +245,7 @@ describe('elevator.trapped: one raise per incident', () => {
     const r = trapped([rd(fault(11, T0)), rd(fault(40, T0 + 60 * S)), rd(fault(11, T0 + 60 * S))]);
     const [first] = raises(r.effects[0]!);
     const [second] = raises(r.effects[2]!);
-    const alert = openAlert('a-1', first!, { id: 'elev-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy);
+    const alert = openAlert('a-1', first!, { id: 'elev-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy).alert;
     expect(repeats(alert, second!)).toBe(false);
     expect(opensRescueCase(first!)).toBe(true);
     expect(opensRescueCase(second!)).toBe(true);

@@ -116,16 +116,16 @@ describe('kitchen.violation: the raise', () => {
     const r = violations([rd(violation('smoking', T0)), rd(violation('smoking', T0 + gap))]);
     const [first] = raises(r.effects[0]!);
     const [second] = raises(r.effects[1]!);
-    const alert = openAlert('a-1', first!, { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy);
+    const alert = openAlert('a-1', first!, { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy).alert;
     expect(repeats(alert, second!) ? 'updated' : 'new').toBe(outcome);
   });
   it('the cooldown slides with each repeat (last occurrence), and types and cameras are separate conditions', () => {
     const r = violations([rd(violation('smoking', T0)), rd(violation('smoking', T0 + 500 * S)), rd(violation('smoking', T0 + 1000 * S))]);
-    let alert = openAlert('a-1', raises(r.effects[0]!)[0]!, { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy);
+    let alert = openAlert('a-1', raises(r.effects[0]!)[0]!, { id: 'cam-1', name: null, district: null, location: null, meta: {} }, defaultDeadlinePolicy).alert;
     for (const e of [r.effects[1]!, r.effects[2]!]) {
       const raise = raises(e)[0]!;
       expect(repeats(alert, raise)).toBe(true);
-      alert = repeatAlert(alert, raise);
+      alert = repeatAlert(alert, raise).alert;
     }
     expect(alert.count).toBe(3);
     const other = violations([rd(violation('rat', T0 + 10 * S)), rd(violation('smoking', T0 + 10 * S, { deviceId: 'cam-2' }))]);
@@ -276,7 +276,7 @@ describe('kitchen.repeat_offender: false positives', () => {
 
   it('builds the reference from an engine alert, for kitchen.violation alerts only', () => {
     const r = violations([rd(violation('rat', T0, { seq: 77 }))]);
-    const alert: Alert = openAlert('a-1', raises(r.effects[0]!)[0]!, { id: 'cam-1', name: null, district: null, location: null, meta: { storeId: 'S-1' } }, defaultDeadlinePolicy);
+    const alert: Alert = openAlert('a-1', raises(r.effects[0]!)[0]!, { id: 'cam-1', name: null, district: null, location: null, meta: { storeId: 'S-1' } }, defaultDeadlinePolicy).alert;
     expect(occurrenceRefFromAlert(alert, T0 + 5)).toEqual({ storeId: 'S-1', seqs: [77], at: T0 + 5 });
     expect(occurrenceRefFromAlert({ ...alert, rule: 'kitchen.camera_dark' }, T0)).toBeNull();
     expect(occurrenceRefFromAlert({ ...alert, params: {} }, T0)).toEqual({ storeId: 'S-1', seqs: [77], at: T0 });

@@ -83,9 +83,9 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
       ['elev-csv1', 'elevator', csvField(P.csvElevatorName), '30.36', '120.26', '330105', csvField(P.maintenanceUnit)].join(','),
       ['cam-csv1', 'kitchen', csvField(P.csvName), '30.40', '120.30', '330102', ''].join(','),
     ].join('\n');
-    const imp = await ts.service.http.inject({ method: 'POST', url: '/api/devices/import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv });
-    expect(imp.statusCode, imp.body).toBe(200);
-    const created = (imp.json() as { created: Array<{ id: string; family: string; secret: string }> }).created;
+    const imp = await ts.importDevices(csv);
+    expect(imp.status, JSON.stringify(imp.error)).toBe('done');
+    const created = imp.result!.created as Array<{ id: string; family: string; secret: string }>;
     const csvElev = created.find((d) => d.id === 'elev-csv1')!;
 
     // a username with markup is either refused by the API or shown as text

@@ -15,10 +15,18 @@ export function openAlert(id) {
   document.body.append(overlay);
   current = { id, overlay, drawer, alert: state.alerts.get(id) ?? null, readings: null, form: null };
   current.unsubscribe = subscribe((ev) => {
-    if (current && ev.kind === 'alert' && ev.alert.id === id) { current.alert = ev.alert; render(); }
+    if (current && ev.kind === 'alert' && ev.alert.id === id) { current.alert = withTimeline(ev.alert, current.alert, ev.entries); render(); }
   });
   render();
   void refresh();
+}
+
+/** `record` with the timeline entries of `prev` and `entries` together, by position, oldest first. */
+function withTimeline(record, prev, entries) {
+  const byN = new Map();
+  for (const e of prev?.timeline ?? []) byN.set(e.n, e);
+  for (const e of entries ?? []) byN.set(e.n, e);
+  return { ...record, timeline: [...byN.values()].sort((x, y) => x.n - y.n) };
 }
 
 export function closeAlert() {
@@ -33,7 +41,8 @@ async function refresh() {
   try {
     const a = await get(`/api/alerts/${encodeURIComponent(c.id)}`);
     if (current !== c) return;
-    if (!c.alert || c.alert.updatedAt <= a.updatedAt) c.alert = a;
+    // pushes may have arrived meanwhile: keep the newer record, and every entry of both
+    c.alert = !c.alert || c.alert.updatedAt <= a.updatedAt ? withTimeline(a, c.alert, a.timeline) : withTimeline(c.alert, a, a.timeline);
     render();
     const from = a.firstSeen - 60_000;
     const to = a.lastSeen + 60_000;
@@ -52,7 +61,7 @@ async function act(path, body) {
   try {
     const a = await post(`/api/alerts/${encodeURIComponent(c.id)}/${path}`, body);
     state.alerts.set(a.id, a);
-    if (current === c) { c.alert = a; c.form = null; render(); }
+    if (current === c) { c.alert = withTimeline(a, c.alert, a.timeline); c.form = null; render(); }
   } catch (err) {
     toast(`${err.status === 403 ? t('err.forbidden') : t('err.generic')}: ${err.message}`);
   }
@@ -111,7 +120,7 @@ function render() {
       h('table', {}, h('tbody', {}, c.readings.slice(-20).reverse().map((r) => h('tr', {},
         h('td', {}, fmtTime(Date.parse(r.ts))), h('td', {}, r.channel), h('td', { class: 'muted' }, compact(r.data)))))),
     h('h3', {}, t('detail.timeline')),
-    h('table', { id: 'detail-timeline' }, h('tbody', {}, [...a.timeline].reverse().map((e) => h('tr', {},
+    h('table', { id: 'detail-timeline' }, h('tbody', {}, [...(a.timeline ?? [])].reverse().map((e) => h('tr', {},
       h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))));
 }
 

@@ -52,7 +52,8 @@ export function applyLive(msg, role) {
         state.alerts.delete(oldest.id);
       }
     }
-    emit({ kind: 'alert', alert: a, change: msg.change });
+    // entries: the timeline entries this change appended (the push is a delta, not the history)
+    emit({ kind: 'alert', alert: a, change: msg.change, entries: msg.entries ?? [] });
   } else if (msg.type === 'rescueCase') {
     const c = msg.rescueCase;
     if (c.status === 'closed' || c.status === 'false_alarm') state.cases.delete(c.id); else state.cases.set(c.id, c);
