@@ -36,6 +36,20 @@ async function freshStore(file = tempFile()): Promise<DuckDbStore> {
 }
 
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
+
+/** A data directory as a build of schema `version` left it (that build's migrations, open for rows). */
+async function dataDirAtSchema(version: number) {
+  const file = tempFile();
+  mkdirSync(path.dirname(file), { recursive: true });
+  const db = await DuckDBInstance.create(file);
+  const c = await db.connect();
+  await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+  for (const [i, statements] of migrations.slice(0, version).entries()) {
+    for (const sql of statements) if (typeof sql === 'string') await c.run(sql);
+    await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
+  }
+  return { file, db, c };
+}
 let seq = 1000;
 
 function readingFrom(family: Family, channel: string, deviceId: string, payload: Record<string, unknown>, over: Partial<Reading> = {}): Reading {
@@ -393,16 +407,8 @@ describe('close and reopen', () => {
   });
 
   it('upgrades a data directory of the previous schema (2): readings kept in arrival order, then sorted by device', async () => {
-    const file = tempFile();
-    mkdirSync(path.dirname(file), { recursive: true });
     // a data directory as the build before device-clustered history left it
-    const db = await DuckDBInstance.create(file);
-    const c = await db.connect();
-    await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
-    for (const [i, statements] of migrations.slice(0, 2).entries()) {
-      for (const sql of statements) if (typeof sql === 'string') await c.run(sql);
-      await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
-    }
+    const { file, db, c } = await dataDirAtSchema(2);
     await c.run(`INSERT INTO devices VALUES ('up-lift', 'elevator', NULL, NULL, NULL, NULL, '{}', 'h', now(), now())`);
     await c.run(`INSERT INTO r_elevator_status SELECT i, 'up-lift', 'm' || i, make_timestamp((${T0}::BIGINT + i * 1000) * 1000),
       make_timestamp((${T0}::BIGINT + i * 1000) * 1000), 1, 3, true, true, false, 'stop', 0.0, false, 'normal', true, NULL FROM range(1, 3001) t(i)`);
@@ -426,15 +432,7 @@ describe('close and reopen', () => {
   });
 
   it('upgrades alerts of schema 4: each embedded timeline to rows, the record counted, deadlines as columns', async () => {
-    const file = tempFile();
-    mkdirSync(path.dirname(file), { recursive: true });
-    const db = await DuckDBInstance.create(file);
-    const c = await db.connect();
-    await c.run('CREATE TABLE schema_version (version INTEGER NOT NULL)');
-    for (const [i, statements] of migrations.slice(0, 4).entries()) {
-      for (const sql of statements) if (typeof sql === 'string') await c.run(sql);
-      await c.run('INSERT INTO schema_version VALUES (?)', [i + 1]);
-    }
+    const { file, db, c } = await dataDirAtSchema(4);
     const deadlines = { ackBy: T0 + 300_000, resolveBy: T0 + 7_200_000, ackWarnAt: null, resolveWarnAt: null, acknowledgedAt: T0 + 60_000, resolvedAt: null,
       ackWarned: false, ackBreached: false, resolveWarned: false, resolveBreached: false, reminders: 0, nextReminderAt: null, escalation: 0 };
     const doc = {

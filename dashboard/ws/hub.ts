@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
 import { rescueDeadlines, type RescuePolicy } from '../../alerts/domain/rescueCase.js';
+import { alertSortKey, type AlertKey } from '../../alerts/domain/alertQuery.js';
 import type { ConnectionTracker } from '../../broker/connectionState.js';
 import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
@@ -88,8 +89,16 @@ export class LiveHub {
 
   async start(): Promise<void> {
     const now = this.now();
-    // today's alerts so far, closed ones included, for the counts per family
-    for (const a of await this.deps.store.queryAlerts({ since: dayStart(now), limit: 100_000 })) this.today.see(a, now);
+    // today's alerts so far, closed ones included, for the counts per family: a page at a time,
+    // so a busy day does not hold every alert document in memory at once
+    const since = dayStart(now);
+    let after: AlertKey | null = null;
+    for (;;) {
+      const page = await this.deps.store.queryAlerts({ since, sort: 'firstSeen', after, limit: 2000 });
+      for (const a of page) this.today.see(a, now);
+      if (page.length < 2000) break;
+      after = alertSortKey(page.at(-1)!, 'firstSeen');
+    }
     for (const a of this.deps.engine.activeAlerts()) this.today.see(a, now);
     this.deps.engine.on((e) => this.onEngineEvent(e));
     // a session that ends (logout, user disabled, deleted, new password) ends its live push
