@@ -3,7 +3,7 @@
 import { get, post, session } from './api.js';
 import { alertCountdown } from './countdown.js';
 import { clear, h, safeUrl, toast } from './dom.js';
-import { conditionLabel, fmtTime, ruleName, t, tv } from './i18n.js';
+import { conditionLabel, fill, fmtTime, ruleName, t, tv } from './i18n.js';
 import { mayHandle, state, subscribe } from './state.js';
 
 let current = null;
@@ -120,6 +120,8 @@ function render() {
       h('table', {}, h('tbody', {}, c.readings.slice(-20).reverse().map((r) => h('tr', {},
         h('td', {}, fmtTime(Date.parse(r.ts))), h('td', {}, r.channel), h('td', { class: 'muted' }, compact(r.data)))))),
     h('h3', {}, t('detail.timeline')),
+    // the detail carries the newest entries; say so when the alert has more
+    (a.events ?? 0) > (a.timeline ?? []).length ? h('p', { class: 'muted' }, fill(t('detail.timelineOlder'), { shown: (a.timeline ?? []).length, total: a.events })) : null,
     h('table', { id: 'detail-timeline' }, h('tbody', {}, [...(a.timeline ?? [])].reverse().map((e) => h('tr', {},
       h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))));
 }
