@@ -4,7 +4,7 @@
  * Connections: one writer (appenders inside explicit transactions: the appender work is
  * synchronous and cheap, the COMMIT with its WAL fsync runs off the event loop), one for
  * control writes (registry, users, state) and one for reads. DuckDB allows a single writing
- * process per file (NOTES.md), so CLIs write through the service's API, never directly.
+ * process per file (docs/domain.md §7), so CLIs write through the service's API, never directly.
  */
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -241,7 +241,7 @@ export class DuckDbStore implements Store {
           FROM ${source} WHERE ${where.join(' AND ')} ORDER BY ts DESC, seq DESC LIMIT ?`, params);
         for (const row of rows) out.push(toStoredReading(channel, t, row));
       }
-      // newest last, as PROTOCOL.md asks; across channels keep the newest `limit` overall
+      // newest last, as docs/protocol.md asks; across channels keep the newest `limit` overall
       out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
       return out.slice(Math.max(0, out.length - q.limit));
     });
@@ -566,21 +566,28 @@ export class DuckDbStore implements Store {
         await state.run();
       }
       if (cp.alerts.length) {
-        // in place: the record is small (the timeline is rows of its own), so a note rewrites
-        // a few hundred bytes, not the alert's whole history
-        const a = await c.prepare(`INSERT INTO alerts (id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc,
-            ack_by, resolve_by, acknowledged_at, resolved_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?,
-            epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT))
+        // In place, and in one statement: the record is small (the timeline is rows of its own),
+        // so a note rewrites a few hundred bytes, not the alert's history. The rows go through a
+        // staging table first: DuckDB's ON CONFLICT run once per row held ~400 KB per row until
+        // COMMIT (3,000 changed alerts in one checkpoint hit a 512 MB limit); once for all is flat.
+        await c.run('CREATE TEMP TABLE IF NOT EXISTS alert_stage AS SELECT * FROM alerts LIMIT 0');
+        await c.run('DELETE FROM alert_stage');
+        const tuple = '(?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT))';
+        for (let at = 0; at < cp.alerts.length; at += ALERT_ROWS_PER_INSERT) {
+          const slice = cp.alerts.slice(at, at + ALERT_ROWS_PER_INSERT);
+          const params: DuckDBValue[] = [];
+          for (const x of slice) {
+            const d = x.deadlines;
+            params.push(x.id, x.family, x.rule, x.severity, x.status, x.device.id, x.device.district, x.firstSeen, x.lastSeen, x.updatedAt, JSON.stringify(x),
+              d.ackBy, d.resolveBy, d.acknowledgedAt, d.resolvedAt);
+          }
+          await c.run(`INSERT INTO alert_stage (${ALERT_COLUMNS}) VALUES ${slice.map(() => tuple).join(', ')}`, params);
+        }
+        await c.run(`INSERT INTO alerts (${ALERT_COLUMNS}) SELECT ${ALERT_COLUMNS} FROM alert_stage
           ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, status = excluded.status, last_seen = excluded.last_seen,
             updated_at = excluded.updated_at, doc = excluded.doc, ack_by = excluded.ack_by, resolve_by = excluded.resolve_by,
             acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at`);
-        for (const x of cp.alerts) {
-          const d = x.deadlines;
-          a.bind([x.id, x.family, x.rule, x.severity, x.status, x.device.id, x.device.district, x.firstSeen, x.lastSeen, x.updatedAt, JSON.stringify(x),
-            d.ackBy, d.resolveBy, d.acknowledgedAt, d.resolvedAt]);
-          await a.run();
-        }
+        await c.run('DELETE FROM alert_stage');
       }
       // appended rows, several to a statement
       for (let at = 0; at < cp.timeline.length; at += TIMELINE_ROWS_PER_INSERT) {
@@ -696,12 +703,21 @@ export class DuckDbStore implements Store {
   }
 
   upsertCylinders(records: readonly CylinderRecord[]): Promise<void> {
+    // staged, then one statement: a row at a time took ~1.5 ms a row (162,000 cylinders, minutes
+    // of the control connection held); slices of rows with the event loop free between them
     return this.controlTx(async (c) => {
-      const stmt = await c.prepare('INSERT OR REPLACE INTO cylinders (code, owner_station_id, status, doc, updated_at) VALUES (?, ?, ?, ?, now())');
-      for (const r of records) {
-        stmt.bind([r.code, r.ownerStationId, r.status, JSON.stringify(r)]);
-        await stmt.run();
+      await c.run('CREATE TEMP TABLE IF NOT EXISTS cylinder_stage (code VARCHAR, owner_station_id VARCHAR, status VARCHAR, doc VARCHAR)');
+      await c.run('DELETE FROM cylinder_stage');
+      for (let at = 0; at < records.length; at += CYLINDER_ROWS_PER_INSERT) {
+        const slice = records.slice(at, at + CYLINDER_ROWS_PER_INSERT);
+        const params: DuckDBValue[] = [];
+        for (const r of slice) params.push(r.code, r.ownerStationId, r.status, JSON.stringify(r));
+        await c.run(`INSERT INTO cylinder_stage VALUES ${slice.map(() => '(?, ?, ?, ?)').join(', ')}`, params);
       }
+      // a code given twice in one import: the last one wins, as row by row it did
+      await c.run(`INSERT OR REPLACE INTO cylinders (code, owner_station_id, status, doc, updated_at)
+        SELECT code, last(owner_station_id ORDER BY rowid), last(status ORDER BY rowid), last(doc ORDER BY rowid), now() FROM cylinder_stage GROUP BY code`);
+      await c.run('DELETE FROM cylinder_stage');
     });
   }
 
@@ -827,6 +843,11 @@ export class DuckDbStore implements Store {
 
 /** Timeline rows per INSERT statement in a checkpoint. */
 const TIMELINE_ROWS_PER_INSERT = 200;
+/** Alert records per INSERT into the staging table in a checkpoint. */
+const ALERT_ROWS_PER_INSERT = 100;
+/** Cylinder records per INSERT into the staging table of an import. */
+const CYLINDER_ROWS_PER_INSERT = 250;
+const ALERT_COLUMNS = 'id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by, acknowledged_at, resolved_at';
 
 /** Each sort of alertQuery.ts as SQL expressions, in the same order and direction as its key. */
 const alertSortSql: Record<AlertSort, string[]> = {

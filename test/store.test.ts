@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePayload } from '../ingest/decode.js';
 import { channelList, type Family } from '../ingest/schemas/index.js';
 import { examplePayload } from '../ingest/schemas/examples.js';
+import { openAlert } from '../alerts/domain/alert.js';
+import { defaultDeadlinePolicy } from '../alerts/domain/deadlines.js';
+import type { CylinderRecord } from '../alerts/domain/types.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import { migrate, migrations } from '../store/migrations.js';
 import type { ConnectionState, DeadLetter, DeviceRecord, Reading, UserRecord } from '../store/types.js';
@@ -499,6 +502,41 @@ describe('DuckDB settings', () => {
       await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bulk writes within the memory limit', () => {
+  const alert = (i: number, count = 1) => ({
+    ...openAlert(`a-${i}`, {
+      type: 'raise', rule: 'kitchen.violation', family: 'kitchen', deviceId: `cam-${i}`, condition: 'rat', severity: 'major', windowMs: 600_000,
+      summary: 'rat', params: { type: 'rat' }, evidence: { seqs: [i], values: { note: 'x'.repeat(300) } }, at: T0 + i,
+    }, { id: `cam-${i}`, name: null, district: '330106', location: null, meta: { storeId: `S-${i % 50}` } }, defaultDeadlinePolicy).alert,
+    count,
+  });
+
+  it('one engine checkpoint of 5,000 changed alerts, twice (insert, then update in place), at a 128 MB DuckDB limit', async () => {
+    // DuckDB's ON CONFLICT once per row held ~400 KB a row until COMMIT: 3,000 alerts passed 512 MB
+    const s = new DuckDbStore(tempFile(), { memoryLimit: '128MB' });
+    await s.open();
+    stores.push(s);
+    const alerts = Array.from({ length: 5000 }, (_v, i) => alert(i));
+    const timeline = alerts.map((a) => ({ alertId: a.id, entry: { n: 0, at: a.firstSeen, by: 'system', action: 'opened' as const } }));
+    await s.saveEngineCheckpoint({ lastSeq: 1, ruleStates: {}, alerts, timeline, cases: [] });
+    await s.saveEngineCheckpoint({ lastSeq: 2, ruleStates: {}, alerts: alerts.map((a) => ({ ...a, count: 2 })), timeline: [], cases: [] });
+    expect((await s.queryAlerts({ limit: 10_000 })).map((a) => a.count)).toEqual(Array(5000).fill(2));
+    expect(await s.alertTimeline('a-4999', 10)).toEqual([{ n: 0, at: T0 + 4999, by: 'system', action: 'opened' }]);
+  });
+
+  it('a cylinder import of 20,000 records in one go; a code given twice keeps the last', async () => {
+    const s = new DuckDbStore(tempFile(), { memoryLimit: '128MB' });
+    await s.open();
+    stores.push(s);
+    const rec = (i: number, status = 'in_service') => ({ code: `C${i}`, ownerStationId: 'ST-1', status, note: 'y'.repeat(200) }) as unknown as CylinderRecord;
+    await s.upsertCylinders(Array.from({ length: 20_000 }, (_v, i) => rec(i)));
+    await s.upsertCylinders([rec(0, 'retired'), rec(1), rec(0, 'scrapped')]);
+    const all = await s.loadCylinders();
+    expect(all).toHaveLength(20_000);
+    expect(all.find((r) => r.code === 'C0')!.status).toBe('scrapped');
   });
 });
 
