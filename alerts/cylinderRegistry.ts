@@ -1,6 +1,6 @@
 /**
  * The cylinder registry (一瓶一码一档): one record per cylinder, held in memory for the scan
- * check (a reply is due within 200 ms, PROTOCOL.md) and written through to the store.
+ * check (a reply is due within 200 ms, docs/protocol.md) and written through to the store.
  * Imports (CSV or JSON, by API and CLI) are all or nothing, every bad row reported.
  */
 import { CodedError } from '../service/codes.js';

@@ -180,7 +180,7 @@ export class AlertEngine {
 
   /**
    * A reading accepted but not yet committed. The cylinder allow/refuse reply is due within
-   * 200 ms (PROTOCOL.md) and depends on the registry, not on the disk, so it leaves now; the
+   * 200 ms (docs/protocol.md) and depends on the registry, not on the disk, so it leaves now; the
    * same scan is evaluated again after its commit for alerts, and that reply is not repeated.
    */
   handleAccepted(r: Reading): void {

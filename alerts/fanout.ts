@@ -6,7 +6,7 @@
 import type { AlertEngine, EngineEvent } from './engine.js';
 import type { Webhooks } from './webhooks.js';
 
-/** `kitchen.violation` -> `alerts/kitchen/violation` (PROTOCOL.md: alerts/{family}/{rule}). */
+/** `kitchen.violation` -> `alerts/kitchen/violation` (docs/protocol.md: alerts/{family}/{rule}). */
 export function alertTopic(family: string, rule: string): string {
   const short = rule.startsWith(family + '.') ? rule.slice(family.length + 1) : rule;
   return `alerts/${family}/${short}`;

@@ -1,6 +1,7 @@
 /**
- * Topic ACL (PROTOCOL.md, Transport): a device publishes only under its own
- * `{family}/{id}/` on its family's channels and subscribes only to its own reply topics.
+ * Topic ACL (docs/protocol.md, Topics and what a device may do): a device publishes only
+ * under its own `{family}/{id}/` on its family's channels and subscribes only to its own
+ * reply topics.
  * Pure functions of (identity, topic).
  */
 import type { DeviceCode } from '../service/codes.js';
@@ -9,7 +10,7 @@ import { parseDeviceTopic, type DeviceTopic } from '../ingest/topic.js';
 
 /**
  * Who is on the connection. `anonymous` exists only in open mode; `user` is a dashboard
- * account used by an integration to subscribe to alerts (PROTOCOL.md: alerts/{family}/{rule},
+ * account used by an integration to subscribe to alerts (docs/protocol.md: alerts/{family}/{rule},
  * only clients granted that permission).
  */
 export type Identity =

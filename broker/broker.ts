@@ -430,7 +430,7 @@ export class Broker implements DeviceReplier {
     const sender = last?.sender ?? this.sender(client);
     const decision = checkPublish(who, packet.topic);
     if (!decision.ok) {
-      // topic abuse may close the connection (PROTOCOL.md, Bad input) [MQTT-3.3.5-2]
+      // topic abuse may close the connection (docs/protocol.md, Bad input) [MQTT-3.3.5-2]
       const replyTo = who.kind === 'device' ? { family: who.family, deviceId: who.deviceId } : decision.topic;
       this.ingest.reject(sender, msg, replyTo, { reason: decision.reason, detail: decision.detail }, Date.now(), cb, true);
       return;

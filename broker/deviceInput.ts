@@ -1,5 +1,5 @@
 /**
- * What an operator may say about a device when registering it (PROTOCOL.md
+ * What an operator may say about a device when registering it (docs/protocol.md
  * `POST /api/devices`), one schema per family for the metadata. Used by the API, the bulk
  * import (JSON and CSV) and the CLI.
  */
@@ -22,7 +22,7 @@ export const deviceMeta = {
     userUnit: text().optional(),
     maintenanceUnit: text().optional(),
     maintenancePhone: text(32).optional(),
-    /** per-elevator arrival deadline override (DOMAIN.md: 30 min city, 60 min elsewhere) */
+    /** per-elevator arrival deadline override (docs/domain.md §2: 30 min city, 60 min elsewhere) */
     arrivalDeadlineMin: z.coerce.number().int().min(5).max(240).optional(),
   }),
   cylinder: z.strictObject({

@@ -2,7 +2,7 @@
  * A hard cap on MQTT packet size, checked as soon as the fixed header's Remaining Length is
  * read, before the body is buffered. mqtt-packet would otherwise buffer up to 256 MB for one
  * packet. Payloads between MQTT_MAX_PAYLOAD_BYTES and this cap are still read, then
- * dead-lettered as too_large with the connection kept (PROTOCOL.md); beyond it the
+ * dead-lettered as too_large with the connection kept (docs/protocol.md, Bad input); beyond it the
  * connection is closed and the event recorded as packet_too_large.
  */
 import type { Client } from 'aedes';

@@ -1,5 +1,5 @@
 /**
- * Roles (PROTOCOL.md, Operator HTTP API): admin may do everything; operators handle the
+ * Roles (docs/protocol.md, Operator HTTP API): admin may do everything; operators handle the
  * monitoring wall; dispatchers handle 96333 elevator rescue.
  */
 export const roles = ['admin', 'operator', 'dispatcher'] as const;

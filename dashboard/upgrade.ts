@@ -1,6 +1,6 @@
 /**
  * WebSocket upgrades on the HTTP port, dispatched by path: `/mqtt` (MQTT over WebSocket,
- * PROTOCOL.md Transport) and, later, `/ws` (the dashboard's live push).
+ * docs/protocol.md, Transport) and, later, `/ws` (the dashboard's live push).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';

@@ -69,9 +69,9 @@ export class Users {
   }
 
   /**
-   * Create user `admin` if missing (PROTOCOL.md): password from ADMIN_PASSWORD, or a
-   * generated one written once to DATA_DIR/admin-password.txt. Returns that file's path
-   * when one was written, so start-up can name it in the log.
+   * Create user `admin` if missing (docs/protocol.md, Operator HTTP API): password from
+   * ADMIN_PASSWORD, or a generated one written once to DATA_DIR/admin-password.txt. Returns
+   * that file's path when one was written, so start-up can name it in the log.
    */
   async ensureAdmin(dataDir: string, adminPassword: string | undefined): Promise<string | null> {
     if (this.byName.has('admin') || await this.store.getUser('admin')) return null;

@@ -1,7 +1,7 @@
 /**
  * Remembers (deviceId, msgId) pairs of stored readings for duplicate detection
- * (PROTOCOL.md: "a device that never got its PUBACK publishes again, and the platform
- * stores it once"), compactly enough that DEDUPE_WINDOW_S at full rate fits: 10 minutes at
+ * (docs/protocol.md: a device that never got its PUBACK publishes again, and the platform
+ * stores it once), compactly enough that DEDUPE_WINDOW_S at full rate fits: 10 minutes at
  * 5,000 readings/s is 3M pairs, ~80 MB here, where a Set of "device\nmsgId" strings needed
  * ~150 bytes a pair and, capped at 1M pairs, remembered only 200 s at that rate.
  *

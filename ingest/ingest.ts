@@ -1,5 +1,5 @@
 /**
- * The ingest pipeline, run inside the broker's `authorizePublish` hook (NOTES.md: a
+ * The ingest pipeline, run inside the broker's `authorizePublish` hook (docs/domain.md §7: a
  * subscribing client measured 5-10x slower, and only that hook runs before the PUBACK).
  *
  * Steps per message, in order: decode (size, UTF-8, JSON, schema) -> dedupe by

@@ -1,5 +1,5 @@
 /**
- * Topic grammar of PROTOCOL.md: `{family}/{deviceId}/{channel}`, where a platform -> device
+ * Topic grammar of docs/protocol.md: `{family}/{deviceId}/{channel}`, where a platform -> device
  * channel may have two levels (`scan/reply`).
  */
 import { deviceIdPattern, isFamily, type Family } from './schemas/index.js';

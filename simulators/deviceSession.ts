@@ -1,7 +1,7 @@
 /**
  * One device's session, run the way device firmware should: connect with its own
  * credentials, subscribe to its reply topics, publish one valid message on every channel of
- * its family with QoS 1 and time each PUBACK (PROTOCOL.md: the PUBACK means stored).
+ * its family with QoS 1 and time each PUBACK (docs/protocol.md: the PUBACK means stored).
  * Optionally one invalid message, to show the error reply a device gets.
  */
 import { randomBytes } from 'node:crypto';
@@ -35,7 +35,7 @@ export interface SessionResult {
   problems: string[];
 }
 
-// PROTOCOL.md asks for the scan reply within 200 ms; wait a little longer before saying none came.
+// docs/protocol.md asks for the scan reply within 200 ms; wait a little longer before saying none came.
 const SCAN_REPLY_WAIT_MS = 1000;
 
 export async function runDeviceSession(device: DeviceIdentity, opts: SessionOptions): Promise<SessionResult> {
@@ -106,7 +106,7 @@ export async function runDeviceSession(device: DeviceIdentity, opts: SessionOpti
       const reply = await scanReplies.wait(scanMsgId, SCAN_REPLY_WAIT_MS);
       opts.log(reply
         ? `  scan/reply   decision=${reply.decision}${reply.reasons.length ? ` reasons=${reply.reasons.join(',')}` : ''}  msgId=${reply.msgId}`
-        : `  note: no scan/reply for msgId=${scanMsgId} within ${SCAN_REPLY_WAIT_MS} ms (PROTOCOL.md asks for one within 200 ms)`);
+        : `  note: no scan/reply for msgId=${scanMsgId} within ${SCAN_REPLY_WAIT_MS} ms (docs/protocol.md asks for one within 200 ms)`);
     }
   } finally {
     ending = true;

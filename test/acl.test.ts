@@ -1,6 +1,7 @@
 /**
  * Topic grammar (ingest/topic.ts) and the topic ACL (broker/acl.ts): who may publish and
- * subscribe where (PROTOCOL.md, Transport and Topics). Pure functions, table-tested.
+ * subscribe where (docs/protocol.md, Transport; Topics and what a device may do). Pure
+ * functions, table-tested.
  */
 import { describe, expect, it } from 'vitest';
 import { checkPublish, checkSubscribe, type Identity } from '../broker/acl.js';

@@ -1,5 +1,5 @@
 /**
- * The operator HTTP API (PROTOCOL.md, Operator HTTP API) on a real service: every route via
+ * The operator HTTP API (docs/protocol.md, Operator HTTP API) on a real service: every route via
  * inject, with readings and dead letters produced by real devices over MQTT.
  */
 import type { MqttClient } from 'mqtt';

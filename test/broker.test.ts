@@ -1,6 +1,6 @@
 /**
  * The broker and ingest over real sockets: a real service (DuckDB in a temp dir) and MQTT.js
- * clients. What PROTOCOL.md promises a device, checked from the device's side.
+ * clients. What docs/protocol.md promises a device, checked from the device's side.
  */
 import { connect, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

@@ -75,7 +75,7 @@ describe('defaults', () => {
     expect(() => loadConfig({ INGEST_JOURNAL_MAX_BACKLOG: '0' })).toThrow(/INGEST_JOURNAL_MAX_BACKLOG/);
   });
 
-  it('PROTOCOL.md defaults: MQTT_PORT 1883, HTTP_PORT 3000, DATA_DIR ./data', () => {
+  it('docs/protocol.md defaults: MQTT_PORT 1883, HTTP_PORT 3000, DATA_DIR ./data', () => {
     expect(settings.MQTT_PORT.default).toBe(1883);
     expect(settings.HTTP_PORT.default).toBe(3000);
     expect(settings.DATA_DIR.default).toBe('./data');

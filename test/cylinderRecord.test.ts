@@ -141,7 +141,7 @@ describe('helpers', () => {
     expect(normalizeModel(raw)).toBe(model);
   });
 
-  it('every model default is a positive mass, YSP15 14.5 kg (DOMAIN.md)', () => {
+  it('every model default is a positive mass, YSP15 14.5 kg (docs/domain.md §3)', () => {
     expect(defaultMaxFillKgByModel.YSP15).toBe(14.5);
     for (const kg of Object.values(defaultMaxFillKgByModel)) expect(kg).toBeGreaterThan(0);
   });

@@ -1,5 +1,5 @@
 /**
- * The device contract of PROTOCOL.md as zod schemas (ingest/schemas): every example
+ * The device contract of docs/protocol.md as zod schemas (ingest/schemas): every example
  * validates, and tables of valid / invalid payloads per channel pin each field's type,
  * range edges (just under / at / just over), enums and required-ness.
  */
@@ -39,7 +39,7 @@ function issuePaths(r: ReturnType<typeof parse>): string[] {
 const s = (n: number): string => 'x'.repeat(n);
 
 describe('channel list', () => {
-  it('has exactly the (family, channel) pairs of PROTOCOL.md', () => {
+  it('has exactly the (family, channel) pairs of docs/protocol.md', () => {
     expect(channelList.map((c) => c.key).sort()).toEqual([
       'cylinder/heartbeat', 'cylinder/scan',
       'dispenser/heartbeat', 'dispenser/tamper', 'dispenser/tank', 'dispenser/txn',

@@ -1,5 +1,5 @@
 /**
- * One row of the cylinder registry (一瓶一码一档, DOMAIN.md section 3), as imported from CSV or
+ * One row of the cylinder registry (一瓶一码一档, docs/domain.md §3), as imported from CSV or
  * JSON, validated and normalised into the `CylinderRecord` the rules read.
  *
  * Accepted input, per field (CSV cells are strings; JSON may use numbers and arrays):
@@ -28,7 +28,7 @@ export const DEFAULT_DESIGN_LIFE_YEARS = 8;
 
 /**
  * Maximum fill mass (kg) by model, used when a row has no `maxFillKg`.
- * - YSP15: 14.5 kg [reg, DOMAIN.md section 3: "YSP15: 14.5 +/- 0.5 kg"]; older series named
+ * - YSP15: 14.5 kg [reg, docs/domain.md §3: YSP15 14.5 +/- 0.5 kg]; older series named
  *   by nominal fill mass (GB 5842-1996 `YSP-15`).
  * - GB 5842-2006 series, named by nominal water volume in litres: the maximum fill is
  *   0.42 kg of LPG per litre of volume [reg, GB 5842-2006 model table as commonly summarised;

@@ -113,7 +113,7 @@ export function openAlert(id: string, raise: RaiseAlert, device: AlertDevice, po
 
 /**
  * Does a raise repeat this alert? Same key, not closed, and the last occurrence within the
- * rule's window (DOMAIN.md: a repeat of the same camera+type within 600 s updates the open alert).
+ * rule's window (docs/domain.md §1: a repeat of the same camera+type within 600 s updates the open alert).
  */
 export function repeats(a: Alert, raise: RaiseAlert): boolean {
   return !isClosed(a) && a.rule === raise.rule && a.device.id === raise.deviceId && a.condition === raise.condition
@@ -179,7 +179,7 @@ export function autoResolve(a: Alert, reason: string, now: number): AlertStep {
 }
 
 /**
- * An AI detection that was wrong (a "rat" that was a cat, DOMAIN.md section 1): closed, and it
+ * An AI detection that was wrong (a "rat" that was a cat, docs/domain.md §1): closed, and it
  * must not count against the store. Kitchen alerts only.
  */
 export function markFalsePositive(a: Alert, by: string, now: number, note?: string): ActionResult {

@@ -1,5 +1,5 @@
 /**
- * Handling deadlines (超期预警, DOMAIN.md section 5): per severity an acknowledge deadline and
+ * Handling deadlines (超期预警, docs/domain.md §5): per severity an acknowledge deadline and
  * a resolve deadline, a warning before each, an escalation on breach, and reminders until
  * the alert is acknowledged. Complaint-handling measures run on the same pattern [reg, SAMR
  * complaint-handling measures]. Pure: evaluated on the engine's clock with `now` passed in.
@@ -24,7 +24,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-/** DOMAIN.md section 5 defaults: critical 5 min / 2 h, major 30 min / 24 h, minor 4 h / 7 days. */
+/** docs/domain.md §5 defaults: critical 5 min / 2 h, major 30 min / 24 h, minor 4 h / 7 days. */
 export const defaultDeadlinePolicy: DeadlinePolicy = {
   bySeverity: {
     critical: { ackMs: 5 * MIN, resolveMs: 2 * HOUR },

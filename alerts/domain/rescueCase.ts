@@ -1,5 +1,5 @@
 /**
- * The 96333 elevator rescue case (DOMAIN.md section 2): alarm received -> dispatched to the
+ * The 96333 elevator rescue case (docs/domain.md §2): alarm received -> dispatched to the
  * maintenance unit -> unit acknowledges -> arrives on site -> passengers released ->
  * follow-up call -> closed, or false alarm. Each step is timestamped by the person who
  * records it [reg, provincial 96333 rules]. Deadlines [reg, TSG T5002 and city rules]: the

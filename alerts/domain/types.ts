@@ -24,7 +24,7 @@ export interface DeviceInfo {
   meta: Record<string, unknown>;
 }
 
-/** A cylinder's record (一瓶一码一档), DOMAIN.md section 3. Dates are epoch ms (UTC midnight). */
+/** A cylinder's record (一瓶一码一档), docs/domain.md §3. Dates are epoch ms (UTC midnight). */
 export interface CylinderRecord {
   code: string;
   model: string;
@@ -80,7 +80,7 @@ export interface ResolveAlert {
 
 export type ScanDecision = 'allow' | 'refuse';
 
-/** The allow/refuse answer to a cylinder scan, sent on cylinder/{id}/scan/reply (PROTOCOL.md). */
+/** The allow/refuse answer to a cylinder scan, sent on cylinder/{id}/scan/reply (docs/protocol.md). */
 export interface ScanReply {
   type: 'scanReply';
   deviceId: string;
@@ -91,7 +91,7 @@ export interface ScanReply {
   at: number;
 }
 
-/** Flag (or unflag) a store on the repeat-offender list (红黑榜), DOMAIN.md section 1. */
+/** Flag (or unflag) a store on the repeat-offender list (红黑榜), docs/domain.md §1. */
 export interface FlagStore {
   type: 'flagStore';
   storeId: string;

@@ -1,5 +1,5 @@
 /**
- * Every alert rule of DOMAIN.md, one list per family (docs/rules.md indexes their docs).
+ * Every alert rule of docs/domain.md §1-§4, one list per family (docs/rules.md indexes their docs).
  */
 import type { AnyRule } from '../ruleRunner.js';
 import { familyOfflineRules } from './common/index.js';

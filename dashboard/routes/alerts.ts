@@ -1,5 +1,5 @@
 /**
- * Alerts, 96333 rescue cases and the repeat-offender flag list (PROTOCOL.md Operator HTTP
+ * Alerts, 96333 rescue cases and the repeat-offender flag list (docs/protocol.md, Operator HTTP
  * API, minimum: GET /api/alerts, GET /api/alerts/:id, ack, resolve; plus assign, note and
  * false positive). Actions are persisted before the answer, and fan out to every client.
  */

@@ -1,5 +1,5 @@
 /**
- * Login, logout and users (PROTOCOL.md: POST /api/login -> {token, role}). Every password
+ * Login, logout and users (docs/protocol.md: POST /api/login -> {token, role}). Every password
  * check goes through Users.check and its guard (docs/security.md, Password checks); the
  * routes that take a password also have a per-address request budget (@fastify/rate-limit).
  */

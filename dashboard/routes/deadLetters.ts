@@ -1,4 +1,4 @@
-/** Dead letters: every message that was not stored as a reading, with its reason (PROTOCOL.md, Bad input). */
+/** Dead letters: every message that was not stored as a reading, with its reason (docs/protocol.md, Bad input). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TimeParam, iso, limitParam, filterText } from './common.js';

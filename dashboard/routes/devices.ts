@@ -1,6 +1,6 @@
 /**
- * The device registry API (PROTOCOL.md): register one device, bulk import (JSON array or
- * CSV), list, get, rotate a secret, and a device's readings.
+ * The device registry API (docs/protocol.md, Operator HTTP API): register one device, bulk
+ * import (JSON array or CSV), list, get, rotate a secret, and a device's readings.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';

@@ -1,5 +1,5 @@
 /**
- * On-time handling statistics (DOMAIN.md section 5): of the alerts first seen in a period,
+ * On-time handling statistics (docs/domain.md §5): of the alerts first seen in a period,
  * how many were acknowledged and resolved by their deadlines, per family, per district and
  * per day (China Standard Time days). Pending alerts before their deadline and alerts without
  * one (info) are counted apart and do not enter the rates.

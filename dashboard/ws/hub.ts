@@ -1,5 +1,5 @@
 /**
- * The dashboard's live push, `GET /ws` (PROTOCOL.md; docs/dashboard.md, Live push): every
+ * The dashboard's live push, `GET /ws` (docs/protocol.md; docs/dashboard.md, Live push): every
  * alert and rescue-case change from the engine goes to every signed-in client at once,
  * numbered for catch-up, plus live statistics every few seconds.
  *

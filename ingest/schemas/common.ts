@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
-/** Device families and their channels, as in PROTOCOL.md (Topics). */
+/** Device families and their channels, as in docs/protocol.md (Topics). */
 export const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'] as const;
 export type Family = (typeof families)[number];
 
-/** deviceId pattern from PROTOCOL.md: `[A-Za-z0-9_-]{1,64}`. */
+/** deviceId pattern from docs/protocol.md: `[A-Za-z0-9_-]{1,64}`. */
 export const deviceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 export const DeviceId = z.string().regex(deviceIdPattern, 'must match [A-Za-z0-9_-]{1,64}');
 
@@ -17,7 +17,7 @@ const MIN_TS = Date.UTC(2000, 0, 1);
 const MAX_TS = Date.UTC(2100, 0, 1);
 
 /**
- * `ts`: RFC 3339 with an offset, or integer epoch milliseconds (PROTOCOL.md, Common fields).
+ * `ts`: RFC 3339 with an offset, or integer epoch milliseconds (docs/protocol.md, Payloads).
  * Normalised to epoch milliseconds. Epoch *seconds* is a common firmware mistake; the
  * message says so instead of a bare range error.
  */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { common } from './common.js';
 
-/** GB/T 24476 style codes (DOMAIN.md section 2): faults 1-15, events 40-47. */
+/** GB/T 24476 style codes (docs/domain.md §2): faults 1-15, events 40-47. */
 export const faultCodes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] as const;
 export const eventCodes = [40, 41, 42, 43, 44, 45, 46, 47] as const;
 const knownCodes = new Set<number>([...faultCodes, ...eventCodes]);

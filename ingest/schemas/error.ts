@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** platform -> device `{family}/{id}/error` (PROTOCOL.md). `reason` is a code from service/codes.ts. */
+/** platform -> device `{family}/{id}/error` (docs/protocol.md). `reason` is a code from service/codes.ts. */
 export const deviceError = z.object({
   msgId: z.string().optional(),
   topic: z.string(),

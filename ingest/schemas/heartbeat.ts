@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { common } from './common.js';
 
-/** any/heartbeat: liveness; every other field is optional (PROTOCOL.md). */
+/** any/heartbeat: liveness; every other field is optional (docs/protocol.md). */
 export const heartbeat = z.object({
   ...common,
   fw: z.string().max(64).optional(),

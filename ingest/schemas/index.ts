@@ -1,5 +1,5 @@
 /**
- * One zod schema per (family, channel): the device contract of PROTOCOL.md in code.
+ * One zod schema per (family, channel): the device contract of docs/protocol.md in code.
  * Ingest validates with these, simulators build messages that pass them, the docs table
  * and the tests are generated from / checked against them.
  */
@@ -19,7 +19,7 @@ export * from './cylinder.js';
 export * from './dispenser.js';
 export * from './error.js';
 
-/** Device -> platform channels per family (PROTOCOL.md, Topics). */
+/** Device -> platform channels per family (docs/protocol.md, Topics). */
 export const channelSchemas = {
   kitchen: { heartbeat, violation: kitchenViolation },
   elevator: { heartbeat, status: elevatorStatus, fault: elevatorFault },

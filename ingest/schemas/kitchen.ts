@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { common, Ident } from './common.js';
 
-/** Detection types (PROTOCOL.md kitchen/violation; DOMAIN.md section 1). */
+/** Detection types (docs/protocol.md kitchen/violation; docs/domain.md §1). */
 export const violationTypes = [
   'rat', 'no_chef_hat', 'no_mask', 'no_uniform', 'no_gloves', 'smoking', 'phone',
   'trash_uncovered', 'unattended_flame', 'board_mixed', 'containers_stacked',

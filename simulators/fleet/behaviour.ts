@@ -1,7 +1,7 @@
 /**
  * Device behaviour, one generator per family. Each is a pure function of (state, rng, now):
  * it returns the next state and the messages to publish (channel + payload, exactly
- * PROTOCOL.md and the ingest zod schemas). No sockets, no clock, no globals: the runner owns
+ * docs/protocol.md and the ingest zod schemas). No sockets, no clock, no globals: the runner owns
  * those, tests drive these directly (test/simulators/behaviour.test.ts).
  *
  * Times are platform epoch ms. Every interval is given in "scenario time" and divided by the

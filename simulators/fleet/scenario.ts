@@ -67,7 +67,7 @@ export type Expectation = z.output<typeof expectation>;
 export const scenarioSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
   description: z.string().min(1),
-  /** the DOMAIN.md rules this scenario exercises */
+  /** the rules of docs/domain.md §1-§4 this scenario exercises */
   rules: z.array(z.string()).default([]),
   /** what the service needs: ALERT_OVERRIDES (an object) and ALERT_TICK_MS */
   service: z.strictObject({

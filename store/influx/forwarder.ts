@@ -16,7 +16,7 @@
  *    timestamps.
  *
  * The client's WriteApi is deliberately not used: its retry buffer drops lines past
- * maxBufferLines and close() drops what is left (NOTES.md). We send each batch with the
+ * maxBufferLines and close() drops what is left (docs/domain.md §7). We send each batch with the
  * client's transport and treat anything but success as "not written".
  *
  * Ordering: the group commit writes batches one at a time in seq order, each in one

@@ -26,7 +26,7 @@ const then = (a: Tracked, r: ActionResult | AlertStep): Tracked => {
 };
 const open = (over: Partial<RaiseAlert> = {}): Tracked => track(openAlert('a1', raise(over), device, policy));
 
-describe('deadlines per severity (DOMAIN.md section 5)', () => {
+describe('deadlines per severity (docs/domain.md §5)', () => {
   it.each<[Severity, number | null, number | null]>([
     ['critical', 5 * MIN, 120 * MIN],
     ['major', 30 * MIN, 24 * 60 * MIN],

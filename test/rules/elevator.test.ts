@@ -1,5 +1,5 @@
 /**
- * Elevator rules (DOMAIN.md section 2): elevator.fault (severity of every code, 11 left to
+ * Elevator rules (docs/domain.md §2): elevator.fault (severity of every code, 11 left to
  * trapped, 40 resolves), elevator.trapped (code 11 and the 90 s / 15 s status timers at
  * every edge, reset, one raise per incident, rescue case), elevator.repeated_trapping
  * (3 in 30 days, edges, incidents counted once), and state through JSON.

@@ -1,5 +1,5 @@
 /**
- * Kitchen rules (DOMAIN.md section 1): kitchen.violation (confidence edge, risk class and
+ * Kitchen rules (docs/domain.md §1): kitchen.violation (confidence edge, risk class and
  * severity of every type, evidence, the 600 s cooldown as the engine applies it) and
  * kitchen.repeat_offender (2/3/4 alerts, cooldown repeats counted once, the 7-day edge,
  * false positives unflagging, state through JSON).

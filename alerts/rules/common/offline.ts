@@ -6,7 +6,7 @@
  *
  * Why it matters: a kitchen camera going dark is itself an evasion and its offline status is
  * monitored [reg, Yunnan DB53/T 1173]; an elevator terminal offline for 3 missed heartbeats
- * is alerted (DOMAIN.md section 2). Thresholds for cylinders and dispensers are [default].
+ * is alerted (docs/domain.md §2). Thresholds for cylinders and dispensers are [default].
  *
  * Time: `lastSeen` is the platform receive time (`receivedAt`) of the newest reading, and the
  * engine's clock (`now`) for connection events and ticks. Both are the platform's clock, so a
@@ -198,7 +198,7 @@ export const cameraDarkRule = offlineRule('kitchen', 'kitchen.camera_dark', {
   severity: 'major',
 });
 
-/** Elevator terminal offline: 3 missed heartbeats of 60 s (DOMAIN.md section 2; the 60 s period is [default]). */
+/** Elevator terminal offline: 3 missed heartbeats of 60 s (docs/domain.md §2; the 60 s period is [default]). */
 export const elevatorOfflineRule = offlineRule('elevator', 'elevator.offline', {
   heartbeatIntervalS: 60,
   missedHeartbeats: 3,

@@ -1,7 +1,7 @@
 /**
  * A per-key (device, store) record for rule state that stays cheap to update immutably at
  * city scale. Rule state must be plain JSON and rules must not mutate their input, so each
- * reading returns a new state; with one flat record of 25,000 elevators (DOMAIN.md, one city)
+ * reading returns a new state; with one flat record of 25,000 elevators (docs/domain.md §0, one city)
  * every copy costs ~25 ms in V8, on every status reading. Here the keys are spread over a
  * fixed number of leaves (FNV-1a of the key) held in groups: an update copies the group list,
  * one group and one leaf of a few dozen keys. With 1,024 leaves in 32 groups of 32 that is

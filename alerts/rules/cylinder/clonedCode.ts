@@ -1,6 +1,6 @@
 /**
  * `cylinder.cloned_code`: the same cylinder code scanned at two different stations within
- * 1 h [default, DOMAIN.md section 3]. One cylinder cannot be in two places at once; a code
+ * 1 h [default, docs/domain.md §3]. One cylinder cannot be in two places at once; a code
  * seen at two stations that close in time was copied onto another cylinder (often one
  * without a valid record, to get it through the filling gate).
  *
@@ -24,7 +24,7 @@ import { DAY, HOUR, noEffects } from '../common/util.js';
 import { SWEEP_EVERY_MS, expiredKeys, scanOf, stateKey } from './scanWindow.js';
 
 export interface ClonedCodeConfig {
-  /** two stations within this (device time) raise [default, DOMAIN.md: 1 h] */
+  /** two stations within this (device time) raise [default, docs/domain.md §3: 1 h] */
   windowMs: number;
   /** scans are remembered this much longer, for late uploads [default] */
   lateArrivalMs: number;

@@ -1,5 +1,5 @@
 /**
- * LPG cylinder rules (DOMAIN.md section 3; docs/rules/cylinder.md).
+ * LPG cylinder rules (docs/domain.md §3; docs/rules/cylinder.md).
  * cylinder.scan_check also emits the alerts `cylinder.refused` and `cylinder.inspection_due`.
  */
 import type { AnyRule } from '../common/util.js';

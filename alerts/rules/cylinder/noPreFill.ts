@@ -1,6 +1,6 @@
 /**
  * `cylinder.no_pre_fill`: a `fill` scan at a station without a `pre_fill` check of that
- * cylinder at that station in the previous 2 h [default, DOMAIN.md section 3]. The pre-fill
+ * cylinder at that station in the previous 2 h [default, docs/domain.md §3]. The pre-fill
  * check is where the registry gate (cylinder.scan_check) runs; filling without it bypasses
  * the gate.
  *
@@ -22,7 +22,7 @@ import { DAY, HOUR, noEffects, withinWindow } from '../common/util.js';
 import { SWEEP_EVERY_MS, expiredKeys, scanOf, stateKey } from './scanWindow.js';
 
 export interface NoPreFillConfig {
-  /** the pre_fill must be at most this long before the fill [default, DOMAIN.md: 2 h] */
+  /** the pre_fill must be at most this long before the fill [default, docs/domain.md §3: 2 h] */
   windowMs: number;
   /** pre_fill scans are remembered this much longer, for fills uploaded late [default] */
   lateArrivalMs: number;

@@ -1,6 +1,6 @@
 /**
- * `cylinder.scan_check`: the allow/refuse answer to every cylinder scan (PROTOCOL.md
- * cylinder/scan/reply), from the cylinder's record (一瓶一码一档, DOMAIN.md section 3).
+ * `cylinder.scan_check`: the allow/refuse answer to every cylinder scan (docs/protocol.md
+ * cylinder/scan/reply), from the cylinder's record (一瓶一码一档, docs/domain.md §3).
  *
  * Exactly one `scanReply` per scan. Reasons, in the order of `scanReasons`:
  * - `unregistered`: no record for the code [reg, TSG 23-2021: only registered cylinders are filled].
@@ -11,7 +11,7 @@
  * - `inspection_overdue`: nextInspection is before the scan day [reg, TSG 23-2021].
  * - `not_owner`: the scanning station is neither the owner nor entrusted [reg, TSG 23-2021:
  *   a station fills only its own or entrusted cylinders].
- * - `overfilled`: netKg > maxFillKg + overfillToleranceKg [reg, DOMAIN.md: YSP15 14.5 +/- 0.5 kg].
+ * - `overfilled`: netKg > maxFillKg + overfillToleranceKg [reg, docs/domain.md §3: YSP15 14.5 +/- 0.5 kg].
  * - `inspection_due_soon`: next inspection within dueSoonDays, informational [default].
  *
  * Date edges: a limit date is the last day allowed, like an inspection due date: on the
@@ -56,9 +56,9 @@ export interface ScanCheckConfig {
   lifeExtensionByInspection: boolean;
   /** used only when a record has no nextInspection: (lastInspection or mfgDate) + this [practice: LPG cylinders every 4 years] */
   inspectionIntervalYears: number;
-  /** inspection due within this many days (0 = due today) is `inspection_due_soon` [default, DOMAIN.md] */
+  /** inspection due within this many days (0 = due today) is `inspection_due_soon` [default, docs/domain.md §3] */
   dueSoonDays: number;
-  /** netKg above maxFillKg + this is `overfilled` [reg, DOMAIN.md: YSP15 14.5 +/- 0.5 kg] */
+  /** netKg above maxFillKg + this is `overfilled` [reg, docs/domain.md §3: YSP15 14.5 +/- 0.5 kg] */
   overfillToleranceKg: number;
   /** points where a problem refuses the scan [default] */
   gatePoints: ScanPoint[];
@@ -100,7 +100,7 @@ export interface CylinderCheck {
 
 const grams = (kg: number): number => Math.round(kg * 1000);
 
-/** Canonical order of reasons: the order of `scanReasons` (PROTOCOL.md). */
+/** Canonical order of reasons: the order of `scanReasons` (docs/protocol.md). */
 export function sortReasons(reasons: Iterable<ScanReason>): ScanReason[] {
   const set = new Set(reasons);
   return scanReasons.filter((r) => set.has(r));

@@ -1,6 +1,6 @@
 /**
  * `dispenser.amount_mismatch`: the charged amount differs from volume x unit price by more
- * than 0.01 yuan [default, DOMAIN.md section 4]. A board that charges for more than it
+ * than 0.01 yuan [default, docs/domain.md §4]. A board that charges for more than it
  * measures, or a price table swapped under the display, shows here.
  *
  * Arithmetic (all integers): volume in mL and unit price in milli-yuan (both exact for the
@@ -16,7 +16,7 @@ import { DAY, noEffects } from '../common/util.js';
 import { divRoundHalfUp, milli, nozzleCondition, txnOf } from './txn.js';
 
 export interface AmountMismatchConfig {
-  /** |amount - volume x price| above this many fen (0.01 yuan each) raises [default, DOMAIN.md: 0.01 yuan] */
+  /** |amount - volume x price| above this many fen (0.01 yuan each) raises [default, docs/domain.md §4: 0.01 yuan] */
   toleranceFen: number;
   severity: Severity;
   alertWindowMs: number;

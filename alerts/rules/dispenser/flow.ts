@@ -1,6 +1,6 @@
 /**
- * `dispenser.flow`: average flow volumeL / durationS above 1.5 L/s [default, DOMAIN.md
- * section 4]. Car nozzles deliver up to about 0.8 L/s (50 L/min), so a transaction claiming
+ * `dispenser.flow`: average flow volumeL / durationS above 1.5 L/s [default,
+ * docs/domain.md §4]. Car nozzles deliver up to about 0.8 L/s (50 L/min), so a transaction claiming
  * more was not metered by the pump it names: injected pulses or a swapped encoder inflate
  * the volume without the time it takes to pump it. High-flow truck diesel nozzles can run
  * faster: give their grade its own limit in maxLitresPerSecondByGrade.
@@ -16,7 +16,7 @@ import { DAY, noEffects } from '../common/util.js';
 import { exceeds, nozzleCondition, round2, txnOf } from './txn.js';
 
 export interface FlowConfig {
-  /** [default, DOMAIN.md] average L/s above this raises */
+  /** [default, docs/domain.md §4] average L/s above this raises */
   maxLitresPerSecond: number;
   /** per grade overrides, e.g. { '0#diesel': 2.2 } for high-flow truck lanes [default: none] */
   maxLitresPerSecondByGrade: Record<string, number>;

@@ -1,4 +1,4 @@
-/** Fuel dispenser anti-cheating rules (DOMAIN.md section 4; docs/rules/dispenser.md). */
+/** Fuel dispenser anti-cheating rules (docs/domain.md §4; docs/rules/dispenser.md). */
 import type { AnyRule } from '../common/util.js';
 import { amountMismatch } from './amountMismatch.js';
 import { flow } from './flow.js';

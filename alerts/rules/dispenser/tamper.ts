@@ -1,6 +1,6 @@
 /**
  * `dispenser.tamper`: any tamper or self-lock event from a dispenser (seal opened, board or
- * encoder swapped, cover opened, parameters changed, self-lock) [default, DOMAIN.md section 4:
+ * encoder swapped, cover opened, parameters changed, self-lock) [default, docs/domain.md §4:
  * broken seals and swapped boards or encoders are the known cheats; a dispenser self-locks
  * when its own anti-cheat check trips]. Every kind is critical: the dispenser's metrology can
  * no longer be trusted until it is inspected and resealed.

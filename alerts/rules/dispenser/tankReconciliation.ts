@@ -1,7 +1,7 @@
 /**
  * `dispenser.tank_reconciliation`: per tank and calendar day, the fuel that left the tank
  * (tank gauge) against the fuel the nozzles drawing from it metered, difference above 0.5 %
- * [default, DOMAIN.md section 4]. Tank drop > metered: fuel left unmetered (a nozzle not
+ * [default, docs/domain.md §4]. Tank drop > metered: fuel left unmetered (a nozzle not
  * reporting, a leak, theft). Metered > tank drop: the dispensers register more than they
  * deliver, i.e. customers are short-changed, the cheat this platform exists to catch.
  *
@@ -50,7 +50,7 @@ export interface TankReconciliationConfig {
   utcOffsetMinutes: number;
   /** the reconciliation period: a day [default]; shorter ones (a shift, or seconds for a scenario) must divide a day */
   periodMs: number;
-  /** |tank drop - metered| above this percentage of the metered volume raises [default, DOMAIN.md: 0.5 %] */
+  /** |tank drop - metered| above this percentage of the metered volume raises [default, docs/domain.md §4: 0.5 %] */
   maxDifferencePct: number;
   /** ... and above this many litres, the gauge's resolution [default] */
   minDifferenceL: number;

@@ -1,6 +1,6 @@
 /**
  * `dispenser.totalizer`: each nozzle's lifetime totaliser must advance by exactly the volume
- * of each transaction [default, DOMAIN.md section 4; rolled-back totalisers are a known cheat].
+ * of each transaction [default, docs/domain.md §4; rolled-back totalisers are a known cheat].
  *
  * Per (stationId, dispenserId, nozzle) the last totalizerL is kept. On the next transaction,
  * in whole mL:
@@ -25,7 +25,7 @@ import { DAY, noEffects } from '../common/util.js';
 import { milli, nozzleCondition, stateKey, txnOf } from './txn.js';
 
 export interface TotalizerConfig {
-  /** allowed |totaliser - (previous + volume)| [default, DOMAIN.md: 0.01 L] */
+  /** allowed |totaliser - (previous + volume)| [default, docs/domain.md §4: 0.01 L] */
   toleranceL: number;
   gapSeverity: Severity;
   rollbackSeverity: Severity;

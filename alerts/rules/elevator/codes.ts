@@ -1,9 +1,9 @@
 /**
  * Elevator fault and event codes as the 96333 platform receives them from IoT terminals
- * (DOMAIN.md section 2; GB/T 24476-2023 style uploads [practice]): faults 1-11 as used by
+ * (docs/domain.md §2; GB/T 24476-2023 style uploads [practice]): faults 1-11 as used by
  * regulator uploads, 12-15 added by us, events 40-47.
  *
- * English names are DOMAIN.md's. Of the Chinese names DOMAIN.md gives 冲顶 (9), 蹲底 (10) and
+ * English names are those of docs/domain.md §2, whose Chinese names are 冲顶 (9), 蹲底 (10) and
  * 困人 (11); the others are our translation of the English name for the UI, not quotations
  * from the standard.
  */
@@ -21,7 +21,7 @@ export interface ElevatorCodeInfo {
    * (11 is elevator.trapped's, 40 resolves)
    */
   severity: Severity | null;
-  /** dangerous faults are critical (DOMAIN.md: "dangerous faults (5, 9, 10, 12) as critical") */
+  /** dangerous faults are critical (docs/domain.md §2: dangerous faults 5, 9, 10, 12 are critical) */
   dangerous: boolean;
   /** another rule owns this code */
   handledBy?: string;

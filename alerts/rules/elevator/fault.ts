@@ -5,7 +5,7 @@
  * since the last 40. Code 11 (trapped passenger) is left to elevator.trapped, which opens the
  * 96333 rescue case; raising it here too would show one incident twice.
  *
- * Severities (DOMAIN.md section 2): the dangerous faults 5 unintended movement, 9 overtravel
+ * Severities (docs/domain.md §2): the dangerous faults 5 unintended movement, 9 overtravel
  * top, 10 bottoming and 12 overspeed are critical; other faults (15 alarm button included)
  * and 41 mains power lost are major; the mode events 42-47 are info (an operator should see
  * that an elevator is on inspection or fire service, but nothing is wrong).

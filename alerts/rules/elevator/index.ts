@@ -1,4 +1,4 @@
-/** Elevator rules (DOMAIN.md section 2), for the engine to register. docs/rules/elevator.md has one row each. */
+/** Elevator rules (docs/domain.md §2), for the engine to register. docs/rules/elevator.md has one row each. */
 import { elevatorOfflineRule } from '../common/offline.js';
 import type { AnyRule } from '../common/util.js';
 import { faultRule } from './fault.js';

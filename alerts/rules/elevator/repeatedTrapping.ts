@@ -1,7 +1,7 @@
 /**
  * elevator.repeated_trapping: a trapped incident on the same elevator 3 times within 30 days
- * is a hazard (DOMAIN.md section 2, "a trapped incident on the same elevator 3 times in 30
- * days as a hazard"): raised major, condition ''. Later incidents within the window update
+ * is a hazard (docs/domain.md §2: 3 trapped incidents on one elevator within 30 days make it
+ * a hazard): raised major, condition ''. Later incidents within the window update
  * the open hazard alert (count + 1). Nothing resolves it automatically: the elevator needs an
  * inspection, and an operator closes the alert.
  *
@@ -28,9 +28,9 @@ import {
 export const REPEATED_TRAPPING_RULE_ID = 'elevator.repeated_trapping';
 
 export interface RepeatedTrappingConfig extends TrappedDetectorConfig {
-  /** this many incidents within windowMs are a hazard [DOMAIN.md: 3] */
+  /** this many incidents within windowMs are a hazard [docs/domain.md §2: 3] */
   incidents: number;
-  /** [DOMAIN.md: 30 days] */
+  /** [docs/domain.md §2: 30 days] */
   windowMs: number;
   severity: Severity;
 }

@@ -3,7 +3,7 @@
  * opens a 96333 rescue case (alerts/domain/rescueCase.ts; `opensRescueCase` below).
  *
  * Two ways to detect it:
- * - fault code 11 from the terminal (DOMAIN.md section 2, regulator upload codes);
+ * - fault code 11 from the terminal (docs/domain.md §2, regulator upload codes);
  * - from the running status when no code is sent [practice, terminal firmware]: passenger
  *   present, door closed and not moving for 90 s at a floor (in the door zone), or 15 s
  *   outside a door zone (stopped between floors: nobody can get out).
@@ -24,7 +24,7 @@
  * keeps a terminal with a wrong clock (or a lagging one) from firing early or never. The
  * cost: network delay shifts the start by the delivery delay, which is small against 15 s.
  *
- * Service modes (our default, not DOMAIN.md): in inspection and fire service the car is run
+ * Service modes (our default, not docs/domain.md §2): in inspection and fire service the car is run
  * by a technician or a firefighter; a person inside with the door shut is not trapped, and a
  * false 96333 dispatch is expensive. Out of service and emergency power still count: people
  * can be trapped in a car taken out of service or running on emergency power. Set

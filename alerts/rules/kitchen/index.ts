@@ -1,4 +1,4 @@
-/** Kitchen-camera rules (DOMAIN.md section 1), for the engine to register. docs/rules/kitchen.md has one row each. */
+/** Kitchen-camera rules (docs/domain.md §1), for the engine to register. docs/rules/kitchen.md has one row each. */
 import { cameraDarkRule } from '../common/offline.js';
 import type { AnyRule } from '../common/util.js';
 import { repeatOffenderRule } from './repeatOffender.js';

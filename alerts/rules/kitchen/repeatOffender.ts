@@ -1,6 +1,6 @@
 /**
  * kitchen.repeat_offender: 3 or more class-1/2 violation alerts for one store within 7 days
- * flag the store for the public red/black list (红黑榜) [default, DOMAIN.md section 1].
+ * flag the store for the public red/black list (红黑榜) [default, docs/domain.md §1].
  * "Class-2+" means class 2 or worse, i.e. classes 1 and 2; class 3 only feeds a periodic score.
  *
  * What counts is distinct alerts, as the operator sees them: the rule replays the engine's
@@ -9,7 +9,7 @@
  * every 10 s counts once. Detections below `minConfidence` raise no alert and do not count.
  * Both keys must equal kitchen.violation's.
  *
- * False positives must not count against the store (DOMAIN.md section 1): the engine calls
+ * False positives must not count against the store (docs/domain.md §1): the engine calls
  * `markFalsePositive` when an operator marks a kitchen.violation alert so; that occurrence
  * leaves the count and, if the flag no longer stands, the store is unflagged and this rule's
  * alert resolved. An alert closed by the operator (resolved or false positive) is closed for

@@ -12,7 +12,7 @@
  *   from the raise's `windowMs` (condition = the violation type), so the rule keeps no state.
  *
  * The alert keeps the evidence (seq, snapshot, confidence, box, store) so an operator can
- * check it and mark a wrong detection a false positive (DOMAIN.md section 1).
+ * check it and mark a wrong detection a false positive (docs/domain.md §1).
  */
 import type { KitchenViolation, ViolationType } from '../../../ingest/schemas/kitchen.js';
 import { violationTypes } from '../../../ingest/schemas/kitchen.js';
@@ -40,7 +40,7 @@ export const riskClasses: Readonly<Record<ViolationType, RiskClass>> = {
   phone: 3,
 };
 
-/** Names for the UI and docs (DOMAIN.md section 1). */
+/** Names for the UI and docs (docs/domain.md §1). */
 export const violationNames: Readonly<Record<ViolationType, { zh: string; en: string }>> = {
   rat: { zh: '老鼠', en: 'rat' },
   no_chef_hat: { zh: '未戴厨师帽', en: 'no chef hat' },
