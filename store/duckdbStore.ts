@@ -67,6 +67,12 @@ export class DuckDbStore implements Store {
   private writer: DuckDBConnection | null = null;
   private control: DuckDBConnection | null = null;
   private reader: DuckDBConnection | null = null;
+  /**
+   * Reads of alerts and rescue cases (the operators' lists, details and statistics) on a
+   * connection of their own: they never wait behind reading-history scans, the replay or the
+   * history's catalog changes, which the reader connection serialises.
+   */
+  private records: DuckDBConnection | null = null;
   /** device-clustered history's seals and merges (readingArchive.ts): long statements of their own */
   private maint: DuckDBConnection | null = null;
   private readonly appenders = new Map<string, DuckDBAppender>();
@@ -74,6 +80,7 @@ export class DuckDbStore implements Store {
   private readonly writeQueue = new Serial();
   private readonly controlQueue = new Serial();
   private readonly readQueue = new Serial();
+  private readonly recordsQueue = new Serial();
   private readonly maintQueue = new Serial();
   private readonly archive = new ReadingArchive((fn) => this.readQueue.run(fn));
   private closing = false;
@@ -101,6 +108,7 @@ export class DuckDbStore implements Store {
     this.writer = await this.instance.connect();
     this.control = await this.instance.connect();
     this.reader = await this.instance.connect();
+    this.records = await this.instance.connect();
     this.maint = await this.instance.connect();
     await migrate(this.control);
     await this.archive.load(this.control);
@@ -115,21 +123,22 @@ export class DuckDbStore implements Store {
     await this.writeQueue.idle();
     await this.controlQueue.idle();
     await this.readQueue.idle();
+    await this.recordsQueue.idle();
     for (const a of this.appenders.values()) {
       try { a.closeSync(); } catch { /* already failed: nothing left to flush */ }
     }
     this.appenders.clear();
     this.chunkWriters.clear();
-    for (const c of [this.writer, this.control, this.reader, this.maint]) c?.closeSync();
+    for (const c of [this.writer, this.control, this.reader, this.records, this.maint]) c?.closeSync();
     // CHECKPOINT is implicit on the last close: the WAL is folded into the file.
     this.instance?.closeSync();
-    this.writer = this.control = this.reader = this.maint = null;
+    this.writer = this.control = this.reader = this.records = this.maint = null;
     this.instance = null;
     this.closing = false;
     this.deviceImportOpen = false; // its temporary table went with the connection
   }
 
-  private conn(which: 'writer' | 'control' | 'reader' | 'maint'): DuckDBConnection {
+  private conn(which: 'writer' | 'control' | 'reader' | 'records' | 'maint'): DuckDBConnection {
     const c = this[which];
     if (!c) throw new Error('store is not open');
     return c;
@@ -623,11 +632,11 @@ export class DuckDbStore implements Store {
   }
 
   loadActiveAlerts(): Promise<Alert[]> {
-    return this.read(async (c) => (await all(c, "SELECT doc FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY last_seen")).map((r) => JSON.parse(String(r.doc)) as Alert));
+    return this.readRecords(async (c) => (await all(c, "SELECT doc FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY last_seen")).map((r) => JSON.parse(String(r.doc)) as Alert));
   }
 
   queryAlerts(q: AlertQuery): Promise<Alert[]> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const { where, params } = alertWhere(q);
       const sort = alertSortSql[q.sort ?? 'lastSeen'];
       if (q.after) {
@@ -646,14 +655,14 @@ export class DuckDbStore implements Store {
   }
 
   getAlert(id: string): Promise<Alert | null> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const rows = await all(c, 'SELECT doc FROM alerts WHERE id = ?', [id]);
       return rows[0] ? JSON.parse(String(rows[0].doc)) as Alert : null;
     });
   }
 
   alertTimeline(alertId: string, limit: number, before?: number): Promise<TimelineEntry[]> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const rows = await all(c, `SELECT n, epoch_ms(happened_at)::DOUBLE AS at, actor, action, note FROM alert_timeline
         WHERE alert_id = ? ${before === undefined ? '' : 'AND n < ?'} ORDER BY n DESC LIMIT ?`, before === undefined ? [alertId, limit] : [alertId, before, limit]);
       return rows.reverse().map((r) => ({
@@ -663,7 +672,7 @@ export class DuckDbStore implements Store {
   }
 
   alertOutcomes(q: AlertOutcomeQuery): Promise<AlertOutcome[]> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const { where, params } = alertWhere({ ...(q.family ? { family: q.family } : {}), ...(q.district ? { district: q.district } : {}), until: q.to });
       where.push('first_seen >= epoch_ms(?::BIGINT)');
       params.push(q.from, q.limit);
@@ -679,11 +688,11 @@ export class DuckDbStore implements Store {
   }
 
   loadActiveRescueCases(): Promise<RescueCase[]> {
-    return this.read(async (c) => (await all(c, "SELECT doc FROM rescue_cases WHERE status NOT IN ('closed', 'false_alarm') ORDER BY alarm_at")).map((r) => JSON.parse(String(r.doc)) as RescueCase));
+    return this.readRecords(async (c) => (await all(c, "SELECT doc FROM rescue_cases WHERE status NOT IN ('closed', 'false_alarm') ORDER BY alarm_at")).map((r) => JSON.parse(String(r.doc)) as RescueCase));
   }
 
   queryRescueCases(q: RescueCaseQuery): Promise<RescueCase[]> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const where: string[] = [];
       const params: DuckDBValue[] = [];
       if (q.status?.length) { where.push(`status IN (${q.status.map(() => '?').join(', ')})`); params.push(...q.status); }
@@ -696,7 +705,7 @@ export class DuckDbStore implements Store {
   }
 
   getRescueCase(id: string): Promise<RescueCase | null> {
-    return this.read(async (c) => {
+    return this.readRecords(async (c) => {
       const rows = await all(c, 'SELECT doc FROM rescue_cases WHERE id = ?', [id]);
       return rows[0] ? JSON.parse(String(rows[0].doc)) as RescueCase : null;
     });
@@ -769,6 +778,11 @@ export class DuckDbStore implements Store {
 
   private read<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     return this.readQueue.run(() => fn(this.conn('reader')));
+  }
+
+  /** Reads of alerts and cases: their own connection (see `records`). */
+  private readRecords<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.recordsQueue.run(() => fn(this.conn('records')));
   }
 
   checkpointStatus(): CheckpointStatus {
