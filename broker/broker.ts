@@ -21,9 +21,10 @@ import { ConnectionLimits, type ConnectionLimitStatus, type PreAuthReason, type 
 import type { ConnectionTracker } from './connectionState.js';
 import type { DeviceRegistry } from './deviceRegistry.js';
 import type { Users } from '../dashboard/users.js';
-import { guardPacketSize } from './packetGuard.js';
-import { coalescePubacks } from './pubackWriter.js';
-import { readPublishesFast } from './publishReader.js';
+import { guardPacketSize } from './internals/packetGuard.js';
+import { coalescePubacks } from './internals/pubackWriter.js';
+import { readPublishesFast } from './internals/publishReader.js';
+import { assertPatchedInternals } from './internals/selfCheck.js';
 
 
 export class Broker implements DeviceReplier {
@@ -66,6 +67,7 @@ export class Broker implements DeviceReplier {
   }
 
   async start(): Promise<void> {
+    assertPatchedInternals();
     const aedes = await Aedes.createBroker({
       drainTimeout: this.config.drainTimeoutMs,
       connectTimeout: this.config.connectTimeoutMs,

@@ -1,5 +1,5 @@
 /**
- * The coalescing PUBACK writer (broker/pubackWriter.ts): a device's connection receives
+ * The coalescing PUBACK writer (broker/internals/pubackWriter.ts): a device's connection receives
  * exactly the bytes mqtt-packet would have written, in the same order, whatever mix of
  * packets aedes writes in whatever ticks; only the number of writes changes.
  */
@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { coalescePubacks } from '../broker/pubackWriter.js';
+import { coalescePubacks } from '../broker/internals/pubackWriter.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,5 +1,5 @@
 /**
- * The PUBLISH reader (broker/publishReader.ts) against mqtt-packet's own parser: the same
+ * The PUBLISH reader (broker/internals/publishReader.ts) against mqtt-packet's own parser: the same
  * bytes, cut into reads at random points, must give the same packets and the same first error,
  * with the packet size guard installed on both as the broker does.
  */
@@ -7,8 +7,8 @@ import type { Client } from 'aedes';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it, vi } from 'vitest';
-import { guardPacketSize } from '../broker/packetGuard.js';
-import { KEEP_MAX_BYTES, readPublishesFast } from '../broker/publishReader.js';
+import { guardPacketSize } from '../broker/internals/packetGuard.js';
+import { KEEP_MAX_BYTES, readPublishesFast } from '../broker/internals/publishReader.js';
 
 const MAX_PACKET = 100_000;
 

@@ -12,7 +12,7 @@
  * the same way, on the parser, so aedes sees no difference. Everything else goes to
  * mqtt-packet unchanged: any other packet type, a PUBLISH whose lengths do not add up or
  * whose QoS is 3 (mqtt-packet then reports the error exactly as before), a packet over the
- * size cap (broker/packetGuard.ts then closes the connection), and any data that arrives
+ * size cap (broker/internals/packetGuard.ts then closes the connection), and any data that arrives
  * while mqtt-packet holds part of a packet. A PUBLISH cut by the end of a read is kept (a
  * copy of that packet's bytes only) for the next read; if that read does not complete it
  * either, or it is larger than `KEEP_MAX_BYTES`, it is left to mqtt-packet, whose buffer list
