@@ -3,10 +3,10 @@
  * check (a reply is due within 200 ms, docs/protocol.md) and written through to the store.
  * Imports (CSV or JSON, by API and CLI) are all or nothing, every bad row reported.
  */
-import { CodedError } from '../service/codes.js';
+import { CodedError } from '../core/codes.js';
 import type { Store } from '../store/types.js';
-import { parseCylinderRecord } from './cylinders/cylinderRecord.js';
-import type { CylinderRecord } from './domain/types.js';
+import { parseCylinderRecord } from '../core/cylinders/cylinderRecord.js';
+import type { CylinderRecord } from '../core/alerts/types.js';
 
 export interface CylinderImportResult {
   created: number;

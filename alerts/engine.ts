@@ -10,20 +10,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CodedError } from '../service/codes.js';
+import { CodedError } from '../core/codes.js';
 import type { AlertOutcome, AlertOutcomeQuery, DeviceRecord, Reading, Store } from '../store/types.js';
 import {
   acknowledge, addNote, alertKey, assign, autoResolve, deadlineEvents, isClosed, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve,
   type ActionResult, type Alert, type AlertDevice, type AlertStep, type TimelineAction, type TimelineEntry,
-} from './domain/alert.js';
-import { activeStatuses, closedStatuses, compareKeys, alertSortKey, pageOf, type AlertFilter, type AlertKey, type AlertSort } from './domain/alertQuery.js';
-import { evaluateDeadlines, type DeadlinePolicy } from './domain/deadlines.js';
+} from '../core/alerts/alert.js';
+import { activeStatuses, closedStatuses, compareKeys, alertSortKey, pageOf, type AlertFilter, type AlertKey, type AlertSort } from '../core/alerts/alertQuery.js';
+import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines.js';
 import {
   evaluateRescue, isFinished, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescuePolicy, type RescueStatus,
-} from './domain/rescueCase.js';
-import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert, ScanReply } from './domain/types.js';
-import { RuleRunner, type AnyRule } from './ruleRunner.js';
-import { withTransientMaps } from './rules/common/shardedMap.js';
+} from '../core/alerts/rescueCase.js';
+import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert, ScanReply } from '../core/alerts/types.js';
+import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
+import { withTransientMaps } from '../core/rules/common/shardedMap.js';
 
 export interface EngineOptions {
   rules: readonly AnyRule[];

@@ -6,10 +6,10 @@
  */
 import type { AlertOverrides } from '../service/config.js';
 import { ConfigError } from '../service/config.js';
-import { defaultDeadlinePolicy, type DeadlinePolicy } from './domain/deadlines.js';
-import { defaultRescuePolicy, type RescuePolicy } from './domain/rescueCase.js';
-import type { Severity } from './domain/types.js';
-import type { AnyRule } from './ruleRunner.js';
+import { defaultDeadlinePolicy, type DeadlinePolicy } from '../core/alerts/deadlines.js';
+import { defaultRescuePolicy, type RescuePolicy } from '../core/alerts/rescueCase.js';
+import type { Severity } from '../core/alerts/types.js';
+import type { AnyRule } from '../core/ruleRunner.js';
 
 const MIN = 60_000;
 

@@ -37,7 +37,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { violationTypes } from '../ingest/schemas/kitchen.js';
+import { violationTypes } from '../core/schemas/kitchen.js';
 import { startBackgroundLoad, type BackgroundLoad, type Counters } from './lib/backgroundLoad.js';
 import { adminToken, importDevices, pct, registerDevices, startOurs, waitFor } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';

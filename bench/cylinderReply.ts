@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { registerDevices, startMosquitto, startOurs, type Device } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
 

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { registerDevices, scrapeMetrics, startMosquitto, startOurs, storedCount, waitFor, type Device } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish, PINGREQ } from './lib/rawMqtt.js';
 

@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { freePort, registerDevices, scrapeMetrics, startOurs, storedCount, waitFor } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
 

@@ -18,7 +18,7 @@
  * Pure functions of (identity, requested id, clean session).
  */
 import { randomUUID } from 'node:crypto';
-import type { Identity } from './acl.js';
+import type { Identity } from '../core/acl.js';
 
 export const USER_CLIENT_ID_PREFIX = 'user:';
 export const ANONYMOUS_CLIENT_ID_PREFIX = 'anon:';

@@ -3,10 +3,10 @@
  * Held in memory (authentication on every CONNECT must not touch the disk; 100k devices
  * are a few tens of MB) and written through to the store.
  */
-import { CodedError } from '../service/codes.js';
-import type { Family } from '../ingest/schemas/index.js';
+import { CodedError } from '../core/codes.js';
+import type { Family } from '../core/schemas/index.js';
 import type { DeviceImportWriter, DeviceQuery, DeviceRecord, Store } from '../store/types.js';
-import { deviceInput, type DeviceInput } from './deviceInput.js';
+import { deviceInput, type DeviceInput } from '../core/deviceInput.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
 
 export type OnConflict = 'error' | 'skip' | 'update';

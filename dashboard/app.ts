@@ -1,7 +1,7 @@
 /**
  * Builds the HTTP app (fastify) apart from `listen`, so route tests use `inject` and the
  * composition root decides the socket. Errors leave as `{error: {code, message, details?}}`
- * with a code from service/codes.ts.
+ * with a code from core/codes.ts.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -15,14 +15,14 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AlertEngine } from '../alerts/engine.js';
 import type { CylinderRegistry } from '../alerts/cylinderRegistry.js';
-import type { RescuePolicy } from '../alerts/domain/rescueCase.js';
+import type { RescuePolicy } from '../core/alerts/rescueCase.js';
 import type { DeviceRegistry } from '../broker/deviceRegistry.js';
 import type { ConnectionTracker } from '../broker/connectionState.js';
 import type { ImportJobs } from './importJobs.js';
-import { CodedError, codes, type Code, type CodeSpec } from '../service/codes.js';
+import { CodedError, codes, type Code, type CodeSpec } from '../core/codes.js';
 import type { Config } from '../service/config.js';
 import type { Store } from '../store/types.js';
-import { allowed, type Permission } from './roles.js';
+import { allowed, type Permission } from '../core/roles.js';
 import type { Principal, Sessions } from './sessions.js';
 import type { Users } from './users.js';
 import { authRoutes } from './routes/auth.js';

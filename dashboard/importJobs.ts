@@ -12,8 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DeviceRegistry, ImportOptions, ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
-import { CodedError, type Code } from '../service/codes.js';
-import type { Role } from './roles.js';
+import { CodedError, type Code } from '../core/codes.js';
+import type { Role } from '../core/roles.js';
 
 export type ImportJobStatus = 'queued' | 'validating' | 'writing' | 'done' | 'failed';
 

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
-import type { Role } from './roles.js';
+import type { Role } from '../core/roles.js';
 
 const PREFIX = 'sst_';
 const TOKEN_SHAPE = /^sst_[A-Za-z0-9_-]{43}$/;

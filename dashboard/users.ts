@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CodedError } from '../service/codes.js';
+import { CodedError } from '../core/codes.js';
 import type { Store, UserRecord } from '../store/types.js';
 import type { PasswordGuard } from './passwordGuard.js';
 import { HashBusyError, hashPassword, typicalHashMs, verifyPassword } from './passwords.js';
-import type { Role } from './roles.js';
+import type { Role } from '../core/roles.js';
 
 export const ADMIN_PASSWORD_FILE = 'admin-password.txt';
 

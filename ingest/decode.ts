@@ -4,9 +4,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
-import type { DeviceCode } from '../service/codes.js';
-import { compileObjectFastParse, FAIL, type LiftedOut, type ObjectFastParse } from './schemas/fastParse.js';
-import { channelList, schemaFor, type Family } from './schemas/index.js';
+import type { DeviceCode } from '../core/codes.js';
+import { compileObjectFastParse, FAIL, type LiftedOut, type ObjectFastParse } from '../core/schemas/fastParse.js';
+import { channelList, schemaFor, type Family } from '../core/schemas/index.js';
 
 export interface Issue {
   path: string;
@@ -20,7 +20,7 @@ export type Decoded =
 const MAX_ISSUES = 20;
 
 /**
- * Per channel, the fast path compiled from its zod schema at load (ingest/schemas/fastParse.ts):
+ * Per channel, the fast path compiled from its zod schema at load (core/schemas/fastParse.ts):
  * it accepts exactly what zod accepts, with the same output, and hands anything else to zod,
  * which words every rejection. msgId and ts come out apart from the channel's fields.
  */

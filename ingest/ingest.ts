@@ -7,14 +7,14 @@
  * QoS 1) and hand the readings to whoever listens (the alert engine).
  * Bad input is queued as a dead letter in the same commit, and the device is told.
  */
-import type { DeviceCode } from '../service/codes.js';
+import type { DeviceCode } from '../core/codes.js';
 import type { DeadLetter, Reading, Store } from '../store/types.js';
 import { BatchWriter, type BatchResult, type BatchToken, type Done } from './batchWriter.js';
 import { decodePayload, type Issue } from './decode.js';
 import { DedupeWindow, PendingMap } from './dedupe.js';
 import { IngestMetrics } from './metrics.js';
-import type { DeviceError, Family } from './schemas/index.js';
-import type { DeviceTopic } from './topic.js';
+import type { DeviceError, Family } from '../core/schemas/index.js';
+import type { DeviceTopic } from '../core/topic.js';
 
 export interface IngestOptions {
   maxPayloadBytes: number;

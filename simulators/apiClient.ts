@@ -7,12 +7,12 @@
  * message and the `details` of the response, so callers branch on the code, never on text.
  */
 import type { CylinderImportResult } from '../alerts/cylinderRegistry.js';
-import type { CylinderRecord } from '../alerts/domain/types.js';
-import type { DevicePublic } from '../broker/deviceInput.js';
+import type { CylinderRecord } from '../core/alerts/types.js';
+import type { DevicePublic } from '../core/deviceInput.js';
 import type { ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
-import type { Family } from '../ingest/schemas/index.js';
+import type { Family } from '../core/schemas/index.js';
 import type { ImportJobView } from '../dashboard/importJobs.js';
-import { codes, type Code, type CodeSpec } from '../service/codes.js';
+import { codes, type Code, type CodeSpec } from '../core/codes.js';
 
 /**
  * A catalog code, or one of two that only a client can see: `network` (the service could not

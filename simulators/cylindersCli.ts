@@ -5,8 +5,8 @@
  * Always through the running service's API, never the database file: DuckDB allows one
  * writing process, and the registry the scan check reads is held by the service.
  */
-import { isoDate } from '../alerts/cylinders/calendar.js';
-import { cylinderRecordColumns, cylinderStatuses } from '../alerts/cylinders/cylinderRecord.js';
+import { isoDate } from '../core/cylinders/calendar.js';
+import { cylinderRecordColumns, cylinderStatuses } from '../core/cylinders/cylinderRecord.js';
 import type { ApiClient, CylinderStatus, CylinderView } from './apiClient.js';
 import {
   apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,

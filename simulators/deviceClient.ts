@@ -8,8 +8,8 @@
  * message is stored.
  */
 import { parseArgs } from 'node:util';
-import { deviceIdPattern, families, isFamily, type Family } from '../ingest/schemas/index.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { deviceIdPattern, families, isFamily, type Family } from '../core/schemas/index.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { ApiError, type ApiClient } from './apiClient.js';
 import {
   apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo,

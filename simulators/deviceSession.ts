@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import {
   channelSchemas, cylinderScanReply, deviceError, replyChannels, schemaFor, type CylinderScanReply, type DeviceError, type Family,
-} from '../ingest/schemas/index.js';
+} from '../core/schemas/index.js';
 
 export interface DeviceIdentity {
   id: string;

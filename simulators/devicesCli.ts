@@ -5,7 +5,7 @@
  * writing process, and the registry the broker authenticates against lives in the service.
  */
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { families, isFamily, type Family } from '../ingest/schemas/index.js';
+import { families, isFamily, type Family } from '../core/schemas/index.js';
 import type { ApiClient, Credentials, NewDevice } from './apiClient.js';
 import {
   apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,

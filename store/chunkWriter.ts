@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import type { DuckDBAppender } from '@duckdb/node-api';
 import { DuckDBDataChunk } from '@duckdb/node-api';
-import type { Reading } from '../ingest/reading.js';
+import type { Reading } from '../core/reading.js';
 import type { ColumnType, ReadingTable } from './readingTables.js';
 
 type Bindings = typeof import('@duckdb/node-bindings');

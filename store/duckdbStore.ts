@@ -9,17 +9,17 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
-import type { Family } from '../ingest/schemas/index.js';
+import type { Family } from '../core/schemas/index.js';
 import { migrate } from './migrations.js';
 import { ReadingChunkWriter } from './chunkWriter.js';
 import { allReadingTables, readingTables, type ReadingTable } from './readingTables.js';
 import { ReadingArchive } from './readingArchive.js';
 import { nextStep, runsMatching, type ArchiveStep, type RunPolicy } from './readingRuns.js';
 import { Serial } from './serial.js';
-import type { Alert, TimelineAction, TimelineEntry } from '../alerts/domain/alert.js';
-import type { AlertFilter, AlertSort } from '../alerts/domain/alertQuery.js';
-import type { RescueCase } from '../alerts/domain/rescueCase.js';
-import type { CylinderRecord } from '../alerts/domain/types.js';
+import type { Alert, TimelineAction, TimelineEntry } from '../core/alerts/alert.js';
+import type { AlertFilter, AlertSort } from '../core/alerts/alertQuery.js';
+import type { RescueCase } from '../core/alerts/rescueCase.js';
+import type { CylinderRecord } from '../core/alerts/types.js';
 import type {
   AlertOutcome, AlertOutcomeQuery, AlertQuery, ConnectionState, DeadLetter, DeadLetterQuery, DeviceRecord, EngineCheckpoint, HistoryBucket, HistoryQuery, Reading, ReadingQuery,
   RescueCaseQuery, SessionRecord, Store, StoredReading, UserRecord,

@@ -2,7 +2,7 @@
  * Typed columns per (family, channel). One table per channel (heartbeats of all families share
  * one), so queries and aggregations work on real columns rather than JSON.
  */
-import type { Family } from '../ingest/schemas/index.js';
+import type { Family } from '../core/schemas/index.js';
 
 export type ColumnType = 'VARCHAR' | 'DOUBLE' | 'INTEGER' | 'BIGINT' | 'BOOLEAN';
 

@@ -3,14 +3,14 @@
  * default can be swapped or wrapped (the InfluxDB forwarder reads from it by position).
  * Times are epoch milliseconds throughout.
  */
-import type { Alert, TimelineEntry } from '../alerts/domain/alert.js';
-import type { AlertFilter, AlertKey, AlertSort } from '../alerts/domain/alertQuery.js';
-import type { DeadlineState } from '../alerts/domain/deadlines.js';
-import type { RescueCase, RescueStatus } from '../alerts/domain/rescueCase.js';
-import type { CylinderRecord } from '../alerts/domain/types.js';
-import type { Family } from '../ingest/schemas/index.js';
+import type { Alert, TimelineEntry } from '../core/alerts/alert.js';
+import type { AlertFilter, AlertKey, AlertSort } from '../core/alerts/alertQuery.js';
+import type { DeadlineState } from '../core/alerts/deadlines.js';
+import type { RescueCase, RescueStatus } from '../core/alerts/rescueCase.js';
+import type { CylinderRecord } from '../core/alerts/types.js';
+import type { Family } from '../core/schemas/index.js';
 
-import type { Reading } from '../ingest/reading.js';
+import type { Reading } from '../core/reading.js';
 
 export type { Reading };
 

@@ -1,13 +1,13 @@
 /**
- * Topic grammar (ingest/topic.ts) and the topic ACL (broker/acl.ts): who may publish and
+ * Topic grammar (core/topic.ts) and the topic ACL (core/acl.ts): who may publish and
  * subscribe where (docs/protocol.md, Transport; Topics and what a device may do). Pure
  * functions, table-tested.
  */
 import { describe, expect, it } from 'vitest';
-import { checkPublish, checkSubscribe, type Identity } from '../broker/acl.js';
+import { checkPublish, checkSubscribe, type Identity } from '../core/acl.js';
 import { checkClientId } from '../broker/clientId.js';
-import { errorTopic, parseDeviceTopic, scanReplyTopic } from '../ingest/topic.js';
-import type { Family } from '../ingest/schemas/index.js';
+import { errorTopic, parseDeviceTopic, scanReplyTopic } from '../core/topic.js';
+import type { Family } from '../core/schemas/index.js';
 
 const device = (family: Family, deviceId: string): Identity => ({ kind: 'device', family, deviceId });
 const anon: Identity = { kind: 'anonymous' };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ingest } from '../ingest/ingest.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import type { DeadLetter, Reading, Store } from '../store/types.js';
 

@@ -5,8 +5,8 @@
 import { connect, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { channelList, families, type Family } from '../ingest/schemas/index.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { channelList, families, type Family } from '../core/schemas/index.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { encodeConnect } from '../bench/lib/rawMqtt.js';
 import { collect, connectMqtt, startService, type TestService } from './helpers/service.js';
 

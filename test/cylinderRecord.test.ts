@@ -1,12 +1,12 @@
 /**
- * The cylinder registry row (alerts/cylinders/cylinderRecord.ts): CSV (all strings) and JSON
+ * The cylinder registry row (core/cylinders/cylinderRecord.ts): CSV (all strings) and JSON
  * rows -> CylinderRecord, or errors that name their field. Tables of valid and invalid rows.
  */
 import { describe, expect, it } from 'vitest';
 import {
   cylinderRecord, cylinderRecordColumns, defaultMaxFillKgByModel, formatFieldErrors, normalizeModel, parseCylinderRecord, parseRecordDate,
-} from '../alerts/cylinders/cylinderRecord.js';
-import type { CylinderRecord } from '../alerts/domain/types.js';
+} from '../core/cylinders/cylinderRecord.js';
+import type { CylinderRecord } from '../core/alerts/types.js';
 
 const day = (s: string): number => Date.parse(`${s}T00:00:00Z`);
 

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodePayload, type Decoded } from '../ingest/decode.js';
-import { channelList, type Family } from '../ingest/schemas/index.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { channelList, type Family } from '../core/schemas/index.js';
+import { examplePayload } from '../core/schemas/examples.js';
 
 const TS = 1_795_392_000_000;
 const LIMIT = 65_536;

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { channelList, cylinderScanReply, deviceError, schemaFor } from '../ingest/schemas/index.js';
-import { codes, type CodeSpec } from '../service/codes.js';
+import { channelList, cylinderScanReply, deviceError, schemaFor } from '../core/schemas/index.js';
+import { codes, type CodeSpec } from '../core/codes.js';
 
 const read = (name: string): string => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
 const errorDoc = read('error-codes.md');

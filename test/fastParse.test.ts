@@ -1,5 +1,5 @@
 /**
- * The compiled fast path (ingest/schemas/fastParse.ts) against zod, its source of truth: on
+ * The compiled fast path (core/schemas/fastParse.ts) against zod, its source of truth: on
  * every example and on generated JSON (mutated examples with edge values, arbitrary JSON)
  * the fast path accepts exactly what zod accepts, with the same output, keys in the same
  * order, and the decoder gives the same answer with and without it.
@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { decodeObject } from '../ingest/decode.js';
-import { compileFastParse, compileObjectFastParse, FAIL, type LiftedOut } from '../ingest/schemas/fastParse.js';
-import { channelList, schemaFor, type Family } from '../ingest/schemas/index.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { compileFastParse, compileObjectFastParse, FAIL, type LiftedOut } from '../core/schemas/fastParse.js';
+import { channelList, schemaFor, type Family } from '../core/schemas/index.js';
+import { examplePayload } from '../core/schemas/examples.js';
 
 const TS = 1_795_392_000_000;
 const RUNS = Number(process.env.FASTPARSE_RUNS ?? 1500);

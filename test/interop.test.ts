@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { programs } from './helpers/external.js';
 import { startService, type TestService } from './helpers/service.js';
 import { throwawayTls } from './helpers/tls.js';

@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodePayload } from '../ingest/decode.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+import { examplePayload } from '../core/schemas/examples.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import { crc32Table, decodeFrames, encodeFrame, FRAME_HEADER_BYTES } from '../store/journal/frame.js';
 import { JournaledStore, replayJournal, type JournalOptions } from '../store/journal/journaledStore.js';

@@ -1,12 +1,12 @@
 /**
  * The README and the rule docs agree with the code: the configuration table lists exactly
- * the settings of service/config.ts; every rule of alerts/rules/index.ts is named in
+ * the settings of service/config.ts; every rule of core/rules/index.ts is named in
  * docs/rules.md and on its family's page docs/rules/<family>.md; every `npm run <name>` in
  * a README code block is a script of package.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allRules } from '../alerts/rules/index.js';
+import { allRules } from '../core/rules/index.js';
 import { settings } from '../service/config.js';
 
 const root = new URL('../', import.meta.url);

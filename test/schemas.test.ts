@@ -1,5 +1,5 @@
 /**
- * The device contract of docs/protocol.md as zod schemas (ingest/schemas): every example
+ * The device contract of docs/protocol.md as zod schemas (core/schemas): every example
  * validates, and tables of valid / invalid payloads per channel pin each field's type,
  * range edges (just under / at / just over), enums and required-ness.
  */
@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import {
   channelList, cylinderScanReply, eventCodes, faultCodes, families, scanPoints, scanReasons, schemaFor, serviceModes, tamperKinds,
   violationTypes, type Family,
-} from '../ingest/schemas/index.js';
-import { examplePayload } from '../ingest/schemas/examples.js';
+} from '../core/schemas/index.js';
+import { examplePayload } from '../core/schemas/examples.js';
 
 const TS = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const DEL = Symbol('delete');

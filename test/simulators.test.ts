@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelList, families } from '../ingest/schemas/index.js';
+import { channelList, families } from '../core/schemas/index.js';
 import { main as deviceClient } from '../simulators/deviceClient.js';
 import { main as devicesCli } from '../simulators/devicesCli.js';
 import { adminApiArgs, captured, fixtureFile } from './helpers/cli.js';

@@ -5,14 +5,14 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MAX_NOTE_CHARS, type Alert } from '../../alerts/domain/alert.js';
-import { alertSorts, alertStatuses as statuses, keyLength, type AlertKey, type AlertSort } from '../../alerts/domain/alertQuery.js';
+import { MAX_NOTE_CHARS, type Alert } from '../../core/alerts/alert.js';
+import { alertSorts, alertStatuses as statuses, keyLength, type AlertKey, type AlertSort } from '../../core/alerts/alertQuery.js';
 import type { AlertDetail } from '../../alerts/engine.js';
-import type { RescueCase } from '../../alerts/domain/rescueCase.js';
-import { elapsed, rescueDeadlines } from '../../alerts/domain/rescueCase.js';
-import { CodedError } from '../../service/codes.js';
-import { families } from '../../ingest/schemas/index.js';
-import { mayHandle } from '../roles.js';
+import type { RescueCase } from '../../core/alerts/rescueCase.js';
+import { elapsed, rescueDeadlines } from '../../core/alerts/rescueCase.js';
+import { CodedError } from '../../core/codes.js';
+import { families } from '../../core/schemas/index.js';
+import { mayHandle } from '../../core/roles.js';
 import { ErrorBody, TimeParam, limitParam, filterText, wholeParam } from './common.js';
 
 const severities = ['critical', 'major', 'minor', 'info'] as const;

@@ -5,9 +5,9 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CodedError } from '../../service/codes.js';
+import { CodedError } from '../../core/codes.js';
 import type { UserRecord } from '../../store/types.js';
-import { roles } from '../roles.js';
+import { roles } from '../../core/roles.js';
 import type { CheckResult } from '../users.js';
 import { ErrorBody, iso } from './common.js';
 

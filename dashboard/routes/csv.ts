@@ -1,7 +1,7 @@
 /** CSV bodies of the import routes: header row, BOM tolerated, clear error on bad CSV. */
 import { parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { CodedError } from '../../service/codes.js';
+import { CodedError } from '../../core/codes.js';
 
 const options = { columns: (header: string[]) => header.map((h) => h.trim()), skip_empty_lines: true, bom: true, trim: false };
 

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CodedError } from '../../service/codes.js';
+import { CodedError } from '../../core/codes.js';
 import { ErrorBody, limitParam, offsetParam, filterText } from './common.js';
 import { csvRecords } from './csv.js';
 

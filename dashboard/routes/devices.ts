@@ -5,9 +5,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../../broker/deviceInput.js';
-import { CodedError } from '../../service/codes.js';
-import { families, isFamily } from '../../ingest/schemas/index.js';
+import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../../core/deviceInput.js';
+import { CodedError } from '../../core/codes.js';
+import { families, isFamily } from '../../core/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
 import { jobJsonText, jobView, type JobViewer } from '../importJobs.js';
 import type { Principal } from '../sessions.js';

@@ -5,8 +5,8 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { families, type Family } from '../../ingest/schemas/index.js';
-import { CodedError } from '../../service/codes.js';
+import { families, type Family } from '../../core/schemas/index.js';
+import { CodedError } from '../../core/codes.js';
 import { readingTables } from '../../store/readingTables.js';
 import { ErrorBody, TimeParam, wholeParam } from './common.js';
 

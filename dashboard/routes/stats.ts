@@ -7,9 +7,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AlertOutcome } from '../../store/types.js';
-import { onTime } from '../../alerts/domain/deadlines.js';
-import { families } from '../../ingest/schemas/index.js';
-import { CodedError } from '../../service/codes.js';
+import { onTime } from '../../core/alerts/deadlines.js';
+import { families } from '../../core/schemas/index.js';
+import { CodedError } from '../../core/codes.js';
 import { ErrorBody, TimeParam, filterText } from './common.js';
 
 const DAY = 86_400_000;

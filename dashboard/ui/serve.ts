@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
-import { CodedError } from '../../service/codes.js';
+import { CodedError } from '../../core/codes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

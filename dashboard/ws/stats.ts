@@ -4,9 +4,9 @@
  * is the calendar day in China Standard Time (UTC+8, no daylight saving). Pure: the hub feeds
  * it alert changes and asks for a snapshot with `now`.
  */
-import type { Alert } from '../../alerts/domain/alert.js';
-import type { RescueCase } from '../../alerts/domain/rescueCase.js';
-import { families, type Family } from '../../ingest/schemas/index.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import type { RescueCase } from '../../core/alerts/rescueCase.js';
+import { families, type Family } from '../../core/schemas/index.js';
 
 const DAY = 86_400_000;
 const CST_OFFSET = 8 * 3_600_000;

@@ -7,7 +7,7 @@
  * Times are platform epoch ms. Every interval is given in "scenario time" and divided by the
  * state's `timeScale`, so a compressed run keeps the same shape, only faster.
  */
-import type { Family, ScanPoint, ViolationType } from '../../ingest/schemas/index.js';
+import type { Family, ScanPoint, ViolationType } from '../../core/schemas/index.js';
 import type { Rng } from './rng.js';
 
 export interface OutMsg {

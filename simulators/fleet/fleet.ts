@@ -4,8 +4,8 @@
  * share of expired, overdue, foreign and scrapped cylinders. Pure: the same (config, seed,
  * now) gives the same city.
  */
-import { defaultMaxFillKgByModel } from '../../alerts/cylinders/cylinderRecord.js';
-import type { Family } from '../../ingest/schemas/index.js';
+import { defaultMaxFillKgByModel } from '../../core/cylinders/cylinderRecord.js';
+import type { Family } from '../../core/schemas/index.js';
 import type {
   CylinderKind, CylinderState, DeviceState, DispenserState, ElevatorState, KitchenState, Nozzle, PoolCylinder, Tank,
 } from './behaviour.js';

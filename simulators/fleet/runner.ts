@@ -6,7 +6,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { ApiClient } from '../apiClient.js';
-import { cylinderScanReply, deviceError, replyChannels, type Family } from '../../ingest/schemas/index.js';
+import { cylinderScanReply, deviceError, replyChannels, type Family } from '../../core/schemas/index.js';
 import {
   dispenserNormalTxn, dispenserTamper, lifeCycle, dispenserTankLeak, dispenserTxnFault, elevatorFault, kitchenViolation, releaseElevator, scanCylinder,
   stepDevice, topicOf, trapElevator, type CylinderState, type DeviceState, type DispenserState, type ElevatorState, type KitchenState, type OutMsg,

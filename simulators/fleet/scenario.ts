@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { scanPoints, tamperKinds, violationTypes, families, type Family } from '../../ingest/schemas/index.js';
+import { scanPoints, tamperKinds, violationTypes, families, type Family } from '../../core/schemas/index.js';
 import type { FleetOverrides, FleetPlan } from './fleet.js';
 
 const num = z.number().finite();

@@ -27,7 +27,7 @@ export const TAG_FIELDS: ReadonlySet<string> = new Set([
   'storeId', 'stationId', 'dispenserId', 'tankId', 'grade', 'type', 'area', 'point', 'direction', 'serviceMode', 'kind',
 ]);
 
-/** Device metadata keys (broker/deviceInput.ts) that become tags: identifiers and names, not addresses or phones. */
+/** Device metadata keys (core/deviceInput.ts) that become tags: identifiers and names, not addresses or phones. */
 export const META_TAGS: ReadonlySet<string> = new Set([
   'storeId', 'storeName', 'cameraArea', 'stationId', 'stationName', 'registrationCode', 'rescueCode', 'userUnit', 'maintenanceUnit',
 ]);

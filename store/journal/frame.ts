@@ -31,7 +31,7 @@
  */
 import * as zlib from 'node:zlib';
 import { decodePayload } from '../../ingest/decode.js';
-import type { Family } from '../../ingest/schemas/index.js';
+import type { Family } from '../../core/schemas/index.js';
 import type { DeadLetter, Reading } from '../types.js';
 
 export const FRAME_HEADER_BYTES = 8;

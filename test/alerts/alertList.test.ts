@@ -6,11 +6,11 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../alerts/domain/alert.js';
-import { alertSortKey, compareKeys, matchesAlert, type AlertFilter, type AlertSort } from '../../alerts/domain/alertQuery.js';
-import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import { defaultRescuePolicy } from '../../alerts/domain/rescueCase.js';
-import type { Rule, Severity } from '../../alerts/domain/types.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import { alertSortKey, compareKeys, matchesAlert, type AlertFilter, type AlertSort } from '../../core/alerts/alertQuery.js';
+import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
+import { defaultRescuePolicy } from '../../core/alerts/rescueCase.js';
+import type { Rule, Severity } from '../../core/alerts/types.js';
 import { AlertEngine, type AlertListQuery } from '../../alerts/engine.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeviceRecord, Reading } from '../../store/types.js';

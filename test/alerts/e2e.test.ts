@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { programs } from '../helpers/external.js';
 import { collect, startService, type TestService } from '../helpers/service.js';
 

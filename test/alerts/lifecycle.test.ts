@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import {
   acknowledge, addNote, assign, autoResolve, markFalsePositive, MAX_NOTES, openAlert, refused, repeatAlert, repeats, resolve,
   type ActionResult, type Alert, type AlertStep, type TimelineEntry,
-} from '../../alerts/domain/alert.js';
-import { deadlinesFor, defaultDeadlinePolicy as policy, evaluateDeadlines, onTime, type DeadlineEvent } from '../../alerts/domain/deadlines.js';
-import type { RaiseAlert, Severity } from '../../alerts/domain/types.js';
+} from '../../core/alerts/alert.js';
+import { deadlinesFor, defaultDeadlinePolicy as policy, evaluateDeadlines, onTime, type DeadlineEvent } from '../../core/alerts/deadlines.js';
+import type { RaiseAlert, Severity } from '../../core/alerts/types.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 2, 0, 0);

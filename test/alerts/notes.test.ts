@@ -8,8 +8,8 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_NOTE_CHARS, MAX_NOTES } from '../../alerts/domain/alert.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { MAX_NOTE_CHARS, MAX_NOTES } from '../../core/alerts/alert.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 let ts: TestService;

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultRescuePolicy as policy, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
-} from '../../alerts/domain/rescueCase.js';
+} from '../../core/alerts/rescueCase.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 1, 0, 0);

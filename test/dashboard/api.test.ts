@@ -4,8 +4,8 @@
  * GET /api/stats/on-time counts on-time handling; each with its role refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../../alerts/domain/alert.js';
-import { deadlinesFor, defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import { deadlinesFor, defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
 import { cstDay, onTimeStats } from '../../dashboard/routes/stats.js';
 import type { Reading } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
 import { browserProgram, launchChromium } from '../helpers/browser.js';
 

@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allRules } from '../../alerts/rules/index.js';
-import { elevatorCodes } from '../../alerts/rules/elevator/codes.js';
-import { violationNames } from '../../alerts/rules/kitchen/violation.js';
-import { rescueSteps } from '../../alerts/domain/rescueCase.js';
-import { families } from '../../ingest/schemas/index.js';
-import { scanReasons } from '../../ingest/schemas/cylinder.js';
-import { tamperKinds } from '../../ingest/schemas/dispenser.js';
-import { roles } from '../../dashboard/roles.js';
+import { allRules } from '../../core/rules/index.js';
+import { elevatorCodes } from '../../core/rules/elevator/codes.js';
+import { violationNames } from '../../core/rules/kitchen/violation.js';
+import { rescueSteps } from '../../core/alerts/rescueCase.js';
+import { families } from '../../core/schemas/index.js';
+import { scanReasons } from '../../core/schemas/cylinder.js';
+import { tamperKinds } from '../../core/schemas/dispenser.js';
+import { roles } from '../../core/roles.js';
 
 const table = JSON.parse(readFileSync(new URL('../../dashboard/ui/i18n.json', import.meta.url), 'utf8')) as { zh: Record<string, string>; en: Record<string, string> };
 

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
-import { defaultRescuePolicy } from '../../alerts/domain/rescueCase.js';
+import { defaultRescuePolicy } from '../../core/alerts/rescueCase.js';
 import type { ConnectionTracker } from '../../broker/connectionState.js';
 import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
 import { attachUpgrades } from '../../dashboard/upgrade.js';

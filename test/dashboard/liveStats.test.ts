@@ -1,8 +1,8 @@
 /** The live statistics of /ws: today's counts (CST day), open alerts and the domain panels. */
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../alerts/domain/alert.js';
-import { deadlinesFor, defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import { openRescueCase } from '../../alerts/domain/rescueCase.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import { deadlinesFor, defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
+import { openRescueCase } from '../../core/alerts/rescueCase.js';
 import { dayStart, TodayCounter } from '../../dashboard/ws/stats.js';
 
 const at = (iso: string) => Date.parse(iso);

@@ -11,8 +11,8 @@
 import { rmSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelList } from '../../ingest/schemas/index.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { channelList } from '../../core/schemas/index.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { readingTables } from '../../store/readingTables.js';
 import { programs } from '../helpers/external.js';
 import { startService, type TestService } from '../helpers/service.js';

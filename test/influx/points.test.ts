@@ -3,7 +3,7 @@
  * server: measurement per channel, tags, typed fields, escaping, device timestamp.
  */
 import { describe, expect, it } from 'vitest';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { ConfigError, loadConfig } from '../../service/config.js';
 import { toLines } from '../../store/influx/points.js';
 import type { Reading } from '../../store/types.js';

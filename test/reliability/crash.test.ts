@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import { freePort } from '../influx/victoria.js';
 import { RetryingDevice } from './retryingDevice.js';

@@ -10,9 +10,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePayload } from '../../ingest/decode.js';
-import { channelList, families, type Family } from '../../ingest/schemas/index.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
-import { codes } from '../../service/codes.js';
+import { channelList, families, type Family } from '../../core/schemas/index.js';
+import { examplePayload } from '../../core/schemas/examples.js';
+import { codes } from '../../core/codes.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 const MAX = 65536;

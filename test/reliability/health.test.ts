@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EnginePersistStatus } from '../../alerts/engine.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import {
   alertsHealth, checkpointFailure, CHECKPOINT_FAILED_ATTEMPTS, CHECKPOINT_FAILING_MS, journalHealth, JOURNAL_STALLED_MS,
 } from '../../service/health.js';

@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import type { EngineEvent } from '../../alerts/engine.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from '../helpers/service.js';
 
 function encodeSubscribe(filter: string, qos: 0 | 1, id: number): Buffer {

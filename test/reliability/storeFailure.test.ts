@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import type { DeadLetter, Reading, Store } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 

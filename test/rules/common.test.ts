@@ -6,17 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
-import type { Family } from '../../ingest/schemas/index.js';
-import { openAlert, repeats } from '../../alerts/domain/alert.js';
-import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
+import type { Family } from '../../core/schemas/index.js';
+import { openAlert, repeats } from '../../core/alerts/alert.js';
+import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
+import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../core/alerts/types.js';
 import {
   applyInput, cameraDarkRule, configFor, cylinderOfflineRule, dispenserOfflineRule, elevatorOfflineRule, emptyMap, familyOfflineRules,
   mapDelete, mapEntries, mapGet, mapSet, mapSize, mapUpdate, offlineRule, reached, resumeAfterOutage, runInputs, shardOf, silenceMsOf, staticContext,
   withinWindow, withTransientMaps, type OfflineConfig, type OfflineState, type RuleInput, type ShardedMap,
-} from '../../alerts/rules/common/index.js';
-import { kitchenRules } from '../../alerts/rules/kitchen/index.js';
-import { elevatorRules } from '../../alerts/rules/elevator/index.js';
+} from '../../core/rules/common/index.js';
+import { kitchenRules } from '../../core/rules/kitchen/index.js';
+import { elevatorRules } from '../../core/rules/elevator/index.js';
 
 const T0 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const S = 1_000;

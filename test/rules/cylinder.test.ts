@@ -1,19 +1,19 @@
 /**
- * LPG cylinder rules (alerts/rules/cylinder, docs/rules/cylinder.md) as tables:
+ * LPG cylinder rules (core/rules/cylinder, docs/rules/cylinder.md) as tables:
  * (initial state, input, now, registry) -> expected effects, with every threshold edge
  * (just under / at / just over) and every reason code; a reply for every scan point; state
  * that survives JSON.stringify/parse; inputs never mutated.
  */
 import { describe, expect, it } from 'vitest';
 import { brief, raises, reading, runRule, tick } from './helpers.js';
-import { cylinderScanReply, scanPoints, scanReasons, type ScanPoint } from '../../ingest/schemas/index.js';
-import { addYears, isoDate, localDate } from '../../alerts/cylinders/calendar.js';
-import type { CylinderRecord, Effect, RuleReading, ScanReply } from '../../alerts/domain/types.js';
-import type { RuleInput } from '../../alerts/rules/common/dispatch.js';
-import { mapEntries } from '../../alerts/rules/common/shardedMap.js';
+import { cylinderScanReply, scanPoints, scanReasons, type ScanPoint } from '../../core/schemas/index.js';
+import { addYears, isoDate, localDate } from '../../core/cylinders/calendar.js';
+import type { CylinderRecord, Effect, RuleReading, ScanReply } from '../../core/alerts/types.js';
+import type { RuleInput } from '../../core/rules/common/dispatch.js';
+import { mapEntries } from '../../core/rules/common/shardedMap.js';
 import {
   checkCylinder, clonedCode, cylinderRules, noPreFill, scanCheck, scanCheckDefaults, type ScanCheckConfig, type ScanReason,
-} from '../../alerts/rules/cylinder/index.js';
+} from '../../core/rules/cylinder/index.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -1,19 +1,19 @@
 /**
- * Fuel dispenser rules (alerts/rules/dispenser, docs/rules/dispenser.md) as tables:
+ * Fuel dispenser rules (core/rules/dispenser, docs/rules/dispenser.md) as tables:
  * (initial state, input, now) -> expected effects, with every threshold edge (just under /
  * at / just over): 0.01 yuan, 0.01 L, 1.5 L/s, 0.3 %, 0.5 %; state that survives
  * JSON.stringify/parse; inputs never mutated.
  */
 import { describe, expect, it } from 'vitest';
 import { brief, raises, reading, runRule, tick } from './helpers.js';
-import { tamperKinds } from '../../ingest/schemas/index.js';
-import type { Effect, Rule, RuleReading } from '../../alerts/domain/types.js';
-import type { RuleInput } from '../../alerts/rules/common/dispatch.js';
-import { mapEntries } from '../../alerts/rules/common/shardedMap.js';
+import { tamperKinds } from '../../core/schemas/index.js';
+import type { Effect, Rule, RuleReading } from '../../core/alerts/types.js';
+import type { RuleInput } from '../../core/rules/common/dispatch.js';
+import { mapEntries } from '../../core/rules/common/shardedMap.js';
 import { ruleOverrides } from '../../alerts/policy.js';
 import {
   amountFen, amountMismatch, dispenserRules, expectedFen, flow, pulses, tamper, tankReconciliation, totalizer,
-} from '../../alerts/rules/dispenser/index.js';
+} from '../../core/rules/dispenser/index.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

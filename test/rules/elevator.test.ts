@@ -6,15 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
-import { eventCodes, faultCodes } from '../../ingest/schemas/elevator.js';
-import { openAlert, repeats } from '../../alerts/domain/alert.js';
-import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, Effect, ResolveAlert, RuleReading } from '../../alerts/domain/types.js';
-import { configFor, mapGet, runInputs, staticContext, type RuleInput } from '../../alerts/rules/common/index.js';
+import { eventCodes, faultCodes } from '../../core/schemas/elevator.js';
+import { openAlert, repeats } from '../../core/alerts/alert.js';
+import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
+import type { DeviceInfo, Effect, ResolveAlert, RuleReading } from '../../core/alerts/types.js';
+import { configFor, mapGet, runInputs, staticContext, type RuleInput } from '../../core/rules/common/index.js';
 import {
   elevatorCodes, elevatorRules, faultDefaults, faultRule, opensRescueCase, recordTrappedIncident, repeatedTrappingDefaults,
   repeatedTrappingRule, trappedDefaults, trappedRule, type FaultConfig, type FaultState, type RepeatedTrappingState, type TrappedConfig, type TrappedState,
-} from '../../alerts/rules/elevator/index.js';
+} from '../../core/rules/elevator/index.js';
 
 const T0 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const S = 1_000;

@@ -2,8 +2,8 @@
  * What every rule table test needs: inputs, effect filters, and deep-frozen states (rules must
  * not mutate the state they are given; a mutation of a frozen object throws in strict mode).
  */
-import type { CylinderRecord, Effect, RaiseAlert, Rule, RuleReading } from '../../alerts/domain/types.js';
-import { applyInput, staticContext, type RuleInput } from '../../alerts/rules/common/dispatch.js';
+import type { CylinderRecord, Effect, RaiseAlert, Rule, RuleReading } from '../../core/alerts/types.js';
+import { applyInput, staticContext, type RuleInput } from '../../core/rules/common/dispatch.js';
 
 export function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {

@@ -6,15 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
-import { violationTypes, type ViolationType } from '../../ingest/schemas/kitchen.js';
-import { openAlert, repeatAlert, repeats, type Alert } from '../../alerts/domain/alert.js';
-import { defaultDeadlinePolicy } from '../../alerts/domain/deadlines.js';
-import type { DeviceInfo, RaiseAlert, RuleReading } from '../../alerts/domain/types.js';
-import { configFor, mapGet, mapSize, runInputs, staticContext, type RuleInput } from '../../alerts/rules/common/index.js';
+import { violationTypes, type ViolationType } from '../../core/schemas/kitchen.js';
+import { openAlert, repeatAlert, repeats, type Alert } from '../../core/alerts/alert.js';
+import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
+import type { DeviceInfo, RaiseAlert, RuleReading } from '../../core/alerts/types.js';
+import { configFor, mapGet, mapSize, runInputs, staticContext, type RuleInput } from '../../core/rules/common/index.js';
 import {
   kitchenRules, markClosed, markFalsePositive, occurrenceRefFromAlert, repeatOffenderDefaults, repeatOffenderRule, riskClasses,
   violationDefaults, violationNames, violationRule, type RepeatOffenderConfig, type RepeatOffenderState, type ViolationConfig,
-} from '../../alerts/rules/kitchen/index.js';
+} from '../../core/rules/kitchen/index.js';
 
 const T0 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const S = 1_000;
@@ -108,7 +108,7 @@ describe('kitchen.violation: the raise', () => {
     expect(raise!.severity).toBe('info');
   });
 
-  // The cooldown is applied by the engine from windowMs (alerts/domain/alert.ts): same camera+type
+  // The cooldown is applied by the engine from windowMs (core/alerts/alert.ts): same camera+type
   // within 600 s (inclusive) updates the open alert; later opens a new one.
   it.each([
     [599 * S, 'updated'], [600 * S, 'updated'], [601 * S, 'new'],

@@ -1,19 +1,19 @@
 /**
  * The alert engine runs each committed batch of readings with transient rule state
- * (withTransientMaps, alerts/rules/common/shardedMap.ts): every rule, fed a random city's
+ * (withTransientMaps, core/rules/common/shardedMap.ts): every rule, fed a random city's
  * readings in batches that way, must give exactly the states and effects it gives one reading
  * at a time with every state copied, and no state handed out at the end of a batch may change
  * afterwards.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DeviceInfo, Effect, RuleReading } from '../../alerts/domain/types.js';
-import { withTransientMaps } from '../../alerts/rules/common/shardedMap.js';
-import { allRules } from '../../alerts/rules/index.js';
-import { RuleRunner } from '../../alerts/ruleRunner.js';
+import type { DeviceInfo, Effect, RuleReading } from '../../core/alerts/types.js';
+import { withTransientMaps } from '../../core/rules/common/shardedMap.js';
+import { allRules } from '../../core/rules/index.js';
+import { RuleRunner } from '../../core/ruleRunner.js';
 import { decodePayload } from '../../ingest/decode.js';
-import { examplePayload } from '../../ingest/schemas/examples.js';
-import { channelList, type Family } from '../../ingest/schemas/index.js';
+import { examplePayload } from '../../core/schemas/examples.js';
+import { channelList, type Family } from '../../core/schemas/index.js';
 
 const T0 = 1_795_392_000_000;
 const families: Family[] = ['kitchen', 'elevator', 'cylinder', 'dispenser'];

@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../service/config.js';
-import { codes, type CodeSpec } from '../../service/codes.js';
+import { codes, type CodeSpec } from '../../core/codes.js';
 import { Service } from '../../service/service.js';
 import { ADMIN_PASSWORD } from '../helpers/service.js';
 import { styleHash, swaggerLogoStyle } from '../../dashboard/headers.js';

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examplePayload } from '../../ingest/schemas/examples.js';
+import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 let ts: TestService;

@@ -6,15 +6,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { schemaFor, type Family } from '../../ingest/schemas/index.js';
+import { schemaFor, type Family } from '../../core/schemas/index.js';
 import {
   dispenserTamper, dispenserTxnFault, elevatorFault, kitchenViolation, lifeCycle, releaseElevator, scanCylinder, stepDevice, trapElevator,
   type CylinderState, type DeviceState, type DispenserState, type ElevatorState, type KitchenState, type OutMsg,
 } from '../../simulators/fleet/behaviour.js';
 import { defaultFleetConfig, mergeFleet, planFleet } from '../../simulators/fleet/fleet.js';
 import { deviceRng } from '../../simulators/fleet/rng.js';
-import { parseCylinderRecord } from '../../alerts/cylinders/cylinderRecord.js';
-import { deviceInput } from '../../broker/deviceInput.js';
+import { parseCylinderRecord } from '../../core/cylinders/cylinderRecord.js';
+import { deviceInput } from '../../core/deviceInput.js';
 import { deviceImportRows } from '../../simulators/fleet/fleet.js';
 
 const T0 = Date.UTC(2026, 10, 23, 2, 0, 0);

@@ -64,7 +64,7 @@ export function applyLive(msg, role) {
   }
 }
 
-/** Who handles which alert (dashboard/roles.ts mayHandle): dispatchers the 96333 rescue alerts, operators the rest. */
+/** Who handles which alert (core/roles.ts mayHandle): dispatchers the 96333 rescue alerts, operators the rest. */
 export const RESCUE_RULE = 'elevator.trapped';
 export function mayHandle(role, rule) {
   if (role === 'admin') return true;
