@@ -33,6 +33,8 @@ export interface MetricSources {
   history?: (() => { runs: number; readings: number; seals: number; merges: number; failures: number }) | null;
   /** the ingest journal (store/journal); absent when INGEST_JOURNAL is false */
   journal?: (() => JournalStatus) | null;
+  /** DuckDB's memory in use, all of its buffers (duckdb_memory()) */
+  duckdbMemory?: (() => Promise<number>) | null;
   /** DuckDB's checkpoints, run by the store (store/duckdbStore.ts checkpointIfDue) */
   duckdb?: (() => CheckpointStatus) | null;
   /** the alert engine's checkpoints of alerts, cases and rule state (alerts/engine.ts) */
@@ -171,6 +173,14 @@ export function createMetrics(src: MetricSources): Registry {
     counter('duckdb_checkpoints_total', 'CHECKPOINTs run once the DuckDB write-ahead log passed 16 MiB (off the event loop)', () => duckdb().checkpoints);
     counter('duckdb_checkpoint_failures_total', 'CHECKPOINTs that failed; retried after the next commit, at most once a second', () => duckdb().failures);
     gauge('duckdb_checkpoint_consecutive_failures', 'CHECKPOINTs failed since the last one that succeeded (the store is reported down past 5, or 2 spanning 30 s)', () => duckdb().consecutiveFailures);
+  }
+
+  const duckdbMemory = src.duckdbMemory;
+  if (duckdbMemory) {
+    new Gauge({
+      name: 'duckdb_memory_bytes', help: 'Memory DuckDB holds (buffer pool, tables, indexes), bounded by DUCKDB_MEMORY_LIMIT', registers: [registry],
+      async collect() { this.set(await duckdbMemory()); },
+    });
   }
 
   const alerts = src.alerts;

@@ -211,6 +211,7 @@ export class Service {
         history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
         journal: this.journal ? () => this.journal!.status() : null,
         duckdb: () => this.duckdb.checkpointStatus(),
+        duckdbMemory: () => this.duckdb.memoryBytes(),
         alerts: () => this.engine.persistStatus(),
         health: () => this.health() }),
       health: () => this.health(),

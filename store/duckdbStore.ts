@@ -785,6 +785,11 @@ export class DuckDbStore implements Store {
     return this.recordsQueue.run(() => fn(this.conn('records')));
   }
 
+  /** Bytes DuckDB holds in memory, every buffer of it (for /metrics and the tests). */
+  memoryBytes(): Promise<number> {
+    return this.readRecords(async (c) => Number((await all(c, 'SELECT coalesce(sum(memory_usage_bytes), 0)::DOUBLE AS m FROM duckdb_memory()'))[0]?.m ?? 0));
+  }
+
   checkpointStatus(): CheckpointStatus {
     return { ...this.checkpoints };
   }

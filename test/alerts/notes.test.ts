@@ -69,6 +69,10 @@ describe('notes on one alert', () => {
     // the write-ahead log is checkpointed by size on this path too; memory did not follow the notes
     expect(statSync(path.join(ts.dataDir, 'supervision.duckdb.wal'), { throwIfNoEntry: false })?.size ?? 0).toBeLessThan(64 * 1024 * 1024);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 1024 * 1024);
+    const metrics = (await ts.service.http.inject({ method: 'GET', url: '/metrics' })).body;
+    const duckdbBytes = Number(/^duckdb_memory_bytes (\S+)$/m.exec(metrics)?.[1]);
+    expect(duckdbBytes).toBeGreaterThan(0);
+    expect(duckdbBytes).toBeLessThan(128 * 1024 * 1024);
 
     // and every query still answers
     const detail = await api<{ timeline: Array<{ n: number }>; timelineTotal: number }>('GET', `/api/alerts/${id}`);
