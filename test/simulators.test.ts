@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelList, families } from '../core/schemas/index.js';
 import { main as deviceClient } from '../simulators/deviceClient.js';
-import { main as devicesCli } from '../simulators/devicesCli.js';
+import { main as devicesCli } from '../cli/devices.js';
 import { adminApiArgs, captured, fixtureFile } from './helpers/cli.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from './helpers/service.js';
 

@@ -7,11 +7,11 @@
  */
 import { isoDate } from '../core/cylinders/calendar.js';
 import { cylinderRecordColumns, cylinderStatuses } from '../core/cylinders/cylinderRecord.js';
-import type { ApiClient, CylinderStatus, CylinderView } from './apiClient.js';
+import type { ApiClient, CylinderStatus, CylinderView } from '../simulators/apiClient.js';
 import {
   apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
   type CliIo, type CliValues,
-} from './cli.js';
+} from '../simulators/cli.js';
 
 /** The service's largest page (GET /api/cylinders). */
 const MAX_LIMIT = 10_000;

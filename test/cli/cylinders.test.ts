@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main as cylindersCli } from '../simulators/cylindersCli.js';
-import { adminApiArgs, captured, fixtureFile } from './helpers/cli.js';
-import { ADMIN_PASSWORD, startService, type TestService } from './helpers/service.js';
+import { main as cylindersCli } from '../../cli/cylinders.js';
+import { adminApiArgs, captured, fixtureFile } from '../helpers/cli.js';
+import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
 
 let ts: TestService;
 let dir: string;

@@ -6,11 +6,11 @@
  */
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { families, isFamily, type Family } from '../core/schemas/index.js';
-import type { ApiClient, Credentials, NewDevice } from './apiClient.js';
+import type { ApiClient, Credentials, NewDevice } from '../simulators/apiClient.js';
 import {
   apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
   type CliIo, type CliValues,
-} from './cli.js';
+} from '../simulators/cli.js';
 
 const help = `Devices CLI: register and manage devices through the running service's API.
 
