@@ -23,6 +23,7 @@ import {
 } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord, Effect, RaiseAlert, ResolveAlert, ScanReply } from '../core/alerts/types.js';
 import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
+import { scanReplyTopic } from '../core/topic.js';
 import { withTransientMaps } from '../core/rules/common/shardedMap.js';
 
 export interface EngineOptions {
@@ -199,7 +200,7 @@ export class AlertEngine {
   private readonly repliedEarly = new Set<string>();
 
   private sendScanReply(e: ScanReply): void {
-    this.deps.publish(`cylinder/${e.deviceId}/scan/reply`, JSON.stringify({
+    this.deps.publish(scanReplyTopic(e.deviceId), JSON.stringify({
       msgId: e.msgId, cylinderCode: e.cylinderCode, decision: e.decision, reasons: e.reasons, ts: new Date(e.at).toISOString(),
     }), 1);
   }

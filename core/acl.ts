@@ -6,6 +6,7 @@
  */
 import type { DeviceCode } from './codes.js';
 import { replyChannels, type Family } from './schemas/index.js';
+import type { Role } from './roles.js';
 import { parseDeviceTopic, type DeviceTopic } from './topic.js';
 
 /**
@@ -15,7 +16,7 @@ import { parseDeviceTopic, type DeviceTopic } from './topic.js';
  */
 export type Identity =
   | { kind: 'device'; deviceId: string; family: Family }
-  | { kind: 'user'; username: string; role: 'admin' | 'operator' | 'dispatcher' }
+  | { kind: 'user'; username: string; role: Role }
   | { kind: 'anonymous' };
 
 export type PublishDecision =
@@ -56,7 +57,7 @@ function truncate(s: string): string {
   return s.length > 120 ? s.slice(0, 120) + '…' : s;
 }
 
-function checkAlertSubscribe(role: 'admin' | 'operator' | 'dispatcher', filter: string): boolean {
+function checkAlertSubscribe(role: Role, filter: string): boolean {
   const levels = filter.split('/');
   if (levels[0] !== 'alerts' || levels.length < 2 || levels.length > 3) return false;
   if (levels.some((l, i) => l.includes('#') && (l !== '#' || i !== levels.length - 1))) return false;

@@ -7,6 +7,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { AlertOverrides } from '../core/alerts/policy.js';
+import { ConfigError } from '../core/configError.js';
+
+export type { AlertOverrides };
+export { ConfigError };
 
 // Numbers: a JSON number or a decimal string. z.coerce.number() alone reads ' ' as 0 (a blank
 // MQTT_PORT would bind a random port), '0x50' as 80 and true as 1.
@@ -152,11 +157,6 @@ export interface Config {
   };
 }
 
-export interface AlertOverrides {
-  readonly rules?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  readonly deadlines?: Readonly<Record<string, { readonly ackMin?: number; readonly resolveMin?: number } | null>> & { readonly warnAtFraction?: number; readonly reminderEveryMin?: number };
-  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number };
-}
 
 const minutes = z.number().positive().max(60 * 24 * 365);
 const overridesSchema = z.strictObject({
@@ -212,12 +212,6 @@ function parseUrls(raw: string | undefined, problems: string[]): string[] {
   return urls;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Source = Record<string, unknown>;
 

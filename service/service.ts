@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { CylinderRegistry } from '../alerts/cylinderRegistry.js';
 import { AlertEngine } from '../alerts/engine.js';
 import { wireFanout } from '../alerts/fanout.js';
-import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../alerts/policy.js';
+import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../core/alerts/policy.js';
 import { allRules, RESCUE_RULE } from '../core/rules/index.js';
 import { markClosed, markFalsePositive, occurrenceRefFromAlert, REPEAT_OFFENDER_RULE_ID, type RepeatOffenderState } from '../core/rules/kitchen/repeatOffender.js';
 import { resumeAfterOutage, type OfflineState } from '../core/rules/common/offline.js';

@@ -8,6 +8,7 @@ import type { AlertFilter, AlertKey, AlertSort } from '../core/alerts/alertQuery
 import type { DeadlineState } from '../core/alerts/deadlines.js';
 import type { RescueCase, RescueStatus } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
+import type { Role } from '../core/roles.js';
 import type { Family } from '../core/schemas/index.js';
 
 import type { Reading } from '../core/reading.js';
@@ -71,7 +72,7 @@ export interface ConnectionState {
 
 export interface UserRecord {
   username: string;
-  role: 'admin' | 'operator' | 'dispatcher';
+  role: Role;
   passwordHash: string;
   createdAt: number;
   /** a disabled user cannot log in and holds no session */

@@ -10,7 +10,7 @@ import { tamperKinds } from '../../core/schemas/index.js';
 import type { Effect, Rule, RuleReading } from '../../core/alerts/types.js';
 import type { RuleInput } from '../../core/rules/common/dispatch.js';
 import { mapEntries } from '../../core/rules/common/shardedMap.js';
-import { ruleOverrides } from '../../alerts/policy.js';
+import { ruleOverrides } from '../../core/alerts/policy.js';
 import {
   amountFen, amountMismatch, dispenserRules, expectedFen, flow, pulses, tamper, tankReconciliation, totalizer,
 } from '../../core/rules/dispenser/index.js';

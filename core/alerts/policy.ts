@@ -4,12 +4,18 @@
  * threshold, a value of the wrong type or one the rule's checkConfig refuses stops start-up
  * with a message naming it.
  */
-import type { AlertOverrides } from '../service/config.js';
-import { ConfigError } from '../service/config.js';
-import { defaultDeadlinePolicy, type DeadlinePolicy } from '../core/alerts/deadlines.js';
-import { defaultRescuePolicy, type RescuePolicy } from '../core/alerts/rescueCase.js';
-import type { Severity } from '../core/alerts/types.js';
-import type { AnyRule } from '../core/ruleRunner.js';
+import { ConfigError } from '../configError.js';
+import { defaultDeadlinePolicy, type DeadlinePolicy } from './deadlines.js';
+import { defaultRescuePolicy, type RescuePolicy } from './rescueCase.js';
+import type { Severity } from './types.js';
+import type { AnyRule } from '../ruleRunner.js';
+
+/** ALERT_OVERRIDES, as the configuration validated it: thresholds per rule, deadlines and rescue times in minutes. */
+export interface AlertOverrides {
+  readonly rules?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly deadlines?: Readonly<Record<string, { readonly ackMin?: number; readonly resolveMin?: number } | null>> & { readonly warnAtFraction?: number; readonly reminderEveryMin?: number };
+  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number };
+}
 
 const MIN = 60_000;
 
