@@ -160,7 +160,9 @@ export class AlertEngine {
     await this.replay();
     // the service was not listening until now: rules that time silence start counting again
     const now = this.now();
-    for (const hook of this.resumeHooks) this.runner.update(hook.ruleId, (s) => ({ state: hook.apply(s, now), effects: [] }));
+    for (const rule of this.opts.rules) {
+      if (rule.onResume) this.runner.update(rule.id, (s) => ({ state: rule.onResume!(s, now), effects: [] }));
+    }
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tickTimer.unref();
     this.checkpointTimer = setInterval(() => void this.checkpoint().catch((err) => this.deps.log.error({ err }, 'alert checkpoint failed')), this.opts.checkpointMs);
@@ -521,16 +523,12 @@ export class AlertEngine {
 
   /** An operator closed an alert: rules that count alerts (repeat offenders) hear of it. */
   private closedFeedback(a: Alert, falsePositive: boolean, now: number): void {
-    for (const hook of this.closedHooks) {
-      this.apply(this.runner.update(hook.ruleId, (s) => hook.apply(s, { alert: a, falsePositive, at: now })), now, now);
+    for (const rule of this.opts.rules) {
+      if (!rule.onAlertClosed) continue;
+      this.stateTouched = true;
+      this.apply(this.runner.update(rule.id, (s, ctx) => rule.onAlertClosed!(s, { alert: a, falsePositive, at: now }, ctx)), now, now);
     }
   }
-
-  /** Set by the composition root: rules whose timers restart when the service starts listening again. */
-  resumeHooks: Array<{ ruleId: string; apply: (state: unknown, now: number) => unknown }> = [];
-
-  /** Set by the composition root: which rules hear of operator closes, and how. */
-  closedHooks: Array<{ ruleId: string; apply: (state: unknown, e: { alert: Alert; falsePositive: boolean; at: number }) => { state: unknown; effects: Effect[] } }> = [];
 
   private deviceSnapshot(id: string): AlertDevice {
     const d = this.deps.device(id);

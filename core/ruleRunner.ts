@@ -126,11 +126,11 @@ export class RuleRunner {
   }
 
   /** Apply a pure state update to one rule outside the normal inputs (e.g. a false-positive marking). */
-  update(ruleId: string, fn: (state: unknown) => { state: unknown; effects: Effect[] }): Effect[] {
+  update(ruleId: string, fn: (state: unknown, ctx: RuleContext<unknown>) => { state: unknown; effects: Effect[] }): Effect[] {
     const rule = this.rules.find((r) => r.id === ruleId);
     if (!rule) return [];
     const effects: Effect[] = [];
-    this.run(rule, effects, (s) => fn(s) as { state: unknown; effects: Effect[] });
+    this.run(rule, effects, (s, ctx) => fn(s, ctx) as { state: unknown; effects: Effect[] });
     return effects;
   }
 

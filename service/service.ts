@@ -11,8 +11,6 @@ import { AlertEngine } from '../alerts/engine.js';
 import { wireFanout } from '../alerts/fanout.js';
 import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../core/alerts/policy.js';
 import { allRules, RESCUE_RULE } from '../core/rules/index.js';
-import { markClosed, markFalsePositive, occurrenceRefFromAlert, REPEAT_OFFENDER_RULE_ID, type RepeatOffenderState } from '../core/rules/kitchen/repeatOffender.js';
-import { resumeAfterOutage, type OfflineState } from '../core/rules/common/offline.js';
 import { Webhooks } from '../alerts/webhooks.js';
 import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../broker/connectionState.js';
@@ -112,12 +110,9 @@ export class Service {
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
-    const overrides = ruleOverrides(allRules, config.alerts.overrides);
-    // elevator.repeated_trapping runs the trapped detector itself: keep their thresholds equal
-    if (overrides['elevator.trapped']) overrides['elevator.repeated_trapping'] = { ...overrides['elevator.trapped'], ...overrides['elevator.repeated_trapping'] };
     this.engine = new AlertEngine({
       rules: allRules,
-      ruleOverrides: overrides,
+      ruleOverrides: ruleOverrides(allRules, config.alerts.overrides),
       deadlinePolicy: deadlinePolicy(config.alerts.overrides),
       rescuePolicy: rescuePolicy(config.alerts.overrides),
       rescueRule: RESCUE_RULE,
@@ -131,20 +126,6 @@ export class Service {
       publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
       log: log.child({ component: 'alerts' }),
     });
-    // an operator's false positive leaves the store's repeat-offender count; a resolve closes the occurrence
-    this.engine.closedHooks.push({
-      ruleId: REPEAT_OFFENDER_RULE_ID,
-      apply: (state, e) => {
-        const ref = occurrenceRefFromAlert(e.alert, e.at);
-        if (!ref) return { state, effects: [] };
-        const s = state as RepeatOffenderState;
-        return e.falsePositive ? markFalsePositive(s, ref, this.engine.runner.config(REPEAT_OFFENDER_RULE_ID) as never) : markClosed(s, ref);
-      },
-    });
-    // devices could not be heard while the service was down: their silence timers restart at start
-    for (const rule of allRules.filter((r) => r.id.endsWith('.offline') || r.id === 'kitchen.camera_dark')) {
-      this.engine.resumeHooks.push({ ruleId: rule.id, apply: (s, now) => resumeAfterOutage(s as OfflineState, now) });
-    }
     wireFanout(this.engine, (topic, payload, qos) => this.broker.publish(topic, payload, qos), this.webhooks);
     this.ingest.onStored((readings) => this.engine.handleReadings(readings));
     this.ingest.onCommitOutcome((err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; });

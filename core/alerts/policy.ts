@@ -44,6 +44,9 @@ export function ruleOverrides(rules: readonly AnyRule[], o: AlertOverrides): Rec
     out[ruleId] = { ...values };
   }
   if (problems.length) throw new ConfigError(problems);
+  for (const rule of rules) {
+    if (rule.configFrom && out[rule.configFrom]) out[rule.id] = { ...out[rule.configFrom], ...out[rule.id] };
+  }
   return out;
 }
 

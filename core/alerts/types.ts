@@ -9,6 +9,7 @@
  */
 import type { Reading } from '../reading.js';
 import type { Family } from '../schemas/index.js';
+import type { Alert } from './alert.js';
 
 export type Severity = 'critical' | 'major' | 'minor' | 'info';
 
@@ -129,4 +130,19 @@ export interface Rule<S, C> {
   onTick?(state: S, ctx: RuleContext<C>, now: number): RuleResult<S>;
   /** a device's MQTT connection opened or closed */
   onConnection?(state: S, event: { deviceId: string; connected: boolean }, ctx: RuleContext<C>, now: number): RuleResult<S>;
+  /**
+   * The service was not listening (a start after a stop or a crash) and is back: devices could
+   * not be heard meanwhile, so rules that time silence restart their clocks at `now`.
+   */
+  onResume?(state: S, now: number): S;
+  /** An operator closed one of the alerts (resolved it, or marked it a false positive): rules that count alerts hear of it. */
+  onAlertClosed?(state: S, e: AlertClosed, ctx: RuleContext<C>): RuleResult<S>;
+  /** The id of a rule whose overrides this one takes first: a rule that runs another's detector keeps its thresholds equal. */
+  configFrom?: string;
+}
+
+export interface AlertClosed {
+  alert: Alert;
+  falsePositive: boolean;
+  at: number;
 }

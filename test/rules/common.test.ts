@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import type { Family } from '../../core/schemas/index.js';
 import { openAlert, repeats } from '../../core/alerts/alert.js';
+import { allRules } from '../../core/rules/index.js';
 import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
 import type { DeviceInfo, RaiseAlert, Rule, RuleReading } from '../../core/alerts/types.js';
 import {
@@ -367,5 +368,13 @@ describe('offline rules: state round-trips through JSON', () => {
     const r = runInputs(rule, staticContext(rule.defaults, devices), many, deepFreeze(rule.init()), deepFreeze);
     expect(mapSize(r.state.devices)).toBe(10);
     expect(mapGet(r.state.devices, 'cam-3')?.lastSeen).toBe(T0 + 43);
+  });
+});
+
+describe('the rules the engine resumes after an outage', () => {
+  it('are exactly the silence timers (offline and camera dark), and resuming restarts their clocks', () => {
+    expect(allRules.filter((r) => r.onResume).map((r) => r.id).sort()).toEqual(['cylinder.offline', 'dispenser.offline', 'elevator.offline', 'kitchen.camera_dark']);
+    const rule = allRules.find((r) => r.id === 'elevator.offline')!;
+    expect((rule.onResume!(rule.init(), T0) as { listeningSince: number }).listeningSince).toBe(T0);
   });
 });

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import { eventCodes, faultCodes } from '../../core/schemas/elevator.js';
 import { openAlert, repeats } from '../../core/alerts/alert.js';
+import { ruleOverrides } from '../../core/alerts/policy.js';
+import { allRules } from '../../core/rules/index.js';
 import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
 import type { DeviceInfo, Effect, ResolveAlert, RuleReading } from '../../core/alerts/types.js';
 import { configFor, mapGet, runInputs, staticContext, type RuleInput } from '../../core/rules/common/index.js';
@@ -342,5 +344,13 @@ describe('elevator.repeated_trapping', () => {
     const persisted = runInputs(repeatedTrappingRule, staticContext(repeatedTrappingDefaults, devices), inputs, roundTrip(repeatedTrappingRule.init()), roundTrip);
     expect(persisted.effects).toEqual(plain.effects);
     expect(plain.effects.flat().filter((e) => e.type === 'raise')).toHaveLength(2);
+  });
+});
+
+describe('rules that share thresholds', () => {
+  it('an override of elevator.trapped applies to elevator.repeated_trapping (it runs the same detector); its own override wins', () => {
+    const o = ruleOverrides(allRules, { rules: { 'elevator.trapped': { atFloorMs: 120_000 }, 'elevator.repeated_trapping': { incidents: 4 } } });
+    expect(o['elevator.repeated_trapping']).toEqual({ atFloorMs: 120_000, incidents: 4 });
+    expect(ruleOverrides(allRules, {})['elevator.repeated_trapping']).toBeUndefined();
   });
 });

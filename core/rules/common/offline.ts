@@ -178,6 +178,8 @@ export function offlineRule(family: Family, ruleId: string, defaults: OfflineCon
       });
       return { state: updates.length ? { ...state, devices: mapUpdate(state.devices, updates) } : state, effects };
     },
+
+    onResume: (state, now) => resumeAfterOutage(state, now),
   };
 }
 

@@ -127,6 +127,8 @@ export const repeatedTrappingRule: Rule<RepeatedTrappingState, RepeatedTrappingC
   family: 'elevator',
   channels: trappedRule.channels,
   defaults: repeatedTrappingDefaults,
+  // it runs the trapped detector itself: an override of elevator.trapped's thresholds applies here too
+  configFrom: trappedRule.id,
   init: () => ({ detector: trappedRule.init(), incidents: emptyMap(), prunedAt: 0 }),
 
   onReading(state, reading, ctx, now) {

@@ -194,6 +194,13 @@ export const repeatOffenderRule: Rule<RepeatOffenderState, RepeatOffenderConfig>
     }
     return noEffects({ stores: mapUpdate(state.stores, updates), prunedAt: now });
   },
+
+  // an operator's false positive leaves the store's count (and may lift its flag); a resolve closes the occurrence
+  onAlertClosed(state, e, ctx) {
+    const ref = occurrenceRefFromAlert(e.alert, e.at);
+    if (!ref) return noEffects(state);
+    return e.falsePositive ? markFalsePositive(state, ref, ctx.config) : markClosed(state, ref);
+  },
 };
 
 /**
