@@ -11,7 +11,7 @@
  *
  * Counters only; no store writes: nothing a stranger does before authenticating is stored.
  */
-import { addressGroup } from '../dashboard/passwordGuard.js';
+import { addressGroup } from '../accounts/passwordGuard.js';
 
 export interface ConnectionLimitSettings {
   /** 0 = no limit */

@@ -8,7 +8,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { addressGroup } from './passwordGuard.js';
+import { addressGroup } from '../accounts/passwordGuard.js';
 
 export interface HttpLimits {
   maxConnections: number;

@@ -3,8 +3,8 @@
  * here read them at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ConnectionTracker } from '../broker/connectionState.js';
-import type { DeviceRegistry } from '../broker/deviceRegistry.js';
+import type { ConnectionTracker } from '../devices/connectionState.js';
+import type { DeviceRegistry } from '../devices/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
@@ -16,7 +16,7 @@ import type { EnginePersistStatus } from '../alerts/engine.js';
 import type { HealthReport } from './app.js';
 
 export type MqttConnectionStatus = ConnectionLimitStatus & { connectRefused: Readonly<Record<string, number>> };
-import type { CheckCounts } from './users.js';
+import type { CheckCounts } from '../accounts/users.js';
 
 export interface MetricSources {
   ingest: Ingest;
@@ -43,7 +43,7 @@ export interface MetricSources {
   health?: (() => HealthReport) | null;
   /** HTTP connections closed at once by the caps (dashboard/httpLimits.ts) */
   httpRefusals?: HttpRefusals;
-  /** password checks by outcome (dashboard/users.ts) */
+  /** password checks by outcome (accounts/users.ts) */
   passwordChecks?: CheckCounts;
 }
 

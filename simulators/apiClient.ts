@@ -6,12 +6,12 @@
  * Every failure becomes an ApiError carrying the catalog `code` (docs/error-codes.md), the
  * message and the `details` of the response, so callers branch on the code, never on text.
  */
-import type { CylinderImportResult } from '../alerts/cylinderRegistry.js';
+import type { CylinderImportResult } from '../cylinders/cylinderRegistry.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import type { DevicePublic } from '../core/deviceInput.js';
-import type { ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
+import type { ImportResult, OnConflict, RowProblem } from '../devices/deviceRegistry.js';
 import type { Family } from '../core/schemas/index.js';
-import type { ImportJobView } from '../dashboard/importJobs.js';
+import type { ImportJobView } from '../devices/importJobs.js';
 import { codes, type Code, type CodeSpec } from '../core/codes.js';
 
 /**

@@ -7,7 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { OnConflict } from '../broker/deviceRegistry.js';
+import type { OnConflict } from '../devices/deviceRegistry.js';
 import { ApiClient, ApiError } from './apiClient.js';
 
 /** Output and environment of one CLI run; tests pass their own and read what was printed. */

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { ADMIN_PASSWORD_FILE } from '../dashboard/users.js';
+import { ADMIN_PASSWORD_FILE } from '../accounts/users.js';
 import { ConfigError, loadConfig, type SettingName } from '../service/config.js';
 import { Service } from '../service/service.js';
 import { processIo } from './cli.js';

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { CodedError } from '../../core/codes.js';
 import type { UserRecord } from '../../store/types.js';
 import { roles } from '../../core/roles.js';
-import type { CheckResult } from '../users.js';
+import type { CheckResult } from '../../accounts/users.js';
 import { ErrorBody, iso } from './common.js';
 
 const Username = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only');

@@ -9,8 +9,8 @@ import { csvRowToInput, deviceInput, devicePublic, type DevicePublic } from '../
 import { CodedError } from '../../core/codes.js';
 import { families, isFamily } from '../../core/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
-import { jobJsonText, jobView, type JobViewer } from '../importJobs.js';
-import type { Principal } from '../sessions.js';
+import { jobJsonText, jobView, type JobViewer } from '../../devices/importJobs.js';
+import type { Principal } from '../../accounts/sessions.js';
 import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText, wholeParam } from './common.js';
 import { csvRecordsSliced } from './csv.js';
 
@@ -42,7 +42,7 @@ const ImportJobOut = z.object({
     updated: z.array(z.string()),
     skipped: z.array(z.string()),
   }).optional().describe('when done; not in lists'),
-}).describe('a device import job (dashboard/importJobs.ts)');
+}).describe('a device import job (devices/importJobs.ts)');
 
 export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry, tracker, store, importJobs } = app.deps;

@@ -14,10 +14,10 @@ import type { WebSocket } from 'ws';
 import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
 import { rescueDeadlines, type RescuePolicy } from '../../core/alerts/rescueCase.js';
 import { alertSortKey, type AlertKey } from '../../core/alerts/alertQuery.js';
-import type { ConnectionTracker } from '../../broker/connectionState.js';
-import type { DeviceRegistry } from '../../broker/deviceRegistry.js';
+import type { ConnectionTracker } from '../../devices/connectionState.js';
+import type { DeviceRegistry } from '../../devices/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
-import type { Principal, Sessions } from '../sessions.js';
+import type { Principal, Sessions } from '../../accounts/sessions.js';
 import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
 import { SeqRing } from './ring.js';
 import { dayStart, TodayCounter, type LiveStats } from './stats.js';
@@ -206,7 +206,7 @@ export class LiveHub {
   }
 
   /**
-   * A device import job's progress or end (dashboard/importJobs.ts; its counts, never rows or
+   * A device import job's progress or end (devices/importJobs.ts; its counts, never rows or
    * secrets), numbered and serialised once like the engine's events: `{type: 'importJob', job, seq}`.
    */
   pushJob(job: object): void {

@@ -10,7 +10,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
 import { loadConfig, type SettingName } from '../../service/config.js';
 import { Service, type Started } from '../../service/service.js';
-import type { ImportJobView } from '../../dashboard/importJobs.js';
+import type { ImportJobView } from '../../devices/importJobs.js';
 
 export const ADMIN_PASSWORD = 'test-admin-password';
 

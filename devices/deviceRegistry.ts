@@ -111,7 +111,7 @@ export class DeviceRegistry {
    *
    * Validation, secrets and the store's staging go `chunkRows` rows at a time with the event
    * loop running between chunks, so a 100,000-row import never holds MQTT, PUBACKs or HTTP
-   * for more than a few milliseconds (dashboard/importJobs.ts runs it as a background job).
+   * for more than a few milliseconds (devices/importJobs.ts runs it as a background job).
    */
   async import(rows: readonly unknown[], onConflict: OnConflict, opts: ImportOptions = {}): Promise<ImportResult> {
     const chunkRows = Math.max(1, opts.chunkRows ?? IMPORT_CHUNK_ROWS);

@@ -11,7 +11,7 @@
  * can fetch its result, with the new devices' secrets, after the POST has answered.
  */
 import { randomUUID } from 'node:crypto';
-import type { DeviceRegistry, ImportOptions, ImportResult, OnConflict, RowProblem } from '../broker/deviceRegistry.js';
+import type { DeviceRegistry, ImportOptions, ImportResult, OnConflict, RowProblem } from './deviceRegistry.js';
 import { CodedError, type Code } from '../core/codes.js';
 import type { Role } from '../core/roles.js';
 

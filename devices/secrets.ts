@@ -2,7 +2,7 @@
  * Device secrets. The platform generates every secret (192 random bits) and stores only its
  * SHA-256. For a secret that random a fast hash is safe (no dictionary to try), and a slow
  * KDF would make a reconnect storm of 100k devices cost an hour of CPU. People's passwords
- * use scrypt instead (dashboard/passwords.ts).
+ * use scrypt instead (accounts/passwords.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
