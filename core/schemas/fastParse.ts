@@ -8,7 +8,7 @@
  * which case the caller runs zod itself. zod stays the authority on every rejection and on
  * every field-level message; the fast path may only ever say less than zod, never something
  * else. The equivalence is tested on every example payload and by property tests over mutated
- * and arbitrary JSON (test/fastParse.test.ts).
+ * and arbitrary JSON (test/core/fastParse.test.ts).
  *
  * Covered: object (zod's default strip mode), string, number, boolean, enum, literal,
  * optional, tuple (fixed length, required items), union (first success wins, as in zod), pipe,

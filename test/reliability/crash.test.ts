@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
-import { freePort } from '../influx/victoria.js';
+import { freePort } from '../store/influx/victoria.js';
 import { RetryingDevice } from './retryingDevice.js';
 
 const entry = path.resolve('dist/service/main.js');

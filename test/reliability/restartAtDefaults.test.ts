@@ -23,7 +23,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { riskClasses } from '../../core/rules/kitchen/violation.js';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
-import { freePort } from '../influx/victoria.js';
+import { freePort } from '../store/influx/victoria.js';
 import { RetryingDevice } from './retryingDevice.js';
 import { entry, importDevices, login, startServiceProcess, type ServiceProcess } from './serviceProcess.js';
 

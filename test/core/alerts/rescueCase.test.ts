@@ -1,0 +1,81 @@
+/**
+ * The 96333 rescue case as tables: steps in order, refusals, and deadline events at their edges.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  defaultRescuePolicy as policy, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
+} from '../../../core/alerts/rescueCase.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 10, 23, 1, 0, 0);
+const fresh = (arrivalMin = 30): RescueCase => openRescueCase('rc-1', 'elev-1', 'a-1', T0, '某维保公司', arrivalMin * MIN);
+
+function walk(steps: Array<[RescueStatus, number]>, c = fresh()): RescueCase {
+  for (const [step, m] of steps) {
+    const r = recordStep(c, step, 'disp1', T0 + m * MIN);
+    if ('refused' in r) throw new Error(r.message);
+    c = r;
+  }
+  return c;
+}
+
+describe('rescue case steps', () => {
+  it('walks alarm -> dispatched -> acknowledged -> arrived -> released -> followed up -> closed, each stamped', () => {
+    const c = walk([['dispatched', 2], ['acknowledged', 3], ['arrived', 18], ['released', 25], ['followed_up', 60], ['closed', 61]]);
+    expect(c.status).toBe('closed');
+    expect(c.steps.map((s) => [s.step, s.by, (s.at - T0) / MIN])).toEqual([
+      ['alarmed', 'system', 0], ['dispatched', 'disp1', 2], ['acknowledged', 'disp1', 3], ['arrived', 'disp1', 18],
+      ['released', 'disp1', 25], ['followed_up', 'disp1', 60], ['closed', 'disp1', 61],
+    ]);
+    expect(elapsed(c, T0 + 999 * MIN)).toEqual({ sinceAlarm: 61 * MIN, toDispatch: 2 * MIN, toArrival: 18 * MIN, toRelease: 25 * MIN });
+  });
+
+  it.each<[string, Array<[RescueStatus, number]>, RescueStatus, number, number | undefined, string]>([
+    ['backwards', [['arrived', 5]], 'dispatched', 6, undefined, 'step_out_of_order'],
+    ['the same step twice', [['dispatched', 1]], 'dispatched', 2, undefined, 'step_out_of_order'],
+    ['closing before release', [['arrived', 5]], 'closed', 6, undefined, 'step_out_of_order'],
+    ['after closing', [['released', 5], ['closed', 6]], 'followed_up', 7, undefined, 'case_closed'],
+    ['after a false alarm', [['false_alarm', 2]], 'dispatched', 3, undefined, 'case_closed'],
+    ['a time in the future', [], 'dispatched', 3, 4, 'time_in_future'],
+    ['a time before the previous step', [['dispatched', 3]], 'arrived', 4, 2, 'time_before_previous'],
+  ])('refuses %s', (_n, before, step, nowMin, atMin, code) => {
+    const r = recordStep(walk(before), step, 'disp1', T0 + nowMin * MIN, atMin === undefined ? undefined : T0 + atMin * MIN);
+    expect('refused' in r && r.refused).toBe(code);
+  });
+
+  it('accepts a step skipped forward and a time given for an earlier moment', () => {
+    const r = recordStep(walk([['dispatched', 2]]), 'arrived', 'disp1', T0 + 20 * MIN, T0 + 17 * MIN, 'unit called on arrival');
+    expect('refused' in r).toBe(false);
+    expect((r as RescueCase).steps.at(-1)).toEqual({ step: 'arrived', at: T0 + 17 * MIN, by: 'disp1', recordedAt: T0 + 20 * MIN, note: 'unit called on arrival' });
+  });
+});
+
+describe('rescue deadlines (TSG T5002: dispatch 5 min, unit ack 1 min, arrival 30 min, warning at 20 min)', () => {
+  it.each<[string, Array<[RescueStatus, number]>, number, RescueEvent[]]>([
+    ['undispatched just before 5 min', [], 5 * MIN - 1, []],
+    ['undispatched at 5 min', [], 5 * MIN, ['dispatch_breached']],
+    ['dispatched at 4:59', [['dispatched', 4.99]], 5 * MIN, []],
+    ['unit silent 1 min after dispatch', [['dispatched', 2]], 3 * MIN, ['unit_ack_breached']],
+    ['unit acked within the minute', [['dispatched', 2], ['acknowledged', 2.5]], 3 * MIN, []],
+    ['not arrived just before 20 min', [['dispatched', 2], ['acknowledged', 2.5]], 20 * MIN - 1, []],
+    ['not arrived at 20 min', [['dispatched', 2], ['acknowledged', 2.5]], 20 * MIN, ['arrival_warning']],
+    ['not arrived at 30 min', [['dispatched', 2], ['acknowledged', 2.5]], 30 * MIN, ['arrival_breached']],
+    ['arrived at 29 min', [['dispatched', 2], ['acknowledged', 2.5], ['arrived', 29]], 30 * MIN, []],
+    ['false alarm stops the clock', [['false_alarm', 1]], 60 * MIN, []],
+  ])('%s', (_n, steps, now, expected) => {
+    expect(evaluateRescue(walk(steps), T0 + now, policy).events).toEqual(expected);
+  });
+
+  it('each event fires once; a 60-minute rural elevator warns at 50 and breaches at 60', () => {
+    let c = walk([['dispatched', 1], ['acknowledged', 1.5]], fresh(60));
+    const log: Array<[number, RescueEvent]> = [];
+    for (let m = 0; m <= 70; m++) {
+      const r = evaluateRescue(c, T0 + m * MIN, policy);
+      c = r.state;
+      for (const e of r.events) log.push([m, e]);
+    }
+    expect(log).toEqual([[50, 'arrival_warning'], [60, 'arrival_breached']]);
+    // the state round-trips through JSON (it is persisted)
+    expect(evaluateRescue(JSON.parse(JSON.stringify(c)), T0 + 80 * MIN, policy).events).toEqual([]);
+  });
+});
