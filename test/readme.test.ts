@@ -1,5 +1,5 @@
 /**
- * The README and the rule docs agree with the code: the configuration table lists exactly
+ * The README and the docs agree with the code: the configuration table (docs/configuration.md) lists exactly
  * the settings of service/config.ts; every rule of core/rules/index.ts is named in
  * docs/rules.md and on its family's page docs/rules/<family>.md; every `npm run <name>` in
  * a README code block is a script of package.json.
@@ -40,23 +40,28 @@ function mentions(text: string, id: string): boolean {
   return new RegExp(`(?<![\\w.])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w])`).test(text);
 }
 
-describe('README configuration table', () => {
-  const configuration = section(readme, 'Configuration');
+/** docs/configuration.md: the whole document is the configuration section (the README links to it). */
+const configurationDoc = read('docs/configuration.md');
+
+describe('the configuration table (docs/configuration.md)', () => {
+  const configuration = configurationDoc.startsWith('# Configuration') ? configurationDoc : '';
   const named = configuration.split('\n').map((l) => /^\|\s*`([^`]+)`\s*\|/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
 
-  it('has a "## Configuration" section with a table of settings', () => {
-    expect(configuration, 'README.md: no "## Configuration" section').not.toBe('');
-    expect(named.length, 'README.md, Configuration: no table rows of the form | `NAME` | ... |').toBeGreaterThan(0);
+  it('is a document with a table of settings, linked from the README\'s "## Configuration"', () => {
+    expect(configuration, 'docs/configuration.md: no "# Configuration" document').not.toBe('');
+    expect(named.length, 'docs/configuration.md: no table rows of the form | `NAME` | ... |').toBeGreaterThan(0);
+    // and the README points to it
+    expect(section(readme, 'Configuration')).toContain('docs/configuration.md');
   });
 
   it.each(Object.keys(settings))('lists %s once', (name) => {
     const rows = named.filter((n) => n === name);
-    expect(rows, `README.md, Configuration: ${rows.length ? 'more than one row' : 'no row'} | \`${name}\` | (service/config.ts has it)`).toHaveLength(1);
+    expect(rows, `docs/configuration.md: ${rows.length ? 'more than one row' : 'no row'} | \`${name}\` | (service/config.ts has it)`).toHaveLength(1);
   });
 
   it('lists no setting that service/config.ts does not have', () => {
     const unknown = named.filter((n) => !Object.hasOwn(settings, n));
-    expect(unknown, 'README.md, Configuration: rows naming no setting of service/config.ts').toEqual([]);
+    expect(unknown, 'docs/configuration.md: rows naming no setting of service/config.ts').toEqual([]);
   });
 });
 
