@@ -16,7 +16,7 @@ import {
   acknowledge, addNote, alertKey, assign, autoResolve, deadlineEvents, isClosed, markFalsePositive, openAlert, refused, repeatAlert, repeats, resolve,
   type ActionResult, type Alert, type AlertDevice, type AlertStep, type TimelineAction, type TimelineEntry,
 } from '../core/alerts/alert.js';
-import { activeStatuses, closedStatuses, compareKeys, alertSortKey, pageOf, type AlertFilter, type AlertKey, type AlertSort } from '../core/alerts/alertQuery.js';
+import { activeStatuses, closedStatuses, compareKeys, alertSortKey, matchesAlert, pageOf, type AlertFilter, type AlertKey, type AlertSort } from '../core/alerts/alertQuery.js';
 import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines.js';
 import {
   evaluateRescue, isFinished, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescuePolicy, type RescueStatus,
@@ -318,7 +318,7 @@ export class AlertEngine {
     const byId = new Map<string, AlertOutcome>();
     for (const o of stored) byId.set(o.id, o);
     for (const a of [...this.savingAlerts.values(), ...this.dirtyAlerts.values(), ...this.activeById.values()]) {
-      if (a.firstSeen >= q.from && pageOf([a], filter, 'firstSeen', null, 1).items.length) byId.set(a.id, a);
+      if (a.firstSeen >= q.from && matchesAlert(a, filter)) byId.set(a.id, a);
     }
     return [...byId.values()];
   }

@@ -41,6 +41,7 @@ import { violationTypes } from '../core/schemas/kitchen.js';
 import { startBackgroundLoad, type BackgroundLoad, type Counters } from './lib/backgroundLoad.js';
 import { adminToken, importDevices, pct, registerDevices, startOurs, waitFor } from './lib/harness.js';
 import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
+import { seededRng } from '../simulators/fleet/rng.js';
 
 const usage = `Usage: npm run bench:api -- [options]
   --rate N            background QoS 1 readings/s during the measurement (target; achieved is printed) [20000]
@@ -120,22 +121,10 @@ const DISTRICTS = ['330102', '330105', '330106', '330108', '330109', '330110', '
 const CAMERAS_PER_STORE = 4;
 const HEARTBEAT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 60_000;
-/** notes on one alert at most (the service's cap is about 200, answered with 409 note_limit) */
+/** notes on one alert at most: a heavily noted alert, well under the service's cap (1,000, then 409 note_limit) */
 const NOTES_PER_ALERT_MAX = 190;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A small deterministic PRNG (mulberry32): the same run picks the same notes and order. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ------------------------------------------------------------------ HTTP
 
@@ -304,7 +293,7 @@ function heartbeats(devices: ProbeDevice[]): () => void {
  * ordered round by round: every device's first, then every device's second, ...
  */
 function alertReadings(devices: ProbeDevice[], perDevice: number, elevatorAlerts: number, kitchenAlerts: number): Array<{ d: ProbeDevice; topic: string; payload: Buffer }> {
-  const pick = rng(7);
+  const pick = seededRng(7).next;
   const out: Array<{ d: ProbeDevice; topic: string; payload: Buffer; round: number }> = [];
   let e = 0;
   let k = 0;
@@ -429,7 +418,7 @@ async function measure(api: Api, o: { requests: number; concurrency: number; pag
     }
   };
   // rounds of one request per route, shuffled within the round; walks spread evenly among them
-  const pick = rng(11);
+  const pick = seededRng(11).next;
   const walks = Math.max(1, Math.ceil(o.requests / Math.max(1, o.pagesPerWalk)));
   const jobs: Array<() => Promise<void>> = [];
   for (let i = 0; i < o.requests; i++) {
@@ -532,7 +521,7 @@ async function main(): Promise<void> {
     const noted = benchAlerts.slice(0, notedCount).map((a) => a.id);
     const singles = benchAlerts.slice(notedCount, notedCount + (opts.notes - heavyNotes)).map((a) => a.id);
     const plain = benchAlerts.slice(notedCount + singles.length).map((a) => a.id).slice(0, 500);
-    const lenOf = rng(5);
+    const lenOf = seededRng(5).next;
     const plan = [
       ...Array.from({ length: heavyNotes }, (_, i) => ({ alertId: noted[i % noted.length]!, len: 50 + Math.floor(lenOf() * 1951) })),
       ...singles.map((alertId) => ({ alertId, len: 50 + Math.floor(lenOf() * 1951) })),

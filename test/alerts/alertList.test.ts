@@ -14,6 +14,7 @@ import type { Rule, Severity } from '../../core/alerts/types.js';
 import { AlertEngine, type AlertListQuery } from '../../alerts/engine.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeviceRecord, Reading } from '../../store/types.js';
+import { seededRng } from '../../simulators/fleet/rng.js';
 
 const T0 = 1_795_392_000_000;
 const severities: Severity[] = ['critical', 'major', 'minor', 'info'];
@@ -35,14 +36,6 @@ const testRule: Rule<null, Record<string, never>> = {
   },
 };
 
-/** A small deterministic PRNG, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 let store: DuckDbStore | null = null;
 afterEach(async () => { await store?.close(); store = null; });
@@ -85,7 +78,7 @@ describe('alert lists by cursor', () => {
   it('every sort and filter, whatever was checkpointed: the pages are the full sorted list, each alert once', async () => {
     const clock = { now: T0 };
     const engine = await engineAt(clock);
-    const random = rng(7);
+    const random = seededRng(7).next;
     const ids = new Set<string>();
     engine.on((e) => { if (e.type === 'alert') ids.add(e.alert.id); });
     for (let i = 0; i < 400; i++) {

@@ -15,23 +15,13 @@ import { examplePayload } from '../../core/schemas/examples.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import { readingTables, type ReadingTable } from '../../store/readingTables.js';
 import type { Reading } from '../../store/types.js';
+import { seededRng } from '../../simulators/fleet/rng.js';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
 
-/** A small deterministic PRNG (mulberry32), so a failure names a reproducible row. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Valid payloads with optional fields dropped at random and numbers varied within the schema. */
 function payloads(family: Family, channel: string, n: number, rand: () => number, nullRuns: boolean): Array<Record<string, unknown>> {
@@ -112,7 +102,7 @@ describe('column-wise appends', () => {
     const file = path.join(dir, 'db.duckdb');
     const store = new DuckDbStore(file);
     await store.open();
-    const rand = rng(7);
+    const rand = seededRng(7).next;
     const all: Reading[] = [];
     // seq beyond 2^32 (the high 32 bits matter) up to the largest exact integer
     let seq = 2 ** 33 - 5;
