@@ -15,7 +15,7 @@
  *    of 1,000/s was more than the engine's checkpoints kept up with here, 2026-12-07), and the
  *    bench waits until the engine reports them (/healthz).
  *  - `--notes` notes through `POST /api/alerts/:id/note` (50 to 2,000 characters): half on
- *    `--noted-alerts` alerts (at most 190 each: the per-alert cap is about 200, 409
+ *    `--noted-alerts` alerts (at most 190 each, under the per-alert cap of 1,000, past which 409
  *    `note_limit`), the other half one each on as many other alerts;
  *  - then the QoS 1 background load of P2 (bench/lib/backgroundLoad.ts, a child process) at
  *    `--rate` readings/s, and after `--warmup` seconds the measurement.
