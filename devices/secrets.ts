@@ -6,8 +6,16 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
+/**
+ * 24 random bytes as base64url, never starting with `-`: a secret is typed on command lines
+ * (`mosquitto_pub -P`, `npm run device -- --secret`), where a leading dash reads as an option
+ * (Node's parseArgs refuses it as ambiguous). One draw in 64 is redrawn; the rest keep 192 bits.
+ */
 export function generateSecret(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const secret = randomBytes(24).toString('base64url');
+    if (secret[0] !== '-') return secret;
+  }
 }
 
 export function hashSecret(secret: string | Uint8Array): string {
