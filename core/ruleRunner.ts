@@ -3,6 +3,10 @@
  * want it, threads each rule's state, and collects the effects. No I/O: the engine executes
  * the effects. A rule that throws is isolated (its state is kept, the error reported), so one
  * bad rule cannot stop the others.
+ *
+ * This is the only dispatcher: the engine drives it, and so do the rule tests and replay tools
+ * (`runInputs` in core/rules/common/dispatch.ts builds one over a single rule and feeds it
+ * `RuleInput`s through `apply`), so what a test proves is what production routes.
  */
 import type { DeviceInfo, CylinderRecord, Effect, Rule, RuleContext, RuleReading } from './alerts/types.js';
 
@@ -17,6 +21,18 @@ export interface Lookups {
 export interface RuleError {
   rule: string;
   error: Error;
+}
+
+/** One input, as the engine hands it to the runner (`apply` calls the entry point it would). */
+export type RuleInput =
+  | { kind: 'reading'; reading: RuleReading; now: number }
+  | { kind: 'tick'; now: number }
+  /** `family`: the device's family in the registry, as the engine looks it up (unregistered devices send none) */
+  | { kind: 'connection'; deviceId: string; connected: boolean; family: string; now: number };
+
+/** A rule's config: its documented defaults, overridden key by key (`ALERT_OVERRIDES`). */
+export function ruleConfig<C extends object>(rule: Rule<unknown, C>, overrides: Partial<C> | undefined): C {
+  return { ...rule.defaults, ...overrides };
 }
 
 interface Bound {
@@ -43,14 +59,15 @@ export class RuleRunner {
       if (ids.has(rule.id)) throw new Error(`two rules share the id ${rule.id}`);
       ids.add(rule.id);
       const ctx: RuleContext<unknown> = {
-        config: { ...rule.defaults, ...(overrides[rule.id] ?? {}) },
+        config: ruleConfig(rule, overrides[rule.id]),
         device: (id) => lookups.device(id),
         cylinder: (code) => lookups.cylinder(code),
       };
       this.contexts.set(rule.id, ctx);
       const channels = this.byChannel.get(rule.family) ?? new Map<string, Bound[]>();
       this.byChannel.set(rule.family, channels);
-      for (const channel of rule.channels) {
+      // a channel listed twice still reaches the rule once per reading
+      for (const channel of new Set(rule.channels)) {
         const list = channels.get(channel) ?? [];
         list.push({ rule, ctx });
         channels.set(channel, list);
@@ -68,6 +85,19 @@ export class RuleRunner {
     return this.contexts.get(ruleId)?.config;
   }
 
+  /**
+   * Feed one input to the entry point the engine calls for it: a reading to `reading`, a tick
+   * to `tick`, a connection event to `connection`. For replays and the rule tests; the engine
+   * calls those entry points directly.
+   */
+  apply(input: RuleInput): readonly Effect[] {
+    switch (input.kind) {
+      case 'reading': return this.reading(input.reading, input.now);
+      case 'tick': return this.tick(input.now);
+      case 'connection': return this.connection({ deviceId: input.deviceId, connected: input.connected }, input.family, input.now);
+    }
+  }
+
   /** Runs for every stored reading: no closure, key or array made unless a rule has effects. */
   reading(r: RuleReading, now: number): readonly Effect[] {
     const bound = this.byChannel.get(r.family)?.get(r.channel);
@@ -83,7 +113,7 @@ export class RuleRunner {
           for (const e of result.effects) effects.push(e);
         }
       } catch (err) {
-        this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
+        this.fail(rule, err);
       }
     }
     return effects ?? NO_EFFECTS;
@@ -103,7 +133,7 @@ export class RuleRunner {
       try {
         for (const e of rule.onReading(this.states[rule.id], r, ctx, now).effects) effects.push(e);
       } catch (err) {
-        this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
+        this.fail(rule, err);
       }
     }
     return effects;
@@ -140,7 +170,12 @@ export class RuleRunner {
       this.states[rule.id] = result.state;
       for (const e of result.effects) effects.push(e);
     } catch (err) {
-      this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
+      this.fail(rule, err);
     }
+  }
+
+  /** The rule keeps the state it had; the error is reported and the other rules go on. */
+  private fail(rule: AnyRule, err: unknown): void {
+    this.onError({ rule: rule.id, error: err instanceof Error ? err : new Error(String(err)) });
   }
 }

@@ -1,35 +1,18 @@
 /**
- * How an input reaches a rule, as one pure function: the engine, the tests and any replay
- * tool feed rules the same way. Also a RuleContext over plain snapshots (the adapter builds
- * its own from the registry; tests build this one).
+ * Feeding one rule by hand (the rule tests, replay tools), through the engine's own dispatcher:
+ * `runInputs` builds a RuleRunner (core/ruleRunner.ts) over that rule and feeds it each input
+ * with `RuleRunner.apply`, so which handler an input reaches, the family and channel filter,
+ * the state threading and the config are the runner's, not a copy of them. Also a RuleContext
+ * over plain snapshots (the engine's lookups read the registry; tests use these).
  */
-import type { CylinderRecord, DeviceInfo, Rule, RuleContext, RuleReading, RuleResult } from '../../alerts/types.js';
+import type { CylinderRecord, DeviceInfo, Effect, Rule, RuleContext } from '../../alerts/types.js';
+import { RuleRunner, ruleConfig, type RuleInput } from '../../ruleRunner.js';
 
-export type RuleInput =
-  | { kind: 'reading'; reading: RuleReading; now: number }
-  | { kind: 'tick'; now: number }
-  | { kind: 'connection'; deviceId: string; connected: boolean; now: number };
+export type { RuleInput } from '../../ruleRunner.js';
 
-/**
- * Apply one input: readings go to `onReading` only when the rule listens to that family and
- * channel; ticks to `onTick`; connection events to `onConnection`. A rule without the handler
- * keeps its state and has no effects.
- */
-export function applyInput<S, C>(rule: Rule<S, C>, state: S, input: RuleInput, ctx: RuleContext<C>): RuleResult<S> {
-  switch (input.kind) {
-    case 'reading':
-      if (!rule.onReading || input.reading.family !== rule.family || !rule.channels.includes(input.reading.channel)) return { state, effects: [] };
-      return rule.onReading(state, input.reading, ctx, input.now);
-    case 'tick':
-      return rule.onTick ? rule.onTick(state, ctx, input.now) : { state, effects: [] };
-    case 'connection':
-      return rule.onConnection ? rule.onConnection(state, { deviceId: input.deviceId, connected: input.connected }, ctx, input.now) : { state, effects: [] };
-  }
-}
-
-/** The rule's config: its documented defaults, overridden key by key. */
+/** The rule's config: its documented defaults, overridden key by key (the runner's merge). */
 export function configFor<C extends object>(rule: Rule<unknown, C>, overrides: Partial<C> = {}): C {
-  return { ...rule.defaults, ...overrides };
+  return ruleConfig(rule, overrides);
 }
 
 /** A RuleContext over fixed snapshots of the registry and the cylinder records. */
@@ -44,9 +27,12 @@ export function staticContext<C>(config: C, devices: readonly DeviceInfo[] = [],
 }
 
 /**
- * Run inputs in order from `state` (default: the rule's init), collecting each input's
- * effects. `between` sees the state after every input; tests pass a JSON round trip there
- * to prove a persisted-and-reloaded state behaves the same.
+ * Run inputs in order from `state` (default: the rule's init) through a RuleRunner over the
+ * one rule, configured with `ctx.config` and looking devices and cylinders up in `ctx`;
+ * collects each input's effects. `between` sees the state after every input and its result is
+ * what the next input gets; tests pass a JSON round trip there to prove a persisted-and-reloaded
+ * state behaves the same. A rule that throws fails the run (the engine would report it and keep
+ * the state; a test wants to see it).
  */
 export function runInputs<S, C>(
   rule: Rule<S, C>,
@@ -54,13 +40,15 @@ export function runInputs<S, C>(
   inputs: readonly RuleInput[],
   state: S = rule.init(),
   between: (s: S) => S = (s) => s,
-): { state: S; effects: RuleResult<S>['effects'][] } {
-  let s = state;
-  const effects: RuleResult<S>['effects'][] = [];
+): { state: S; effects: Effect[][] } {
+  const runner = new RuleRunner([rule], { [rule.id]: ctx.config as Record<string, unknown> }, ctx, ({ error }) => {
+    throw error;
+  });
+  runner.load({ [rule.id]: state });
+  const effects: Effect[][] = [];
   for (const input of inputs) {
-    const r = applyInput(rule, s, input, ctx);
-    s = between(r.state);
-    effects.push(r.effects);
+    effects.push([...runner.apply(input)]);
+    runner.states[rule.id] = between(runner.states[rule.id] as S);
   }
-  return { state: s, effects };
+  return { state: runner.states[rule.id] as S, effects };
 }

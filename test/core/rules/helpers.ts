@@ -3,7 +3,7 @@
  * not mutate the state they are given; a mutation of a frozen object throws in strict mode).
  */
 import type { CylinderRecord, Effect, RaiseAlert, Rule, RuleReading } from '../../../core/alerts/types.js';
-import { applyInput, staticContext, type RuleInput } from '../../../core/rules/common/dispatch.js';
+import { configFor, runInputs, staticContext, type RuleInput } from '../../../core/rules/common/dispatch.js';
 
 export function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
@@ -23,21 +23,15 @@ export const raises = (effects: Effect[]): RaiseAlert[] => effects.filter((e): e
 export const brief = (effects: Effect[]): Array<[string, string, string]> => raises(effects).map((r) => [r.rule, r.condition, r.severity]);
 
 /**
- * Feed inputs to a rule from its init state (or `state`); returns the effects per input and the
- * final state. Every state handed to the rule is deep-frozen, and with `roundTrip` it is first
- * passed through JSON, as the engine persists it.
+ * Feed inputs to a rule from its init state (or `state`) through the engine's RuleRunner
+ * (`runInputs`); returns the effects per input and the final state. Every state handed to the
+ * rule is deep-frozen, and with `roundTrip` it is first passed through JSON, as the engine
+ * persists it.
  */
 export function runRule<S, C extends object>(
   rule: Rule<S, C>, inputs: RuleInput[], opts: { registry?: CylinderRecord[]; config?: Partial<C>; roundTrip?: boolean; state?: S } = {},
 ): { effects: Effect[][]; state: S } {
-  const ctx = staticContext<C>({ ...rule.defaults, ...(opts.config ?? {}) }, [], opts.registry ?? []);
-  let state = opts.state ?? rule.init();
-  const effects: Effect[][] = [];
-  for (const input of inputs) {
-    if (opts.roundTrip) state = JSON.parse(JSON.stringify(state)) as S;
-    const r = applyInput(rule, deepFreeze(state), input, ctx);
-    state = r.state;
-    effects.push(r.effects);
-  }
-  return { effects, state };
+  const ctx = staticContext<C>(configFor(rule, opts.config), [], opts.registry ?? []);
+  const handOver = (s: S): S => deepFreeze(opts.roundTrip ? JSON.parse(JSON.stringify(s)) as S : s);
+  return runInputs(rule, ctx, inputs, handOver(opts.state ?? rule.init()), handOver);
 }
