@@ -10,7 +10,7 @@
  *    alert on its elevator) and the rest from kitchen cameras (each detection type a distinct
  *    `kitchen.violation` on its camera; 4 cameras per store, so stores with 3 class-1/2 alerts
  *    add a `kitchen.repeat_offender` too), `--per-device` conditions a device. The bench's
- *    devices stay connected and heartbeat every 30 s (raw MQTT, bench/lib/rawMqtt.ts), so
+ *    devices (bench/lib/alertDevices.ts) stay connected and heartbeat every 30 s (raw MQTT), so
  *    none of them goes offline. They arrive at `--alert-rate` (200/s: 10,000 in 50 s; a burst
  *    of 1,000/s was more than the engine's checkpoints kept up with here, 2026-12-07), and the
  *    bench waits until the engine reports them (/healthz).
@@ -32,15 +32,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { violationTypes } from '../core/schemas/kitchen.js';
 import { startBackgroundLoad, type BackgroundLoad, type Counters } from './lib/backgroundLoad.js';
-import { adminToken, importDevices, pct, registerDevices, startOurs, waitFor } from './lib/harness.js';
-import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
+import { alertReadings, connectProbes, heartbeats, publishPaced, registerProbes, type ProbeDevice } from './lib/alertDevices.js';
+import { adminToken, pct, registerDevices, startOurs } from './lib/harness.js';
 import { seededRng } from '../simulators/fleet/rng.js';
 
 const usage = `Usage: npm run bench:api -- [options]
@@ -115,11 +114,6 @@ const DEMO_FLEET_ARGS = [
   '--cameras', '120', '--stores', '40', '--violations-per-hour', '40', '--elevators', '150', '--scanners', '12',
   '--filling-stations', '4', '--cylinders-per-station', '500', '--fuel-stations', '12',
 ];
-/** Each a distinct elevator.fault alert (docs/rules/elevator.md): 11 is elevator.trapped's, 40 resolves. */
-const ELEVATOR_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 41, 42, 43, 44, 45, 46, 47];
-const DISTRICTS = ['330102', '330105', '330106', '330108', '330109', '330110', '330111', '330112'];
-const CAMERAS_PER_STORE = 4;
-const HEARTBEAT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 /** notes on one alert at most: a heavily noted alert, well under the service's cap (1,000, then 409 note_limit) */
 const NOTES_PER_ALERT_MAX = 190;
@@ -231,112 +225,6 @@ async function startCity(httpPort: number, mqttPort: number, timeoutMs: number):
       return /^\{"summary".*$/m.exec(out)?.[0] ?? '';
     },
   };
-}
-
-// ------------------------------------------------------------------ alerts raised by devices
-
-interface ProbeDevice { id: string; family: 'elevator' | 'kitchen'; secret: string; store?: string; socket?: net.Socket; nextPid: number; pending: Set<number> }
-
-function nextPid(d: ProbeDevice): number {
-  const pid = d.nextPid;
-  d.nextPid = pid >= 65535 ? 1 : pid + 1;
-  return pid;
-}
-
-/** Register the devices that raise the alerts (bulk import, with district and store). */
-async function registerProbes(httpPort: number, token: string, elevators: number, cameras: number): Promise<ProbeDevice[]> {
-  const storeOf = (i: number) => `bench-api-S${Math.floor(i / CAMERAS_PER_STORE)}`;
-  const rows: Array<{ id: string; family: string; district?: string; meta?: { storeId: string } }> = [
-    ...Array.from({ length: elevators }, (_, i) => ({ id: `bench-api-elev-${i}`, family: 'elevator', district: DISTRICTS[i % DISTRICTS.length] })),
-    ...Array.from({ length: cameras }, (_, i) => ({ id: `bench-api-cam-${i}`, family: 'kitchen', district: DISTRICTS[Math.floor(i / CAMERAS_PER_STORE) % DISTRICTS.length], meta: { storeId: storeOf(i) } })),
-  ];
-  const stores = new Map(rows.map((r) => [r.id, r.meta?.storeId]));
-  const out: ProbeDevice[] = [];
-  for (let i = 0; i < rows.length; i += 5000) {
-    for (const c of (await importDevices(httpPort, token, rows.slice(i, i + 5000))).created) {
-      const store = stores.get(c.id);
-      out.push({ id: c.id, family: c.id.startsWith('bench-api-cam-') ? 'kitchen' : 'elevator', secret: c.secret, nextPid: 1, pending: new Set(), ...(store ? { store } : {}) });
-    }
-  }
-  if (out.length !== rows.length) throw new Error(`registered ${out.length} of ${rows.length} devices`);
-  return out;
-}
-
-async function connectProbes(mqttPort: number, devices: ProbeDevice[], concurrency = 64): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, async () => {
-    while (next < devices.length) {
-      const d = devices[next++]!;
-      d.socket = await connectRaw(mqttPort, '127.0.0.1', encodeConnect(d.id, d.id, d.secret, 60), (pid) => { d.pending.delete(pid); });
-      d.socket.on('error', () => undefined);
-    }
-  }));
-}
-
-/** Heartbeats (QoS 0) every 30 s, first ones spread: the devices stay online, as a city's do. */
-function heartbeats(devices: ProbeDevice[]): () => void {
-  let n = 0;
-  const beat = (d: ProbeDevice): void => {
-    const payload = Buffer.from(JSON.stringify({ msgId: `hb-${d.id}-${++n}`, ts: Date.now(), fw: '1.4.2', rssi: -61, uptimeS: 86_400 }));
-    if (d.socket && !d.socket.destroyed) d.socket.write(encodePublish(`${d.family}/${d.id}/heartbeat`, payload, 0, 0));
-  };
-  const timers = devices.map((d, i) => setTimeout(() => {
-    beat(d);
-    timers[i] = setInterval(() => beat(d), HEARTBEAT_MS);
-  }, Math.floor((i / devices.length) * HEARTBEAT_MS)));
-  return () => { for (const t of timers) clearTimeout(t); };
-}
-
-/**
- * The readings that raise `elevatorAlerts` + `kitchenAlerts` distinct alerts, `perDevice` per
- * device (consecutive codes or detection types, wrapping, so every one is used about as often),
- * ordered round by round: every device's first, then every device's second, ...
- */
-function alertReadings(devices: ProbeDevice[], perDevice: number, elevatorAlerts: number, kitchenAlerts: number): Array<{ d: ProbeDevice; topic: string; payload: Buffer }> {
-  const pick = seededRng(7).next;
-  const out: Array<{ d: ProbeDevice; topic: string; payload: Buffer; round: number }> = [];
-  let e = 0;
-  let k = 0;
-  let ei = 0;
-  let ki = 0;
-  for (const d of devices) {
-    for (let j = 0; j < perDevice; j++) {
-      const msgId = `bench-api-${d.id}-${j}`;
-      if (d.family === 'elevator') {
-        if (e >= elevatorAlerts) break;
-        const code = ELEVATOR_CODES[(ei * perDevice + j) % ELEVATOR_CODES.length]!;
-        out.push({ d, round: j, topic: `elevator/${d.id}/fault`, payload: Buffer.from(JSON.stringify({ msgId, ts: Date.now(), code, floor: 1 + Math.floor(pick() * 30), detail: `bench fault ${code}` })) });
-        e++;
-      } else {
-        if (k >= kitchenAlerts) break;
-        const type = violationTypes[(ki * perDevice + j) % violationTypes.length]!;
-        const x = pick() * 0.5;
-        const y = pick() * 0.5;
-        out.push({
-          d, round: j, topic: `kitchen/${d.id}/violation`,
-          payload: Buffer.from(JSON.stringify({ msgId, ts: Date.now(), storeId: d.store, type, confidence: Math.round((0.5 + pick() * 0.49) * 100) / 100, area: 'hot kitchen', snapshotUrl: `https://cam.example/snap/${d.id}/${j}.jpg`, bbox: [x, y, x + 0.3, y + 0.4] })),
-        });
-        k++;
-      }
-    }
-    if (d.family === 'elevator') ei++; else ki++;
-  }
-  return out.sort((a, b) => a.round - b.round);
-}
-
-/** Publish at `rate`/s (QoS 1), then wait until every one is acknowledged. */
-async function publishPaced(readings: Array<{ d: ProbeDevice; topic: string; payload: Buffer }>, rate: number, timeoutMs: number): Promise<void> {
-  const t0 = performance.now();
-  for (let i = 0; i < readings.length; i++) {
-    const wait = t0 + (i * 1000) / rate - performance.now();
-    if (wait > 1) await sleep(wait);
-    const r = readings[i]!;
-    const pid = nextPid(r.d);
-    r.d.pending.add(pid);
-    r.d.socket!.write(encodePublish(r.topic, r.payload, 1, pid));
-  }
-  const devices = [...new Set(readings.map((r) => r.d))];
-  await waitFor(async () => devices.every((d) => d.pending.size === 0), timeoutMs, 'PUBACKs of the alert readings');
 }
 
 // ------------------------------------------------------------------ notes
@@ -598,7 +486,7 @@ async function main(): Promise<void> {
     throw serviceExit ? new Error(`${serviceExit}; then: ${(e as Error).message}`) : e;
   } finally {
     stopBeats?.();
-    for (const d of probes) d.socket?.destroy();
+    for (const d of probes) d.client.destroy();
     await load?.stop().catch(() => undefined);
     if (city) {
       const summary = await city.stop().catch(() => '');

@@ -14,7 +14,8 @@
  * The issue asks for 100k connections; this machine's open-file limit is 20,000 per process
  * and cannot be raised, and a broker needs one descriptor per connection, so N defaults to
  * 18,000 and the report extrapolates RSS to 100k from the measured per-connection figure. The
- * devices live in separate processes (bench/lib/fleet.ts) over several 127.0.0.x addresses.
+ * devices live in separate processes (bench/lib/fleet.ts, running the load generator's
+ * heartbeating devices, simulators/load/heartbeats.ts) over several 127.0.0.x addresses.
  *
  *   npm run bench:connections -- [--devices 18000] [--hold 70] [--processes 2] [--sources 4]
  *   CONNECTIONS_N=5000 npm run bench:connections
@@ -27,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { startFleet, type Fleet, type FleetDevice, type FleetOptions, type FleetStats } from './lib/fleet.js';
 import { freePort, registerDevices, rssMb, startMosquitto, startOurs } from './lib/harness.js';
-import { descriptorUse } from '../simulators/load/load.js';
+import { descriptorUse } from '../simulators/load/descriptors.js';
 
 const args = parseArgs({
   options: {

@@ -7,14 +7,15 @@
  *   npm run bench:cylinder -- [--rate 20000] [--clients 100] [--scans 300]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { examplePayload } from '../core/schemas/examples.js';
 import { registerDevices, startMosquitto, startOurs, type Device } from './lib/harness.js';
-import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
+import { connectAll, rawClients } from '../simulators/load/connect.js';
+import { startPaced } from '../simulators/load/generator.js';
+import { PublishTemplate } from '../simulators/load/template.js';
 
 const args = parseArgs({
   options: {
@@ -31,30 +32,20 @@ if (args.help) {
   process.exit(0);
 }
 
-/** Paced QoS 0 background load; returns a stop function and a sent counter. */
+/**
+ * Paced QoS 0 background load (the load generator, every 10 ms); a device whose socket holds
+ * more than 1 MiB unwritten skips its turn (the broker is behind: do not pile up in our memory).
+ * `sent` counts the messages scheduled, skipped ones included.
+ */
 async function background(port: number, devices: Device[], creds: boolean, rate: number): Promise<{ stop: () => void; sent: () => number }> {
-  const sockets: net.Socket[] = [];
-  for (const d of devices) {
-    sockets.push(await connectRaw(port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), () => undefined));
-  }
-  let sent = 0;
-  let credit = 0;
-  let next = 0;
-  const tickMs = 10;
-  const started = performance.now();
-  const timer = setInterval(() => {
-    // pace by elapsed time, spreading messages round-robin over the devices
-    credit = rate * (performance.now() - started) / 1000 - sent;
-    while (credit >= 1) {
-      const i = next++ % sockets.length;
-      const s = sockets[i]!;
-      credit--;
-      if (s.writableLength > 1 << 20) { sent++; continue; } // the broker is behind: do not pile up in our memory
-      const msgId = `bg-${sent++}`;
-      s.write(encodePublish(`elevator/${devices[i]!.id}/status`, Buffer.from(JSON.stringify(examplePayload('elevator', 'status', msgId, Date.now()))), 0, 0));
-    }
-  }, tickMs);
-  return { stop: () => { clearInterval(timer); for (const s of sockets) s.destroy(); }, sent: () => sent };
+  const clients = rawClients(creds ? devices : devices.map((d) => ({ id: d.id })));
+  await connectAll(clients, { port, concurrency: 1, onFailed: (_c, e) => { throw e; } });
+  const templates = clients.map((c) => new PublishTemplate(`elevator/${c.id}/status`, 0, 'bg-', (msgId, ts) => examplePayload('elevator', 'status', msgId, ts)));
+  const load = startPaced({
+    clients, rate, qos: 0, window: 0, tickMs: 10, blocked: 'drop', maxBufferedBytes: 1 << 20,
+    packet: (k, _pid, ts) => templates[k]!.fill(clients[k]!.seq, ts, 0),
+  });
+  return { stop: () => { load.stop(); for (const c of clients) c.destroy(); }, sent: () => load.sent + load.skipped };
 }
 
 /** publish on `pubTopic`, wait for the matching message on `subTopic`; latencies in ms. */
@@ -100,7 +91,7 @@ async function main(): Promise<void> {
     const [scanner] = await registerDevices(ours.httpPort, 1, 'cylinder', 'bench-scanner');
 
     const load = await background(ours.mqttPort, bg, true, rate);
-    const ourTimes = await roundTrips(`mqtt://127.0.0.1:${ours.mqttPort}`, { username: scanner!.id, password: scanner!.secret },
+    const ourTimes = await roundTrips(`mqtt://127.0.0.1:${ours.mqttPort}`, { clientId: scanner!.id, username: scanner!.id, password: scanner!.secret },
       `cylinder/${scanner!.id}/scan`, `cylinder/${scanner!.id}/scan/reply`, scans,
       (i) => JSON.stringify({ msgId: `rt-${i}`, ts: Date.now(), cylinderCode: 'LPG-BENCH-1', stationId: 'ST-1', point: i % 2 ? 'fill' : 'pre_fill', operatorId: 'OP-1' }),
       (p) => (JSON.parse(p.toString()) as { msgId: string }).msgId);

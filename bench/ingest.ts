@@ -2,18 +2,20 @@
  * P1 durable ingest benchmark: QoS 1 readings from many devices, validated, stored and
  * acknowledged after commit, against Mosquitto (Debian, started here on a loopback port)
  * receiving the same stream with no subscriber: it only acknowledges, storing nothing.
- * Same load generator, same run, reported as a ratio (the machine is shared and noisy).
+ * Same load generator (simulators/load/, a burst: every packet encoded before the clock
+ * starts, as fast as acks allow), same run, reported as a ratio (the machine is shared and noisy).
  *
  *   npm run bench:ingest -- [--clients 100,1000] [--messages 100000] [--window 64] [--qos 1,0]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { examplePayload } from '../core/schemas/examples.js';
 import { registerDevices, scrapeMetrics, startMosquitto, startOurs, storedCount, waitFor, type Device } from './lib/harness.js';
-import { connectRaw, encodeConnect, encodePublish, PINGREQ } from './lib/rawMqtt.js';
+import { connectAll, rawClients } from '../simulators/load/connect.js';
+import { burstPid, runBurst } from '../simulators/load/generator.js';
+import { encodePublish } from '../simulators/load/rawMqtt.js';
 
 interface Result { target: string; clients: number; qos: 0 | 1; messages: number; elapsedMs: number; rate: number; p50: number | null; p99: number | null; stored?: number }
 
@@ -38,56 +40,17 @@ if (args.help) {
 function buildPackets(devices: Device[], perClient: number, qos: 0 | 1, runTag: string): Buffer[][] {
   return devices.map((d) => Array.from({ length: perClient }, (_, i) => {
     const payload = Buffer.from(JSON.stringify(examplePayload('elevator', 'status', `${runTag}-${i}`, Date.now())));
-    return encodePublish(`elevator/${d.id}/status`, payload, qos, (i % 65535) + 1);
+    return encodePublish(`elevator/${d.id}/status`, payload, qos, burstPid(i));
   }));
 }
 
+/** Connect every device (anonymously for the peer), then the load generator's burst: as fast as acks allow. */
 async function runLoad(port: number, devices: Device[], creds: boolean, packets: Buffer[][], qos: 0 | 1, window: number): Promise<{ elapsedMs: number; latencies: number[] }> {
-  const total = packets.reduce((a, p) => a + p.length, 0);
-  let acked = 0;
+  const clients = rawClients(creds ? devices : devices.map((d) => ({ id: d.id })));
+  await connectAll(clients, { port, concurrency: clients.length, onFailed: (_c, e) => { throw e; } });
   const latencies: number[] = [];
-  let resolveDone!: () => void;
-  const done = new Promise<void>((r) => { resolveDone = r; });
-  let started = false;
-  const senders: Array<() => void> = [];
-  const sockets: net.Socket[] = [];
-
-  await Promise.all(devices.map(async (d, c) => {
-    const mine = packets[c]!;
-    let next = 0;
-    const sentAt = new Float64Array(65536);
-    // `socket` is assigned below; sendOne only runs once the connection is up
-    const sendOne = (): void => {
-      const i = next++;
-      sentAt[(i % 65535) + 1] = performance.now();
-      socket.write(mine[i]!);
-    };
-    let pongs = 0;
-    const socket: net.Socket = await connectRaw(port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), (id) => {
-      if (!started) return;
-      latencies.push(performance.now() - sentAt[id]!);
-      if (++acked === total) resolveDone();
-      if (next < mine.length) sendOne();
-    }, undefined, () => { if (++pongs && qos === 0 && ++acked === devices.length) resolveDone(); });
-    sockets.push(socket);
-    senders[c] = qos === 1
-      ? () => { socket.cork(); for (let k = 0; k < window && next < mine.length; k++) sendOne(); socket.uncork(); }
-      : () => {
-        const write = (): void => {
-          while (next < mine.length) {
-            if (!socket.write(mine[next++]!)) { socket.once('drain', write); return; }
-          }
-          socket.write(PINGREQ);
-        };
-        write();
-      };
-  }));
-  const t0 = performance.now();
-  started = true;
-  for (const s of senders) s();
-  await done;
-  const elapsedMs = performance.now() - t0;
-  for (const s of sockets) s.destroy();
+  const elapsedMs = await runBurst({ clients, packets, qos, window, onLatency: (ms) => latencies.push(ms) });
+  for (const c of clients) c.destroy();
   return { elapsedMs, latencies };
 }
 

@@ -16,12 +16,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { examplePayload } from '../core/schemas/examples.js';
 import { freePort, registerDevices, scrapeMetrics, startOurs, storedCount, waitFor } from './lib/harness.js';
-import { connectRaw, encodeConnect, encodePublish } from './lib/rawMqtt.js';
+import { connectAll, rawClients } from '../simulators/load/connect.js';
+import { startPaced } from '../simulators/load/generator.js';
+import { PublishTemplate } from '../simulators/load/template.js';
 
 const num = (name: string, dflt: number): number => (process.env[name] ? Number(process.env[name]) : dflt);
 const SECONDS = num('SOAK_SECONDS', 3600);
@@ -82,46 +83,20 @@ async function main(): Promise<void> {
   const pid = ours.proc.pid!;
   try {
     const devices = await registerDevices(ours.httpPort, DEVICES, 'elevator', 'soak-elev');
-    const sent = new Array<number>(DEVICES).fill(0);
-    const acked = new Array<number>(DEVICES).fill(0);
-    /** per device: send times of in-flight packets by packet id */
-    const inflight = devices.map(() => new Map<number, number>());
+    const clients = rawClients(devices);
+    await connectAll(clients, { port: ours.mqttPort, concurrency: 1, onFailed: (_c, e) => { throw e; } });
+    // ack latencies: at most 200k, each new one replacing a random one once full (the recent ones weigh most)
     const latencies: number[] = [];
-    let skipped = 0;
-    const sockets: net.Socket[] = [];
-    for (const [k, d] of devices.entries()) {
-      sockets.push(await connectRaw(ours.mqttPort, '127.0.0.1', encodeConnect(d.id, d.id, d.secret), (id) => {
-        const t = inflight[k]!.get(id);
-        if (t === undefined) return;
-        inflight[k]!.delete(id);
-        acked[k]!++;
-        if (latencies.length < 200_000) latencies.push(performance.now() - t);
-        else latencies[Math.floor(Math.random() * latencies.length)] = performance.now() - t;
-      }));
-    }
-
     const started = Date.now();
-    const t0 = started;
-    let due: number;
-    let rr = 0;
-    let scheduled = 0;
-    const tick = setInterval(() => {
-      // by elapsed time, not by tick count: a late timer sends more, so the rate holds
-      due = (RATE * (Date.now() - started)) / 1000 - scheduled;
-      const n = Math.floor(due);
-      scheduled += n;
-      const out = devices.map((): Buffer[] => []);
-      for (let i = 0; i < n; i++) {
-        const k = rr++ % DEVICES;
-        if (inflight[k]!.size >= MAX_INFLIGHT) { skipped++; continue; }
-        const seq = sent[k]!++;
-        const id = (seq % 65535) + 1;
-        const payload = Buffer.from(JSON.stringify(examplePayload('elevator', 'heartbeat', `s-${seq}`, t0 + seq)));
-        inflight[k]!.set(id, performance.now());
-        out[k]!.push(encodePublish(`elevator/${devices[k]!.id}/heartbeat`, payload, 1, id));
-      }
-      for (const [k, bufs] of out.entries()) if (bufs.length) sockets[k]!.write(Buffer.concat(bufs));
-    }, TICK_MS);
+    const templates = clients.map((c) => new PublishTemplate(`elevator/${c.id}/heartbeat`, 1, 's-', (msgId, ts) => examplePayload('elevator', 'heartbeat', msgId, ts)));
+    const load = startPaced({
+      clients, rate: RATE, qos: 1, window: MAX_INFLIGHT, tickMs: TICK_MS, blocked: 'drop',
+      packet: (k, pid) => { const seq = clients[k]!.seq; return templates[k]!.fill(seq, started + seq - 1, pid); },
+      onLatency: (ms) => {
+        if (latencies.length < 200_000) latencies.push(ms);
+        else latencies[Math.floor(Math.random() * latencies.length)] = ms;
+      },
+    });
 
     const samples: Array<{ t: number; rssMb: number; acked: number; stored: number }> = [];
     process.stdout.write(`soak: ${SECONDS}s at ${RATE}/s QoS 1 from ${DEVICES} devices${vm ? ', forwarding to VictoriaMetrics' : ''}; service pid ${pid}\n`);
@@ -129,14 +104,14 @@ async function main(): Promise<void> {
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(SAMPLE_S * 1000, Math.max(0, end - Date.now()))));
       const t = (Date.now() - started) / 1000;
-      const sample = { t, rssMb: rssMb(pid), acked: acked.reduce((a, b) => a + b, 0), stored: await storedCount(ours.httpPort) };
+      const sample = { t, rssMb: rssMb(pid), acked: load.acked, stored: await storedCount(ours.httpPort) };
       samples.push(sample);
-      process.stdout.write(`t=${t.toFixed(0)}s rss=${sample.rssMb.toFixed(1)}MB acked=${sample.acked} stored=${sample.stored} rate=${(sample.acked / t).toFixed(0)}/s skipped=${skipped}\n`);
+      process.stdout.write(`t=${t.toFixed(0)}s rss=${sample.rssMb.toFixed(1)}MB acked=${sample.acked} stored=${sample.stored} rate=${(sample.acked / t).toFixed(0)}/s skipped=${load.skipped}\n`);
     }
-    clearInterval(tick);
+    load.stop();
     // let the last acks arrive
-    await waitFor(async () => inflight.every((m) => m.size === 0), 30_000, 'the last PUBACKs').catch(() => undefined);
-    const totalAcked = acked.reduce((a, b) => a + b, 0);
+    await waitFor(async () => load.inflight === 0, 30_000, 'the last PUBACKs').catch(() => undefined);
+    const totalAcked = load.acked;
     const stored = await storedCount(ours.httpPort);
     let influxLag: number | null = null;
     if (vm) {
@@ -156,10 +131,10 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       targetRate: RATE,
       achievedRate: Math.round(totalAcked / SECONDS),
-      sent: sent.reduce((a, b) => a + b, 0),
+      sent: load.sent,
       acked: totalAcked,
       stored,
-      skippedForBackpressure: skipped,
+      skippedForBackpressure: load.skipped,
       ackLatencyMs: { p50: +percentile(sorted, 50).toFixed(1), p99: +percentile(sorted, 99).toFixed(1), max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1) },
       rssMb: {
         first: +(samples[0]?.rssMb ?? NaN).toFixed(1),
@@ -173,7 +148,7 @@ async function main(): Promise<void> {
       history,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    for (const s of sockets) s.destroy();
+    for (const c of clients) c.destroy();
   } finally {
     ours.proc.kill('SIGTERM');
     await new Promise((r) => ours.proc.once('exit', r));

@@ -3,23 +3,25 @@
  * the benchmark's own probe client does not share an event loop with the generator (both still
  * share the machine's two cores with the broker under test: the load is the point).
  *
- * The child connects every device over raw MQTT (bench/lib/rawMqtt.ts), then publishes
- * `elevator/{id}/status` readings round robin, by elapsed time, with at most `window`
- * unacknowledged per device: when the broker falls behind, messages that would exceed the
- * window are skipped, so the achieved rate (PUBACKs per second) is what the broker sustains,
- * never a queue growing in our memory. Packets come from one template per device with the
- * msgId, timestamp and packet id patched in place (no JSON encoding per message). The status
- * has no passenger on board, so it raises no alert.
+ * The child is the load generator (simulators/load/): it connects every device over raw MQTT,
+ * then publishes `elevator/{id}/status` readings paced round robin, by elapsed time, with at
+ * most `window` unacknowledged per device: when the broker falls behind, messages that would
+ * exceed the window are skipped, so the achieved rate (PUBACKs per second) is what the broker
+ * sustains, never a queue growing in our memory. Packets come from one template per device
+ * with the msgId, timestamp and packet id patched in (no JSON encoding per message). The
+ * status has no passenger on board, so it raises no alert.
  *
  *   const load = await startBackgroundLoad({ port, devices, rate: 20000 });
  *   const a = await load.counters(); ... const b = await load.counters();
  *   await load.stop();
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { connectAll, rawClients } from '../../simulators/load/connect.js';
+import { startPaced } from '../../simulators/load/generator.js';
+import { Reservoir } from '../../simulators/load/latency.js';
+import { idleElevatorStatus, PublishTemplate } from '../../simulators/load/template.js';
 import type { Device } from './harness.js';
-import { connectRaw, encodeConnect, encodePublish } from './rawMqtt.js';
 
 export interface BackgroundOptions {
   port: number;
@@ -87,93 +89,25 @@ export async function startBackgroundLoad(opts: BackgroundOptions): Promise<Back
   };
 }
 
-/** One packet template per device: msgId digits, ts digits and packet id patched per send. */
-interface Template { packet: Buffer; pidAt: number; seqAt: number; tsAt: number }
-const SEQ_DIGITS = 10;
-
-function template(topic: string, tag: string): Template {
-  const head = `{"msgId":"${tag}-`;
-  const mid = '","ts":';
-  const tail = ',"floor":3,"doorZone":true,"doorClosed":true,"moving":false,"direction":"stop","speedMps":0,"passengerPresent":false,"serviceMode":"normal","powerOk":true}';
-  const payload = Buffer.from(`${head}${'0'.repeat(SEQ_DIGITS)}${mid}${'0'.repeat(13)}${tail}`, 'latin1');
-  const packet = encodePublish(topic, payload, 1, 1);
-  const payloadAt = packet.length - payload.length;
-  return { packet, pidAt: payloadAt - 2, seqAt: payloadAt + head.length, tsAt: payloadAt + head.length + SEQ_DIGITS + mid.length };
-}
-
+/** The child: connect every device, then the paced generator with one template per device. */
 async function worker(opts: BackgroundOptions, tag: string, send: (m: FromWorker) => void): Promise<{ counters: () => Counters; stop: () => void }> {
-  const window = opts.window ?? 64;
-  const ids = typeof opts.devices === 'number'
-    ? Array.from({ length: opts.devices }, (_, i) => ({ id: `bg-${i}`, secret: '' }))
-    : opts.devices;
-  const n = ids.length;
-  const sockets: net.Socket[] = [];
-  const templates: Template[] = [];
-  const inflight = ids.map(() => new Map<number, number>());
-  const nextPid = new Array<number>(n).fill(1);
-  const seq = new Array<number>(n).fill(0);
-  let sent = 0;
-  let acked = 0;
-  let skipped = 0;
-  let samples: number[] = [];
-  const maxSamples = 50_000;
-  let seen = 0;
-  for (const [k, d] of ids.entries()) {
-    const creds = typeof opts.devices !== 'number';
-    templates.push(template(`elevator/${d.id}/status`, tag));
-    sockets.push(await connectRaw(opts.port, '127.0.0.1', encodeConnect(d.id, creds ? d.id : undefined, creds ? d.secret : undefined), (pid) => {
-      const at = inflight[k]!.get(pid);
-      if (at === undefined) return;
-      inflight[k]!.delete(pid);
-      acked++;
-      // reservoir sample of ack latencies
-      const ms = performance.now() - at;
-      seen++;
-      if (samples.length < maxSamples) samples.push(ms);
-      else { const j = Math.floor(Math.random() * seen); if (j < maxSamples) samples[j] = ms; }
-    }));
-    sockets[k]!.on('error', (e) => send({ type: 'error', message: `${d.id}: ${e.message}` }));
-  }
-  const started = performance.now();
-  let scheduled = 0;
-  let rr = 0;
-  const timer = setInterval(() => {
-    // by elapsed time, not by tick count: a late timer sends more, so the rate holds
-    const due = Math.floor(opts.rate * (performance.now() - started) / 1000) - scheduled;
-    scheduled += due;
-    const out: Buffer[][] = ids.map(() => []);
-    const now = Date.now();
-    const tsText = String(now);
-    for (let i = 0; i < due; i++) {
-      const k = rr;
-      rr = (rr + 1) % n;
-      const fl = inflight[k]!;
-      if (fl.size >= window) { skipped++; continue; }
-      const t = templates[k]!;
-      const b = Buffer.allocUnsafe(t.packet.length);
-      t.packet.copy(b);
-      const pid = nextPid[k]!;
-      nextPid[k] = pid >= 65535 ? 1 : pid + 1;
-      b.writeUInt16BE(pid, t.pidAt);
-      b.write(String(++seq[k]!).padStart(SEQ_DIGITS, '0'), t.seqAt, 'latin1');
-      b.write(tsText, t.tsAt, 'latin1');
-      fl.set(pid, performance.now());
-      out[k]!.push(b);
-      sent++;
-    }
-    for (let k = 0; k < n; k++) {
-      const o = out[k]!;
-      if (o.length) sockets[k]!.write(o.length === 1 ? o[0]! : Buffer.concat(o));
-    }
-  }, 5);
+  const devices = typeof opts.devices === 'number' ? Array.from({ length: opts.devices }, (_, i) => ({ id: `bg-${i}` })) : opts.devices;
+  const clients = rawClients(devices);
+  await connectAll(clients, {
+    port: opts.port, concurrency: 1,
+    onConnected: (c, socket) => socket.on('error', (e) => send({ type: 'error', message: `${c.id}: ${e.message}` })),
+    onFailed: (_c, e) => { throw e; },
+  });
+  const templates = clients.map((c) => new PublishTemplate(`elevator/${c.id}/status`, 1, `${tag}-`, idleElevatorStatus));
+  const latencies = new Reservoir(50_000);
+  const load = startPaced({
+    clients, rate: opts.rate, qos: 1, window: opts.window ?? 64, tickMs: 5, blocked: 'drop',
+    packet: (k, pid, ts) => templates[k]!.fill(clients[k]!.seq, ts, pid),
+    onLatency: (ms) => latencies.add(ms),
+  });
   return {
-    counters: () => {
-      const s = samples.sort((a, b) => a - b);
-      samples = [];
-      seen = 0;
-      return { sent, acked, skipped, atMs: performance.now(), ackMs: s };
-    },
-    stop: () => { clearInterval(timer); for (const s of sockets) s.destroy(); },
+    counters: () => ({ sent: load.sent, acked: load.acked, skipped: load.skipped, atMs: performance.now(), ackMs: latencies.take() }),
+    stop: () => { load.stop(); for (const c of clients) c.destroy(); },
   };
 }
 

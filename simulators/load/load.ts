@@ -1,16 +1,19 @@
 /**
- * Load mode (`simulate --load`): up to 100k device connections from one process over raw
- * MQTT 3.1.1 sockets (bench/lib/rawMqtt.ts: pre-encoded CONNECT, a PUBACK scan, nothing
- * else), spread over several loopback source addresses (127.0.0.x) to get past the ~28k
- * ephemeral ports one address has, a target message rate, QoS 0/1, a live progress line
- * and a final JSON summary.
+ * Load mode (`simulate --load`): the command line over the load generator of this folder. Up
+ * to 100k device connections from one process over raw MQTT 3.1.1 sockets (client.ts on
+ * rawMqtt.ts: pre-encoded CONNECT, a PUBACK scan, nothing else), spread over several loopback
+ * source addresses (127.0.0.x) to get past the ~28k ephemeral ports one address has, a
+ * target message rate (generator.ts, paced), QoS 0/1, a live progress line and a final JSON
+ * summary.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
 import { apiAccess, exitCodes, login, UsageError, type CliIo } from '../cli.js';
 import { sleep } from '../fleet/runner.js';
+import { connectAll, loopbackSources, rawClients } from './connect.js';
+import { DESCRIPTOR_RESERVE, descriptorCheck, descriptorUse } from './descriptors.js';
+import { startPaced, type PacedLoad } from './generator.js';
+import { percentile, SampleLog } from './latency.js';
+import { idleElevatorStatus, PublishTemplate } from './template.js';
 
 export const loadArgOptions = {
   load: { type: 'boolean' },
@@ -42,54 +45,6 @@ export const loadHelp = `  --load                     load mode instead of a cit
   (MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS, 256; keep --connect-concurrency / K below it); for bigger
   runs start the service with those raised. The summary JSON goes to stdout.`;
 
-interface Conn {
-  id: string;
-  socket: net.Socket | null;
-  nextPid: number;
-  inflight: Map<number, number>;
-  seq: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number | null {
-  if (!sorted.length) return null;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100;
-}
-
-/** Descriptors kept for everything but the device sockets: the API requests (up to 64 at once), logs, retries. */
-export const DESCRIPTOR_RESERVE = 100;
-
-/** This process's open-file limit (soft, as `ulimit -n` shows it, and hard) and how many files it has open; null where /proc cannot tell (not Linux). */
-export function descriptorUse(): { soft: number; hard: number; open: number } | null {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const m = line ? /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(line) : null;
-    if (!m) return null;
-    const n = (x: string): number => (x === 'unlimited' ? Infinity : Number(x));
-    return { soft: n(m[1]!), hard: n(m[2]!), open: readdirSync('/proc/self/fd').length };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * How many device connections fit under the open-file limit, and the refusal when `devices`
- * do not (one descriptor per connection; Node raises its soft limit to the hard one at start,
- * so the soft limit is what this process has). Refused at start rather than failing with
- * EMFILE part way through the connect phase, and never capped silently.
- */
-export function descriptorCheck(devices: number, use: { soft: number; hard: number; open: number }): { room: number; problem: string | null } {
-  const room = Math.max(0, use.soft - use.open - DESCRIPTOR_RESERVE);
-  if (devices <= room) return { room, problem: null };
-  const needed = Math.ceil((devices + use.open + DESCRIPTOR_RESERVE) / 1000) * 1000;
-  const limit = use.hard === use.soft ? `ulimit -n is ${use.soft}` : `ulimit -n is ${use.soft}, hard limit ${use.hard}`;
-  return {
-    room,
-    problem: `--devices ${devices}: this process can open only ${room} connections: ${limit} (open files), ${use.open} already open and ${DESCRIPTOR_RESERVE} kept for the API.`
-      + ` Run with --devices ${room} or fewer, or raise the limit to ${needed} or more for this process and for the service (ulimit -n ${needed} in the shell that starts each;`
-      + ` above the hard limit ${use.hard} that needs root: limits.conf, systemd LimitNOFILE or the container's nofile setting, and some machines cannot raise it at all).`,
-  };
-}
-
 const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
 
 export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<number> {
@@ -108,7 +63,7 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
   const qos = num('qos', 1, 0, 1) as 0 | 1;
   const sources = num('source-addresses', Math.max(1, Math.ceil(devices / 10_000)), 1, 250);
   const concurrency = num('connect-concurrency', 200, 1, 10_000);
-  const window = num('inflight', 8, 1, 1000);
+  const inflight = num('inflight', 8, 1, 1000);
   const progressMs = num('progress-ms', 1000, 100, 60_000);
   const prefix = (v.prefix as string | undefined) ?? 'load';
   if (!/^[A-Za-z0-9_-]{1,40}$/.test(prefix)) throw new UsageError(`--prefix ${prefix}: 1-40 of [A-Za-z0-9_-]`);
@@ -147,22 +102,20 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
   }
   const registerSeconds = (performance.now() - regStart) / 1000;
 
-  const conns: Conn[] = ids.map((id) => ({ id, socket: null, nextPid: 1, inflight: new Map(), seq: 0 }));
+  const clients = rawClients(ids.map((id) => ({ id, secret: secrets.get(id)! })), sources > 1 || isLoopback(host) ? loopbackSources(sources) : []);
   const runTag = Date.now().toString(36);
   let connected = 0;
   let connectErrors = 0;
   let retries = 0;
   let disconnects = 0;
-  let sent = 0;
-  let acked = 0;
   let errors = 0;
   const firstErrors: string[] = [];
+  const noteFirst = (msg: string): void => { if (firstErrors.length < 5 && !firstErrors.includes(msg)) firstErrors.push(msg); };
+  const noteError = (msg: string): void => { errors++; noteFirst(msg); };
   // ack latencies: all of them for the summary (bounded), the last interval for the live line
-  const maxSamples = 2_000_000;
-  const samples = new Float64Array(maxSamples);
-  let nSamples = 0;
+  const latencies = new SampleLog(2_000_000);
   let windowSamples: number[] = [];
-  const noteError = (msg: string): void => { errors++; if (firstErrors.length < 5 && !firstErrors.includes(msg)) firstErrors.push(msg); };
+  let load: PacedLoad | null = null;
 
   const status = { phase: 'connect' as 'connect' | 'traffic' | 'done' };
   const t0 = performance.now();
@@ -174,120 +127,68 @@ export async function runLoad(v: Record<string, unknown>, io: CliIo): Promise<nu
     const dt = (now - lastAt) / 1000;
     const w = Float64Array.from(windowSamples).sort();
     windowSamples = [];
+    const sent = load?.sent ?? 0;
+    const acked = load?.acked ?? 0;
     io.err(`[${((now - t0) / 1000).toFixed(0)}s ${status.phase}] connected ${connected}/${devices}  sent ${Math.round((sent - lastSent) / dt)}/s  acked ${Math.round((acked - lastAcked) / dt)}/s (total ${acked})  errors ${errors + connectErrors}  p50 ${percentile(w, 50) ?? '-'} ms  p99 ${percentile(w, 99) ?? '-'} ms`);
     lastSent = sent;
     lastAcked = acked;
     lastAt = now;
   }, progressMs);
 
-  // connect, bounded concurrency, source addresses round robin
+  // connect, bounded concurrency, source addresses round robin, 3 attempts each (15 s for a CONNACK)
+  for (const c of clients) c.onClose = () => { connected--; disconnects++; };
   const connectStart = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, conns.length) }, async () => {
-    while (next < conns.length) {
-      const i = next++;
-      const c = conns[i]!;
-      const local = sources > 1 || isLoopback(host) ? `127.0.0.${1 + (i % sources)}` : undefined;
-      try {
-        const socket = await withRetry(() => connectRaw(port, host, encodeConnect(c.id, c.id, secrets.get(c.id)!, 0), (pid) => {
-          const at = c.inflight.get(pid);
-          if (at === undefined) return;
-          c.inflight.delete(pid);
-          acked++;
-          const ms = performance.now() - at;
-          if (nSamples < maxSamples) samples[nSamples++] = ms;
-          windowSamples.push(ms);
-        }, local), () => { retries++; });
-        c.socket = socket;
-        connected++;
-        socket.on('error', (e) => noteError(e.message));
-        socket.on('close', () => { if (c.socket === socket) { c.socket = null; connected--; disconnects++; } });
-      } catch (e) {
-        connectErrors++;
-        const msg = (e as Error).message;
-        if (firstErrors.length < 5 && !firstErrors.includes(msg)) firstErrors.push(msg + (/EMFILE/.test(msg) ? ' (raise ulimit -n)' : /EADDRNOTAVAIL/.test(msg) ? ' (more --source-addresses)' : /closed before CONNACK|CONNACK 3/.test(msg) ? ' (the service\'s MQTT connection caps? see --help)' : ''));
-      }
-    }
-  }));
+  await connectAll(clients, {
+    port, host, keepaliveS: 0, concurrency, attempts: 3,
+    onConnected: (_c, socket) => { connected++; socket.on('error', (e) => noteError(e.message)); },
+    onAttemptFailed: (_c, _e, attempt) => { if (attempt < 3) retries++; },
+    onFailed: (_c, e) => {
+      connectErrors++;
+      const msg = e.message;
+      noteFirst(msg + (/EMFILE/.test(msg) ? ' (raise ulimit -n)' : /EADDRNOTAVAIL/.test(msg) ? ' (more --source-addresses)' : /closed before CONNACK|CONNACK 3/.test(msg) ? ' (the service\'s MQTT connection caps? see --help)' : ''));
+    },
+  });
   const connectSeconds = (performance.now() - connectStart) / 1000;
   const peakConnected = connected;
 
-  // traffic: a token bucket refilled every 20 ms, round robin over the connected devices
+  // traffic: paced round robin over the connected devices, every 20 ms; a device whose window
+  // is full passes its turn to the next one (the message stays owed)
   status.phase = 'traffic';
   const trafficStart = performance.now();
-  const sentBefore = sent;
-  let rr = 0;
-  let skippedFull = 0;
-  const send = (c: Conn): boolean => {
-    const socket = c.socket;
-    if (!socket) return false;
-    if (qos === 1 && c.inflight.size >= window) { skippedFull++; return false; }
-    c.seq++;
-    const payload = Buffer.from(`{"msgId":"${runTag}-${c.seq}","ts":${Date.now()},"floor":${c.seq % 20},"doorZone":true,"doorClosed":true,"moving":false,"direction":"stop","speedMps":0,"passengerPresent":false,"serviceMode":"normal","powerOk":true}`);
-    let pid = 0;
-    if (qos === 1) {
-      pid = c.nextPid;
-      c.nextPid = c.nextPid >= 65535 ? 1 : c.nextPid + 1;
-      c.inflight.set(pid, performance.now());
-    }
-    socket.write(encodePublish(`elevator/${c.id}/status`, payload, qos, pid));
-    sent++;
-    return true;
-  };
-  while (durationS > 0 && performance.now() - trafficStart < durationS * 1000) {
-    const due = Math.floor(((performance.now() - trafficStart) / 1000) * rate) - (sent - sentBefore);
-    let tries = 0;
-    for (let k = 0; k < due && tries < conns.length; ) {
-      const c = conns[rr]!;
-      rr = (rr + 1) % conns.length;
-      tries++;
-      if (send(c)) { k++; tries = 0; }
-    }
-    await sleep(20);
+  const templates: Array<PublishTemplate | undefined> = [];
+  if (durationS > 0) {
+    load = startPaced({
+      clients, rate, qos, window: inflight, tickMs: 20, blocked: 'next',
+      packet: (k, pid, ts) => (templates[k] ??= new PublishTemplate(`elevator/${clients[k]!.id}/status`, qos, `${runTag}-`, idleElevatorStatus)).fill(clients[k]!.seq, ts, pid),
+      onLatency: (ms) => { latencies.add(ms); windowSamples.push(ms); },
+    });
+    await sleep(durationS * 1000);
+    load.stop();
   }
   const trafficSeconds = (performance.now() - trafficStart) / 1000;
+  const sent = load?.sent ?? 0;
   // wait briefly for the last PUBACKs
   const drainUntil = performance.now() + 5000;
-  while (qos === 1 && acked < sent && performance.now() < drainUntil) await sleep(50);
+  while (qos === 1 && load && load.acked < sent && performance.now() < drainUntil) await sleep(50);
+  const acked = load?.acked ?? 0;
   status.phase = 'done';
   clearInterval(progress);
   const lost = qos === 1 ? sent - acked : 0;
   const disconnectsDuringRun = disconnects;
-  for (const c of conns) { const s = c.socket; c.socket = null; s?.destroy(); }
+  for (const c of clients) c.destroy();
 
-  const sorted = samples.subarray(0, nSamples).sort();
+  const sorted = latencies.sorted();
+  const n = sorted.length;
   const summary = {
     mode: 'load', devices, connected: peakConnected, connectErrors, connectRetries: retries, disconnectsDuringRun,
     sourceAddresses: sources, registerSeconds: round(registerSeconds), connectSeconds: round(connectSeconds), connectsPerSecond: round(peakConnected / Math.max(connectSeconds, 1e-3)),
-    qos, targetRate: rate, durationS: round(trafficSeconds), sent: sent - sentBefore, sentPerSecond: round((sent - sentBefore) / Math.max(trafficSeconds, 1e-3)),
-    acked, ackedPerSecond: qos === 1 ? round(acked / Math.max(trafficSeconds, 1e-3)) : null, unacked: lost, windowFullSkips: skippedFull,
+    qos, targetRate: rate, durationS: round(trafficSeconds), sent, sentPerSecond: round(sent / Math.max(trafficSeconds, 1e-3)),
+    acked, ackedPerSecond: qos === 1 ? round(acked / Math.max(trafficSeconds, 1e-3)) : null, unacked: lost, windowFullSkips: load?.skipped ?? 0,
     errors: errors + connectErrors, firstErrors,
-    ackLatencyMs: qos === 1 ? { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: nSamples ? round(sorted[nSamples - 1]!) : null } : null,
+    ackLatencyMs: qos === 1 ? { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: n ? round(sorted[n - 1]!) : null } : null,
   };
   io.out(JSON.stringify(summary, null, 2));
   return peakConnected === devices && lost === 0 ? exitCodes.ok : exitCodes.failed;
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
-
-/**
- * A connect attempt that gets no CONNACK within the time (a busy broker closes a socket after
- * MQTT_CONNECT_TIMEOUT_MS, and connectRaw then never settles) is abandoned and retried, up to
- * 3 attempts.
- */
-async function withRetry(attempt: () => Promise<net.Socket>, onRetry: () => void, timeoutMs = 15_000): Promise<net.Socket> {
-  for (let i = 1; ; i++) {
-    let timer: NodeJS.Timeout | undefined;
-    const p = attempt();
-    try {
-      return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no CONNACK within ${timeoutMs} ms`)), timeoutMs); })]);
-    } catch (e) {
-      // a late CONNACK of the abandoned attempt: close that socket
-      p.then((s) => s.destroy(), () => undefined);
-      if (i >= 3) throw e;
-      onRetry();
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}

@@ -2,10 +2,11 @@
  * A device that sends a fixed list of QoS 1 readings and retries each until it is acknowledged:
  * a window of PUBLISHes in flight; when the connection drops (the service was killed), it
  * reconnects every `retryMs` and sends again everything not acknowledged, with the same msgId
- * (as real devices do). Built on the cheap raw client of the benchmarks.
+ * (as real devices do). Built on the load generator's cheap raw client
+ * (simulators/load/rawMqtt.ts).
  */
 import type net from 'node:net';
-import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
+import { connectRaw, encodeConnect, encodePublish } from '../../simulators/load/rawMqtt.js';
 
 export interface RetryingDeviceOptions {
   port: number;

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeConnect } from '../../bench/lib/rawMqtt.js';
+import { encodeConnect } from '../../simulators/load/rawMqtt.js';
 import { connectMqtt, startService, type TestService } from '../helpers/service.js';
 
 let ts: TestService;
@@ -58,7 +58,7 @@ async function metric(name: string, reason: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-/** A CONNECT (MQTT 3.1.1) as bench/lib/rawMqtt.ts encodes it, with the clean session flag of choice. */
+/** A CONNECT (MQTT 3.1.1) as simulators/load/rawMqtt.ts encodes it, with the clean session flag of choice. */
 function connectPacket(clientId: string, clean: boolean, username?: string, password?: string): Buffer {
   const packet = encodeConnect(clientId, username, password);
   // fixed header (1 byte type + 1-2 bytes length), "MQTT" (6), level (1), then the flags

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioText, ScenarioError, shippedScenarios, loadScenario } from '../../simulators/fleet/scenario.js';
-import { DESCRIPTOR_RESERVE, descriptorCheck, descriptorUse } from '../../simulators/load/load.js';
+import { DESCRIPTOR_RESERVE, descriptorCheck, descriptorUse } from '../../simulators/load/descriptors.js';
 import { main } from '../../simulators/simulate.js';
 import { ADMIN_PASSWORD, startService } from '../helpers/service.js';
 import { captureIo } from './io.js';

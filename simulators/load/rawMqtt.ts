@@ -1,7 +1,9 @@
 /**
- * A deliberately cheap MQTT 3.1.1 load client for benchmarks: packets are encoded before the
- * clock starts, and the only parsing is a scan for CONNACK/PUBACK. The load generator runs
- * on the same 2 cores as the broker, so it must cost less than the broker it measures.
+ * The wire side of the load generator (load mode and the benchmarks): a deliberately cheap
+ * MQTT 3.1.1 client. CONNECT and PUBLISH are encoded here (before the clock starts, or once
+ * per device as a template: template.ts), and the only parsing is a scan for CONNACK, PUBACK
+ * and PINGRESP. The generator runs on the same 2 cores as the broker, so it must cost less
+ * than the broker it measures. client.ts builds a device's connection on it.
  */
 import net from 'node:net';
 
@@ -37,13 +39,6 @@ export function encodePublish(topic: string, payload: Buffer, qos: 0 | 1, messag
   if (qos) id.writeUInt16BE(messageId);
   const body = Buffer.concat([str(topic), id, payload]);
   return Buffer.concat([Buffer.from([0x30 | (qos << 1)]), remainingLength(body.length), body]);
-}
-
-export interface LoadClient {
-  socket: net.Socket;
-  acked: number;
-  /** ack latency samples in ms (QoS 1) */
-  latencies: number[];
 }
 
 /**
