@@ -12,6 +12,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import type { Role } from '../core/roles.js';
+import type { Emitter } from '../core/eventBus.js';
+
+export interface SessionEvents {
+  /** Sessions that ended (logout, expiry, a user disabled, deleted or given a new password), by id. */
+  'sessions.revoked': ReadonlySet<string>;
+}
 
 const PREFIX = 'sst_';
 const TOKEN_SHAPE = /^sst_[A-Za-z0-9_-]{43}$/;
@@ -32,13 +38,13 @@ export interface Principal {
 export class Sessions {
   private readonly byHash = new Map<string, SessionRecord>();
   private readonly byUser = new Map<string, Set<string>>();
-  private readonly revokedListeners: Array<(sids: ReadonlySet<string>) => void> = [];
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Store,
     private readonly user: (username: string) => UserRecord | undefined,
     private readonly ttlS: number,
+    private readonly events: Emitter<SessionEvents>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -46,11 +52,11 @@ export class Sessions {
     this.byHash.clear();
     this.byUser.clear();
     const stale: string[] = [];
-    for (const s of await this.store.loadSessions()) {
+    for (const s of await this.store.accounts.loadSessions()) {
       if (s.expiresAt <= this.now() || !this.user(s.username)) stale.push(s.tokenHash);
       else this.remember(s);
     }
-    await this.store.deleteSessions(stale);
+    await this.store.accounts.deleteSessions(stale);
     this.timer = setInterval(() => void this.sweep().catch(() => { /* retried at the next sweep */ }), SWEEP_MS);
     this.timer.unref();
   }
@@ -60,16 +66,11 @@ export class Sessions {
     this.timer = null;
   }
 
-  /** Told which sessions ended (the live push closes their sockets). */
-  onRevoked(listener: (sids: ReadonlySet<string>) => void): void {
-    this.revokedListeners.push(listener);
-  }
-
   async issue(username: string): Promise<{ token: string; expiresAt: number }> {
     const token = PREFIX + randomBytes(32).toString('base64url');
     const createdAt = this.now();
     const session: SessionRecord = { tokenHash: hashToken(token), username, createdAt, expiresAt: createdAt + this.ttlS * 1000 };
-    await this.store.insertSession(session);
+    await this.store.accounts.insertSession(session);
     this.remember(session);
     const mine = [...(this.byUser.get(username) ?? [])].map((h) => this.byHash.get(h)!).sort((a, b) => a.createdAt - b.createdAt);
     if (mine.length > MAX_SESSIONS_PER_USER) await this.end(mine.slice(0, mine.length - MAX_SESSIONS_PER_USER).map((s) => s.tokenHash));
@@ -128,8 +129,8 @@ export class Sessions {
       ended.add(h);
     }
     if (!ended.size) return;
-    for (const l of this.revokedListeners) l(ended);
-    await this.store.deleteSessions([...ended]);
+    this.events.emit('sessions.revoked', ended);
+    await this.store.accounts.deleteSessions([...ended]);
   }
 
   private sweep(): Promise<void> {

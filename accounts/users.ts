@@ -11,6 +11,12 @@ import type { Store, UserRecord } from '../store/types.js';
 import type { PasswordGuard } from './passwordGuard.js';
 import { HashBusyError, hashPassword, typicalHashMs, verifyPassword } from './passwords.js';
 import type { Role } from '../core/roles.js';
+import type { Emitter } from '../core/eventBus.js';
+
+/** Told after a user changed: their sessions are revoked and their MQTT connections closed. */
+export interface UserEvents {
+  'user.changed': { username: string; change: UserChange };
+}
 
 export const ADMIN_PASSWORD_FILE = 'admin-password.txt';
 
@@ -46,22 +52,17 @@ export interface CheckCounts {
 export class Users {
   readonly counts: CheckCounts = { ok: 0, refused: 0, limited: 0, busy: 0, hashes: 0, unknownUnhashed: 0 };
   private readonly byName = new Map<string, UserRecord>();
-  private readonly listeners: Array<(username: string, change: UserChange) => void> = [];
 
   constructor(
     private readonly store: Store,
     private readonly guard: PasswordGuard,
+    private readonly events: Emitter<UserEvents>,
     private readonly now: () => number = Date.now,
   ) {}
 
   async start(): Promise<void> {
     this.byName.clear();
-    for (const u of await this.store.listUsers()) this.byName.set(u.username, u);
-  }
-
-  /** Told after a user changed (sessions are revoked, MQTT connections closed). */
-  onChange(listener: (username: string, change: UserChange) => void): void {
-    this.listeners.push(listener);
+    for (const u of await this.store.accounts.listUsers()) this.byName.set(u.username, u);
   }
 
   get(username: string): UserRecord | undefined {
@@ -74,10 +75,10 @@ export class Users {
    * that file's path when one was written, so start-up can name it in the log.
    */
   async ensureAdmin(dataDir: string, adminPassword: string | undefined): Promise<string | null> {
-    if (this.byName.has('admin') || await this.store.getUser('admin')) return null;
+    if (this.byName.has('admin') || await this.store.accounts.getUser('admin')) return null;
     const password = adminPassword ?? randomBytes(18).toString('base64url');
     const user: UserRecord = { username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
-    await this.store.insertUser(user);
+    await this.store.accounts.insertUser(user);
     this.byName.set(user.username, user);
     if (adminPassword) return null;
     const file = path.join(dataDir, ADMIN_PASSWORD_FILE);
@@ -122,7 +123,7 @@ export class Users {
   async create(username: string, password: string, role: Role): Promise<UserRecord> {
     if (this.byName.has(username)) throw new CodedError('user_exists', `user ${username} already exists`);
     const user: UserRecord = { username, role, passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
-    await this.store.insertUser(user);
+    await this.store.accounts.insertUser(user);
     this.byName.set(username, user);
     return user;
   }
@@ -139,7 +140,7 @@ export class Users {
       ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
       ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
     };
-    await this.store.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash });
+    await this.store.accounts.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash });
     this.byName.set(username, next);
     if (patch.password !== undefined) this.changed(username, 'password');
     if (patch.disabled === true && !user.disabled) this.changed(username, 'disabled');
@@ -151,7 +152,7 @@ export class Users {
     const user = this.byName.get(username);
     if (!user) throw new CodedError('user_not_found', `no user ${username}`);
     if (user.role === 'admin' && !user.disabled && this.enabledAdmins() <= 1) throw new CodedError('last_admin', 'the last enabled admin cannot be deleted');
-    await this.store.deleteUser(username);
+    await this.store.accounts.deleteUser(username);
     this.byName.delete(username);
     this.changed(username, 'deleted');
   }
@@ -167,7 +168,7 @@ export class Users {
   }
 
   private changed(username: string, change: UserChange): void {
-    for (const l of this.listeners) l(username, change);
+    this.events.emit('user.changed', { username, change });
   }
 }
 

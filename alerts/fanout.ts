@@ -1,9 +1,10 @@
 /**
- * Fan-out of every alert and rescue-case change: the in-process stream (the dashboard's
- * WebSocket subscribes to the engine directly), MQTT `alerts/{family}/{rule}` at QoS 1 for
- * integration clients allowed to read alerts, and webhooks.
+ * Fan-out of every alert and rescue-case change beyond the dashboard (whose /ws hub subscribes
+ * to the bus itself): MQTT `alerts/{family}/{rule}` at QoS 1 for integration clients allowed
+ * to read alerts, and webhooks.
  */
-import type { AlertEngine, EngineEvent } from './engine.js';
+import type { Subscriber } from '../core/eventBus.js';
+import type { EngineEvents } from './engineTypes.js';
 import type { Webhooks } from './webhooks.js';
 
 /** `kitchen.violation` -> `alerts/kitchen/violation` (docs/protocol.md: alerts/{family}/{rule}). */
@@ -12,18 +13,19 @@ export function alertTopic(family: string, rule: string): string {
   return `alerts/${family}/${short}`;
 }
 
-export function wireFanout(engine: AlertEngine, publish: (topic: string, payload: string, qos: 0 | 1) => void, webhooks: Webhooks): void {
-  engine.on((e: EngineEvent) => {
-    if (e.type === 'alert') {
+/** Subscribe the fan-out; returns the subscriptions, which the caller removes at stop. */
+export function wireFanout(events: Subscriber<EngineEvents>, publish: (topic: string, payload: string, qos: 0 | 1) => void, webhooks: Webhooks): Array<() => void> {
+  return [
+    events.on('alert', (e) => {
       const body = { type: 'alert', change: e.change, alert: e.alert, entries: e.entries };
       publish(alertTopic(e.alert.family, e.alert.rule), JSON.stringify(body), 1);
       webhooks.send(body);
-    } else if (e.type === 'rescueCase') {
+    }),
+    events.on('rescueCase', (e) => {
       const body = { type: 'rescueCase', change: e.change, events: e.events, rescueCase: e.rescueCase };
       publish('alerts/elevator/rescue_case', JSON.stringify(body), 1);
       webhooks.send(body);
-    } else {
-      webhooks.send(e);
-    }
-  });
+    }),
+    events.on('storeFlag', (e) => webhooks.send(e)),
+  ];
 }

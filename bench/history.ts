@@ -1,7 +1,7 @@
 /**
  * P5 history query: a store holding many readings (generated directly into DuckDB, not via
  * MQTT), a 24 h window of one device downsampled for a chart, through the store's
- * `readingHistory` (what the dashboard calls). The peer, measured in the same run on the
+ * `readings.history` (what the dashboard calls). The peer, measured in the same run on the
  * same data, is the naive query a chart would otherwise make: every raw reading of that
  * device in the window.
  *
@@ -55,7 +55,7 @@ async function generate(file: string): Promise<number> {
   // open once through the store so the schema is the service's own
   const store = new DuckDbStore(file);
   await store.open();
-  const existing = await store.countReadings();
+  const existing = await store.readings.count();
   await store.close();
   if (existing >= rows) return 0;
   const t0 = performance.now();
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const next = () => `elev-${(device = (device + 7919) % devices)}`;
     let points = 0;
     const history = () => time(async () => {
-      const h = await store.readingHistory({ deviceId: next(), family: 'elevator', channel: 'status', field: 'speedMps', from, to, bucketMs });
+      const h = await store.readings.history({ deviceId: next(), family: 'elevator', channel: 'status', field: 'speedMps', from, to, bucketMs });
       points = h.length;
     });
     let before: { p50: number; p99: number } | null = null;
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       before = await history();
       process.stderr.write(`arrival order: p50 ${before.p50.toFixed(1)} ms; sorting into runs...\n`);
       const t0 = performance.now();
-      const lastSeq = (await store.lastSequences()).readingSeq;
+      const lastSeq = (await store.readings.lastSequences()).readingSeq;
       let steps = 0;
       // one run's worth at a time, as ingest would have made them available, ending with
       // runRows - 1 readings in the hot table
@@ -123,21 +123,21 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0;
       const runs = store.readingRuns().find((r) => r.base === 'r_elevator_status')!;
       clustering = `device clustering: ${steps} seals and merges in ${(ms / 1000).toFixed(0)} s (${(ms * 1000 / runs.rows).toFixed(2)} us per reading), ` +
-        `${runs.runs} runs of ${runs.rows} readings, ${(await store.countReadings()) - runs.rows} left in arrival order\n`;
+        `${runs.runs} runs of ${runs.rows} readings, ${(await store.readings.count()) - runs.rows} left in arrival order\n`;
       process.stderr.write(clustering);
     }
     const ours = await history();
     let raw = 0;
     const peer = await time(async () => {
-      const r = await store.queryReadings({ deviceId: next(), family: 'elevator', channel: 'status', from, to, limit: 100_000 });
+      const r = await store.readings.query({ deviceId: next(), family: 'elevator', channel: 'status', from, to, limit: 100_000 });
       raw = r.length;
     });
     await store.close();
     const lines = [
       '| query | points returned | p50 ms | p99 ms | ratio to peer (p50) |',
       '|---|---|---|---|---|',
-      `| readingHistory, ${buckets} buckets, device-clustered (ours) | ${points} | ${ours.p50.toFixed(1)} | ${ours.p99.toFixed(1)} | ${(ours.p50 / peer.p50).toFixed(2)}x |`,
-      ...(before ? [`| readingHistory, arrival order (HISTORY_RUN_ROWS=0) | ${points} | ${before.p50.toFixed(1)} | ${before.p99.toFixed(1)} | ${(before.p50 / peer.p50).toFixed(2)}x |`] : []),
+      `| readings.history, ${buckets} buckets, device-clustered (ours) | ${points} | ${ours.p50.toFixed(1)} | ${ours.p99.toFixed(1)} | ${(ours.p50 / peer.p50).toFixed(2)}x |`,
+      ...(before ? [`| readings.history, arrival order (HISTORY_RUN_ROWS=0) | ${points} | ${before.p50.toFixed(1)} | ${before.p99.toFixed(1)} | ${(before.p50 / peer.p50).toFixed(2)}x |`] : []),
       `| raw readings of the window (peer) | ${raw} | ${peer.p50.toFixed(1)} | ${peer.p99.toFixed(1)} | 1.00x |`,
     ];
     process.stdout.write(`\nP5 history query, ${new Date().toISOString().slice(0, 10)}, ${rows} readings in store${genMs ? `, generated in ${(genMs / 1000).toFixed(0)} s` : ''}; 24 h of one device, target p50 <= 50 ms\n${clustering}${lines.join('\n')}\n`);

@@ -21,7 +21,7 @@ export class CylinderRegistry {
 
   async start(): Promise<void> {
     this.records.clear();
-    for (const r of await this.store.loadCylinders()) this.records.set(r.code, r);
+    for (const r of await this.store.cylinders.load()) this.records.set(r.code, r);
   }
 
   get size(): number {
@@ -69,7 +69,7 @@ export class CylinderRegistry {
       if (exists) result.updated++; else result.created++;
       write.push(r);
     }
-    if (write.length) await this.store.upsertCylinders(write);
+    if (write.length) await this.store.cylinders.upsert(write);
     for (const r of write) this.records.set(r.code, r);
     return result;
   }

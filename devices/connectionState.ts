@@ -3,7 +3,13 @@
  * Updated in memory on every event (cheap: a map write), written to the store in one batch
  * every STATE_FLUSH_INTERVAL_MS, and once more at stop.
  */
+import type { Emitter } from '../core/eventBus.js';
 import type { ConnectionState, Store } from '../store/types.js';
+
+export interface ConnectionEvents {
+  /** A device's first connection opened or its last one closed. */
+  'device.connection': { deviceId: string; connected: boolean };
+}
 
 export class ConnectionTracker {
   private readonly states = new Map<string, ConnectionState>();
@@ -16,17 +22,17 @@ export class ConnectionTracker {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly changeListeners: Array<(deviceId: string, connected: boolean) => void> = [];
 
   constructor(
     private readonly store: Store,
     private readonly flushIntervalMs: number,
     private readonly onError: (err: Error) => void,
+    private readonly events: Emitter<ConnectionEvents>,
     private readonly now: () => number = Date.now,
   ) {}
 
   async start(): Promise<void> {
-    for (const s of await this.store.loadConnectionStates()) {
+    for (const s of await this.store.devices.loadConnectionStates()) {
       // nobody is connected to a broker that just started
       const wasConnected = s.connected;
       this.states.set(s.deviceId, { ...s, connected: false, lastDisconnectedAt: wasConnected ? (s.lastSeen ?? s.lastDisconnectedAt) : s.lastDisconnectedAt });
@@ -42,13 +48,8 @@ export class ConnectionTracker {
     await this.flush();
   }
 
-  /** Called when a device's first connection opens or its last one closes. */
-  onChange(listener: (deviceId: string, connected: boolean) => void): void {
-    this.changeListeners.push(listener);
-  }
-
   private changed(deviceId: string, connected: boolean): void {
-    for (const l of this.changeListeners) l(deviceId, connected);
+    this.events.emit('device.connection', { deviceId, connected });
   }
 
   get(deviceId: string): ConnectionState | undefined {
@@ -103,7 +104,7 @@ export class ConnectionTracker {
       const batch = [...this.dirty].map((id) => ({ ...this.states.get(id)! }));
       this.dirty.clear();
       try {
-        await this.store.saveConnectionStates(batch);
+        await this.store.devices.saveConnectionStates(batch);
       } catch (err) {
         for (const s of batch) this.dirty.add(s.deviceId);
         this.onError(err as Error);

@@ -53,7 +53,7 @@ export class DeviceRegistry {
 
   async start(): Promise<void> {
     this.devices.clear();
-    for (const d of await this.store.loadDevices()) this.devices.set(d.id, d);
+    for (const d of await this.store.devices.load()) this.devices.set(d.id, d);
   }
 
   get size(): number {
@@ -87,7 +87,7 @@ export class DeviceRegistry {
   async create(input: DeviceInput): Promise<{ device: DeviceRecord; secret: string }> {
     if (this.devices.has(input.id)) throw new CodedError('device_exists', `device ${input.id} is already registered`);
     const { record, secret } = this.newRecord(input);
-    await this.store.insertDevices([record]);
+    await this.store.devices.insert([record]);
     this.devices.set(record.id, record);
     return { device: record, secret };
   }
@@ -98,7 +98,7 @@ export class DeviceRegistry {
     if (!d) throw new CodedError('device_not_found', `no device ${id}`);
     const secret = generateSecret();
     const updated = { ...d, secretHash: hashSecret(secret), updatedAt: this.now() };
-    await this.store.updateDevice(updated);
+    await this.store.devices.update(updated);
     this.devices.set(id, updated);
     return secret;
   }
@@ -161,7 +161,7 @@ export class DeviceRegistry {
     const changed: DeviceRecord[] = [];
     let writer: DeviceImportWriter | null = null;
     try {
-      writer = await this.store.beginDeviceImport();
+      writer = await this.store.devices.beginImport();
       for (let at = 0; at < inputs.length; at += chunkRows) {
         await between();
         const end = Math.min(inputs.length, at + chunkRows);

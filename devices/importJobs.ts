@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeviceRegistry, ImportOptions, ImportResult, OnConflict, RowProblem } from './deviceRegistry.js';
 import { CodedError, type Code } from '../core/codes.js';
 import type { Role } from '../core/roles.js';
+import type { Emitter } from '../core/eventBus.js';
 
 export type ImportJobStatus = 'queued' | 'validating' | 'writing' | 'done' | 'failed';
 
@@ -55,7 +56,10 @@ export interface ImportJobsOptions {
 
 export const defaultImportJobsOptions: ImportJobsOptions = { keepFinished: 20, keepRows: 250_000, progressSteps: 10, maxQueued: 4 };
 
-export type ImportJobListener = (job: Readonly<ImportJob>) => void;
+/** Every announced change of a job: creation, phase changes, progress steps, the end. */
+export interface ImportJobEvents {
+  'importJob.changed': Readonly<ImportJob>;
+}
 
 const finished = (j: ImportJob): boolean => j.status === 'done' || j.status === 'failed';
 const rowsHeld = (j: ImportJob): number => (j.result ? j.result.created.length + j.result.updated.length + j.result.skipped.length : 0) + (j.errors?.length ?? 0);
@@ -68,18 +72,12 @@ export class ImportJobs {
   private running: { job: ImportJob; abort: AbortController; done: Promise<void> } | null = null;
   /** waiting, in order, with their rows */
   private readonly queue: Array<{ job: ImportJob; rows: readonly unknown[] }> = [];
-  private readonly listeners: ImportJobListener[] = [];
   private readonly waiters = new Set<{ id: string; wake: () => void }>();
   private stopped = false;
 
-  constructor(private readonly registry: Pick<DeviceRegistry, 'import'>, opts: Partial<ImportJobsOptions> = {}) {
+  constructor(private readonly registry: Pick<DeviceRegistry, 'import'>, private readonly events: Emitter<ImportJobEvents>, opts: Partial<ImportJobsOptions> = {}) {
     this.opts = { ...defaultImportJobsOptions, ...opts };
     this.now = this.opts.now ?? Date.now;
-  }
-
-  /** Called on every announced change: creation, phase changes, progress steps, the end. */
-  onChange(listener: ImportJobListener): void {
-    this.listeners.push(listener);
   }
 
   /** `import_running` (409) while a job runs and `maxQueued` wait already; `unavailable` once stopping. */
@@ -204,9 +202,8 @@ export class ImportJobs {
   }
 
   private emit(job: ImportJob): void {
-    for (const l of this.listeners) {
-      try { l(job); } catch { /* a listener's failure is its own */ }
-    }
+    // a listener's failure is its own: the bus isolates it
+    this.events.emit('importJob.changed', job);
   }
 }
 

@@ -33,7 +33,7 @@ export interface BatchWriterEvents {
 
 interface Batch {
   readings: Reading[];
-  /** each reading's payload as the device sent it, same index (Store.appendBatch) */
+  /** each reading's payload as the device sent it, same index (Store.readings.appendBatch) */
   payloads: Uint8Array[];
   deadLetters: DeadLetter[];
   callbacks: Done[];
@@ -132,7 +132,7 @@ export class BatchWriter {
       const started = this.clock();
       try {
         if (this.stopped) throw new Error('ingest is stopping');
-        if (size) await this.store.appendBatch(batch.readings, batch.deadLetters, batch.payloads);
+        if (size) await this.store.readings.appendBatch(batch.readings, batch.deadLetters, batch.payloads);
         const result = { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started };
         this.safely(() => this.events.committed(result));
         for (const cb of batch.callbacks) cb(null);

@@ -8,6 +8,7 @@
  * Bad input is queued as a dead letter in the same commit, and the device is told.
  */
 import type { DeviceCode } from '../core/codes.js';
+import type { Emitter } from '../core/eventBus.js';
 import type { DeadLetter, Reading, Store } from '../store/types.js';
 import { BatchWriter, type BatchResult, type BatchToken, type Done } from './batchWriter.js';
 import { decodePayload, type Issue } from './decode.js';
@@ -56,7 +57,18 @@ export interface DeviceReplier {
   sendError(family: Family, deviceId: string, error: DeviceError): void;
 }
 
-export type StoredListener = (readings: readonly Reading[]) => void;
+/** What ingest tells the bus (service/dataPath.ts wires who listens). */
+export interface IngestEvents {
+  /**
+   * A new reading accepted, before its commit: only for answers that must not wait for the
+   * disk (the cylinder scan reply). Everything durable listens to `readings.stored`.
+   */
+  'reading.accepted': Reading;
+  /** Readings committed, once their PUBACKs are written, still in the commit's tick. */
+  'readings.stored': readonly Reading[];
+  /** After every commit attempt: null (stored) or the error. */
+  'commit.outcome': Error | null;
+}
 
 export class Ingest {
   readonly metrics = new IngestMetrics();
@@ -66,9 +78,6 @@ export class Ingest {
   private readonly inflight = new PendingMap<BatchToken>();
   /** the same fingerprints per batch (three numbers a reading), for its commit or failure */
   private readonly batchPairs = new Map<BatchToken, number[]>();
-  private readonly listeners: StoredListener[] = [];
-  private readonly acceptedListeners: Array<(reading: Reading) => void> = [];
-  private readonly outcomeListeners: Array<(err: Error | null) => void> = [];
   private nextSeq = 0;
   private nextDeadLetterId = 0;
   private storeError: Error | null = null;
@@ -78,6 +87,7 @@ export class Ingest {
     private readonly store: Store,
     private readonly replier: DeviceReplier,
     private readonly opts: IngestOptions,
+    private readonly events: Emitter<IngestEvents>,
     private readonly now: () => number = Date.now,
   ) {
     this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.dedupeMaxEntries);
@@ -90,11 +100,11 @@ export class Ingest {
 
   /** Continue sequence numbers and reload recent msgIds so duplicates across a restart are caught. */
   async start(): Promise<void> {
-    const seqs = await this.store.lastSequences();
+    const seqs = await this.store.readings.lastSequences();
     this.nextSeq = seqs.readingSeq + 1;
     this.nextDeadLetterId = seqs.deadLetterId + 1;
     const now = this.now();
-    const keys = await this.store.recentMessageKeys(now - this.opts.dedupeWindowMs, this.opts.dedupeMaxEntries);
+    const keys = await this.store.readings.recentMessageKeys(now - this.opts.dedupeWindowMs, this.opts.dedupeMaxEntries);
     // oldest first, so the newest land in the current generation
     for (let i = keys.length - 1; i >= 0; i--) this.dedupe.add(keys[i]![0], keys[i]![1], now);
     this.started = true;
@@ -110,24 +120,6 @@ export class Ingest {
   /** Resolves once everything queued so far is committed (or failed). */
   flushed(): Promise<void> {
     return this.writer.flushed();
-  }
-
-  /**
-   * Called with each new reading as soon as it is accepted, before its commit: only for
-   * answers that must not wait for the disk (the cylinder scan reply). Everything durable
-   * belongs to onStored.
-   */
-  onAccepted(listener: (reading: Reading) => void): void {
-    this.acceptedListeners.push(listener);
-  }
-
-  onStored(listener: StoredListener): void {
-    this.listeners.push(listener);
-  }
-
-  /** Called after every commit attempt with null (stored) or the error. */
-  onCommitOutcome(listener: (err: Error | null) => void): void {
-    this.outcomeListeners.push(listener);
   }
 
   /** Null when the last commit succeeded; the error of the last failed commit otherwise. */
@@ -196,9 +188,8 @@ export class Ingest {
     this.inflight.set(h1, h2, h3, token);
     const pairs = this.batchPairs.get(token);
     if (pairs) pairs.push(h1, h2, h3); else this.batchPairs.set(token, [h1, h2, h3]);
-    for (const l of this.acceptedListeners) {
-      try { l(reading); } catch { /* a listener's failure must not affect ingest */ }
-    }
+    // a listener's failure must not affect ingest: the bus isolates it
+    this.events.emit('reading.accepted', reading);
     if (!hold) done(null);
   }
 
@@ -249,7 +240,7 @@ export class Ingest {
     }
     this.storeError = null;
     this.metrics.committed(r);
-    for (const l of this.outcomeListeners) l(null);
+    this.events.emit('commit.outcome', null);
   }
 
   /**
@@ -258,10 +249,7 @@ export class Ingest {
    * engine has seen the reading, but the acknowledgements do not wait for the rules.
    */
   private onAcknowledged(r: BatchResult): void {
-    if (!r.readings.length) return;
-    for (const l of this.listeners) {
-      try { l(r.readings); } catch { /* a listener's failure must not affect ingest */ }
-    }
+    if (r.readings.length) this.events.emit('readings.stored', r.readings);
   }
 
   private takePairs(token: BatchToken): readonly number[] {
@@ -277,7 +265,7 @@ export class Ingest {
     for (let i = 0; i < pairs.length; i += 3) this.inflight.delete(pairs[i]!, pairs[i + 1]!, pairs[i + 2]!);
     this.storeError = err;
     this.metrics.failed(r);
-    for (const l of this.outcomeListeners) l(err);
+    this.events.emit('commit.outcome', err);
   }
 }
 

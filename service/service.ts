@@ -8,14 +8,13 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CylinderRegistry } from '../cylinders/cylinderRegistry.js';
 import { AlertEngine } from '../alerts/engine.js';
-import { wireFanout } from '../alerts/fanout.js';
 import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../core/alerts/policy.js';
 import { allRules, RESCUE_RULE } from '../core/rules/index.js';
 import { Webhooks } from '../alerts/webhooks.js';
 import { Broker } from '../broker/broker.js';
 import { ConnectionTracker } from '../devices/connectionState.js';
 import { DeviceRegistry } from '../devices/deviceRegistry.js';
-import { ImportJobs, jobView } from '../devices/importJobs.js';
+import { ImportJobs } from '../devices/importJobs.js';
 import { buildApp, type App, type HealthReport } from '../dashboard/app.js';
 import { limitHttpConnections, type HttpRefusals } from '../dashboard/httpLimits.js';
 import { createMetrics } from '../dashboard/metrics.js';
@@ -32,6 +31,8 @@ import { ReadingArchiver } from '../store/readingArchiver.js';
 import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
+import { wireDataPath } from './dataPath.js';
+import { serviceBus, type ServiceBus } from './events.js';
 import { alertsHealth, checkpointFailure, journalHealth, type ComponentHealth } from './health.js';
 
 export interface Started {
@@ -43,6 +44,10 @@ export interface Started {
 }
 
 export class Service {
+  /** the one event bus: ingest, connections, the engine, imports and accounts tell it; service/dataPath.ts wires who listens */
+  readonly bus: ServiceBus;
+  /** the bus subscriptions taken at start, removed at stop */
+  private subscriptions: Array<() => void> = [];
   readonly store: Store;
   /** null when HISTORY_RUN_ROWS is 0 */
   readonly archiver: ReadingArchiver | null;
@@ -73,6 +78,7 @@ export class Service {
   private commitsFailingSince: number | null = null;
 
   constructor(readonly config: Config, private readonly log: Logger) {
+    this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
     const store = this.duckdb = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
     const journalLog = log.child({ component: 'journal' });
     this.journal = config.ingest.journal
@@ -80,9 +86,9 @@ export class Service {
       : null;
     this.store = this.journal ?? store;
     this.registry = new DeviceRegistry(this.store);
-    this.imports = new ImportJobs(this.registry);
+    this.imports = new ImportJobs(this.registry, this.bus);
     this.tracker = new ConnectionTracker(this.store, config.ingest.stateFlushIntervalMs,
-      (err) => log.error({ err }, 'could not save device connection state'));
+      (err) => log.error({ err }, 'could not save device connection state'), this.bus);
     // the broker is the ingest's replier and ingest runs inside the broker: tie the knot lazily
     this.ingest = new Ingest(this.store, { sendError: (f, id, e) => this.broker.sendError(f, id, e) }, {
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
@@ -91,22 +97,14 @@ export class Service {
       dedupeWindowMs: config.ingest.dedupeWindowMs,
       dedupeMaxEntries: config.ingest.dedupeMaxEntries,
       deadLetterRawMaxBytes: config.ingest.deadLetterRawMaxBytes,
-    });
+    }, this.bus);
     const guard = new PasswordGuard({
       maxPerUserAddress: config.auth.loginMaxAttempts,
       maxPerAddress: config.auth.loginMaxAttemptsPerAddress,
       unknownPerMinute: config.auth.loginUnknownPerMinute,
     });
-    this.users = new Users(this.store, guard);
-    this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS);
-    // a new password, a disabled or deleted user: every token of theirs ends (a role change
-    // needs none: the role is read from the user on each request)
-    this.users.onChange((username, change) => {
-      if (change === 'role') return;
-      void this.sessions.revokeUser(username).catch((err: Error) => log.error({ err, username }, 'could not delete ended sessions'));
-      // and its MQTT connections: an integration account logs in with the same password
-      this.broker.disconnectUser(username);
-    });
+    this.users = new Users(this.store, guard, this.bus);
+    this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS, this.bus);
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
@@ -124,17 +122,12 @@ export class Service {
       device: (id) => this.registry.get(id),
       cylinder: (code) => this.cylinders.get(code),
       publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
+      events: this.bus,
       log: log.child({ component: 'alerts' }),
     });
-    wireFanout(this.engine, (topic, payload, qos) => this.broker.publish(topic, payload, qos), this.webhooks);
-    this.ingest.onStored((readings) => this.engine.handleReadings(readings));
-    this.ingest.onCommitOutcome((err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; });
-    this.ingest.onAccepted((r) => this.engine.handleAccepted(r));
     this.influx = config.influx
       ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
       : null;
-    if (this.influx) { const f = this.influx; this.ingest.onStored((readings) => f.notify(readings)); }
-    this.tracker.onChange((deviceId, connected) => this.engine.handleConnection(deviceId, connected));
     const archiveLog = log.child({ component: 'history' });
     this.archiver = config.history.runRows > 0
       ? new ReadingArchiver(store, {
@@ -155,6 +148,19 @@ export class Service {
     restrictUmask();
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700);
+    this.subscriptions = [
+      ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks }),
+      this.bus.on('commit.outcome', (err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; }),
+      logStoreOutcomes(this.bus, log.child({ component: 'ingest' })),
+      // a new password, a disabled or deleted user: every token of theirs ends, and their MQTT
+      // connections (an integration account logs in with the same password); a role change
+      // needs neither (the role is read from the user on each request)
+      this.bus.on('user.changed', ({ username, change }) => {
+        if (change === 'role') return;
+        void this.sessions.revokeUser(username).catch((err: Error) => log.error({ err, username }, 'could not delete ended sessions'));
+        this.broker.disconnectUser(username);
+      }),
+    ];
     await this.store.open();
     restrictFiles(config.dataDir);
     // with the journal off, one left by a crash while it was on is still written to the store
@@ -169,7 +175,6 @@ export class Service {
     await this.ingest.start();
     // before the broker: replay what was stored after the last checkpoint, then take live readings
     await this.engine.start();
-    logStoreOutcomes(this.ingest, log.child({ component: 'ingest' }));
     await this.influx?.start();
     this.archiver?.start();
     await this.broker.start();
@@ -199,11 +204,9 @@ export class Service {
       log,
     });
     limitHttpConnections(app.server, config.http, httpRefusals);
-    const live = new LiveHub({ engine: this.engine, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
+    const live = new LiveHub({ engine: this.engine, events: this.bus, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
     await live.start();
     this.live = live;
-    // import progress and outcome on /ws: counts only, never rows or secrets
-    this.imports.onChange((job) => live.pushJob(jobView(job, { detail: false })));
     this.detachUpgrades = attachUpgrades(app.server, {
       '/ws': { handler: (ws, req) => live.handle(ws, req), maxPayload: 64 * 1024 },
       '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), admit: (_req, socket) => this.broker.admitWebSocket(socket), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
@@ -271,6 +274,8 @@ export class Service {
       this.sessions.stop();
       await this.tracker.stop();
       await this.store.close();
+      for (const off of this.subscriptions) off();
+      this.subscriptions = [];
       this.log.info('service stopped');
     })();
     return this.stopping;
@@ -315,9 +320,9 @@ function historyStatus(store: DuckDbStore, archiver: ReadingArchiver): () => { r
 }
 
 /** Log the first failed commit and the recovery, not every failed batch. */
-function logStoreOutcomes(ingest: Ingest, log: Logger): void {
+function logStoreOutcomes(bus: ServiceBus, log: Logger): () => void {
   let failing = false;
-  ingest.onCommitOutcome((err) => {
+  return bus.on('commit.outcome', (err) => {
     if (err && !failing) log.error({ err }, 'store commit failed: QoS 1 messages are not acknowledged until it recovers');
     if (!err && failing) log.info('store commits succeed again');
     failing = err !== null;

@@ -1,6 +1,7 @@
 /**
- * The store interface: everything the service persists goes through this, so the DuckDB
- * default can be swapped or wrapped (the InfluxDB forwarder reads from it by position).
+ * The store interface: everything the service persists goes through this, a repository per
+ * aggregate, so the DuckDB default can be swapped or wrapped (the journal wraps the readings;
+ * the InfluxDB forwarder reads them by position).
  * Times are epoch milliseconds throughout.
  */
 import type { Alert, TimelineEntry } from '../core/alerts/alert.js';
@@ -199,9 +200,12 @@ export interface DeviceImportWriter {
   abort(): Promise<void>;
 }
 
-export interface Store {
-  open(): Promise<void>;
-  close(): Promise<void>;
+/**
+ * The ingest batch and everything read back by position: readings, and the dead letters of the
+ * same group commit (one durable transaction). The ingest journal wraps this repository and
+ * the dead letters' reads, nothing else (store/journal/journaledStore.ts).
+ */
+export interface ReadingRepository {
   /**
    * Write readings and dead letters in one durable transaction (group commit). `payloads`, when
    * given, holds each reading's payload as the device sent it (same index): a store may keep
@@ -212,22 +216,30 @@ export interface Store {
   lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }>;
   /** (deviceId, msgId) of readings received at or after `since`, newest first, at most `max`. */
   recentMessageKeys(since: number, max: number): Promise<Array<[string, string]>>;
-  queryReadings(q: ReadingQuery): Promise<StoredReading[]>;
-  countReadings(): Promise<number>;
+  query(q: ReadingQuery): Promise<StoredReading[]>;
+  count(): Promise<number>;
   /** min/max/avg per time bucket of one numeric field; optional for stores that cannot aggregate */
-  readingHistory?(q: HistoryQuery): Promise<HistoryBucket[]>;
+  history?(q: HistoryQuery): Promise<HistoryBucket[]>;
+  /** Readings with seq > `after`, in seq order, at most `limit` (the engine's replay, the InfluxDB forwarder). */
+  after(after: number, limit: number): Promise<Reading[]>;
+}
 
-  insertDevices(devices: readonly DeviceRecord[]): Promise<void>;
-  updateDevice(device: DeviceRecord): Promise<void>;
+export interface DeadLetterRepository {
+  list(q: DeadLetterQuery): Promise<DeadLetter[]>;
+  count(): Promise<number>;
+}
+
+export interface DeviceRepository {
+  insert(devices: readonly DeviceRecord[]): Promise<void>;
+  update(device: DeviceRecord): Promise<void>;
   /** Start a staged bulk write of devices (one at a time per store). */
-  beginDeviceImport(): Promise<DeviceImportWriter>;
-  loadDevices(): Promise<DeviceRecord[]>;
+  beginImport(): Promise<DeviceImportWriter>;
+  load(): Promise<DeviceRecord[]>;
   saveConnectionStates(states: readonly ConnectionState[]): Promise<void>;
   loadConnectionStates(): Promise<ConnectionState[]>;
+}
 
-  listDeadLetters(q: DeadLetterQuery): Promise<DeadLetter[]>;
-  countDeadLetters(): Promise<number>;
-
+export interface AccountRepository {
   getUser(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
   insertUser(user: UserRecord): Promise<void>;
@@ -238,26 +250,43 @@ export interface Store {
   loadSessions(): Promise<SessionRecord[]>;
   insertSession(session: SessionRecord): Promise<void>;
   deleteSessions(tokenHashes: readonly string[]): Promise<void>;
+}
 
-  /** Readings with seq > `after`, in seq order, at most `limit` (the engine's replay). */
-  readingsAfter(after: number, limit: number): Promise<Reading[]>;
-
-  saveEngineCheckpoint(cp: EngineCheckpoint): Promise<void>;
+/** Alerts with their timelines, rescue cases and the engine's rule states: checkpointed together. */
+export interface AlertRepository {
+  saveCheckpoint(cp: EngineCheckpoint): Promise<void>;
   loadEngineState(): Promise<{ lastSeq: number; ruleStates: Record<string, unknown> } | null>;
-  loadActiveAlerts(): Promise<Alert[]>;
-  queryAlerts(q: AlertQuery): Promise<Alert[]>;
-  getAlert(id: string): Promise<Alert | null>;
+  loadActive(): Promise<Alert[]>;
+  query(q: AlertQuery): Promise<Alert[]>;
+  get(id: string): Promise<Alert | null>;
   /** The newest `limit` entries of an alert's timeline with n < `before` (all when absent), in n order. */
-  alertTimeline(alertId: string, limit: number, before?: number): Promise<TimelineEntry[]>;
+  timeline(alertId: string, limit: number, before?: number): Promise<TimelineEntry[]>;
   /** The alerts first seen in a period, as the on-time statistics need them. */
-  alertOutcomes(q: AlertOutcomeQuery): Promise<AlertOutcome[]>;
-  loadActiveRescueCases(): Promise<RescueCase[]>;
-  queryRescueCases(q: RescueCaseQuery): Promise<RescueCase[]>;
-  getRescueCase(id: string): Promise<RescueCase | null>;
+  outcomes(q: AlertOutcomeQuery): Promise<AlertOutcome[]>;
+  loadActiveCases(): Promise<RescueCase[]>;
+  queryCases(q: RescueCaseQuery): Promise<RescueCase[]>;
+  getCase(id: string): Promise<RescueCase | null>;
+}
 
-  upsertCylinders(records: readonly CylinderRecord[]): Promise<void>;
-  loadCylinders(): Promise<CylinderRecord[]>;
+export interface CylinderRepository {
+  upsert(records: readonly CylinderRecord[]): Promise<void>;
+  load(): Promise<CylinderRecord[]>;
+}
 
-  getSetting(key: string): Promise<string | null>;
-  setSetting(key: string, value: string): Promise<void>;
+export interface SettingRepository {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+}
+
+/** Everything the service persists, a repository per aggregate; open and close own the files. */
+export interface Store {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  readonly readings: ReadingRepository;
+  readonly deadLetters: DeadLetterRepository;
+  readonly devices: DeviceRepository;
+  readonly accounts: AccountRepository;
+  readonly alerts: AlertRepository;
+  readonly cylinders: CylinderRepository;
+  readonly settings: SettingRepository;
 }

@@ -105,7 +105,7 @@ describe.skipIf(!mosquitto.ok)(`mosquitto clients${mosquitto.ok ? '' : ` (skippe
     const payload = JSON.stringify({ msgId: 'mosq-tls-1', ts: Date.now() });
     await run('mosquitto_pub', ['-h', 'localhost', '-p', String(ts.started.mqttsPort), '--cafile', path.join(certDir, 'cert.pem'),
       '-i', dev.id, '-u', dev.id, '-P', dev.secret, '-q', '1', '-t', `elevator/${dev.id}/heartbeat`, '-m', payload]);
-    const rows = await ts.service.store.queryReadings({ deviceId: dev.id, family: 'elevator', channel: 'heartbeat', limit: 10 });
+    const rows = await ts.service.store.readings.query({ deviceId: dev.id, family: 'elevator', channel: 'heartbeat', limit: 10 });
     expect(rows.map((r) => r.msgId)).toContain('mosq-tls-1');
   });
 });

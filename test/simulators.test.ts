@@ -49,7 +49,7 @@ describe('device client (npm run device)', () => {
     for (const { family, channel } of channelList) {
       const id = `sim-${family}-1`;
       expect(io.stdout.some((l) => /PUBACK +\d+\.\d ms/.test(l) && l.includes(` ${family}/${id}/${channel} `))).toBe(true);
-      const rows = await ts.service.store.queryReadings({ deviceId: id, family, channel, limit: 10 });
+      const rows = await ts.service.store.readings.query({ deviceId: id, family, channel, limit: 10 });
       expect(rows, `${family}/${channel} stored`).toHaveLength(1);
     }
     expect(io.stdout.filter((l) => l.startsWith('registered '))).toHaveLength(families.length);
@@ -65,10 +65,10 @@ describe('device client (npm run device)', () => {
     expect(io.stdout.filter((l) => l.endsWith('exists: issued it a new secret'))).toHaveLength(families.length);
     expect(io.stdout.filter((l) => l.includes('error reply  schema: ts:') && l.includes('epoch seconds'))).toHaveLength(families.length);
     expect(io.stdout.filter((l) => / dead letter +#\d+ schema/.test(l))).toHaveLength(families.length);
-    const letters = await ts.service.store.listDeadLetters({ deviceId: 'sim-dispenser-1', reason: 'schema', limit: 10 });
+    const letters = await ts.service.store.deadLetters.list({ deviceId: 'sim-dispenser-1', reason: 'schema', limit: 10 });
     expect(letters).toHaveLength(1);
     // twice every channel now, and not the invalid message
-    const rows = await ts.service.store.queryReadings({ deviceId: 'sim-dispenser-1', family: 'dispenser', limit: 100 });
+    const rows = await ts.service.store.readings.query({ deviceId: 'sim-dispenser-1', family: 'dispenser', limit: 100 });
     expect(rows).toHaveLength(2 * channelList.filter((c) => c.family === 'dispenser').length);
   });
 

@@ -30,7 +30,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readDeadLetters'),
   }, async (req) => {
     const q = req.query;
-    const rows = await app.deps.store.listDeadLetters({
+    const rows = await app.deps.store.deadLetters.list({
       limit: q.limit,
       ...(q.deviceId ? { deviceId: q.deviceId } : {}),
       ...(q.reason ? { reason: q.reason } : {}),

@@ -187,7 +187,7 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     if (channel !== undefined && !isChannelOf(d.family, channel)) {
       throw new CodedError('validation', `${d.family} devices have no channel "${channel}"`, [{ in: 'querystring', path: 'channel', message: 'unknown channel' }]);
     }
-    const rows = await store.queryReadings({
+    const rows = await store.readings.query({
       deviceId: d.id, family: d.family, limit,
       ...(channel ? { channel } : {}),
       ...(from !== undefined ? { from } : {}),

@@ -78,10 +78,10 @@ export const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     const from = req.query.from ?? to - DAY;
     if (from >= to) throw new CodedError('validation', 'from must be before to', [{ in: 'querystring', path: 'from', message: 'not before to' }]);
     if (to - from > 366 * DAY) throw new CodedError('validation', 'at most 366 days at a time', [{ in: 'querystring', path: 'from', message: 'period too long' }]);
-    if (!store.readingHistory) throw new CodedError('unavailable', 'this store cannot aggregate readings');
+    if (!store.readings.history) throw new CodedError('unavailable', 'this store cannot aggregate readings');
     // whole seconds, so bucket edges are easy to read
     const bucketMs = Math.max(1000, Math.ceil((to - from) / buckets / 1000) * 1000);
-    const points = await store.readingHistory({ deviceId: d.id, family: d.family, channel, field, from, to, bucketMs });
+    const points = await store.readings.history({ deviceId: d.id, family: d.family, channel, field, from, to, bucketMs });
     return { deviceId: d.id, channel, field, from, to, bucketMs, points };
   });
 };

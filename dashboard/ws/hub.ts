@@ -11,13 +11,15 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
+import type { AlertEngine, EngineEvent, EngineEvents } from '../../alerts/engine.js';
+import type { Subscriber } from '../../core/eventBus.js';
+import { jobView, type ImportJobEvents } from '../../devices/importJobs.js';
 import { rescueDeadlines, type RescuePolicy } from '../../core/alerts/rescueCase.js';
 import { alertSortKey, type AlertKey } from '../../core/alerts/alertQuery.js';
 import type { ConnectionTracker } from '../../devices/connectionState.js';
 import type { DeviceRegistry } from '../../devices/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
-import type { Principal, Sessions } from '../../accounts/sessions.js';
+import type { Principal, SessionEvents, Sessions } from '../../accounts/sessions.js';
 import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
 import { SeqRing } from './ring.js';
 import { dayStart, TodayCounter, type LiveStats } from './stats.js';
@@ -42,8 +44,10 @@ export const defaultLiveHubOptions: LiveHubOptions = {
 };
 
 export interface LiveHubDeps {
-  engine: AlertEngine;
-  sessions: Pick<Sessions, 'verify' | 'valid' | 'onRevoked'>;
+  engine: Pick<AlertEngine, 'activeAlerts' | 'activeRescueCases'>;
+  /** alert, case and store-flag changes, import jobs, ended sessions: subscribed at start, left at stop */
+  events: Subscriber<EngineEvents & ImportJobEvents & SessionEvents>;
+  sessions: Pick<Sessions, 'verify' | 'valid'>;
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   store: Store;
@@ -78,6 +82,8 @@ export class LiveHub {
   private statsTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** the bus subscriptions taken at start, removed at stop */
+  private subscriptions: Array<() => void> = [];
   /** clients dropped for being too slow (metrics, tests) */
   dropped = 0;
 
@@ -94,29 +100,41 @@ export class LiveHub {
     const since = dayStart(now);
     let after: AlertKey | null = null;
     for (;;) {
-      const page = await this.deps.store.queryAlerts({ since, sort: 'firstSeen', after, limit: 2000 });
+      const page = await this.deps.store.alerts.query({ since, sort: 'firstSeen', after, limit: 2000 });
       for (const a of page) this.today.see(a, now);
       if (page.length < 2000) break;
       after = alertSortKey(page.at(-1)!, 'firstSeen');
     }
     for (const a of this.deps.engine.activeAlerts()) this.today.see(a, now);
-    this.deps.engine.on((e) => this.onEngineEvent(e));
-    // a session that ends (logout, user disabled, deleted, new password) ends its live push
-    this.deps.sessions.onRevoked((sids) => {
-      for (const c of this.clients) {
-        if (!sids.has(c.claims.sid)) continue;
-        this.clients.delete(c);
-        this.refuse(c.ws, 'the session ended; sign in again');
-      }
-    });
+    const { events } = this.deps;
+    const onEngine = (e: EngineEvent): void => this.onEngineEvent(e);
+    this.subscriptions = [
+      events.on('alert', onEngine),
+      events.on('rescueCase', onEngine),
+      events.on('storeFlag', onEngine),
+      // import progress and outcome: counts only, never rows or secrets
+      events.on('importJob.changed', (job) => this.pushJob(jobView(job, { detail: false }))),
+      // a session that ends (logout, user disabled, deleted, new password) ends its live push
+      events.on('sessions.revoked', (sids) => this.endSessions(sids)),
+    ];
     this.statsTimer = setInterval(() => this.pushStats(), this.opts.statsEveryMs);
     this.statsTimer.unref();
     this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingEveryMs);
     this.pingTimer.unref();
   }
 
+  private endSessions(sids: ReadonlySet<string>): void {
+    for (const c of this.clients) {
+      if (!sids.has(c.claims.sid)) continue;
+      this.clients.delete(c);
+      this.refuse(c.ws, 'the session ended; sign in again');
+    }
+  }
+
   stop(): void {
     this.stopped = true;
+    for (const off of this.subscriptions) off();
+    this.subscriptions = [];
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const c of this.clients) c.ws.close(1001, 'service stopping');
@@ -209,7 +227,7 @@ export class LiveHub {
    * A device import job's progress or end (devices/importJobs.ts; its counts, never rows or
    * secrets), numbered and serialised once like the engine's events: `{type: 'importJob', job, seq}`.
    */
-  pushJob(job: object): void {
+  private pushJob(job: object): void {
     let text = '';
     this.ring.pushWith((seq) => (text = JSON.stringify({ type: 'importJob', job, seq })));
     for (const c of this.clients) this.send(c, text);

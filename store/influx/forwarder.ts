@@ -94,10 +94,10 @@ export class InfluxForwarder {
    */
   async start(): Promise<void> {
     if (this.running) return;
-    const saved = await this.store.getSetting(POSITION_KEY);
+    const saved = await this.store.settings.get(POSITION_KEY);
     this.position = saved === null ? 0 : Number(saved);
     if (!Number.isFinite(this.position)) throw new Error(`setting ${POSITION_KEY} is not a number: ${saved}`);
-    this.latestSeq = Math.max(this.position, (await this.store.lastSequences()).readingSeq);
+    this.latestSeq = Math.max(this.position, (await this.store.readings.lastSequences()).readingSeq);
     this.client = new InfluxDB({ url: this.opts.url, token: this.opts.token, timeout: this.opts.timeoutMs });
     const q = new URLSearchParams({ org: this.opts.org, bucket: this.opts.bucket, precision: 'ms' });
     this.writePath = `/api/v2/write?${q.toString()}`;
@@ -146,13 +146,13 @@ export class InfluxForwarder {
     while (this.running) {
       let batch: Reading[];
       try {
-        // readingsAfter reads table by table, not from one snapshot: a commit landing between
+        // readings.after reads table by table, not from one snapshot: a commit landing between
         // two of its queries could show a later seq without an earlier one. Only readings up
         // to the highest seq committed before the read started are taken (lastSequences is a
         // single statement, hence one snapshot).
-        const safe = (await this.store.lastSequences()).readingSeq;
+        const safe = (await this.store.readings.lastSequences()).readingSeq;
         if (safe > this.latestSeq) this.latestSeq = safe;
-        batch = safe > this.position ? await this.store.readingsAfter(this.position, this.opts.batchSize) : [];
+        batch = safe > this.position ? await this.store.readings.after(this.position, this.opts.batchSize) : [];
         let keep = batch.length;
         while (keep > 0 && batch[keep - 1]!.seq > safe) keep--;
         batch.length = keep;
@@ -190,7 +190,7 @@ export class InfluxForwarder {
       this.position = last;
       this.forwarded += batch.length;
       try {
-        await this.store.setSetting(POSITION_KEY, String(last));
+        await this.store.settings.set(POSITION_KEY, String(last));
       } catch (err) {
         // the next successful save covers this one; a crash before it resends these readings
         this.log.warn({ err }, 'could not save the influx position');

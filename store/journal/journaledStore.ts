@@ -11,14 +11,16 @@
  *   before anything else runs (readings with seq, dead letters with id above the store's).
  * - Reads see every batch journaled before they were asked (read-your-writes), by waiting for
  *   the applier to get that far, at most `readWaitMs` (a failing store must not hang the API).
- *   readingsAfter does not wait: its callers (alert replay, InfluxDB forwarder) follow the
+ *   readings.after does not wait: its callers (alert replay, InfluxDB forwarder) follow the
  *   store's own progress.
+ * - Only the readings and dead letters go through the journal; every other repository is the
+ *   store's own.
  * - Memory is bounded: past `maxBacklogRows` not yet applied, appends wait (ingest's
  *   backpressure then slows the devices, as when the store itself is slow).
  * - A failing store behind is retried with back-off; the journal keeps every batch meanwhile.
  */
 import { Serial } from '../serial.js';
-import type { DeadLetter, Reading, Store } from '../types.js';
+import type { DeadLetter, DeadLetterRepository, Reading, ReadingRepository, Store } from '../types.js';
 import { encodeFrame } from './frame.js';
 import { JournalFiles, type Segment } from './journalFiles.js';
 
@@ -85,6 +87,13 @@ interface Waiter {
 }
 
 export class JournaledStore implements Store {
+  readonly readings: ReadingRepository;
+  readonly deadLetters: DeadLetterRepository;
+  readonly devices: Store['devices'];
+  readonly accounts: Store['accounts'];
+  readonly alerts: Store['alerts'];
+  readonly cylinders: Store['cylinders'];
+  readonly settings: Store['settings'];
   private readonly files: JournalFiles;
   private readonly writes = new Serial();
   private queue: Pending[] = [];
@@ -106,6 +115,26 @@ export class JournaledStore implements Store {
 
   constructor(readonly inner: Store, private readonly opts: JournalOptions) {
     this.files = new JournalFiles(opts.dir, opts.segmentBytes ?? 64 * 1024 * 1024);
+    const readings = inner.readings;
+    const history = readings.history?.bind(readings);
+    this.readings = {
+      appendBatch: (r, d, payloads) => this.appendBatch(r, d, payloads),
+      lastSequences: async () => { await this.visible(); return readings.lastSequences(); },
+      recentMessageKeys: async (since, max) => { await this.visible(); return readings.recentMessageKeys(since, max); },
+      query: async (q) => { await this.visible(); return readings.query(q); },
+      count: async () => { await this.visible(); return readings.count(); },
+      ...(history ? { history: async (q: Parameters<typeof history>[0]) => { await this.visible(); return history(q); } } : {}),
+      after: (after, limit) => readings.after(after, limit),
+    };
+    this.deadLetters = {
+      list: async (q) => { await this.visible(); return inner.deadLetters.list(q); },
+      count: async () => { await this.visible(); return inner.deadLetters.count(); },
+    };
+    this.devices = inner.devices;
+    this.accounts = inner.accounts;
+    this.alerts = inner.alerts;
+    this.cylinders = inner.cylinders;
+    this.settings = inner.settings;
   }
 
   async open(): Promise<void> {
@@ -138,7 +167,7 @@ export class JournaledStore implements Store {
    * Durable once the frame is fsynced; the store behind gets it from the applier. The payloads
    * go into the frame as they are (store/journal/frame.ts) and are not kept past the write.
    */
-  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void> {
+  private appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void> {
     return this.writes.run(async () => {
       if (this.closing) throw new Error('the journal is closing');
       if (this.backlogRows >= this.opts.maxBacklogRows) {
@@ -185,7 +214,7 @@ export class JournaledStore implements Store {
       const readings = k === 1 ? take[0]!.readings : take.flatMap((p) => p.readings);
       const deadLetters = k === 1 ? take[0]!.deadLetters : take.flatMap((p) => p.deadLetters);
       try {
-        await this.inner.appendBatch(readings, deadLetters);
+        await this.inner.readings.appendBatch(readings, deadLetters);
       } catch (e) {
         this.failures++;
         if (this.consecutiveFailures++ === 0) this.failingSince = Date.now();
@@ -253,52 +282,6 @@ export class JournaledStore implements Store {
       this.waiters.push(w);
     });
   }
-
-  // ---- reads: see every batch journaled before them ----------------------------------------
-
-  async lastSequences(): ReturnType<Store['lastSequences']> { await this.visible(); return this.inner.lastSequences(); }
-  async recentMessageKeys(since: number, max: number): ReturnType<Store['recentMessageKeys']> { await this.visible(); return this.inner.recentMessageKeys(since, max); }
-  async queryReadings(q: Parameters<Store['queryReadings']>[0]): ReturnType<Store['queryReadings']> { await this.visible(); return this.inner.queryReadings(q); }
-  async countReadings(): Promise<number> { await this.visible(); return this.inner.countReadings(); }
-  async listDeadLetters(q: Parameters<Store['listDeadLetters']>[0]): ReturnType<Store['listDeadLetters']> { await this.visible(); return this.inner.listDeadLetters(q); }
-  async countDeadLetters(): Promise<number> { await this.visible(); return this.inner.countDeadLetters(); }
-  get readingHistory(): Store['readingHistory'] {
-    const inner = this.inner;
-    if (!inner.readingHistory) return undefined;
-    return async (q) => { await this.visible(); return inner.readingHistory!(q); };
-  }
-
-  // ---- everything else goes straight through -----------------------------------------------
-
-  readingsAfter(after: number, limit: number): ReturnType<Store['readingsAfter']> { return this.inner.readingsAfter(after, limit); }
-  insertDevices(...a: Parameters<Store['insertDevices']>): ReturnType<Store['insertDevices']> { return this.inner.insertDevices(...a); }
-  updateDevice(...a: Parameters<Store['updateDevice']>): ReturnType<Store['updateDevice']> { return this.inner.updateDevice(...a); }
-  beginDeviceImport(): ReturnType<Store['beginDeviceImport']> { return this.inner.beginDeviceImport(); }
-  loadDevices(): ReturnType<Store['loadDevices']> { return this.inner.loadDevices(); }
-  saveConnectionStates(...a: Parameters<Store['saveConnectionStates']>): ReturnType<Store['saveConnectionStates']> { return this.inner.saveConnectionStates(...a); }
-  loadConnectionStates(): ReturnType<Store['loadConnectionStates']> { return this.inner.loadConnectionStates(); }
-  getUser(...a: Parameters<Store['getUser']>): ReturnType<Store['getUser']> { return this.inner.getUser(...a); }
-  listUsers(): ReturnType<Store['listUsers']> { return this.inner.listUsers(); }
-  insertUser(...a: Parameters<Store['insertUser']>): ReturnType<Store['insertUser']> { return this.inner.insertUser(...a); }
-  updateUser(...a: Parameters<Store['updateUser']>): ReturnType<Store['updateUser']> { return this.inner.updateUser(...a); }
-  deleteUser(...a: Parameters<Store['deleteUser']>): ReturnType<Store['deleteUser']> { return this.inner.deleteUser(...a); }
-  loadSessions(): ReturnType<Store['loadSessions']> { return this.inner.loadSessions(); }
-  insertSession(...a: Parameters<Store['insertSession']>): ReturnType<Store['insertSession']> { return this.inner.insertSession(...a); }
-  deleteSessions(...a: Parameters<Store['deleteSessions']>): ReturnType<Store['deleteSessions']> { return this.inner.deleteSessions(...a); }
-  saveEngineCheckpoint(...a: Parameters<Store['saveEngineCheckpoint']>): ReturnType<Store['saveEngineCheckpoint']> { return this.inner.saveEngineCheckpoint(...a); }
-  loadEngineState(): ReturnType<Store['loadEngineState']> { return this.inner.loadEngineState(); }
-  loadActiveAlerts(): ReturnType<Store['loadActiveAlerts']> { return this.inner.loadActiveAlerts(); }
-  queryAlerts(...a: Parameters<Store['queryAlerts']>): ReturnType<Store['queryAlerts']> { return this.inner.queryAlerts(...a); }
-  getAlert(...a: Parameters<Store['getAlert']>): ReturnType<Store['getAlert']> { return this.inner.getAlert(...a); }
-  alertTimeline(...a: Parameters<Store['alertTimeline']>): ReturnType<Store['alertTimeline']> { return this.inner.alertTimeline(...a); }
-  alertOutcomes(...a: Parameters<Store['alertOutcomes']>): ReturnType<Store['alertOutcomes']> { return this.inner.alertOutcomes(...a); }
-  loadActiveRescueCases(): ReturnType<Store['loadActiveRescueCases']> { return this.inner.loadActiveRescueCases(); }
-  queryRescueCases(...a: Parameters<Store['queryRescueCases']>): ReturnType<Store['queryRescueCases']> { return this.inner.queryRescueCases(...a); }
-  getRescueCase(...a: Parameters<Store['getRescueCase']>): ReturnType<Store['getRescueCase']> { return this.inner.getRescueCase(...a); }
-  upsertCylinders(...a: Parameters<Store['upsertCylinders']>): ReturnType<Store['upsertCylinders']> { return this.inner.upsertCylinders(...a); }
-  loadCylinders(): ReturnType<Store['loadCylinders']> { return this.inner.loadCylinders(); }
-  getSetting(...a: Parameters<Store['getSetting']>): ReturnType<Store['getSetting']> { return this.inner.getSetting(...a); }
-  setSetting(...a: Parameters<Store['setSetting']>): ReturnType<Store['setSetting']> { return this.inner.setSetting(...a); }
 }
 
 /**
@@ -312,12 +295,12 @@ export async function replayJournal(inner: Store, files: JournalFiles | string, 
   const segments = await journal.existing();
   const info: JournalRecovery = { segments: segments.length, readings: 0, deadLetters: 0, droppedBytes: 0 };
   if (!segments.length) return info;
-  const last = await inner.lastSequences();
+  const last = await inner.readings.lastSequences();
   let readings: Reading[] = [];
   let deadLetters: DeadLetter[] = [];
   const flush = async () => {
     if (!readings.length && !deadLetters.length) return;
-    await inner.appendBatch(readings, deadLetters);
+    await inner.readings.appendBatch(readings, deadLetters);
     info.readings += readings.length;
     info.deadLetters += deadLetters.length;
     readings = [];

@@ -15,6 +15,8 @@ import { AlertEngine, type AlertListQuery } from '../../alerts/engine.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeviceRecord, Reading } from '../../store/types.js';
 import { seededRng } from '../../simulators/fleet/rng.js';
+import type { EngineEvents } from '../../alerts/engineTypes.js';
+import { testBus } from '../helpers/bus.js';
 
 const T0 = 1_795_392_000_000;
 const severities: Severity[] = ['critical', 'major', 'minor', 'info'];
@@ -38,6 +40,8 @@ const testRule: Rule<null, Record<string, never>> = {
 
 
 let store: DuckDbStore | null = null;
+/** the engine's events; a listener that throws fails the test */
+const bus = testBus<EngineEvents>();
 afterEach(async () => { await store?.close(); store = null; });
 
 async function engineAt(clock: { now: number }): Promise<AlertEngine> {
@@ -49,7 +53,7 @@ async function engineAt(clock: { now: number }): Promise<AlertEngine> {
   const engine = new AlertEngine({
     rules: [testRule], ruleOverrides: {}, deadlinePolicy: defaultDeadlinePolicy, rescuePolicy: defaultRescuePolicy, rescueRule: 'elevator.trapped',
     tickMs: 1_000_000, checkpointMs: 1_000_000, replyMaxAgeMs: 1000,
-  }, { store, device, cylinder: () => undefined, publish: () => {}, log: pino({ level: 'silent' }), now: () => clock.now });
+  }, { store, device, cylinder: () => undefined, publish: () => {}, events: bus, log: pino({ level: 'silent' }), now: () => clock.now });
   await engine.start();
   return engine;
 }
@@ -80,7 +84,7 @@ describe('alert lists by cursor', () => {
     const engine = await engineAt(clock);
     const random = seededRng(7).next;
     const ids = new Set<string>();
-    engine.on((e) => { if (e.type === 'alert') ids.add(e.alert.id); });
+    bus.on('alert', (e) => { ids.add(e.alert.id); });
     for (let i = 0; i < 400; i++) {
       clock.now += 1000 + Math.floor(random() * 5000);
       const dev = `cam-${Math.floor(random() * 40)}`;
@@ -168,9 +172,9 @@ describe('alert timelines as rows', () => {
     expect(d.timeline.slice(5).every((e) => e.action === 'repeated')).toBe(true);
     expect((await engine.alertDetail(id, 3, 2)).timeline.map((e) => [e.n, e.action])).toEqual([[0, 'opened'], [1, 'noted']]);
     await engine.checkpoint();
-    expect((await store!.alertTimeline(id, 1000)).map((e) => e.n)).toEqual([...Array(36).keys()]);
+    expect((await store!.alerts.timeline(id, 1000)).map((e) => e.n)).toEqual([...Array(36).keys()]);
     // the stored record is the record alone: its size does not grow with the notes
-    const doc = JSON.stringify(await store!.getAlert(id));
+    const doc = JSON.stringify(await store!.alerts.get(id));
     expect(doc).not.toContain('note 1');
     expect(doc.length).toBeLessThan(2000);
   });

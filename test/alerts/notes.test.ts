@@ -7,7 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MAX_NOTE_CHARS, MAX_NOTES } from '../../core/alerts/alert.js';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
@@ -40,7 +40,8 @@ describe('notes on one alert', () => {
     expect(id).not.toBe('');
 
     const pushed: number[] = [];
-    ts.service.engine.on((e) => { if (e.type === 'alert' && e.alert.id === id) pushed.push(JSON.stringify(e).length); });
+    const off = ts.service.bus.on('alert', (e) => { if (e.alert.id === id) pushed.push(JSON.stringify(e).length); });
+    onTestFinished(off);
     const rssBefore = process.memoryUsage().rss;
     const text = (i: number) => `${String(i).padStart(4, '0')} ${'商户已整改，复查合格。'.repeat(200)}`.slice(0, MAX_NOTE_CHARS);
     for (let i = 0; i < MAX_NOTES; i++) {
@@ -58,11 +59,11 @@ describe('notes on one alert', () => {
 
     // every note is stored, in order, as a row of its own
     await ts.service.engine.checkpoint();
-    const rows = await ts.service.store.alertTimeline(id, 5000);
+    const rows = await ts.service.store.alerts.timeline(id, 5000);
     expect(rows).toHaveLength(MAX_NOTES + 2);
     expect(rows.filter((e) => e.action === 'noted').map((e) => e.note)).toEqual(Array.from({ length: MAX_NOTES }, (_v, i) => text(i)));
     // the stored record is the record alone, written in place
-    expect(JSON.stringify(await ts.service.store.getAlert(id)).length).toBeLessThan(4000);
+    expect(JSON.stringify(await ts.service.store.alerts.get(id)).length).toBeLessThan(4000);
     // each push carried one change: the last note's push is as small as the first's
     const notePushes = pushed.slice(0, MAX_NOTES);
     expect(Math.max(...notePushes)).toBeLessThan(notePushes[0]! + 500);

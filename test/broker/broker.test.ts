@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { channelList, families, type Family } from '../../core/schemas/index.js';
 import { examplePayload } from '../../core/schemas/examples.js';
-import { encodeConnect } from '../../bench/lib/rawMqtt.js';
+import { encodeConnect } from '../../simulators/load/rawMqtt.js';
 import { collect, connectMqtt, startService, type TestService } from '../helpers/service.js';
 
 let ts: TestService;
@@ -47,7 +47,7 @@ async function subackOf(c: MqttClient, topics: string[]): Promise<number[]> {
 }
 
 async function storedReadings(family: Family, deviceId: string, channel?: string) {
-  return ts.service.store.queryReadings({ deviceId, family, limit: 10_000, ...(channel ? { channel } : {}) });
+  return ts.service.store.readings.query({ deviceId, family, limit: 10_000, ...(channel ? { channel } : {}) });
 }
 
 describe('QoS 1 PUBACK means stored', () => {
@@ -105,7 +105,7 @@ describe('refused connections and topics', () => {
     c.publish(`kitchen/${dev('elevator').id}/violation`, JSON.stringify(examplePayload('kitchen', 'violation', 'abuse-1', Date.now())), { qos: 1 });
     await closed;
     c.end(true);
-    const letters = await ts.service.store.listDeadLetters({ deviceId: d.id, reason: 'topic_not_allowed', limit: 10 });
+    const letters = await ts.service.store.deadLetters.list({ deviceId: d.id, reason: 'topic_not_allowed', limit: 10 });
     expect(letters[0]).toMatchObject({ topic: `kitchen/${dev('elevator').id}/violation`, reason: 'topic_not_allowed' });
     // nothing was stored under the other device
     expect((await storedReadings('elevator', dev('elevator').id)).some((r) => r.msgId === 'abuse-1')).toBe(false);
@@ -159,7 +159,7 @@ describe('bad input: dead letter, error reply, connection stays up', () => {
         await c.publishAsync(`kitchen/${id}/heartbeat`, JSON.stringify({ msgId, ts: Date.now() }), { qos: 1 });
         expect((await storedReadings('kitchen', id, 'heartbeat')).some((r) => r.msgId === msgId)).toBe(true);
       }
-      const letters = await ts.service.store.listDeadLetters({ deviceId: id, reason, limit: 50 });
+      const letters = await ts.service.store.deadLetters.list({ deviceId: id, reason, limit: 50 });
       const letter = letters.find((l) => l.topic === `kitchen/${id}/${channel}`);
       expect(letter).toBeDefined();
       const raw = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
@@ -177,7 +177,7 @@ describe('bad input: dead letter, error reply, connection stays up', () => {
     c.end(true);
     // the dead letter is written by the next group commit, not before the close
     await ts.service.ingest.flushed();
-    const letters = await ts.service.store.listDeadLetters({ deviceId: d.id, reason: 'packet_too_large', limit: 5 });
+    const letters = await ts.service.store.deadLetters.list({ deviceId: d.id, reason: 'packet_too_large', limit: 5 });
     expect(letters.length).toBeGreaterThan(0);
     // the service is fine: another device still stores
     await withDevice('elevator', async (c2, id) => {
@@ -262,8 +262,8 @@ describe('open mode', () => {
       await c.publishAsync('kitchen/ghost/heartbeat', JSON.stringify({ msgId: 'o2', ts: Date.now() }), { qos: 1 });
       expect(c.connected).toBe(true);
       await c.endAsync();
-      expect((await open.service.store.queryReadings({ deviceId: 'open-cam', family: 'kitchen', limit: 10 })).map((r) => r.msgId)).toEqual(['o1']);
-      expect((await open.service.store.listDeadLetters({ reason: 'unknown_device', limit: 10 }))[0]?.topic).toBe('kitchen/ghost/heartbeat');
+      expect((await open.service.store.readings.query({ deviceId: 'open-cam', family: 'kitchen', limit: 10 })).map((r) => r.msgId)).toEqual(['o1']);
+      expect((await open.service.store.deadLetters.list({ reason: 'unknown_device', limit: 10 }))[0]?.topic).toBe('kitchen/ghost/heartbeat');
     } finally {
       await open.dispose();
     }

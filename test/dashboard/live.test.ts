@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { AlertEngine, EngineEvent } from '../../alerts/engine.js';
+import type { SessionEvents } from '../../accounts/sessions.js';
+import type { EngineEvents } from '../../alerts/engine.js';
+import type { ImportJobEvents } from '../../devices/importJobs.js';
 import { defaultRescuePolicy } from '../../core/alerts/rescueCase.js';
 import type { ConnectionTracker } from '../../devices/connectionState.js';
 import type { DeviceRegistry } from '../../devices/deviceRegistry.js';
@@ -17,6 +19,7 @@ import { attachUpgrades } from '../../dashboard/upgrade.js';
 import { LiveHub } from '../../dashboard/ws/hub.js';
 import type { Store } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
+import { testBus } from '../helpers/bus.js';
 
 type Msg = Record<string, unknown> & { type: string; seq?: number };
 
@@ -141,26 +144,25 @@ describe('/ws on the real service', () => {
 });
 
 describe('LiveHub limits', () => {
-  const events: Array<(e: EngineEvent) => void> = [];
-  const engine = { on: (l: (e: EngineEvent) => void) => events.push(l), activeAlerts: () => [], activeRescueCases: () => [] } as unknown as AlertEngine;
+  const bus = testBus<EngineEvents & ImportJobEvents & SessionEvents>();
+  const engine = { activeAlerts: () => [], activeRescueCases: () => [] };
   const token = 'sst_' + 'a'.repeat(43);
   const sessions = {
     verify: (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null),
     valid: () => true,
-    onRevoked: () => undefined,
   };
   let server: Server;
   let detach: () => void;
   let hub: LiveHub;
   let url: string;
   const emit = (i: number, pad: string) => {
-    for (const l of events) l({ type: 'storeFlag', storeId: `s${i}-${pad}`, flagged: true, count: i, at: i });
+    bus.emit('storeFlag', { type: 'storeFlag', storeId: `s${i}-${pad}`, flagged: true, count: i, at: i });
   };
 
   beforeAll(async () => {
     hub = new LiveHub({
-      engine, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
-      store: { queryAlerts: async () => [] } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
+      engine, events: bus, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
+      store: { alerts: { query: async () => [] } } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
     }, { ringCapacity: 50, maxBufferedBytes: 256 * 1024, statsEveryMs: 60_000 });
     await hub.start();
     server = createServer();
@@ -170,6 +172,8 @@ describe('LiveHub limits', () => {
   });
   afterAll(async () => {
     hub.stop();
+    // the hub's subscriptions went with it
+    expect(bus.listenerCount()).toBe(0);
     detach();
     await new Promise((r) => server.close(r));
   });
@@ -208,8 +212,8 @@ describe('LiveHub limits', () => {
 
   it('closes sockets that do not authenticate in time', async () => {
     const slowHub = new LiveHub({
-      engine, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
-      store: { queryAlerts: async () => [] } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
+      engine, events: bus, sessions, tracker: { connectedDevices: 0 } as ConnectionTracker, registry: { size: 0 } as DeviceRegistry,
+      store: { alerts: { query: async () => [] } } as unknown as Store, rescuePolicy: defaultRescuePolicy, log: pino({ level: 'silent' }),
     }, { authTimeoutMs: 100 });
     const s = createServer();
     const off = attachUpgrades(s, { '/ws': { handler: (ws, req) => slowHub.handle(ws, req), maxPayload: 65536 } });

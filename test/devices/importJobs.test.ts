@@ -17,6 +17,7 @@ import { CodedError } from '../../core/codes.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeviceImportWriter, DeviceRecord, Store } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
+import { testBus } from '../helpers/bus.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
@@ -35,8 +36,8 @@ function gate(): { wait: Promise<void>; open: () => void } {
  * (1-based), `failAt` makes the n-th stage throw. Returns how to undo it.
  */
 function interceptImport(store: Store, opts: { holdAt?: number; hold?: Promise<void>; failAt?: number; reached?: () => void }): () => void {
-  const original = store.beginDeviceImport.bind(store);
-  (store as { beginDeviceImport: Store['beginDeviceImport'] }).beginDeviceImport = async (): Promise<DeviceImportWriter> => {
+  const original = store.devices.beginImport.bind(store.devices);
+  store.devices.beginImport = async (): Promise<DeviceImportWriter> => {
     const real = await original();
     let n = 0;
     return {
@@ -50,7 +51,7 @@ function interceptImport(store: Store, opts: { holdAt?: number; hold?: Promise<v
       abort: () => real.abort(),
     };
   };
-  return () => { delete (store as { beginDeviceImport?: unknown }).beginDeviceImport; };
+  return () => { delete (store.devices as { beginImport?: unknown }).beginImport; };
 }
 
 describe('device import jobs on a real service', () => {
@@ -64,7 +65,7 @@ describe('device import jobs on a real service', () => {
       if (job.status === 'done' || job.status === 'failed') return job;
     }
   };
-  const storedIds = async (prefix: string): Promise<string[]> => (await ts.service.store.loadDevices()).map((d) => d.id).filter((id) => id.startsWith(prefix));
+  const storedIds = async (prefix: string): Promise<string[]> => (await ts.service.store.devices.load()).map((d) => d.id).filter((id) => id.startsWith(prefix));
 
   beforeAll(async () => { ts = await startService(); });
   afterAll(async () => ts?.dispose());
@@ -174,7 +175,7 @@ describe('device import jobs on a real service', () => {
   it('DuckDB refusing the commit (a device registered behind the registry\'s back): failed, nothing written', async () => {
     const now = Date.now();
     const ghost: DeviceRecord = { id: 'ghost-1500', family: 'elevator', name: null, location: null, district: null, meta: {}, secretHash: '00', createdAt: now, updatedAt: now };
-    await ts.service.store.insertDevices([ghost]);
+    await ts.service.store.devices.insert([ghost]);
     const before = ts.service.registry.size;
     const job = await ts.importDevices(rows('ghost', 3000));
     expect(job.status).toBe('failed');
@@ -274,7 +275,7 @@ describe('device import jobs on a real service', () => {
     expect((ackedIn.get('validating') ?? 0) + (ackedIn.get('writing') ?? 0), JSON.stringify([...ackedIn])).toBeGreaterThan(0);
     expect(ackedIn.get('writing') ?? 0, JSON.stringify([...ackedIn])).toBeGreaterThan(0);
     expect((healthIn.get('validating') ?? 0) + (healthIn.get('writing') ?? 0), JSON.stringify([...healthIn])).toBeGreaterThan(0);
-    const stored = await ts.service.store.queryReadings({ deviceId: dev.id, family: 'elevator', channel: 'heartbeat', limit: 100_000 });
+    const stored = await ts.service.store.readings.query({ deviceId: dev.id, family: 'elevator', channel: 'heartbeat', limit: 100_000 });
     expect(stored).toHaveLength(sent);
     expect(ts.service.registry.get('big-19999')).toBeDefined();
   });
@@ -284,7 +285,7 @@ describe('ImportJobs: bounds and stopping (a registry stand-in)', () => {
   const result = (n: number): ImportResult => ({ created: Array.from({ length: n }, (_, i) => ({ id: `d-${i}`, family: 'kitchen', secret: `s-${i}` })), updated: [], skipped: [] });
 
   it('keeps the last keepFinished jobs, fewer when their rows pass keepRows; the newest always stays', async () => {
-    const jobs = new ImportJobs({ import: async (r) => result(r.length) }, { keepFinished: 3, keepRows: 250 });
+    const jobs = new ImportJobs({ import: async (r) => result(r.length) }, testBus(), { keepFinished: 3, keepRows: 250 });
     const ids: string[] = [];
     for (const n of [10, 10, 10, 10]) {
       const j = jobs.start(new Array(n).fill({}), 'error', 'admin', 'json');
@@ -303,7 +304,7 @@ describe('ImportJobs: bounds and stopping (a registry stand-in)', () => {
   });
 
   it('secrets only for who started the job and admins', async () => {
-    const jobs = new ImportJobs({ import: async () => result(1) });
+    const jobs = new ImportJobs({ import: async () => result(1) }, testBus());
     const j = jobs.start([{}], 'error', 'alice', 'json');
     await jobs.waitFor(j.id, 10_000);
     expect(jobView(j, { detail: true, viewer: { username: 'alice', role: 'operator' } }).result!.created[0]!.secret).toBe('s-0');
@@ -313,7 +314,7 @@ describe('ImportJobs: bounds and stopping (a registry stand-in)', () => {
   });
 
   it('jobJsonText: the same JSON as the view, in slices', async () => {
-    const jobs = new ImportJobs({ import: async () => result(4500) });
+    const jobs = new ImportJobs({ import: async () => result(4500) }, testBus());
     const j = jobs.start([{}], 'error', 'alice', 'json');
     await jobs.waitFor(j.id, 10_000);
     const failed = { ...jobView(j, { detail: true }), status: 'failed' as const, result: undefined, errors: Array.from({ length: 4100 }, (_, i) => ({ row: i + 1, path: 'id', message: 'bad "id"' })) };
@@ -332,7 +333,7 @@ describe('ImportJobs: bounds and stopping (a registry stand-in)', () => {
         signal = opts?.signal;
         signal?.addEventListener('abort', () => reject(signal!.reason as Error));
       }),
-    });
+    }, testBus());
     const j = jobs.start([{}], 'error', 'admin', 'json');
     const waiting = jobs.waitFor(j.id, 60_000);
     while (!signal) await new Promise((r) => setImmediate(r));
@@ -343,7 +344,7 @@ describe('ImportJobs: bounds and stopping (a registry stand-in)', () => {
   });
 });
 
-describe('DuckDbStore.beginDeviceImport', () => {
+describe('DuckDbStore.devices.beginImport', () => {
   let dir: string;
   let store: DuckDbStore;
   beforeAll(async () => {
@@ -360,39 +361,39 @@ describe('DuckDbStore.beginDeviceImport', () => {
   });
 
   it('stages in chunks and writes them in one commit; an update changes only the imported fields', async () => {
-    await store.insertDevices([rec('s-old', { secretHash: 'keep-me' })]);
-    const w = await store.beginDeviceImport();
-    await expect(store.beginDeviceImport()).rejects.toThrow(/already/);
+    await store.devices.insert([rec('s-old', { secretHash: 'keep-me' })]);
+    const w = await store.devices.beginImport();
+    await expect(store.devices.beginImport()).rejects.toThrow(/already/);
     await w.stage([rec('s-1'), rec('s-2')], []);
     await w.stage([rec('s-3', { location: { lat: 30, lng: 120 }, meta: { storeId: 'S' } })], [rec('s-old', { name: 'New', secretHash: 'other', updatedAt: 2_000 })]);
-    expect((await store.loadDevices()).map((d) => d.id)).toEqual(['s-old']); // nothing visible before the commit
+    expect((await store.devices.load()).map((d) => d.id)).toEqual(['s-old']); // nothing visible before the commit
     await w.commit();
-    const got = new Map((await store.loadDevices()).map((d) => [d.id, d]));
+    const got = new Map((await store.devices.load()).map((d) => [d.id, d]));
     expect([...got.keys()].sort()).toEqual(['s-1', 's-2', 's-3', 's-old']);
     expect(got.get('s-3')).toMatchObject({ location: { lat: 30, lng: 120 }, meta: { storeId: 'S' } });
     expect(got.get('s-old')).toMatchObject({ name: 'New', secretHash: 'keep-me', updatedAt: 2_000, createdAt: 1_000 });
   });
 
   it('a commit that fails part-way writes nothing, and the next import starts clean', async () => {
-    const w = await store.beginDeviceImport();
+    const w = await store.devices.beginImport();
     await w.stage([rec('f-1'), rec('f-2')], [rec('s-1', { name: 'changed' })]);
     await w.stage([rec('s-2')], []); // already there: the INSERT fails after nothing of it was committed
     await expect(w.commit()).rejects.toThrow(/s-2/);
-    const ids = (await store.loadDevices()).map((d) => d.id);
+    const ids = (await store.devices.load()).map((d) => d.id);
     expect(ids).not.toContain('f-1');
-    expect((await store.loadDevices()).find((d) => d.id === 's-1')!.name).toBeNull();
-    const again = await store.beginDeviceImport();
+    expect((await store.devices.load()).find((d) => d.id === 's-1')!.name).toBeNull();
+    const again = await store.devices.beginImport();
     await again.stage([rec('f-1')], []);
     await again.commit();
-    expect((await store.loadDevices()).map((d) => d.id)).toContain('f-1');
+    expect((await store.devices.load()).map((d) => d.id)).toContain('f-1');
   });
 
   it('abort drops the staged rows', async () => {
-    const w = await store.beginDeviceImport();
+    const w = await store.devices.beginImport();
     await w.stage([rec('a-1')], []);
     await w.abort();
-    const next = await store.beginDeviceImport();
+    const next = await store.devices.beginImport();
     await next.commit();
-    expect((await store.loadDevices()).map((d) => d.id)).not.toContain('a-1');
+    expect((await store.devices.load()).map((d) => d.id)).not.toContain('a-1');
   });
 });

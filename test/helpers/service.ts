@@ -59,6 +59,9 @@ export async function startService(overrides: Partial<Record<SettingName, unknow
     if (stopped) return;
     stopped = true;
     await service.stop();
+    // every part's listeners are owned and removed at stop: a stopped service holds none
+    const left = service.bus.listenerCount();
+    if (left !== 0) throw new Error(`${left} event listeners left on the bus after stop()`);
   };
 
   return {

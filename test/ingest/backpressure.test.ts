@@ -12,6 +12,8 @@ import { Ingest } from '../../ingest/ingest.js';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeadLetter, Reading, Store } from '../../store/types.js';
+import { withReadings } from '../helpers/storeSpy.js';
+import { testBus } from '../helpers/bus.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -21,11 +23,10 @@ async function slowStore(delayMs: number): Promise<{ store: Store; real: DuckDbS
   dirs.push(dir);
   const real = new DuckDbStore(path.join(dir, 'db.duckdb'));
   await real.open();
-  const store = Object.create(real) as Store;
-  store.appendBatch = async (r: readonly Reading[], d: readonly DeadLetter[]) => {
+  const store = withReadings(real, { appendBatch: async (r: readonly Reading[], d: readonly DeadLetter[]) => {
     await new Promise((resolve) => setTimeout(resolve, delayMs));
-    return real.appendBatch(r, d);
-  };
+    return real.readings.appendBatch(r, d);
+  } });
   return { store, real };
 }
 
@@ -35,7 +36,7 @@ describe('backpressure', () => {
     const maxPending = 500;
     const ingest = new Ingest(store, { sendError: () => undefined }, {
       maxPayloadBytes: 65536, batchMaxRows: 200, maxPending, dedupeWindowMs: 600_000, dedupeMaxEntries: 1_000_000, deadLetterRawMaxBytes: 1024,
-    });
+    }, testBus());
     await ingest.start();
 
     const publishers = 20;
@@ -68,18 +69,17 @@ describe('backpressure', () => {
     // each publisher has at most one message outstanding beyond the watermark
     expect(maxSeen).toBeLessThanOrEqual(maxPending + publishers);
     expect(ingest.metrics.stored).toBe(publishers * perPublisher);
-    expect(await real.countReadings()).toBe(publishers * perPublisher);
+    expect(await real.readings.count()).toBe(publishers * perPublisher);
     await real.close();
   });
 
   it('does not acknowledge QoS 1 readings of a failed commit, and stores their resend', async () => {
     const { store, real } = await slowStore(0);
     let fail = true;
-    const failing = Object.create(store) as Store;
-    failing.appendBatch = (r, d) => (fail ? Promise.reject(new Error('disk full')) : store.appendBatch(r, d));
+    const failing = withReadings(store, { appendBatch: (r, d) => (fail ? Promise.reject(new Error('disk full')) : store.readings.appendBatch(r, d)) });
     const ingest = new Ingest(failing, { sendError: () => undefined }, {
       maxPayloadBytes: 65536, batchMaxRows: 200, maxPending: 1000, dedupeWindowMs: 600_000, dedupeMaxEntries: 1_000_000, deadLetterRawMaxBytes: 1024,
-    });
+    }, testBus());
     await ingest.start();
     const send = () => new Promise<Error | null>((resolve) => ingest.handle({ deviceId: 'd1', clientId: 'c1', remoteAddress: null },
       { family: 'cylinder', deviceId: 'd1', channel: 'scan' },
@@ -91,7 +91,7 @@ describe('backpressure', () => {
     fail = false;
     expect(await send()).toBeNull();
     expect(ingest.lastStoreError).toBeNull();
-    expect(await real.countReadings()).toBe(1);
+    expect(await real.readings.count()).toBe(1);
     await ingest.stop();
     await real.close();
   });

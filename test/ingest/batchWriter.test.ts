@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWriter, type BatchResult, type BatchWriterEvents } from '../../ingest/batchWriter.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeadLetter, Reading, Store } from '../../store/types.js';
+import { withReadings } from '../helpers/storeSpy.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'supervision-bw-'));
 let real: DuckDbStore;
@@ -37,17 +38,15 @@ class TestStore {
   private open: (() => void) | null = null;
 
   constructor(realStore: DuckDbStore) {
-    const store = Object.create(realStore) as Store;
-    store.appendBatch = async (readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]) => {
+    this.store = withReadings(realStore, { appendBatch: async (readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]) => {
       const call = this.started.length;
       this.started.push(readings.map((r) => r.seq));
       this.payloads.push((payloads ?? []).map((p) => Buffer.from(p).toString()));
       if (this.gate) await this.gate;
       if (this.failCalls.has(call)) throw new Error(`injected failure in call ${call}`);
-      await realStore.appendBatch(readings, deadLetters);
+      await realStore.readings.appendBatch(readings, deadLetters);
       for (const r of readings) this.committed.add(r.seq);
-    };
-    this.store = store;
+    } });
   }
 
   hold(): void {
@@ -84,7 +83,7 @@ function deadLetter(): DeadLetter {
 }
 
 async function storedSeqs(): Promise<number[]> {
-  const rows = await real.queryReadings({ deviceId: `bw-${run}`, family: 'kitchen', channel: 'heartbeat', limit: 100_000 });
+  const rows = await real.readings.query({ deviceId: `bw-${run}`, family: 'kitchen', channel: 'heartbeat', limit: 100_000 });
   return rows.map((r) => r.seq).sort((a, b) => a - b);
 }
 
@@ -187,7 +186,7 @@ describe('group commit', () => {
     const ts = new TestStore(real);
     const ev = recorder();
     const w = new BatchWriter(ts.store, 3, ev);
-    const before = await real.countDeadLetters();
+    const before = await real.deadLetters.count();
     const p = probe(ts);
     w.addReading(reading(), payloadOf(), null);
     w.addDeadLetter(deadLetter(), p.done);
@@ -196,7 +195,7 @@ describe('group commit', () => {
     await w.flushed();
     expect(ev.committedBatches.map((b) => [b.readings.length, b.deadLetters.length])).toEqual([[1, 2], [1, 0]]);
     expect(p.err).toBeNull();
-    expect(await real.countDeadLetters()).toBe(before + 2);
+    expect(await real.deadLetters.count()).toBe(before + 2);
   });
 
   it('durationMs comes from the injected clock', async () => {
@@ -316,7 +315,7 @@ describe('failed commits', () => {
     w.addReading(c, payloadOf(), pc.done);
     w.addDeadLetter(dl, null);
     ts.failCalls.add(1);
-    const dlBefore = await real.countDeadLetters();
+    const dlBefore = await real.deadLetters.count();
     ts.release();
     await w.flushed();
 
@@ -330,7 +329,7 @@ describe('failed commits', () => {
     expect(ev.failedBatches[0]!.result.readings.map((r) => r.seq)).toEqual([b1.seq, b2.seq]);
     expect(ev.committedBatches.map((x) => x.readings.map((r) => r.seq))).toEqual([[a.seq], [c.seq]]);
     expect(await storedSeqs()).toEqual([a.seq, c.seq]);
-    expect(await real.countDeadLetters()).toBe(dlBefore + 1);
+    expect(await real.deadLetters.count()).toBe(dlBefore + 1);
   });
 
   it('a real store failure mid-transaction rolls back the whole batch, and the next batch is stored', async () => {
@@ -345,14 +344,14 @@ describe('failed commits', () => {
     expect(pg.err).toBeInstanceOf(Error);
     expect(pbad.err).toBe(pg.err);
     const q = { deviceId: `bw-real-${run}`, family: 'elevator' as const, limit: 100 };
-    expect(await real.queryReadings(q)).toEqual([]);
+    expect(await real.readings.query(q)).toEqual([]);
 
     const next = reading({ family: 'elevator', channel: 'fault', data: { code: 3 }, deviceId: `bw-real-${run}` });
     const pn = probe(ts);
     w.addReading(next, payloadOf(), pn.done);
     await w.flushed();
     expect(pn.err).toBeNull();
-    expect((await real.queryReadings(q)).map((r) => r.seq)).toEqual([next.seq]);
+    expect((await real.readings.query(q)).map((r) => r.seq)).toEqual([next.seq]);
   });
 
   it('after stop() nothing more is written and callbacks get an error', async () => {

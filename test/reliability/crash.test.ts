@@ -102,7 +102,7 @@ describe.skipIf(!existsSync(entry))(`kill -9 under QoS 1 load${existsSync(entry)
       await store.open();
       try {
         for (const [k, d] of devices.entries()) {
-          const rows = await store.queryReadings({ deviceId: d.o.id, family: 'dispenser', channel: 'heartbeat', limit: PER_DEVICE * 2 });
+          const rows = await store.readings.query({ deviceId: d.o.id, family: 'dispenser', channel: 'heartbeat', limit: PER_DEVICE * 2 });
           const ids = rows.map((r) => r.msgId);
           const stored = new Set(ids);
           // exactly once: no duplicates, and everything acknowledged (before and after the crash) is there
@@ -111,7 +111,7 @@ describe.skipIf(!existsSync(entry))(`kill -9 under QoS 1 load${existsSync(entry)
           expect(missing, `${d.o.id}: acknowledged before the crash but not stored`).toEqual([]);
           expect(ids.length).toBe(PER_DEVICE);
         }
-        expect(await store.countReadings()).toBe(DEVICES * PER_DEVICE);
+        expect(await store.readings.count()).toBe(DEVICES * PER_DEVICE);
       } finally {
         await store.close();
       }

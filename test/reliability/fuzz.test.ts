@@ -183,13 +183,13 @@ describe('fuzz: over a real MQTT socket', () => {
       c.end(true);
     }
 
-    const letters = await s.service.store.listDeadLetters({ deviceId: victim.id, limit: 10_000 });
+    const letters = await s.service.store.deadLetters.list({ deviceId: victim.id, limit: 10_000 });
     expect(letters.length).toBe(onOwnTopic.length + badTopics.length);
     for (const l of letters) expect(knownCodes.has(l.reason), l.reason).toBe(true);
     const reasons = new Set(letters.map((l) => l.reason));
     for (const r of ['invalid_json', 'schema', 'too_large', 'unknown_channel', 'topic_not_allowed', 'topic_invalid']) expect(reasons, r).toContain(r);
-    expect(await s.service.store.queryReadings({ deviceId: victim.id, family: 'elevator', limit: 10 })).toHaveLength(0);
-    expect(await s.service.store.queryReadings({ deviceId: good.id, family: 'elevator', channel: 'status', limit: 1000 })).toHaveLength(300);
+    expect(await s.service.store.readings.query({ deviceId: victim.id, family: 'elevator', limit: 10 })).toHaveLength(0);
+    expect(await s.service.store.readings.query({ deviceId: good.id, family: 'elevator', channel: 'status', limit: 1000 })).toHaveLength(300);
     expect(s.service.health().ok).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await gc.endAsync();

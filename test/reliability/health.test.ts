@@ -5,7 +5,7 @@
  * - the thresholds of service/health.ts on made-up statuses (no waiting for any of them);
  * - DuckDB's CHECKPOINT failing (a test seam makes the statement throw): counted, reported
  *   with the error and since when, and cleared by the next success;
- * - the alert engine unable to persist (the store's saveEngineCheckpoint throws): 503 with
+ * - the alert engine unable to persist (the store's alerts.saveCheckpoint throws): 503 with
  *   the reason, 200 again once it can;
  * - DuckDB's CHECKPOINT failing in a running service: 503 naming the store, 200 again after;
  * - the journal unable to drain because DuckDB hangs: full, 503, and 200 once it drains.
@@ -23,7 +23,7 @@ import {
 } from '../../service/health.js';
 import { DuckDbStore, type CheckpointStatus, type DuckDbOptions } from '../../store/duckdbStore.js';
 import type { JournalStatus } from '../../store/journal/journaledStore.js';
-import type { DeadLetter, EngineCheckpoint, Reading, Store } from '../../store/types.js';
+import type { DeadLetter, EngineCheckpoint, Reading } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 const dirs: string[] = [];
@@ -116,7 +116,7 @@ describe('DuckDB CHECKPOINT failures', () => {
       const big = 'x'.repeat(4096);
       // every committing path tries a checkpoint once the WAL passes the threshold
       let i = 0;
-      const failed = await poll(async () => { await s.setSetting(`k${i++}`, big); return s.checkpointStatus(); }, (c) => c.consecutiveFailures >= CHECKPOINT_FAILED_ATTEMPTS);
+      const failed = await poll(async () => { await s.settings.set(`k${i++}`, big); return s.checkpointStatus(); }, (c) => c.consecutiveFailures >= CHECKPOINT_FAILED_ATTEMPTS);
       expect(failed.consecutiveFailures).toBeGreaterThanOrEqual(CHECKPOINT_FAILED_ATTEMPTS);
       expect(failed.failures).toBe(failed.consecutiveFailures);
       expect(failed.lastError).toMatch(/disk I\/O error/);
@@ -124,12 +124,12 @@ describe('DuckDB CHECKPOINT failures', () => {
       expect(checkpointFailure(failed, Date.now())).toMatchObject({ ok: false, error: expect.stringMatching(/disk I\/O error/) });
 
       s.failing = false;
-      const ok = await poll(async () => { await s.setSetting(`k${i++}`, big); return s.checkpointStatus(); }, (c) => c.checkpoints > 0);
+      const ok = await poll(async () => { await s.settings.set(`k${i++}`, big); return s.checkpointStatus(); }, (c) => c.checkpoints > 0);
       expect(ok).toMatchObject({ consecutiveFailures: 0, lastError: null, failingSince: null });
       expect(ok.failures).toBeGreaterThanOrEqual(CHECKPOINT_FAILED_ATTEMPTS);
       expect(ok.lastCheckpointAt).not.toBeNull();
       expect(checkpointFailure(ok, Date.now())).toBeNull();
-      expect(await s.getSetting(`k${i - 1}`)).toBe(big);
+      expect(await s.settings.get(`k${i - 1}`)).toBe(big);
     } finally {
       await s.close();
     }
@@ -169,9 +169,9 @@ describe('/healthz and component_up in a running service', () => {
       const dev = await s.registerDevice({ id: 'h-cam-1', family: 'kitchen', meta: { storeId: 'h-store-1' } });
       const c = await s.connectDevice(dev.id, dev.secret);
       const store = s.service.store;
-      const real = store.saveEngineCheckpoint.bind(store);
+      const real = store.alerts.saveCheckpoint.bind(store.alerts);
       let failing = true;
-      (store as { saveEngineCheckpoint: Store['saveEngineCheckpoint'] }).saveEngineCheckpoint = (cp: EngineCheckpoint) =>
+      store.alerts.saveCheckpoint = (cp: EngineCheckpoint) =>
         (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(cp));
       try {
         // a reading gives the engine something to checkpoint (its position, rule state, an alert)
@@ -218,7 +218,7 @@ describe('/healthz and component_up in a running service', () => {
       Object.assign(seam.options, { checkpointWalBytes: 1, checkpointRetryMs: 0 });
       const big = 'y'.repeat(4096);
       let i = 0;
-      const down = await poll(async () => { await s.service.store.setSetting(`h-${i++}`, big); return health(s); }, (h) => h.status === 503);
+      const down = await poll(async () => { await s.service.store.settings.set(`h-${i++}`, big); return health(s); }, (h) => h.status === 503);
       expect(down.status).toBe(503);
       expect(down.body.components.store).toMatchObject({ ok: false, error: expect.stringMatching(/disk I\/O error/) });
       expect(down.body.components.store!.detail).toMatch(/DuckDB CHECKPOINT failing: \d+ attempts in a row since /);
@@ -229,7 +229,7 @@ describe('/healthz and component_up in a running service', () => {
       expect(metric(m, 'duckdb_checkpoint_consecutive_failures')).toBeGreaterThanOrEqual(CHECKPOINT_FAILED_ATTEMPTS);
 
       failing = false;
-      const up = await poll(async () => { await s.service.store.setSetting(`h-${i++}`, big); return health(s); }, (h) => h.status === 200);
+      const up = await poll(async () => { await s.service.store.settings.set(`h-${i++}`, big); return health(s); }, (h) => h.status === 200);
       expect(up.status, JSON.stringify(up.body.components.store)).toBe(200);
       m = await metrics(s);
       expect(metric(m, 'component_up', '{component="store"}')).toBe(1);
@@ -243,10 +243,10 @@ describe('/healthz and component_up in a running service', () => {
       const dev = await s.registerDevice({ id: 'h-elev-1', family: 'elevator' });
       const c = await s.connectDevice(dev.id, dev.secret);
       const duck = s.service.journal!.inner;
-      const real = duck.appendBatch.bind(duck);
+      const real = duck.readings.appendBatch.bind(duck.readings);
       let release!: () => void;
       const gate = new Promise<void>((r) => { release = r; });
-      (duck as { appendBatch: Store['appendBatch'] }).appendBatch = async (r: readonly Reading[], d: readonly DeadLetter[]) => { await gate; return real(r, d); };
+      duck.readings.appendBatch = async (r: readonly Reading[], d: readonly DeadLetter[]) => { await gate; return real(r, d); };
       try {
         // acknowledged from the journal; DuckDB never answers, so they stay there
         for (const id of ['j-1', 'j-2', 'j-3']) await c.publishAsync(`elevator/${dev.id}/status`, JSON.stringify(examplePayload('elevator', 'status', id, Date.now())), { qos: 1 });
@@ -264,7 +264,7 @@ describe('/healthz and component_up in a running service', () => {
         expect(up.status, JSON.stringify(up.body.components.journal)).toBe(200);
         expect(up.body.components.journal).toMatchObject({ ok: true, detail: 'backlog 0 readings' });
         expect(metric(await metrics(s), 'component_up', '{component="journal"}')).toBe(1);
-        const stored = await s.service.store.queryReadings({ deviceId: dev.id, family: 'elevator', channel: 'status', limit: 10 });
+        const stored = await s.service.store.readings.query({ deviceId: dev.id, family: 'elevator', channel: 'status', limit: 10 });
         expect(stored.map((r) => r.msgId).sort()).toEqual(['j-1', 'j-2', 'j-3']);
       } finally {
         release();

@@ -270,11 +270,11 @@ describe.skipIf(!existsSync(entry))(`kill -9 and restart at default settings aft
       try {
         const stored = new Map<string, string[]>();
         for (let i = 0; i < STREAMERS; i++) {
-          const rowsOf = await store.queryReadings({ deviceId: `rd-disp-${i}`, family: 'dispenser', channel: 'heartbeat', limit: 10_000 });
+          const rowsOf = await store.readings.query({ deviceId: `rd-disp-${i}`, family: 'dispenser', channel: 'heartbeat', limit: 10_000 });
           stored.set(`rd-disp-${i}`, rowsOf.map((r) => r.msgId));
         }
         for (let i = 0; i < CAMERAS; i++) {
-          const rowsOf = await store.queryReadings({ deviceId: camId(i), family: 'kitchen', channel: 'violation', limit: 1000 });
+          const rowsOf = await store.readings.query({ deviceId: camId(i), family: 'kitchen', channel: 'violation', limit: 1000 });
           stored.set(camId(i), rowsOf.map((r) => r.msgId));
         }
         for (const [k, d] of devices.entries()) {

@@ -12,7 +12,7 @@ import type { MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import type { EngineEvent } from '../../alerts/engine.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
+import { connectRaw, encodeConnect, encodePublish } from '../../simulators/load/rawMqtt.js';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from '../helpers/service.js';
 
@@ -141,7 +141,7 @@ describe('a frozen WebSocket client of the live push', () => {
     expect(metrics).toMatch(/^ws_connected_clients 1$/m);
     expect(elapsed).toBeLessThan(10_000);
     expect(maxAckMs).toBeLessThan(2000);
-    expect((await s.service.store.queryReadings({ deviceId: dev.id, family: 'elevator', channel: 'status', limit: 100 })).length).toBe(total / 100);
+    expect((await s.service.store.readings.query({ deviceId: dev.id, family: 'elevator', channel: 'status', limit: 100 })).length).toBe(total / 100);
     healthy.ws.close();
     frozen.ws.terminate();
     await dc.endAsync();

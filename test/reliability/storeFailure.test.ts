@@ -13,9 +13,9 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectRaw, encodeConnect, encodePublish } from '../../bench/lib/rawMqtt.js';
+import { connectRaw, encodeConnect, encodePublish } from '../../simulators/load/rawMqtt.js';
 import { examplePayload } from '../../core/schemas/examples.js';
-import type { DeadLetter, Reading, Store } from '../../store/types.js';
+import type { DeadLetter, Reading } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 interface Attempt { acked: boolean; closed: boolean }
@@ -34,7 +34,7 @@ async function publishOnce(port: number, dev: { id: string; secret: string }, ms
 }
 
 async function storedIds(s: TestService, id: string): Promise<string[]> {
-  return (await s.service.store.queryReadings({ deviceId: id, family: 'elevator', channel: 'status', limit: 10_000 })).map((r) => r.msgId);
+  return (await s.service.store.readings.query({ deviceId: id, family: 'elevator', channel: 'status', limit: 10_000 })).map((r) => r.msgId);
 }
 
 describe('store error (fault injection)', () => {
@@ -43,9 +43,9 @@ describe('store error (fault injection)', () => {
     try {
       const dev = await s.registerDevice({ id: 'sf-1', family: 'elevator' });
       const store = s.service.store;
-      const real = store.appendBatch.bind(store);
+      const real = store.readings.appendBatch.bind(store.readings);
       let failing = false;
-      (store as { appendBatch: Store['appendBatch'] }).appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
+      store.readings.appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
         (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(r, d));
 
       expect(await publishOnce(s.started.mqttPort, dev, 'before', 3000)).toEqual({ acked: true, closed: false });
@@ -91,9 +91,9 @@ describe('DuckDB failing behind the journal (fault injection)', () => {
     try {
       const dev = await s.registerDevice({ id: 'sf-2', family: 'elevator' });
       const duck = s.service.journal!.inner;
-      const real = duck.appendBatch.bind(duck);
+      const real = duck.readings.appendBatch.bind(duck.readings);
       let failing = true;
-      (duck as { appendBatch: Store['appendBatch'] }).appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
+      duck.readings.appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
         (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(r, d));
       const sent = ['j-1', 'j-2', 'j-3'];
       for (const id of sent) expect(await publishOnce(s.started.mqttPort, dev, id, 3000)).toEqual({ acked: true, closed: false });

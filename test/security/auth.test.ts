@@ -192,10 +192,10 @@ describe('nothing in the data directory mints a token', () => {
   it('tokens are opaque, stored only as hashes, and no signing key is kept', async () => {
     const t = (await login('admin', ADMIN_PASSWORD, '127.0.0.15')).json().token as string;
     expect(t).toMatch(/^sst_[A-Za-z0-9_-]{43}$/);
-    const sessions = await ts.service.store.loadSessions();
+    const sessions = await ts.service.store.accounts.loadSessions();
     expect(sessions.length).toBeGreaterThan(0);
     expect(sessions.some((s) => s.tokenHash === t || t.includes(s.tokenHash))).toBe(false);
-    expect(await ts.service.store.getSetting('token_key')).toBeNull();
+    expect(await ts.service.store.settings.get('token_key')).toBeNull();
   });
 
   it('DATA_DIR and everything in it is readable by the service user only', () => {

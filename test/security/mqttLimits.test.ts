@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttClient, type IClientOptions } from 'mqtt';
 import WebSocket from 'ws';
-import { encodeConnect } from '../../bench/lib/rawMqtt.js';
+import { encodeConnect } from '../../simulators/load/rawMqtt.js';
 import { programs } from '../helpers/external.js';
 import { connectMqtt, startService, type TestService } from '../helpers/service.js';
 import { throwawayTls } from '../helpers/tls.js';
@@ -265,7 +265,7 @@ describe('nothing a connection sends before it authenticates is stored', () => {
   it('oversized packets, oversized CONNECTs and junk from strangers write no dead letter and no connection state; /metrics counts them', async () => {
     const victim = await ts.registerDevice({ id: 'lim-pre-victim', family: 'elevator' });
     await ts.service.ingest.flushed();
-    const lettersBefore = (await ts.service.store.listDeadLetters({ limit: 100_000 })).length;
+    const lettersBefore = (await ts.service.store.deadLetters.list({ limit: 100_000 })).length;
     const before = await metrics();
     const sends: Buffer[] = [
       Buffer.concat([Buffer.from([0x30]), huge]), // a PUBLISH header of 2 MiB, no CONNECT
@@ -284,12 +284,12 @@ describe('nothing a connection sends before it authenticates is stored', () => {
     expect(stillOpen(held)).toBe(0);
     await ts.service.ingest.flushed();
     await ts.service.tracker.flush();
-    expect((await ts.service.store.listDeadLetters({ limit: 100_000 })).length).toBe(lettersBefore);
+    expect((await ts.service.store.deadLetters.list({ limit: 100_000 })).length).toBe(lettersBefore);
     const api = await ts.service.http.inject({ method: 'GET', url: '/api/dead-letters?reason=packet_too_large', headers: { authorization: `Bearer ${ts.adminToken}` } });
     expect(api.statusCode).toBe(200);
     expect(JSON.stringify(api.json())).not.toContain(victim.id);
     expect(ts.service.tracker.get(victim.id)?.connected ?? false).toBe(false);
-    expect((await ts.service.store.loadConnectionStates()).some((st) => st.deviceId === victim.id)).toBe(false);
+    expect((await ts.service.store.devices.loadConnectionStates()).some((st) => st.deviceId === victim.id)).toBe(false);
     const after = await metrics();
     expect(after('mqtt_preauth_closed_total', 'packet_too_large') - before('mqtt_preauth_closed_total', 'packet_too_large')).toBe(4 * rounds);
     expect(after('mqtt_preauth_closed_total', 'invalid_packet') - before('mqtt_preauth_closed_total', 'invalid_packet')).toBe(2 * rounds);
@@ -304,7 +304,7 @@ describe('nothing a connection sends before it authenticates is stored', () => {
     socket.once('data', () => socket.write(Buffer.concat([Buffer.from([0x30]), huge])));
     await closed;
     await ts.service.ingest.flushed();
-    const letters = await ts.service.store.listDeadLetters({ deviceId: dev.id, reason: 'packet_too_large', limit: 5 });
+    const letters = await ts.service.store.deadLetters.list({ deviceId: dev.id, reason: 'packet_too_large', limit: 5 });
     expect(letters).toHaveLength(1);
   });
 });

@@ -31,8 +31,8 @@ describe('restart on the same DATA_DIR', () => {
       const second = await startService({}, dir);
       try {
         const store = second.service.store;
-        expect((await store.queryReadings({ deviceId: dev.id, family: 'dispenser', channel: 'txn', limit: 1000 })).length).toBe(50);
-        expect((await store.listDeadLetters({ deviceId: dev.id, limit: 10 }))[0]?.reason).toBe('invalid_json');
+        expect((await store.readings.query({ deviceId: dev.id, family: 'dispenser', channel: 'txn', limit: 1000 })).length).toBe(50);
+        expect((await store.deadLetters.list({ deviceId: dev.id, limit: 10 }))[0]?.reason).toBe('invalid_json');
         expect(second.service.registry.get(dev.id)?.meta).toEqual({ stationId: 'FS-9' });
         await expect(second.token('op1', 'operator-pass')).resolves.toBeTruthy();
         // a token issued before the restart still works (sessions are in the store)
@@ -45,7 +45,7 @@ describe('restart on the same DATA_DIR', () => {
         await c2.publishAsync(`dispenser/${dev.id}/txn`, JSON.stringify(examplePayload('dispenser', 'txn', 'txn-7', Date.now())), { qos: 1 });
         await c2.publishAsync(`dispenser/${dev.id}/txn`, JSON.stringify(examplePayload('dispenser', 'txn', 'txn-new', Date.now())), { qos: 1 });
         await c2.endAsync();
-        const rows = await store.queryReadings({ deviceId: dev.id, family: 'dispenser', channel: 'txn', limit: 1000 });
+        const rows = await store.readings.query({ deviceId: dev.id, family: 'dispenser', channel: 'txn', limit: 1000 });
         expect(rows.filter((r) => r.msgId === 'txn-7')).toHaveLength(1);
         expect(rows).toHaveLength(51);
         // sequence numbers continue instead of restarting

@@ -116,7 +116,7 @@ describe('column-wise appends', () => {
     for (let i = all.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [all[i], all[j]] = [all[j]!, all[i]!]; }
     for (let i = 0; i < all.length;) {
       const size = 1 + Math.floor(rand() * 5_000);
-      await store.appendBatch(all.slice(i, i + size), []);
+      await store.readings.appendBatch(all.slice(i, i + size), []);
       i += size;
     }
     await store.close();

@@ -61,8 +61,8 @@ class Faulty {
   gate: Promise<void> | null = null;
   calls = 0;
   constructor(readonly store: DuckDbStore) {
-    const real = store.appendBatch.bind(store);
-    store.appendBatch = async (r, d) => {
+    const real = store.readings.appendBatch.bind(store.readings);
+    store.readings.appendBatch = async (r, d) => {
       this.calls++;
       if (this.gate) await this.gate;
       if (this.failing) throw new Error('IO Error: No space left on device');
@@ -80,7 +80,7 @@ async function open(dir: string, opts: Partial<JournalOptions> = {}): Promise<{ 
 }
 
 async function msgIds(s: Store, deviceId: string): Promise<string[]> {
-  return (await s.queryReadings({ deviceId, family: 'elevator', channel: 'status', limit: 100_000 })).map((r) => r.msgId).sort();
+  return (await s.readings.query({ deviceId, family: 'elevator', channel: 'status', limit: 100_000 })).map((r) => r.msgId).sort();
 }
 
 const idsOf = (rs: readonly Reading[]): string[] => rs.map((r) => r.msgId).sort();
@@ -91,7 +91,7 @@ async function appendBatches(journal: JournaledStore, deviceId: string, count: n
   for (let i = 0; i < count; i++) {
     const rs = batch(deviceId, size);
     all.push(...rs);
-    await journal.appendBatch(rs, [], payloadsOf(rs));
+    await journal.readings.appendBatch(rs, [], payloadsOf(rs));
   }
   return all;
 }
@@ -100,7 +100,7 @@ async function appendBatches(journal: JournaledStore, deviceId: string, count: n
 async function crashHolding(dir: string, rs: Reading[], letters: DeadLetter[] = []): Promise<void> {
   const first = await open(dir);
   first.faulty.failing = true;
-  await first.journal.appendBatch(rs, letters, payloadsOf(rs));
+  await first.journal.readings.appendBatch(rs, letters, payloadsOf(rs));
   await first.duck.close();
 }
 
@@ -203,13 +203,13 @@ describe('journaled store', () => {
     let release!: () => void;
     faulty.gate = new Promise((r) => { release = r; });
     const rs = batch('j-1', 10);
-    await journal.appendBatch(rs, [letter()], payloadsOf(rs));
+    await journal.readings.appendBatch(rs, [letter()], payloadsOf(rs));
     // DuckDB has not committed (it is held): the append did not wait for it
     expect(journal.status().backlogRows).toBe(11);
     const read = msgIds(journal, 'j-1');
     setTimeout(release, 50);
     expect(await read).toEqual(idsOf(rs));
-    expect(await journal.countDeadLetters()).toBe(1);
+    expect(await journal.deadLetters.count()).toBe(1);
     expect(journal.status().backlogRows).toBe(0);
     await journal.close();
     expect(segmentFiles(dir)).toEqual([]);
@@ -231,7 +231,7 @@ describe('journaled store', () => {
     // were the read to wait for the delay, it would give up after readWaitMs without the batch
     const { journal, faulty } = await open(dir, { applyDelayMs: 600_000, readWaitMs: 5000 });
     const rs = batch('j-r', 10);
-    await journal.appendBatch(rs, [], payloadsOf(rs));
+    await journal.readings.appendBatch(rs, [], payloadsOf(rs));
     expect(faulty.calls).toBe(0);
     expect(await msgIds(journal, 'j-r')).toEqual(idsOf(rs));
     expect(faulty.calls).toBe(1);
@@ -258,12 +258,12 @@ describe('journaled store', () => {
     const dir = tempDir();
     const first = await open(dir);
     const applied = batch('j-3', 30);
-    await first.journal.appendBatch(applied, [letter()], payloadsOf(applied));
+    await first.journal.readings.appendBatch(applied, [letter()], payloadsOf(applied));
     expect(await msgIds(first.journal, 'j-3')).toHaveLength(30);
     first.faulty.failing = true;
     const held = [batch('j-3', 25), batch('j-3', 5)];
-    for (const rs of held) await first.journal.appendBatch(rs, [], payloadsOf(rs));
-    await first.journal.appendBatch([], [letter()]);
+    for (const rs of held) await first.journal.readings.appendBatch(rs, [], payloadsOf(rs));
+    await first.journal.readings.appendBatch([], [letter()]);
     // the crash: DuckDB goes away under the journal, whose segments stay as they are
     await first.duck.close();
     expect(segmentFiles(dir).length).toBeGreaterThan(0);
@@ -272,8 +272,8 @@ describe('journaled store', () => {
     expect(second.journal.status().recovered).toEqual({ segments: 1, readings: 30, deadLetters: 1, droppedBytes: 0 });
     expect(segmentFiles(dir)).toEqual([]);
     expect(await msgIds(second.journal, 'j-3')).toEqual(idsOf([...applied, ...held.flat()]));
-    expect(await second.journal.countDeadLetters()).toBe(2);
-    expect(await second.journal.lastSequences()).toEqual({ readingSeq: held[1]!.at(-1)!.seq, deadLetterId: letterId });
+    expect(await second.journal.deadLetters.count()).toBe(2);
+    expect(await second.journal.readings.lastSequences()).toEqual({ readingSeq: held[1]!.at(-1)!.seq, deadLetterId: letterId });
     await second.journal.close();
   });
 
@@ -296,7 +296,7 @@ describe('journaled store', () => {
     const dir = tempDir();
     const first = await open(dir);
     const rs = batch('j-5', 12);
-    await first.journal.appendBatch(rs, [letter()], payloadsOf(rs));
+    await first.journal.readings.appendBatch(rs, [letter()], payloadsOf(rs));
     expect(await msgIds(first.journal, 'j-5')).toHaveLength(12);
     const [seg] = segmentFiles(dir);
     const copy = readFileSync(path.join(dir, 'journal', seg!));
@@ -307,7 +307,7 @@ describe('journaled store', () => {
     const second = await open(dir);
     expect(second.journal.status().recovered).toEqual({ segments: 1, readings: 0, deadLetters: 0, droppedBytes: 0 });
     expect(await msgIds(second.journal, 'j-5')).toEqual(idsOf(rs));
-    expect(await second.journal.countDeadLetters()).toBe(1);
+    expect(await second.journal.deadLetters.count()).toBe(1);
     await second.journal.close();
   });
 
@@ -328,9 +328,9 @@ describe('journaled store', () => {
     const { journal, faulty } = await open(dir, { maxBacklogRows: 50 });
     let release!: () => void;
     faulty.gate = new Promise((r) => { release = r; });
-    await journal.appendBatch(batch('j-7', 60), []);
+    await journal.readings.appendBatch(batch('j-7', 60), []);
     let second = false;
-    const p = journal.appendBatch(batch('j-7', 5), []).then(() => { second = true; });
+    const p = journal.readings.appendBatch(batch('j-7', 5), []).then(() => { second = true; });
     await new Promise((r) => setTimeout(r, 50));
     expect(second).toBe(false);
     release();
@@ -344,7 +344,7 @@ describe('journaled store', () => {
     const first = await open(dir);
     first.faulty.failing = true;
     const rs = batch('j-8', 7);
-    await first.journal.appendBatch(rs, [], payloadsOf(rs));
+    await first.journal.readings.appendBatch(rs, [], payloadsOf(rs));
     await first.journal.close();
     expect(segmentFiles(dir)).toHaveLength(1);
     const second = await open(dir);
@@ -357,10 +357,10 @@ describe('journaled store', () => {
     const first = await open(dir);
     first.faulty.failing = true;
     const kept = batch('j-9', 4);
-    await first.journal.appendBatch(kept, [], payloadsOf(kept));
+    await first.journal.readings.appendBatch(kept, [], payloadsOf(kept));
     // a reading that JSON cannot encode makes the append fail before anything is written
     const bad = { ...reading('j-9', 'bad'), data: { big: 10n } } as unknown as Reading;
-    await expect(first.journal.appendBatch([bad], [])).rejects.toThrow();
+    await expect(first.journal.readings.appendBatch([bad], [])).rejects.toThrow();
     await first.duck.close();
     const second = await open(dir);
     expect(await msgIds(second.journal, 'j-9')).toEqual(idsOf(kept));

@@ -32,10 +32,10 @@ async function open(file = tempFile()): Promise<DuckDbStore> {
   return s;
 }
 
-/** A store with the test's devices registered (readingsAfter joins the registry). */
+/** A store with the test's devices registered (readings.after joins the registry). */
 async function withDevices(file = tempFile()): Promise<DuckDbStore> {
   const s = await open(file);
-  await s.insertDevices(devices.map(([id, f]) => deviceRecord(id, f)));
+  await s.devices.insert(devices.map(([id, f]) => deviceRecord(id, f)));
   return s;
 }
 
@@ -74,18 +74,18 @@ function readings(n: number, firstSeq: number): Reading[] {
 /** Everything a reader of readings can see, through every query the store offers. */
 async function snapshot(s: DuckDbStore): Promise<unknown> {
   const out: Record<string, unknown> = {
-    count: await s.countReadings(),
-    last: await s.lastSequences(),
-    after0: await s.readingsAfter(0, 100_000),
-    after500: await s.readingsAfter(500, 50),
-    recent: await s.recentMessageKeys(T0 + 3000, 100_000),
+    count: await s.readings.count(),
+    last: await s.readings.lastSequences(),
+    after0: await s.readings.after(0, 100_000),
+    after500: await s.readings.after(500, 50),
+    recent: await s.readings.recentMessageKeys(T0 + 3000, 100_000),
   };
   for (const [id, family, channels] of devices) {
-    out[`${id}/all`] = await s.queryReadings({ deviceId: id, family, limit: 100_000 });
-    out[`${id}/window`] = await s.queryReadings({ deviceId: id, family, channel: channels[0]!, from: T0 + 2_000_000, to: T0 + 4_000_000, limit: 25 });
+    out[`${id}/all`] = await s.readings.query({ deviceId: id, family, limit: 100_000 });
+    out[`${id}/window`] = await s.readings.query({ deviceId: id, family, channel: channels[0]!, from: T0 + 2_000_000, to: T0 + 4_000_000, limit: 25 });
     if (family === 'elevator') {
-      out[`${id}/history`] = await s.readingHistory({ deviceId: id, family, channel: 'status', field: 'speedMps', from: T0, to: T0 + 6_000_000, bucketMs: 600_000 });
-      out[`${id}/history-bool`] = await s.readingHistory({ deviceId: id, family, channel: 'status', field: 'doorClosed', from: T0 + 1_000_000, to: T0 + 3_000_000, bucketMs: 100_000 });
+      out[`${id}/history`] = await s.readings.history({ deviceId: id, family, channel: 'status', field: 'speedMps', from: T0, to: T0 + 6_000_000, bucketMs: 600_000 });
+      out[`${id}/history-bool`] = await s.readings.history({ deviceId: id, family, channel: 'status', field: 'doorClosed', from: T0 + 1_000_000, to: T0 + 3_000_000, bucketMs: 100_000 });
     }
   }
   return out;
@@ -104,7 +104,7 @@ describe('device-clustered history', () => {
 
   beforeAll(async () => {
     plain = await withDevices();
-    for (let i = 0; i < all.length; i += 37) await plain.appendBatch(all.slice(i, i + 37), []);
+    for (let i = 0; i < all.length; i += 37) await plain.readings.appendBatch(all.slice(i, i + 37), []);
     expected = await snapshot(plain);
     await plain.close();
   });
@@ -114,7 +114,7 @@ describe('device-clustered history', () => {
     const s = await withDevices(file);
     const kinds = new Set<string>();
     for (let i = 0; i < all.length; i += 37) {
-      await s.appendBatch(all.slice(i, i + 37), []);
+      await s.readings.appendBatch(all.slice(i, i + 37), []);
       for (const k of await drain(s)) kinds.add(k);
     }
     expect([...kinds].sort()).toEqual(['merge', 'seal']);
@@ -132,7 +132,7 @@ describe('device-clustered history', () => {
 
   it('rows after the safe point stay in the hot table; small remainders are sealed once old enough', async () => {
     const s = await withDevices();
-    await s.appendBatch(all, []);
+    await s.readings.appendBatch(all, []);
     // nothing may move: nothing moves, however old
     expect(await drain(s, 0)).toEqual([]);
     await drain(s, 450);
@@ -148,7 +148,7 @@ describe('device-clustered history', () => {
 
   it('a large backlog (an upgraded store, a long InfluxDB outage) is sealed a level-1 run at a time', async () => {
     const s = await withDevices();
-    await s.appendBatch(all, []);
+    await s.readings.appendBatch(all, []);
     expect(await s.maintainReadings(Number.MAX_SAFE_INTEGER, policy, T0)).toEqual({ kind: 'seal', base: expect.any(String) });
     const first = s.readingRuns().reduce((n, r) => n + r.rows, 0);
     // runRows x fanout = 120, estimated from seqs spread over five devices' tables
@@ -163,7 +163,7 @@ describe('device-clustered history', () => {
   it('a backfill from runs (InfluxDB enabled on a store with history) reads in chunks and gives every reading once, in seq order', async () => {
     const file = tempFile();
     const s = await withDevices(file);
-    await s.appendBatch(all, []);
+    await s.readings.appendBatch(all, []);
     await drain(s);
     await s.close();
     const chunked = new DuckDbStore(file, { backfillChunk: 100 });
@@ -171,14 +171,14 @@ describe('device-clustered history', () => {
     expect(chunked.readingRuns().some((r) => r.runs > 0)).toBe(true);
     const got: Reading[] = [];
     for (let after = 0, calls = 0; calls < 1000; calls++) {
-      const batch = await chunked.readingsAfter(after, 37);
+      const batch = await chunked.readings.after(after, 37);
       if (!batch.length) break;
       got.push(...batch);
       after = batch[batch.length - 1]!.seq;
     }
     expect(got).toEqual((expected as { after0: Reading[] }).after0);
     // a jump back (a forwarder restarting at its saved position) is answered too
-    expect(await chunked.readingsAfter(500, 50)).toEqual((expected as { after500: Reading[] }).after500);
+    expect(await chunked.readings.after(500, 50)).toEqual((expected as { after500: Reading[] }).after500);
     await chunked.close();
   });
 
@@ -186,7 +186,7 @@ describe('device-clustered history', () => {
     const s = await withDevices();
     const work: Array<Promise<unknown>> = [];
     for (let i = 0; i < all.length; i += 37) {
-      work.push(s.appendBatch(all.slice(i, i + 37), []));
+      work.push(s.readings.appendBatch(all.slice(i, i + 37), []));
       work.push(drain(s));
     }
     await Promise.all(work);
@@ -200,19 +200,19 @@ describe('device-clustered history', () => {
     const big = readings(30_000, 1);
     const s = await withDevices(file);
     const p: RunPolicy = { runRows: 2_000, sealAfterMs: 60_000, fanout: 4, maxLevel: 3 };
-    await s.appendBatch(big, []);
+    await s.readings.appendBatch(big, []);
     // seals first, then merges: stop while they run
     const running = (async () => { while (await s.maintainReadings(Number.MAX_SAFE_INTEGER, p, T0)); })().catch((err: unknown) => err);
     await new Promise((r) => setTimeout(r, 150));
     await s.close();
     await running;
     const again = await open(file);
-    expect(await again.countReadings()).toBe(big.length);
-    const seqs = (await again.readingsAfter(0, 100_000)).map((r) => r.seq);
+    expect(await again.readings.count()).toBe(big.length);
+    const seqs = (await again.readings.after(0, 100_000)).map((r) => r.seq);
     expect(seqs).toEqual(big.map((r) => r.seq));
     // and maintenance carries on from there
     while (await again.maintainReadings(Number.MAX_SAFE_INTEGER, p, T0));
-    expect((await again.readingsAfter(0, 100_000)).map((r) => r.seq)).toEqual(seqs);
+    expect((await again.readings.after(0, 100_000)).map((r) => r.seq)).toEqual(seqs);
     await again.close();
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * Executes the rules' effects: raise (open or repeat an alert; a trapped-passenger alert opens
+ * a 96333 rescue case), resolve, the cylinder scan reply, store flags. The alert and case life
+ * cycles themselves are pure (core/alerts/); this only applies them to the book.
+ */
+import { randomUUID } from 'node:crypto';
+import { autoResolve, openAlert, repeatAlert, repeats, type Alert, type AlertDevice } from '../core/alerts/alert.js';
+import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
+import { openRescueCase, type RescuePolicy } from '../core/alerts/rescueCase.js';
+import type { Effect, RaiseAlert, ResolveAlert, ScanReply } from '../core/alerts/types.js';
+import { scanReplyTopic } from '../core/topic.js';
+import type { DeviceRecord } from '../store/types.js';
+import type { AlertBook } from './alertBook.js';
+import type { EngineEvent } from './engineTypes.js';
+import type { StoreFlags } from './storeFlags.js';
+
+export interface EffectOptions {
+  deadlinePolicy: DeadlinePolicy;
+  rescuePolicy: RescuePolicy;
+  /** rule id whose raises open a 96333 rescue case */
+  rescueRule: string;
+  /** scan replies for readings older than this (replayed after a crash) are not sent */
+  replyMaxAgeMs: number;
+}
+
+export interface EffectDeps {
+  device(id: string): DeviceRecord | undefined;
+  /** MQTT publish on behalf of the platform */
+  publish(topic: string, payload: string, qos: 0 | 1): void;
+  emit(e: EngineEvent): void;
+  now: () => number;
+}
+
+/** Scans answered before their commit that are remembered, at most. */
+const REPLIED_EARLY_MAX = 100_000;
+
+export class EffectExecutor {
+  /** Scans answered before their commit (device + msgId). */
+  private readonly repliedEarly = new Set<string>();
+  /** true while the engine replays stored readings after a restart */
+  replaying = false;
+
+  constructor(private readonly opts: EffectOptions, private readonly book: AlertBook, private readonly flags: StoreFlags, private readonly deps: EffectDeps) {}
+
+  /**
+   * Apply effects in order; `now` is the engine's clock for them, `readingTime` when the
+   * reading that caused them was received. Returns whether there were any.
+   */
+  apply(effects: readonly Effect[], now: number, readingTime: number): boolean {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'raise': this.raise(e); break;
+        case 'resolve': this.resolve(e); break;
+        case 'scanReply':
+          if (this.repliedEarly.delete(e.deviceId + '\n' + e.msgId)) break;
+          if (now - readingTime <= this.opts.replyMaxAgeMs && (!this.replaying || this.deps.now() - readingTime <= this.opts.replyMaxAgeMs)) this.sendScanReply(e);
+          break;
+        case 'flagStore':
+          this.flags.set({ storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at });
+          this.deps.emit({ type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at });
+          break;
+      }
+    }
+    return effects.length > 0;
+  }
+
+  /**
+   * A scan reply sent before its reading's commit (the 200 ms contract, docs/protocol.md): the
+   * same scan is evaluated again after its commit, and that reply is not repeated.
+   */
+  replyEarly(e: ScanReply): void {
+    this.sendScanReply(e);
+    this.repliedEarly.add(e.deviceId + '\n' + e.msgId);
+    // bounded: a reply whose commit never comes (store failure) must not stay forever
+    if (this.repliedEarly.size > REPLIED_EARLY_MAX) this.repliedEarly.delete(this.repliedEarly.values().next().value!);
+  }
+
+  private sendScanReply(e: ScanReply): void {
+    this.deps.publish(scanReplyTopic(e.deviceId), JSON.stringify({
+      msgId: e.msgId, cylinderCode: e.cylinderCode, decision: e.decision, reasons: e.reasons, ts: new Date(e.at).toISOString(),
+    }), 1);
+  }
+
+  private raise(e: RaiseAlert): void {
+    const existing = this.book.activeByCondition(e.rule, e.deviceId, e.condition);
+    if (existing && repeats(existing, e)) {
+      this.book.put(repeatAlert(existing, e), 'updated');
+      return;
+    }
+    const opened = openAlert(randomUUID(), e, this.deviceSnapshot(e.deviceId), this.opts.deadlinePolicy);
+    this.book.put(opened, 'opened');
+    if (e.rule === this.opts.rescueRule) this.openCase(opened.alert, e.at);
+  }
+
+  private resolve(e: ResolveAlert): void {
+    const existing = this.book.activeByCondition(e.rule, e.deviceId, e.condition);
+    if (existing) this.book.put(autoResolve(existing, e.reason, e.at), 'closed');
+  }
+
+  /** A trapped alert opens a 96333 rescue case, unless one is already running for that elevator. */
+  private openCase(alert: Alert, at: number): void {
+    for (const c of this.book.activeCases()) if (c.elevatorId === alert.device.id) return;
+    const meta = alert.device.meta;
+    const override = typeof meta.arrivalDeadlineMin === 'number' ? meta.arrivalDeadlineMin * 60_000 : this.opts.rescuePolicy.arrivalWithinMs;
+    const unit = typeof meta.maintenanceUnit === 'string' ? meta.maintenanceUnit : null;
+    this.book.putCase(openRescueCase(randomUUID(), alert.device.id, alert.id, at, unit, override), 'opened', []);
+  }
+
+  private deviceSnapshot(id: string): AlertDevice {
+    const d = this.deps.device(id);
+    return { id, name: d?.name ?? null, district: d?.district ?? null, location: d?.location ?? null, meta: d?.meta ?? {} };
+  }
+}

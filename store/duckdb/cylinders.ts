@@ -1,0 +1,36 @@
+/** The cylinder registry (一瓶一码) in DuckDB. */
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { CylinderRecord } from '../../core/alerts/types.js';
+import type { CylinderRepository } from '../types.js';
+import type { DuckDbDatabase } from './database.js';
+import { all } from './sql.js';
+
+/** Cylinder records per INSERT into the staging table of an import. */
+const CYLINDER_ROWS_PER_INSERT = 250;
+
+export class DuckDbCylinders implements CylinderRepository {
+  constructor(private readonly db: DuckDbDatabase) {}
+
+  upsert(records: readonly CylinderRecord[]): Promise<void> {
+    // staged, then one statement: a row at a time took ~1.5 ms a row (162,000 cylinders, minutes
+    // of the control connection held); slices of rows with the event loop free between them
+    return this.db.controlTx(async (c) => {
+      await c.run('CREATE TEMP TABLE IF NOT EXISTS cylinder_stage (code VARCHAR, owner_station_id VARCHAR, status VARCHAR, doc VARCHAR)');
+      await c.run('DELETE FROM cylinder_stage');
+      for (let at = 0; at < records.length; at += CYLINDER_ROWS_PER_INSERT) {
+        const slice = records.slice(at, at + CYLINDER_ROWS_PER_INSERT);
+        const params: DuckDBValue[] = [];
+        for (const r of slice) params.push(r.code, r.ownerStationId, r.status, JSON.stringify(r));
+        await c.run(`INSERT INTO cylinder_stage VALUES ${slice.map(() => '(?, ?, ?, ?)').join(', ')}`, params);
+      }
+      // a code given twice in one import: the last one wins, as row by row it did
+      await c.run(`INSERT OR REPLACE INTO cylinders (code, owner_station_id, status, doc, updated_at)
+        SELECT code, last(owner_station_id ORDER BY rowid), last(status ORDER BY rowid), last(doc ORDER BY rowid), now() FROM cylinder_stage GROUP BY code`);
+      await c.run('DELETE FROM cylinder_stage');
+    });
+  }
+
+  load(): Promise<CylinderRecord[]> {
+    return this.db.read(async (c) => (await all(c, 'SELECT doc FROM cylinders ORDER BY code')).map((r) => JSON.parse(String(r.doc)) as CylinderRecord));
+  }
+}
