@@ -30,16 +30,18 @@
  *
  *   npm run bench:api -- [--rate 20000] [--alerts 10000] [--notes 1000] [--requests 200] [--concurrency 4]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { violationTypes } from '../core/schemas/kitchen.js';
 import { startBackgroundLoad, type BackgroundLoad, type Counters } from './lib/backgroundLoad.js';
 import { alertReadings, connectProbes, heartbeats, publishPaced, registerProbes, type ProbeDevice } from './lib/alertDevices.js';
 import { adminToken, pct, registerDevices, startOurs } from './lib/harness.js';
+import { addNotes, NOTE_FAILURES_IN_A_ROW } from './lib/alertNotes.js';
+import { startCity, type City } from './lib/demoCity.js';
+import { activeAlerts, Api, healthProblems, LIST, walk, type AlertPage } from './lib/operatorApi.js';
 import { seededRng } from '../simulators/fleet/rng.js';
 
 const usage = `Usage: npm run bench:api -- [options]
@@ -109,166 +111,10 @@ const opts = {
   city: !args['no-city'],
 };
 
-/** `npm run demo`'s city (simulators/demo.ts demoFleetArgs: importing that module starts the demo). */
-const DEMO_FLEET_ARGS = [
-  '--cameras', '120', '--stores', '40', '--violations-per-hour', '40', '--elevators', '150', '--scanners', '12',
-  '--filling-stations', '4', '--cylinders-per-station', '500', '--fuel-stations', '12',
-];
-const REQUEST_TIMEOUT_MS = 60_000;
 /** notes on one alert at most: a heavily noted alert, well under the service's cap (1,000, then 409 note_limit) */
 const NOTES_PER_ALERT_MAX = 190;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ------------------------------------------------------------------ HTTP
-
-class Api {
-  constructor(readonly base: string, private readonly token: string) {}
-
-  /** One request, timed from the call to the last byte of the answer. */
-  async timed(pathAndQuery: string): Promise<{ ms: number; status: number; body: Buffer }> {
-    const t0 = performance.now();
-    const res = await fetch(`${this.base}${pathAndQuery}`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const body = Buffer.from(await res.arrayBuffer());
-    return { ms: performance.now() - t0, status: res.status, body };
-  }
-
-  async getJson<T>(pathAndQuery: string): Promise<T> {
-    const r = await this.timed(pathAndQuery);
-    if (r.status !== 200) throw new Error(`GET ${pathAndQuery}: ${r.status} ${r.body.toString().slice(0, 200)}`);
-    return JSON.parse(r.body.toString()) as T;
-  }
-
-  async post(pathAndQuery: string, body: unknown): Promise<{ status: number; text: string }> {
-    const res = await fetch(`${this.base}${pathAndQuery}`, {
-      method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    return { status: res.status, text: await res.text() };
-  }
-}
-
-/** The engine's count of open and acknowledged alerts, as /healthz reports it. */
-async function activeAlerts(base: string): Promise<number> {
-  const h = await (await fetch(`${base}/healthz`)).json() as { components?: { alerts?: { detail?: string } } };
-  const m = /(\d+) active alerts/.exec(h.components?.alerts?.detail ?? '');
-  if (!m) throw new Error(`/healthz has no alert count: ${JSON.stringify(h)}`);
-  return Number(m[1]);
-}
-
-/** The components /healthz reports down, with their error (empty while it answers 200). */
-async function healthProblems(base: string): Promise<string[]> {
-  const res = await fetch(`${base}/healthz`);
-  if (res.ok) return [];
-  const h = await res.json() as { components?: Record<string, { ok: boolean; error?: string; detail?: string; since?: string }> };
-  return Object.entries(h.components ?? {}).filter(([, c]) => !c.ok).map(([name, c]) => `${name} down${c.since ? ` since ${c.since}` : ''}: ${(c.error ?? c.detail ?? '').split('\n')[0]!.slice(0, 200)}`);
-}
-
-interface AlertItem { id: string; severity: string; device: { id: string }; timeline?: unknown[] }
-interface AlertPage { items: AlertItem[]; nextCursor?: string | null }
-
-const LIST = '/api/alerts?status=open,acknowledged&limit=500';
-
-/** Follow `nextCursor` from the first page; a build without it answers one page. */
-async function walk(api: Api, onPage: (ms: number, bytes: number) => void, maxPages = 10_000): Promise<{ pages: number; items: AlertItem[]; cursorApi: boolean }> {
-  const items: AlertItem[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
-  let cursorApi = false;
-  const seen = new Set<string>();
-  do {
-    const r = await api.timed(cursor === null ? LIST : `${LIST}&cursor=${encodeURIComponent(cursor)}`);
-    if (r.status !== 200) throw new Error(`alert page ${pages + 1}: ${r.status} ${r.body.toString().slice(0, 200)}`);
-    onPage(r.ms, r.body.length);
-    pages++;
-    const page = JSON.parse(r.body.toString()) as AlertPage;
-    items.push(...page.items);
-    if ('nextCursor' in page) cursorApi = true;
-    cursor = typeof page.nextCursor === 'string' && page.nextCursor !== '' ? page.nextCursor : null;
-    if (cursor !== null && seen.has(cursor)) throw new Error(`nextCursor ${cursor} came back twice`);
-    if (cursor !== null) seen.add(cursor);
-  } while (cursor !== null && pages < maxPages);
-  return { pages, items, cursorApi };
-}
-
-// ------------------------------------------------------------------ the demo city
-
-interface City { proc: ChildProcess; fleetLine: string; stop: () => Promise<string> }
-
-/** `simulate` with the demo's fleet, no scenario: the city's ordinary life, until SIGTERM. */
-async function startCity(httpPort: number, mqttPort: number, timeoutMs: number): Promise<City> {
-  const script = fileURLToPath(new URL('../simulators/simulate.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, '--api', `http://127.0.0.1:${httpPort}`, '--mqtt', `mqtt://127.0.0.1:${mqttPort}`, '--prefix', 'bench-city', ...DEMO_FLEET_ARGS], {
-    env: { ...process.env, SUPERVISION_PASSWORD: 'bench-admin-pass' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let errTail = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { errTail = (errTail + d.toString()).slice(-2000); });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const until = Date.now() + timeoutMs;
-  while (!out.includes('running; Ctrl-C stops')) {
-    if (proc.exitCode !== null) throw new Error(`the demo city exited with ${proc.exitCode}: ${out.slice(-500)} ${errTail.slice(-500)}`);
-    if (Date.now() > until) { proc.kill('SIGKILL'); throw new Error(`the demo city did not start within ${timeoutMs / 1000} s: ${errTail.slice(-500)}`); }
-    await sleep(200);
-  }
-  const fleetLine = /^fleet .*$/m.exec(out)?.[0] ?? 'fleet ?';
-  return {
-    proc, fleetLine,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(t);
-      }
-      return /^\{"summary".*$/m.exec(out)?.[0] ?? '';
-    },
-  };
-}
-
-// ------------------------------------------------------------------ notes
-
-/** A note of `len` characters, as an operator would write them. */
-function noteText(len: number, i: number): string {
-  const s = `Note ${i}: called the unit on site; maintenance contractor informed, technician on the way, photos to follow. `;
-  return s.repeat(Math.ceil(len / s.length)).slice(0, len).trim();
-}
-
-interface NoteResult { added: number; refused: number; failed: number; skipped: number; firstError: string; perAlert: Map<string, number>; ms: number[] }
-
-/** Failures in a row after which the notes stop (the service is failing; measuring goes on). */
-const NOTE_FAILURES_IN_A_ROW = 20;
-
-async function addNotes(api: Api, plan: Array<{ alertId: string; len: number }>, concurrency: number, deadline: number): Promise<NoteResult> {
-  const res: NoteResult = { added: 0, refused: 0, failed: 0, skipped: 0, firstError: '', perAlert: new Map(), ms: [] };
-  const capped = new Set<string>();
-  let inARow = 0;
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < plan.length) {
-      if (Date.now() > deadline || inARow >= NOTE_FAILURES_IN_A_ROW) { res.skipped = plan.length - next; next = plan.length; return; }
-      const i = next++;
-      const p = plan[i]!;
-      if (capped.has(p.alertId)) { res.refused++; continue; }
-      const t0 = performance.now();
-      try {
-        const r = await api.post(`/api/alerts/${encodeURIComponent(p.alertId)}/note`, { note: noteText(p.len, i) });
-        res.ms.push(performance.now() - t0);
-        if (r.status === 200) { res.added++; inARow = 0; res.perAlert.set(p.alertId, (res.perAlert.get(p.alertId) ?? 0) + 1); }
-        else if (r.status === 409 && r.text.includes('note_limit')) { res.refused++; inARow = 0; capped.add(p.alertId); }
-        else { res.failed++; inARow++; res.firstError ||= `${r.status} ${r.text.slice(0, 200)}`; }
-      } catch (e) {
-        res.failed++;
-        inARow++;
-        const cause = (e as Error & { cause?: Error }).cause;
-        res.firstError ||= `${(e as Error).message}${cause ? ` (${cause.message})` : ''} after ${(performance.now() - t0).toFixed(0)} ms`;
-      }
-    }
-  }));
-  res.ms.sort((a, b) => a - b);
-  return res;
-}
 
 // ------------------------------------------------------------------ measurement
 

@@ -9,8 +9,8 @@ import { isoDate } from '../core/cylinders/calendar.js';
 import { cylinderRecordColumns, cylinderStatuses } from '../core/cylinders/cylinderRecord.js';
 import type { ApiClient, CylinderStatus, CylinderView } from '../simulators/apiClient.js';
 import {
-  apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
-  type CliIo, type CliValues,
+  apiArgsHelp, commandCommonOptions, exitCodes, importCommand, importFailed, limitOption, listCommand, printTable, readImportFile, runCommands, runIfMain, UsageError,
+  type CliCommand, type CliIo, type CliValues,
 } from '../simulators/cli.js';
 
 /** The service's largest page (GET /api/cylinders). */
@@ -38,43 +38,14 @@ ${apiArgsHelp}
 
 Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
 
-const commandOptions = {
-  import: { ...commandCommonOptions, ...importArgOptions },
-  list: { ...commandCommonOptions, station: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' }, limit: { type: 'string' } },
-  get: commandCommonOptions,
-} as const;
-
-type Command = keyof typeof commandOptions;
+const commands: Readonly<Record<string, CliCommand>> = {
+  import: importCommand({}, prepareImport),
+  list: listCommand({ station: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' } }, 'no file or code', prepareList),
+  get: { options: commandCommonOptions, positionals: [1, 'one cylinder code'], prepare: prepareGet },
+};
 
 export function main(argv: string[], io: CliIo): Promise<number> {
-  return runCommands({ script: 'cylinders', help, commands: commandOptions, prepare }, argv, io);
-}
-
-/** Check the command line fully before anything is sent, and return what to do. */
-function prepare(command: Command, v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
-  const str = (name: string): string | undefined => v[name] as string | undefined;
-  switch (command) {
-    case 'import': {
-      expectPositionals(command, positionals, 1, 'one file');
-      return prepareImport(positionals[0]!, v, io);
-    }
-    case 'list': {
-      expectPositionals(command, positionals, 0, 'no file or code');
-      const status = optionalStatus(str('status'));
-      const limit = str('limit') === undefined ? 100 : Number(str('limit'));
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit ${str('limit')}: a whole number from 1 to ${MAX_LIMIT}`);
-      const q = { stationId: str('station'), ...(status ? { status } : {}), q: str('q'), limit };
-      return (api) => list(api, q, io);
-    }
-    case 'get': {
-      expectPositionals(command, positionals, 1, 'one cylinder code');
-      const code = positionals[0]!;
-      return async (api) => {
-        printRecord(await api.getCylinder(code), io);
-        return exitCodes.ok;
-      };
-    }
-  }
+  return runCommands({ script: 'cylinders', help, commands }, argv, io);
 }
 
 function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) => Promise<number> {
@@ -87,6 +58,21 @@ function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) 
       return importFailed(e, io, `list the cylinders, or import ${file} again with --on-conflict skip or update`);
     }
     io.out(`imported ${file}: ${result.created} created, ${result.updated} updated, ${result.skipped} skipped`);
+    return exitCodes.ok;
+  };
+}
+
+function prepareList(v: CliValues, _positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const status = optionalStatus(v.status as string | undefined);
+  const limit = limitOption(v, MAX_LIMIT);
+  const q = { stationId: v.station as string | undefined, ...(status ? { status } : {}), q: v.q as string | undefined, limit };
+  return (api) => list(api, q, io);
+}
+
+function prepareGet(_v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const code = positionals[0]!;
+  return async (api) => {
+    printRecord(await api.getCylinder(code), io);
     return exitCodes.ok;
   };
 }
@@ -110,8 +96,7 @@ async function list(api: ApiClient, q: { stationId?: string; status?: CylinderSt
     c.code, c.model, c.status, date(c.mfgDate), date(c.nextInspection), String(c.maxFillKg), c.ownerStationId,
     c.entrustedStationIds.join(';'),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [header, ...rows]) io.out(r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
+  printTable(header, rows, io);
   io.out(`${items.length} of ${total} cylinder(s)`);
   return exitCodes.ok;
 }

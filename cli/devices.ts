@@ -8,8 +8,8 @@ import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { families, isFamily, type Family } from '../core/schemas/index.js';
 import type { ApiClient, Credentials, NewDevice } from '../simulators/apiClient.js';
 import {
-  apiArgsHelp, commandCommonOptions, exitCodes, expectPositionals, importArgOptions, importFailed, readImportFile, runCommands, runIfMain, UsageError,
-  type CliIo, type CliValues,
+  apiArgsHelp, commandCommonOptions, exitCodes, importCommand, importFailed, limitOption, listCommand, printTable, readImportFile, runCommands, runIfMain, UsageError,
+  type CliCommand, type CliIo, type CliValues,
 } from '../simulators/cli.js';
 
 const help = `Devices CLI: register and manage devices through the running service's API.
@@ -35,54 +35,22 @@ ${apiArgsHelp}
 
 Exit code: 0 done, 1 the service refused or failed (each problem printed), 2 usage error.`;
 
-const commandOptions = {
-  import: { ...commandCommonOptions, ...importArgOptions, out: { type: 'string' } },
-  list: { ...commandCommonOptions, family: { type: 'string' }, q: { type: 'string' }, district: { type: 'string' }, limit: { type: 'string' } },
+const commands: Readonly<Record<string, CliCommand>> = {
+  import: importCommand({ out: { type: 'string' } }, prepareImport),
+  list: listCommand({ family: { type: 'string' }, q: { type: 'string' }, district: { type: 'string' } }, 'no file or id', prepareList),
   create: {
-    ...commandCommonOptions, id: { type: 'string' }, family: { type: 'string' }, name: { type: 'string' }, lat: { type: 'string' },
-    lng: { type: 'string' }, district: { type: 'string' }, meta: { type: 'string', multiple: true },
+    options: {
+      ...commandCommonOptions, id: { type: 'string' }, family: { type: 'string' }, name: { type: 'string' }, lat: { type: 'string' },
+      lng: { type: 'string' }, district: { type: 'string' }, meta: { type: 'string', multiple: true },
+    },
+    positionals: [0, 'options only (--id, --family, ...)'],
+    prepare: prepareCreate,
   },
-  rotate: commandCommonOptions,
-} as const;
-
-type Command = keyof typeof commandOptions;
+  rotate: { options: commandCommonOptions, positionals: [1, 'one device id'], prepare: prepareRotate },
+};
 
 export function main(argv: string[], io: CliIo): Promise<number> {
-  return runCommands({ script: 'devices', help, commands: commandOptions, prepare }, argv, io);
-}
-
-/** Check the command line fully before anything is sent, and return what to do. */
-function prepare(command: Command, v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
-  const str = (name: string): string | undefined => v[name] as string | undefined;
-  switch (command) {
-    case 'import': {
-      expectPositionals(command, positionals, 1, 'one file');
-      return prepareImport(positionals[0]!, v, io);
-    }
-    case 'list': {
-      expectPositionals(command, positionals, 0, 'no file or id');
-      const family = optionalFamily(str('family'));
-      const limit = str('limit') === undefined ? 100 : Number(str('limit'));
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${str('limit')}: a positive whole number`);
-      return (api) => list(api, { ...(family ? { family } : {}), q: str('q'), district: str('district'), limit }, io);
-    }
-    case 'create': {
-      expectPositionals(command, positionals, 0, 'options only (--id, --family, ...)');
-      const device = newDevice(v);
-      return async (api) => {
-        printSecret(await api.createDevice(device), 'registered', io);
-        return exitCodes.ok;
-      };
-    }
-    case 'rotate': {
-      expectPositionals(command, positionals, 1, 'one device id');
-      const id = positionals[0]!;
-      return async (api) => {
-        printSecret(await api.rotateSecret(id), 'new secret for', io);
-        return exitCodes.ok;
-      };
-    }
-  }
+  return runCommands({ script: 'devices', help, commands }, argv, io);
 }
 
 function prepareImport(file: string, v: CliValues, io: CliIo): (api: ApiClient) => Promise<number> {
@@ -148,6 +116,28 @@ class SecretsFile {
   }
 }
 
+function prepareList(v: CliValues, _positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const family = optionalFamily(v.family as string | undefined);
+  const limit = limitOption(v);
+  return (api) => list(api, { ...(family ? { family } : {}), q: v.q as string | undefined, district: v.district as string | undefined, limit }, io);
+}
+
+function prepareCreate(v: CliValues, _positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const device = newDevice(v);
+  return async (api) => {
+    printSecret(await api.createDevice(device), 'registered', io);
+    return exitCodes.ok;
+  };
+}
+
+function prepareRotate(_v: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number> {
+  const id = positionals[0]!;
+  return async (api) => {
+    printSecret(await api.rotateSecret(id), 'new secret for', io);
+    return exitCodes.ok;
+  };
+}
+
 async function list(api: ApiClient, q: { family?: Family; q?: string; district?: string; limit: number }, io: CliIo): Promise<number> {
   const { total, items } = await api.listDevices(q);
   const rows = items.map((d) => [
@@ -157,8 +147,7 @@ async function list(api: ApiClient, q: { family?: Family; q?: string; district?:
   ]);
   // the name goes last: it may hold wide (CJK) characters that would skew the columns
   const header = ['id', 'family', 'district', 'connection', 'name'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [header, ...rows]) io.out(r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
+  printTable(header, rows, io);
   io.out(`${items.length} of ${total} device(s)`);
   return exitCodes.ok;
 }

@@ -308,14 +308,18 @@ function tableSizeFor(cap: number): number {
 function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
+/** A Murmur3 x86_32-style block step: `k` mixed by (c1, r1, c2) into `h`, rotated by r2, then h * m + n. */
+function murmurStep(h: number, k: number, c1: number, r1: number, c2: number, r2: number, m: number, n: number): number {
+  k = Math.imul(k, c1);
+  k = rotl(k, r1);
+  k = Math.imul(k, c2);
+  h ^= k;
+  h = rotl(h, r2);
+  return (Math.imul(h, m) + n) | 0;
+}
 /** Murmur3 x86_32 block step. */
 function laneA(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = rotl(k, 15);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = rotl(h, 13);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+  return murmurStep(h, k, 0xcc9e2d51, 15, 0x1b873593, 13, 5, 0xe6546b64);
 }
 /** xxHash32 round. */
 function laneB(h: number, k: number): number {
@@ -325,12 +329,7 @@ function laneB(h: number, k: number): number {
 }
 /** Murmur3-style step with other multipliers and rotations. */
 function laneC(h: number, k: number): number {
-  k = Math.imul(k, 0x27d4eb2f);
-  k = rotl(k, 17);
-  k = Math.imul(k, 0x165667b1);
-  h ^= k;
-  h = rotl(h, 19);
-  return (Math.imul(h, 9) + 0x7b7d159c) | 0;
+  return murmurStep(h, k, 0x27d4eb2f, 17, 0x165667b1, 19, 9, 0x7b7d159c);
 }
 function fmixA(h: number): number {
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);

@@ -1,7 +1,8 @@
 /**
  * What the simulator CLIs share: where output goes (so tests run them in-process), the API
  * credential options, error printing, "run main when this file is the program", and the
- * command skeleton and bulk-import file handling of the devices and cylinders CLIs.
+ * command skeleton (with a registry's import and list commands), bulk-import file handling and
+ * table printing of the devices and cylinders CLIs.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -107,15 +108,23 @@ export const commandCommonOptions = { ...apiArgOptions, help: { type: 'boolean',
 /** Parsed option values of one command. */
 export type CliValues = Record<string, string | boolean | string[] | undefined>;
 
+/** One command of a command CLI: its options, the positional arguments it takes, and what it does. */
+export interface CliCommand {
+  /** parseArgs options (commandCommonOptions and its own) */
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** how many positional arguments it takes, and what they are (for the usage error) */
+  positionals: readonly [n: number, what: string];
+  /** check the command line fully before anything is sent: throw UsageError on a mistake, else return what to do */
+  prepare(values: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number>;
+}
+
 /** A CLI of commands (`npm run devices -- import ...`), each checked fully before it talks to the API. */
-export interface CommandCli<C extends string> {
+export interface CommandCli {
   /** the npm script, for the pointer to --help: `npm run <script> -- --help` */
   script: string;
   help: string;
-  /** each command's parseArgs options (commandCommonOptions and its own) */
-  commands: Readonly<Record<C, NonNullable<ParseArgsConfig['options']>>>;
-  /** check the command line; throw UsageError on a mistake, else return what to do */
-  prepare(command: C, values: CliValues, positionals: string[], io: CliIo): (api: ApiClient) => Promise<number>;
+  /** the commands by name, in the order the unknown-command message lists them */
+  commands: Readonly<Record<string, CliCommand>>;
 }
 
 /**
@@ -123,7 +132,7 @@ export interface CommandCli<C extends string> {
  * before anything is sent (usage errors exit 2), then one login and the command (a service
  * error is printed with its problems, exit 1).
  */
-export async function runCommands<C extends string>(cli: CommandCli<C>, argv: string[], io: CliIo): Promise<number> {
+export async function runCommands(cli: CommandCli, argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.out(cli.help);
@@ -134,16 +143,18 @@ export async function runCommands<C extends string>(cli: CommandCli<C>, argv: st
     io.err(`unknown command "${command}": ${names.slice(0, -1).join(', ')} or ${names.at(-1)} (npm run ${cli.script} -- --help)`);
     return exitCodes.usage;
   }
+  const cmd = cli.commands[command]!;
 
   let run: (api: ApiClient) => Promise<number>;
   let access;
   try {
-    const parsed = parseArgs({ args: rest, options: cli.commands[command as C], strict: true, allowPositionals: true });
+    const parsed = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: true });
     const values = parsed.values as CliValues;
     if (values.help) { io.out(cli.help); return exitCodes.ok; }
     access = apiAccess(values as Parameters<typeof apiAccess>[0], io.env);
     if (!access) throw new UsageError('no API password: --password, --password-file or SUPERVISION_PASSWORD');
-    run = cli.prepare(command as C, values, parsed.positionals, io);
+    expectPositionals(command, parsed.positionals, ...cmd.positionals);
+    run = cmd.prepare(values, parsed.positionals, io);
   } catch (e) {
     io.err(`${(e as Error).message}\n(npm run ${cli.script} -- --help)`);
     return exitCodes.usage;
@@ -164,6 +175,48 @@ export function expectPositionals(command: string, positionals: string[], n: num
 
 /** parseArgs options of a bulk import command (read by readImportFile). */
 export const importArgOptions = { format: { type: 'string' }, 'on-conflict': { type: 'string' } } as const;
+
+/**
+ * The `import <file>` command of a registry: commandCommonOptions, importArgOptions and its
+ * own `options`; one file, handed to `prepare` (which reads it with readImportFile).
+ */
+export function importCommand(
+  options: NonNullable<ParseArgsConfig['options']>,
+  prepare: (file: string, values: CliValues, io: CliIo) => (api: ApiClient) => Promise<number>,
+): CliCommand {
+  return {
+    options: { ...commandCommonOptions, ...importArgOptions, ...options },
+    positionals: [1, 'one file'],
+    prepare: (values, positionals, io) => prepare(positionals[0]!, values, io),
+  };
+}
+
+/**
+ * A list command of a registry: commandCommonOptions, its `filters` and --limit (read with
+ * limitOption); no positional argument (`takes` says what it takes instead, for the message).
+ */
+export function listCommand(filters: NonNullable<ParseArgsConfig['options']>, takes: string, prepare: CliCommand['prepare']): CliCommand {
+  return { options: { ...commandCommonOptions, ...filters, limit: { type: 'string' } }, positionals: [0, takes], prepare };
+}
+
+/**
+ * A list command's --limit: 100 when not given, else a whole number from 1 (to `max`, the
+ * service's largest page, when it has one).
+ */
+export function limitOption(values: CliValues, max?: number): number {
+  const given = values.limit as string | undefined;
+  const limit = given === undefined ? 100 : Number(given);
+  if (!Number.isInteger(limit) || limit < 1 || (max !== undefined && limit > max)) {
+    throw new UsageError(`--limit ${given}: ${max === undefined ? 'a positive whole number' : `a whole number from 1 to ${max}`}`);
+  }
+  return limit;
+}
+
+/** Rows under a header, in columns two spaces apart (the last one unpadded: it may hold wide characters). */
+export function printTable(header: string[], rows: string[][], io: CliIo): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, ...rows]) io.out(r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
+}
 
 /** The request body of a bulk import: CSV text, or the rows of a JSON array. */
 export type ImportBody = { csv: string } | { json: unknown[] };

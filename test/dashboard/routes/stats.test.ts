@@ -9,13 +9,13 @@ import { cstDay, onTimeStats } from '../../../dashboard/routes/stats.js';
 import { apiFor, routeService } from '../../helpers/api.js';
 import type { TestService } from '../../helpers/service.js';
 
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
 let ts: TestService;
 let opToken: string;
 let dispToken: string;
 const api = apiFor(() => ts);
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 routeService({ ALERT_CHECKPOINT_MS: 200 }, (s) => ({ ts, opToken, dispToken } = s));
 
