@@ -29,7 +29,9 @@ export class AlertReads {
     for (const e of stored) byN.set(e.n, e);
     for (const e of this.book.unsavedEntries(id, before)) byN.set(e.n, e);
     const timeline = [...byN.values()].sort((x, y) => x.n - y.n).slice(-limit);
-    return { ...alert, timeline, timelineTotal: alert.events };
+    // alerts written before the link was kept: their case names them
+    const rescueCaseId = alert.rescueCaseId ?? this.book.activeCases().find((c) => c.alertId === id)?.id ?? null;
+    return { ...alert, rescueCaseId, timeline, timelineTotal: alert.events };
   }
 
   /**

@@ -5,8 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { autoResolve, openAlert, repeatAlert, repeats, type Alert, type AlertDevice } from '../core/alerts/alert.js';
+import { addReport, caseToMerge, type PhoneReport, type RescueCase, type RescueSource } from '../core/alerts/rescueCase.js';
 import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
 import { openRescueCase, type RescuePolicy } from '../core/alerts/rescueCase.js';
+
+/** Where a raise came from: a rule on a device's readings, or a person (a phone call to 96333). */
+export interface RaiseOrigin {
+  source: RescueSource;
+  by: string;
+  report?: PhoneReport;
+}
+
+const FROM_DEVICE: RaiseOrigin = { source: 'device', by: 'system' };
 import type { Effect, RaiseAlert, ResolveAlert, ScanReply } from '../core/alerts/types.js';
 import { scanReplyTopic } from '../core/topic.js';
 import type { DeviceRecord } from '../store/types.js';
@@ -87,9 +97,41 @@ export class EffectExecutor {
       this.book.put(repeatAlert(existing, e), 'updated');
       return;
     }
-    const opened = openAlert(randomUUID(), e, this.deviceSnapshot(e.deviceId), this.opts.deadlinePolicy);
-    this.book.put(opened, 'opened');
-    if (e.rule === this.opts.rescueRule) this.openCase(opened.alert, e.at);
+    this.open(e, FROM_DEVICE);
+  }
+
+  /**
+   * A trapping reported by phone: joins the incident's running case (caseToMerge: no second
+   * dispatch), or opens the trapped alert and its case as the terminal's alarm would.
+   */
+  reportTrapping(e: RaiseAlert, origin: RaiseOrigin): { rescueCase: RescueCase; merged: boolean } {
+    const running = caseToMerge(this.book.activeCases(), e.deviceId, e.at, this.opts.rescuePolicy.mergeWindowMs);
+    if (running) {
+      const merged = origin.report ? addReport(running, origin.report, e.at) : running;
+      this.book.putCase(merged, 'updated', []);
+      return { rescueCase: merged, merged: true };
+    }
+    return { rescueCase: this.open(e, origin)!, merged: false };
+  }
+
+  /**
+   * Open an alert. A trapped-passenger alert belongs to a 96333 rescue case: the running case
+   * of the same incident (caseToMerge), or a new one, any number per elevator over time.
+   */
+  private open(e: RaiseAlert, origin: RaiseOrigin): RescueCase | null {
+    const device = this.deviceSnapshot(e.deviceId);
+    if (e.rule !== this.opts.rescueRule) {
+      this.book.put(openAlert(randomUUID(), e, device, this.opts.deadlinePolicy), 'opened');
+      return null;
+    }
+    const running = caseToMerge(this.book.activeCases(), e.deviceId, e.at, this.opts.rescuePolicy.mergeWindowMs);
+    const caseId = running?.id ?? randomUUID();
+    const opened = openAlert(randomUUID(), e, device, this.opts.deadlinePolicy);
+    this.book.put({ ...opened, alert: { ...opened.alert, rescueCaseId: caseId } }, 'opened');
+    if (running) return running;
+    const c = this.newCase(caseId, opened.alert, e.at, origin);
+    this.book.putCase(c, 'opened', []);
+    return c;
   }
 
   private resolve(e: ResolveAlert): void {
@@ -97,13 +139,14 @@ export class EffectExecutor {
     if (existing) this.book.put(autoResolve(existing, e.reason, e.at), 'closed');
   }
 
-  /** A trapped alert opens a 96333 rescue case, unless one is already running for that elevator. */
-  private openCase(alert: Alert, at: number): void {
-    for (const c of this.book.activeCases()) if (c.elevatorId === alert.device.id) return;
+  /** The case of a trapped alert: the elevator's deadline override and maintenance unit from its metadata. */
+  private newCase(id: string, alert: Alert, at: number, origin: RaiseOrigin): RescueCase {
     const meta = alert.device.meta;
-    const override = typeof meta.arrivalDeadlineMin === 'number' ? meta.arrivalDeadlineMin * 60_000 : this.opts.rescuePolicy.arrivalWithinMs;
-    const unit = typeof meta.maintenanceUnit === 'string' ? meta.maintenanceUnit : null;
-    this.book.putCase(openRescueCase(randomUUID(), alert.device.id, alert.id, at, unit, override), 'opened', []);
+    const arrivalWithinMs = typeof meta.arrivalDeadlineMin === 'number' ? meta.arrivalDeadlineMin * 60_000 : this.opts.rescuePolicy.arrivalWithinMs;
+    const maintenanceUnit = typeof meta.maintenanceUnit === 'string' ? meta.maintenanceUnit : null;
+    return openRescueCase(id, alert.device.id, alert.id, at, {
+      maintenanceUnit, arrivalWithinMs, district: alert.device.district, source: origin.source, by: origin.by, ...(origin.report ? { report: origin.report } : {}),
+    });
   }
 
   private deviceSnapshot(id: string): AlertDevice {

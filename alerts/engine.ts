@@ -18,7 +18,9 @@ import {
   acknowledge, addNote, assign, deadlineEvents, isClosed, markFalsePositive, refused, resolve, type ActionResult, type Alert, type TimelineAction,
 } from '../core/alerts/alert.js';
 import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines.js';
-import { evaluateRescue, isFinished, recordStep, type RescueCase, type RescuePolicy, type RescueStatus } from '../core/alerts/rescueCase.js';
+import {
+  evaluateRescue, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
+} from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
 import { withTransientMaps } from '../core/rules/common/shardedMap.js';
@@ -231,18 +233,40 @@ export class AlertEngine {
     return this.reads.alertDetail(id, ACTION_TIMELINE);
   }
 
-  async recordRescueStep(id: string, step: RescueStatus, by: string, at?: number, note?: string): Promise<RescueCase> {
+  /**
+   * Record a step of a rescue case (core/alerts/rescueCase.ts: order, reasons, details). The
+   * case's trapped alerts follow it: the dispatch acknowledges them (by that dispatcher, at the
+   * dispatch's time: the centre has taken the alarm), the end of the case resolves them.
+   */
+  async recordRescueStep(id: string, step: RescueStatus, by: string, opts: { at?: number; note?: string; details?: StepDetails } = {}): Promise<RescueCase> {
     const c = await this.reads.getRescueCase(id);
     const now = this.now();
-    const r = recordStep(c, step, by, now, at ?? now, note);
+    const at = opts.at ?? now;
+    const r = recordStep(c, step, by, now, at, opts.note, opts.details, this.opts.rescuePolicy);
     if ('refused' in r) throw new CodedError('rescue_step_refused', r.message, { reason: r.refused });
     this.book.putCase(r, isFinished(r) ? 'closed' : 'updated', []);
-    // the trapped alert closes with its case
-    const alert = this.book.activeAlert(r.alertId);
-    if (alert && isFinished(r)) {
-      const closed = resolve(alert, by, now, step === 'false_alarm' ? 'rescue case: false alarm' : 'rescue case closed');
-      if (!refused(closed)) this.book.put(closed, 'closed');
+    for (const alert of this.book.activeAlerts().filter((a) => a.id === r.alertId || a.rescueCaseId === r.id)) {
+      if (isFinished(r)) {
+        const closed = resolve(alert, by, now, step === 'false_alarm' ? `rescue case: false alarm (${r.steps.at(-1)!.note ?? ''})` : 'rescue case closed');
+        if (!refused(closed)) this.book.put(closed, 'closed');
+      } else if (step === 'dispatched' && alert.status === 'open') {
+        const acked = acknowledge(alert, by, at, 'rescue dispatched (96333)');
+        if (!refused(acked)) this.book.put(acked, 'updated');
+      }
     }
+    await this.checkpoint();
+    return r;
+  }
+
+  /**
+   * A trapping reported by phone (POST /api/rescue-cases): the trapped alert and its case, as
+   * the terminal's alarm opens them, `source: phone`; or, when the same incident already has a
+   * running case (terminal or an earlier call, within the merge window), the report joins it.
+   */
+  async reportTrapping(elevatorId: string, report: PhoneReport, by: string): Promise<{ rescueCase: RescueCase; merged: boolean }> {
+    const now = this.now();
+    const r = this.effects.reportTrapping(phoneTrapping(this.opts.rescueRule, elevatorId, report, now), { source: 'phone', by, report });
+    this.checkpoints.stateTouched = true;
     await this.checkpoint();
     return r;
   }

@@ -30,6 +30,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { deadLetterRoutes } from './routes/deadLetters.js';
 import { opsRoutes } from './routes/ops.js';
 import { alertRoutes } from './routes/alerts.js';
+import { rescueRoutes } from './routes/rescue.js';
 import { cylinderRoutes } from './routes/cylinders.js';
 import { historyRoutes } from './routes/history.js';
 import { statsRoutes } from './routes/stats.js';
@@ -136,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(deviceRoutes, { prefix: '/api' });
   await app.register(deadLetterRoutes, { prefix: '/api' });
   await app.register(alertRoutes, { prefix: '/api' });
+  await app.register(rescueRoutes, { prefix: '/api' });
   await app.register(cylinderRoutes, { prefix: '/api' });
   await app.register(historyRoutes, { prefix: '/api' });
   await app.register(statsRoutes, { prefix: '/api' });

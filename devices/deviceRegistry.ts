@@ -70,13 +70,23 @@ export class DeviceRegistry {
     return d && verifySecret(secret, d.secretHash) ? d : null;
   }
 
+  /**
+   * The elevator whose 96333 rescue code (shown in the car) or registration code (注册代码)
+   * is `code`: the device meta keys `rescueCode` and `registrationCode`. A scan of the
+   * registry: a dispatcher's phone call, not a device's message, asks it.
+   */
+  findElevator(by: 'rescueCode' | 'registrationCode', code: string): DeviceRecord | undefined {
+    for (const d of this.devices.values()) if (d.family === 'elevator' && d.meta[by] === code) return d;
+    return undefined;
+  }
+
   list(q: DeviceQuery): { total: number; items: DeviceRecord[] } {
     const needle = q.q?.toLowerCase();
     const matches: DeviceRecord[] = [];
     for (const d of this.devices.values()) {
       if (q.family && d.family !== q.family) continue;
       if (q.district && !(d.district ?? '').startsWith(q.district)) continue;
-      if (needle && !d.id.toLowerCase().includes(needle) && !(d.name ?? '').toLowerCase().includes(needle)) continue;
+      if (needle && !d.id.toLowerCase().includes(needle) && !(d.name ?? '').toLowerCase().includes(needle) && !elevatorCodes(d).some((c) => c.toLowerCase().includes(needle))) continue;
       matches.push(d);
     }
     matches.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -220,4 +230,11 @@ export class DeviceRegistry {
       },
     };
   }
+}
+
+/** An elevator's rescue and registration codes, for the device list's search. */
+function elevatorCodes(d: DeviceRecord): string[] {
+  const out: string[] = [];
+  for (const key of ['rescueCode', 'registrationCode'] as const) if (typeof d.meta[key] === 'string') out.push(d.meta[key]);
+  return out;
 }

@@ -169,7 +169,7 @@ const overridesSchema = z.strictObject({
     warnAtFraction: z.number().gt(0).lt(1).optional(),
     reminderEveryMin: minutes.optional(),
   }).optional(),
-  rescue: z.strictObject({ dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional() }).optional(),
+  rescue: z.strictObject({ dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional(), mergeWindowMin: minutes.optional() }).optional(),
 });
 
 function parseOverrides(raw: string | undefined, problems: string[]): AlertOverrides {

@@ -66,10 +66,21 @@ const v5: Migration[] = [
   splitAlertTimelines,
 ];
 
+/**
+ * Who closed each alert (the on-time rates leave out what the system closed without a
+ * person): the actor of its last closing entry on the timeline (`system` for auto_resolved).
+ */
+const v6: Migration[] = [
+  'ALTER TABLE alerts ADD COLUMN closed_by VARCHAR',
+  `UPDATE alerts SET closed_by = t.actor FROM (
+     SELECT alert_id, arg_max(actor, n) AS actor FROM alert_timeline WHERE action IN ('resolved', 'auto_resolved', 'false_positive') GROUP BY alert_id
+   ) t WHERE alerts.id = t.alert_id AND alerts.status IN ('resolved', 'false_positive')`,
+];
+
 type Migration = string | ((c: DuckDBConnection) => Promise<void>);
 
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: Migration[][] = [v1, v2, v3, v4, v5];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6];
 
 interface OldAlertDoc {
   timeline?: Array<{ at: number; by: string; action: string; note?: string }>;

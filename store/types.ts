@@ -6,12 +6,12 @@
  */
 import type { Alert, TimelineEntry } from '../core/alerts/alert.js';
 import type { AlertFilter, AlertKey, AlertSort } from '../core/alerts/alertQuery.js';
-import type { DeadlineState } from '../core/alerts/deadlines.js';
 import type { RescueCase, RescueStatus } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import type { Role } from '../core/roles.js';
 import type { Family } from '../core/schemas/index.js';
 
+import type { AlertOutcome } from '../core/alerts/onTime.js';
 import type { Reading } from '../core/reading.js';
 
 export type { Reading };
@@ -145,15 +145,8 @@ export interface AlertQuery extends AlertFilter {
   limit: number;
 }
 
-/** What the on-time statistics need of an alert (no evidence, no params). */
-export interface AlertOutcome {
-  id: string;
-  family: Family;
-  status: Alert['status'];
-  firstSeen: number;
-  device: { district: string | null };
-  deadlines: Pick<DeadlineState, 'ackBy' | 'resolveBy' | 'acknowledgedAt' | 'resolvedAt'>;
-}
+/** What the on-time rates need of an alert (core/alerts/onTime.ts). */
+export type { AlertOutcome };
 
 export interface AlertOutcomeQuery {
   /** first seen in [from, to) */

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { channelList, cylinderScanReply, deviceError, schemaFor } from '../core/schemas/index.js';
 import { codes, type CodeSpec } from '../core/codes.js';
+import { stepRefusalReasons } from '../core/alerts/rescueCase.js';
 
 const read = (name: string): string => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
 const errorDoc = read('error-codes.md');
@@ -38,6 +39,10 @@ describe('docs/error-codes.md', () => {
     expect(http).toBe(spec.http === undefined ? '-' : String(spec.http));
     expect(where).toMatch(spec.scope === 'http' ? /HTTP/ : /dead letter|PUBACK/);
     expect(todo!.length).toBeGreaterThan(10);
+  });
+
+  it.each(stepRefusalReasons)('explains the rescue step refusal reason %s', (reason) => {
+    expect(errorDoc).toMatch(new RegExp(`^- \`${reason}\`: .{20,}`, 'm'));
   });
 
   it('lists no code the catalog does not have', () => {

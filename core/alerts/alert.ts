@@ -61,6 +61,14 @@ export interface Alert {
   events: number;
   /** entries written by a person (notes, assignments, notes on actions): capped by MAX_NOTES */
   notes: number;
+  /**
+   * who closed it: a user name, or `system` when the engine resolved it (a device back to
+   * normal); the on-time rates count a person's closing only (core/alerts/onTime.ts). Absent on
+   * records written before it was kept.
+   */
+  closedBy?: string | null;
+  /** the 96333 rescue case a trapped-passenger alert belongs to */
+  rescueCaseId?: string | null;
   updatedAt: number;
 }
 
@@ -99,6 +107,7 @@ export function openAlert(id: string, raise: RaiseAlert, device: AlertDevice, po
     device,
     evidence: [raise.evidence],
     assignee: null,
+    closedBy: null,
     count: 1,
     firstSeen: raise.at,
     lastSeen: raise.at,
@@ -166,7 +175,7 @@ export function resolve(a: Alert, by: string, now: number, note?: string): Actio
   const acked = a.deadlines.acknowledgedAt ?? now;
   const entries: NewEntry[] = a.status === 'open' ? [{ at: now, by, action: 'acknowledged' }] : [];
   entries.push({ at: now, by, action: 'resolved', ...(note ? { note } : {}) });
-  return step(a, now, entries, { status: 'resolved', deadlines: { ...a.deadlines, acknowledgedAt: acked, resolvedAt: now } });
+  return step(a, now, entries, { status: 'resolved', closedBy: by, deadlines: { ...a.deadlines, acknowledgedAt: acked, resolvedAt: now } });
 }
 
 /** Resolved by the engine (e.g. elevator back to normal, device back online). */
@@ -174,6 +183,7 @@ export function autoResolve(a: Alert, reason: string, now: number): AlertStep {
   if (isClosed(a)) return { alert: a, entries: [] };
   return step(a, now, [{ at: now, by: 'system', action: 'auto_resolved', note: reason }], {
     status: 'resolved',
+    closedBy: 'system',
     deadlines: { ...a.deadlines, resolvedAt: now },
   });
 }
@@ -187,6 +197,7 @@ export function markFalsePositive(a: Alert, by: string, now: number, note?: stri
   if (a.status === 'false_positive') return { refused: 'alert_closed', message: `alert ${a.id} is already a false positive` };
   return step(a, now, [{ at: now, by, action: 'false_positive', ...(note ? { note } : {}) }], {
     status: 'false_positive',
+    closedBy: by,
     deadlines: { ...a.deadlines, acknowledgedAt: a.deadlines.acknowledgedAt ?? now, resolvedAt: now },
   });
 }

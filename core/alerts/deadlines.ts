@@ -75,7 +75,9 @@ export function deadlinesFor(severity: Severity, openedAt: number, policy: Deadl
 export type DeadlineEvent = 'ack_warning' | 'ack_breached' | 'ack_reminder' | 'resolve_warning' | 'resolve_breached';
 
 /**
- * What happened to the deadlines by `now`, in order, and the new state. Each event fires once
+ * What happened to the deadlines by `now`, in order, and the new state. A deadline is met by an
+ * action at its moment, so its breach fires only after it (`now > by`): the same boundary as
+ * `onTime` (an acknowledgement at the deadline counts as on time). Each event fires once
  * (reminders once per interval). An event whose moment passed while the service was down
  * fires on the first evaluation after it, so a restart loses no escalation.
  */
@@ -84,11 +86,11 @@ export function evaluateDeadlines(d: DeadlineState, now: number, policy: Deadlin
   const s = { ...d };
   if (s.resolvedAt === null) {
     if (s.acknowledgedAt === null) {
-      if (!s.ackWarned && s.ackWarnAt !== null && now >= s.ackWarnAt && (s.ackBy === null || now < s.ackBy)) {
+      if (!s.ackWarned && s.ackWarnAt !== null && now >= s.ackWarnAt && (s.ackBy === null || now <= s.ackBy)) {
         s.ackWarned = true;
         events.push('ack_warning');
       }
-      if (!s.ackBreached && s.ackBy !== null && now >= s.ackBy) {
+      if (!s.ackBreached && s.ackBy !== null && now > s.ackBy) {
         s.ackWarned = true;
         s.ackBreached = true;
         s.escalation += 1;
@@ -101,11 +103,11 @@ export function evaluateDeadlines(d: DeadlineState, now: number, policy: Deadlin
         events.push('ack_reminder');
       }
     }
-    if (!s.resolveWarned && s.resolveWarnAt !== null && now >= s.resolveWarnAt && (s.resolveBy === null || now < s.resolveBy)) {
+    if (!s.resolveWarned && s.resolveWarnAt !== null && now >= s.resolveWarnAt && (s.resolveBy === null || now <= s.resolveBy)) {
       s.resolveWarned = true;
       events.push('resolve_warning');
     }
-    if (!s.resolveBreached && s.resolveBy !== null && now >= s.resolveBy) {
+    if (!s.resolveBreached && s.resolveBy !== null && now > s.resolveBy) {
       s.resolveWarned = true;
       s.resolveBreached = true;
       s.escalation += 1;

@@ -14,7 +14,7 @@ import type { AnyRule } from '../ruleRunner.js';
 export interface AlertOverrides {
   readonly rules?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly deadlines?: Readonly<Record<string, { readonly ackMin?: number; readonly resolveMin?: number } | null>> & { readonly warnAtFraction?: number; readonly reminderEveryMin?: number };
-  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number };
+  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number; readonly mergeWindowMin?: number };
 }
 
 const MIN = 60_000;
@@ -78,5 +78,6 @@ export function rescuePolicy(o: AlertOverrides): RescuePolicy {
     unitAckWithinMs: r.unitAckMin !== undefined ? r.unitAckMin * MIN : defaultRescuePolicy.unitAckWithinMs,
     arrivalWithinMs: r.arrivalMin !== undefined ? r.arrivalMin * MIN : defaultRescuePolicy.arrivalWithinMs,
     arrivalWarningAtMs: r.arrivalWarningMin !== undefined ? r.arrivalWarningMin * MIN : defaultRescuePolicy.arrivalWarningAtMs,
+    mergeWindowMs: r.mergeWindowMin !== undefined ? r.mergeWindowMin * MIN : defaultRescuePolicy.mergeWindowMs,
   };
 }

@@ -15,13 +15,38 @@ export const rescueSteps = ['alarmed', 'dispatched', 'acknowledged', 'arrived', 
 export type RescueStep = (typeof rescueSteps)[number];
 export type RescueStatus = RescueStep | 'false_alarm';
 
+/** What a dispatcher records with a step (each optional; free text is shown as text, never HTML). */
+export interface StepDetails {
+  /** the maintenance unit dispatched */
+  unit?: string;
+  technician?: string;
+  /** the technician's or unit's phone */
+  phone?: string;
+  passengersReleased?: number;
+  injuries?: string;
+}
+
 export interface RescueStepRecord {
   step: RescueStatus;
   at: number;
   by: string;
+  /** the reason, for a false alarm and for a step recorded after its deadline */
   note?: string;
+  details?: StepDetails;
   /** when the step was recorded, if `at` was given for an earlier moment */
   recordedAt: number;
+}
+
+/** How the trapping was reported: by the elevator's terminal, or by a phone call to 96333. */
+export type RescueSource = 'device' | 'phone';
+
+/** A phone report's particulars. */
+export interface PhoneReport {
+  callerPhone?: string;
+  /** the floor the car is stuck at, as the caller says it (B1, 12, 12-13) */
+  floor?: string;
+  passengers?: number;
+  note?: string;
 }
 
 export interface RescuePolicy {
@@ -29,6 +54,8 @@ export interface RescuePolicy {
   unitAckWithinMs: number;
   arrivalWithinMs: number;
   arrivalWarningAtMs: number;
+  /** a trapping reported again (terminal or phone) within this of a case's alarm, before the release, joins that case */
+  mergeWindowMs: number;
 }
 
 const MIN = 60_000;
@@ -37,7 +64,26 @@ export const defaultRescuePolicy: RescuePolicy = {
   unitAckWithinMs: 1 * MIN,
   arrivalWithinMs: 30 * MIN,
   arrivalWarningAtMs: 20 * MIN,
+  mergeWindowMs: 30 * MIN,
 };
+
+/**
+ * A phone call to 96333 reporting a trapping: the same raise as the terminal's (the trapped
+ * rule's id, critical, its own alert), so deadlines, pushes and the rates treat both alike.
+ */
+export function phoneTrapping(rule: string, elevatorId: string, report: PhoneReport, at: number): {
+  type: 'raise'; rule: string; family: 'elevator'; deviceId: string; condition: string; severity: 'critical'; windowMs: number; summary: string;
+  params: Record<string, string | number | boolean | null>; evidence: { seqs: number[]; values: Record<string, string | number | boolean | null> }; at: number;
+} {
+  const where = report.floor ? `floor ${report.floor}` : 'unknown floor';
+  return {
+    type: 'raise', rule, family: 'elevator', deviceId: elevatorId, condition: '', severity: 'critical', windowMs: 0,
+    summary: `Passenger trapped in elevator ${elevatorId} at ${where} (phone report to 96333)`,
+    params: { detectedBy: 'phone', floor: report.floor ?? null, passengers: report.passengers ?? null },
+    evidence: { seqs: [], values: { detectedBy: 'phone', floor: report.floor ?? null } },
+    at,
+  };
+}
 
 export type RescueEvent = 'dispatch_breached' | 'unit_ack_breached' | 'arrival_warning' | 'arrival_breached';
 
@@ -52,43 +98,107 @@ export interface RescueCase {
   /** the arrival deadline for this elevator (override, e.g. 60 min rural) */
   arrivalWithinMs: number;
   fired: RescueEvent[];
+  /** the elevator's district (for the rates per district); absent on cases from before it was kept */
+  district?: string | null;
+  /** absent on cases from before it was kept: the device */
+  source?: RescueSource;
+  /** a phone call's particulars (the first call, and any merged into the case) */
+  reports?: PhoneReport[];
   updatedAt: number;
 }
 
-export function openRescueCase(id: string, elevatorId: string, alertId: string, alarmAt: number, maintenanceUnit: string | null, arrivalWithinMs: number): RescueCase {
+export interface OpenCaseInfo {
+  maintenanceUnit: string | null;
+  arrivalWithinMs: number;
+  district: string | null;
+  source: RescueSource;
+  /** who opened it: `system` for a device's alarm, the dispatcher for a phone call */
+  by: string;
+  report?: PhoneReport;
+}
+
+export function openRescueCase(id: string, elevatorId: string, alertId: string, alarmAt: number, info: OpenCaseInfo): RescueCase {
   return {
-    id, elevatorId, alertId, status: 'alarmed', alarmAt, maintenanceUnit, arrivalWithinMs, fired: [], updatedAt: alarmAt,
-    steps: [{ step: 'alarmed', at: alarmAt, by: 'system', recordedAt: alarmAt }],
+    id, elevatorId, alertId, status: 'alarmed', alarmAt, maintenanceUnit: info.maintenanceUnit, arrivalWithinMs: info.arrivalWithinMs, fired: [],
+    district: info.district, source: info.source, ...(info.report ? { reports: [info.report] } : {}), updatedAt: alarmAt,
+    steps: [{ step: 'alarmed', at: alarmAt, by: info.by, recordedAt: alarmAt }],
   };
 }
 
-export type StepRefusal = { refused: 'case_closed' | 'step_out_of_order' | 'time_in_future' | 'time_before_previous'; message: string };
+/**
+ * The case a new trapping of an elevator belongs to: one of its unfinished cases whose
+ * passengers are not yet released, alarmed within `windowMs` (the same incident reported
+ * again, by the terminal or by phone: no second dispatch). After the release, or past the
+ * window, a trapping is a new incident with a case of its own.
+ */
+export function caseToMerge(cases: Iterable<RescueCase>, elevatorId: string, at: number, windowMs: number): RescueCase | null {
+  let found: RescueCase | null = null;
+  for (const c of cases) {
+    if (c.elevatorId !== elevatorId || isFinished(c) || reachedStep(c, 'released') || at - c.alarmAt > windowMs) continue;
+    if (!found || c.alarmAt > found.alarmAt) found = c;
+  }
+  return found;
+}
+
+/** A phone report merged into a running case: kept with it, the timeline unchanged. */
+export function addReport(c: RescueCase, report: PhoneReport, now: number): RescueCase {
+  return { ...c, reports: [...(c.reports ?? []), report], updatedAt: now };
+}
+
+/** Why a step is refused: `details.reason` of the 409 rescue_step_refused (docs/error-codes.md). */
+export const stepRefusalReasons = ['case_closed', 'step_out_of_order', 'step_skipped', 'reason_required', 'time_in_future', 'time_before_previous'] as const;
+
+export type StepRefusal = { refused: (typeof stepRefusalReasons)[number]; message: string };
+
+/**
+ * Steps that cannot be skipped: the dispatch (the centre's act the 5-minute rate measures; a
+ * late record gives its real time with `at`), the arrival and the release. The unit's
+ * acknowledgement and the follow-up call may be skipped when they were not reported.
+ */
+const requiredSteps: readonly RescueStep[] = ['dispatched', 'arrived', 'released'];
+
+const reachedStep = (c: RescueCase, step: RescueStep): boolean => rescueSteps.indexOf(c.status as RescueStep) >= rescueSteps.indexOf(step);
+
+/** The deadline a step is measured against (null: none), for the reason a late step needs. */
+function stepDeadline(c: RescueCase, step: RescueStatus, policy: RescuePolicy): number | null {
+  const d = rescueDeadlines(c, policy);
+  return step === 'dispatched' ? d.dispatchBy : step === 'acknowledged' ? d.unitAckBy : step === 'arrived' ? d.arrivalBy : null;
+}
 
 export const isFinished = (c: RescueCase): boolean => c.status === 'closed' || c.status === 'false_alarm';
 
 /**
- * Record a step. Steps go forward only (a step may be skipped when it was not reported, e.g.
- * a unit that arrives without acknowledging first); `false_alarm` ends an unfinished case
- * from any step; `closed` needs the passengers released first. `at` (when it happened) may be
- * earlier than now, never in the future, never before the previous step.
+ * Record a step. Steps go forward only; the dispatch, the arrival and the release cannot be
+ * skipped (requiredSteps), the unit's acknowledgement and the follow-up may be; `false_alarm`
+ * ends an unfinished case from any step and needs a reason, as does a step recorded after its
+ * deadline (`note`). `at` (when it happened) may be earlier than now, never in the future,
+ * never before the previous step.
  */
-export function recordStep(c: RescueCase, step: RescueStatus, by: string, now: number, at: number = now, note?: string): RescueCase | StepRefusal {
+export function recordStep(
+  c: RescueCase, step: RescueStatus, by: string, now: number, at: number = now, note?: string, details?: StepDetails, policy: RescuePolicy = defaultRescuePolicy,
+): RescueCase | StepRefusal {
   if (isFinished(c)) return { refused: 'case_closed', message: `case ${c.id} is ${c.status}` };
   if (at > now) return { refused: 'time_in_future', message: 'a step cannot be recorded for a time in the future' };
   const last = c.steps[c.steps.length - 1]!;
   if (at < last.at) return { refused: 'time_before_previous', message: `the previous step (${last.step}) was at ${new Date(last.at).toISOString()}` };
-  if (step !== 'false_alarm') {
+  const reason = note?.trim() ? note.trim() : undefined;
+  if (step === 'false_alarm') {
+    if (!reason) return { refused: 'reason_required', message: 'a false alarm needs a reason (what the caller or the unit found)' };
+  } else {
     const from = rescueSteps.indexOf(c.status as RescueStep);
     const to = rescueSteps.indexOf(step);
     if (to <= from) return { refused: 'step_out_of_order', message: `case is ${c.status}; ${step} is not a step forward` };
-    if (step === 'closed' && from < rescueSteps.indexOf('released')) {
-      return { refused: 'step_out_of_order', message: 'a case closes after the passengers are released (or as a false alarm)' };
+    const skipped = requiredSteps.find((s) => rescueSteps.indexOf(s) > from && rescueSteps.indexOf(s) < to);
+    if (skipped) return { refused: 'step_skipped', message: `case is ${c.status}; record ${skipped} first (with its real time as "at" if it was earlier)` };
+    const due = stepDeadline(c, step, policy);
+    if (due !== null && at > due && !reason) {
+      return { refused: 'reason_required', message: `${step} at ${new Date(at).toISOString()} is after its deadline (${new Date(due).toISOString()}): give the reason` };
     }
   }
   return {
     ...c,
     status: step,
-    steps: [...c.steps, { step, at, by, recordedAt: now, ...(note ? { note } : {}) }],
+    steps: [...c.steps, { step, at, by, recordedAt: now, ...(reason ? { note: reason } : {}), ...(details && Object.keys(details).length ? { details } : {}) }],
     updatedAt: now,
   };
 }
@@ -107,16 +217,16 @@ export function rescueDeadlines(c: RescueCase, policy: RescuePolicy): { dispatch
   };
 }
 
-/** Deadline events due by `now`, each fired once per case. */
+/** Deadline events due by `now`, each fired once per case; a breach only after its moment (a step at it is on time). */
 export function evaluateRescue(c: RescueCase, now: number, policy: RescuePolicy): { state: RescueCase; events: RescueEvent[] } {
   if (isFinished(c)) return { state: c, events: [] };
   const d = rescueDeadlines(c, policy);
   const reached = (step: RescueStep) => rescueSteps.indexOf(c.status as RescueStep) >= rescueSteps.indexOf(step);
   const due: RescueEvent[] = [];
-  if (!reached('dispatched') && now >= d.dispatchBy) due.push('dispatch_breached');
-  if (d.unitAckBy !== null && !reached('acknowledged') && now >= d.unitAckBy) due.push('unit_ack_breached');
-  if (!reached('arrived') && now >= d.arrivalWarnAt && now < d.arrivalBy) due.push('arrival_warning');
-  if (!reached('arrived') && now >= d.arrivalBy) due.push('arrival_breached');
+  if (!reached('dispatched') && now > d.dispatchBy) due.push('dispatch_breached');
+  if (d.unitAckBy !== null && !reached('acknowledged') && now > d.unitAckBy) due.push('unit_ack_breached');
+  if (!reached('arrived') && now >= d.arrivalWarnAt && now <= d.arrivalBy) due.push('arrival_warning');
+  if (!reached('arrived') && now > d.arrivalBy) due.push('arrival_breached');
   const events = due.filter((e) => !c.fired.includes(e) && !(e === 'arrival_warning' && c.fired.includes('arrival_breached')));
   return events.length ? { state: { ...c, fired: [...c.fired, ...events] }, events } : { state: c, events };
 }

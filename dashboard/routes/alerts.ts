@@ -1,5 +1,5 @@
 /**
- * Alerts, 96333 rescue cases and the repeat-offender flag list (docs/protocol.md, Operator HTTP
+ * Alerts and the repeat-offender flag list (rescue cases: rescue.ts) (docs/protocol.md, Operator HTTP
  * API, minimum: GET /api/alerts, GET /api/alerts/:id, ack, resolve; plus assign, note and
  * false positive). Actions are persisted before the answer, and fan out to every client.
  */
@@ -8,8 +8,6 @@ import { z } from 'zod';
 import { MAX_NOTE_CHARS, type Alert } from '../../core/alerts/alert.js';
 import { alertSorts, alertStatuses as statuses, keyLength, type AlertKey, type AlertSort } from '../../core/alerts/alertQuery.js';
 import type { AlertDetail } from '../../alerts/engine.js';
-import type { RescueCase } from '../../core/alerts/rescueCase.js';
-import { elapsed, rescueDeadlines } from '../../core/alerts/rescueCase.js';
 import { CodedError } from '../../core/codes.js';
 import { families } from '../../core/schemas/index.js';
 import { mayHandle } from '../../core/roles.js';
@@ -25,6 +23,8 @@ const AlertOut = z.looseObject({
   deadlines: z.looseObject({ ackBy: z.number().nullable(), resolveBy: z.number().nullable() }),
   events: z.number().describe('entries on its timeline'),
   notes: z.number().describe('entries written by people (notes, assignments); at most 1,000 per alert'),
+  closedBy: z.string().nullable().optional().describe('who closed it; `system` when the engine did (a device back to normal)'),
+  rescueCaseId: z.string().nullable().optional().describe('the 96333 rescue case of a trapped-passenger alert'),
 }).describe('An alert record (without its timeline); times are epoch milliseconds');
 
 const TimelineOut = z.array(z.object({
@@ -59,13 +59,6 @@ export function decodeCursor(cursor: string, sort: AlertSort): AlertKey | null {
   if (!nums.every((x) => typeof x === 'number' && Number.isSafeInteger(x)) || typeof id !== 'string' || id.length > 64) return null;
   return [...(nums as number[]), id];
 }
-
-const CaseOut = z.looseObject({
-  id: z.string(), elevatorId: z.string(), alertId: z.string(), status: z.string(), alarmAt: z.number(),
-  steps: z.array(z.looseObject({ step: z.string(), at: z.number(), by: z.string() })),
-  elapsed: z.looseObject({ sinceAlarm: z.number() }),
-  deadlines: z.looseObject({ dispatchBy: z.number(), arrivalBy: z.number() }),
-});
 
 /** Alert has no index signature; the loose schema documents the shape without re-listing it. */
 const alertOut = (a: Alert): z.output<typeof AlertOut> => a as unknown as z.output<typeof AlertOut>;
@@ -172,52 +165,6 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     const alert = await engine().getAlert(req.params.id);
     if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
     return detailOut(await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) }));
-  });
-
-  const withTimes = (c: RescueCase, now: number): z.output<typeof CaseOut> => ({
-    ...c, elapsed: elapsed(c, now), deadlines: rescueDeadlines(c, app.deps.rescuePolicy),
-  }) as unknown as z.output<typeof CaseOut>;
-
-  app.get('/rescue-cases', {
-    schema: {
-      tags: ['rescue'],
-      summary: '96333 rescue cases with elapsed times and deadlines; active ones by default',
-      querystring: z.object({ scope: z.enum(['active', 'all']).default('active'), elevatorId: filterText(64).optional(), since: TimeParam.optional(), limit: limitParam(100, 1000) }),
-      response: { 200: z.object({ items: z.array(CaseOut) }) },
-    },
-    preHandler: app.requires('readAlerts'),
-  }, async (req) => {
-    const now = Date.now();
-    const q = req.query;
-    let items = q.scope === 'active'
-      ? engine().activeRescueCases()
-      : await engine().listRescueCases({ limit: q.limit, ...(q.elevatorId ? { elevatorId: q.elevatorId } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
-    if (q.elevatorId) items = items.filter((c) => c.elevatorId === q.elevatorId);
-    items = [...items].sort((a, b) => b.alarmAt - a.alarmAt).slice(0, q.limit);
-    return { items: items.map((c) => withTimes(c, now)) };
-  });
-
-  app.get('/rescue-cases/:id', {
-    schema: { tags: ['rescue'], summary: 'One rescue case with every step', params: IdParams, response: { 200: CaseOut, 404: ErrorBody } },
-    preHandler: app.requires('readAlerts'),
-  }, async (req) => withTimes(await engine().getRescueCase(req.params.id), Date.now()));
-
-  app.post('/rescue-cases/:id/steps', {
-    schema: {
-      tags: ['rescue'],
-      summary: 'Record a step (dispatched, acknowledged, arrived, released, followed_up, closed, false_alarm) by the signed-in dispatcher',
-      params: IdParams,
-      body: z.object({
-        step: z.enum(['dispatched', 'acknowledged', 'arrived', 'released', 'followed_up', 'closed', 'false_alarm']),
-        at: TimeParam.optional().describe('when it happened, if earlier than now'),
-        note: z.string().trim().max(2000).optional(),
-      }),
-      response: { 200: CaseOut, 404: ErrorBody, 409: ErrorBody },
-    },
-    preHandler: app.requires('recordRescueSteps'),
-  }, async (req) => {
-    const c = await engine().recordRescueStep(req.params.id, req.body.step as never, req.user!.sub, req.body.at, req.body.note);
-    return withTimes(c, Date.now());
   });
 
   app.get('/stores/flagged', {

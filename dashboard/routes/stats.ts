@@ -1,103 +1,66 @@
 /**
- * On-time handling statistics (docs/domain.md §5): of the alerts first seen in a period,
- * how many were acknowledged and resolved by their deadlines, per family, per district and
- * per day (China Standard Time days). Pending alerts before their deadline and alerts without
- * one (info) are counted apart and do not enter the rates.
+ * The on-time rates (四率, core/alerts/onTime.ts; docs/rules.md, On-time rates): of the alerts
+ * first seen and the 96333 cases alarmed in a period, per family, district and China Standard
+ * Time day, with what is not counted shown apart; and the alerts or cases behind any figure.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AlertOutcome } from '../../store/types.js';
-import { onTime } from '../../core/alerts/deadlines.js';
-import { families } from '../../core/schemas/index.js';
+import { drillDown, drillMeasures, onTimeRates, outcomes } from '../../core/alerts/onTime.js';
+import type { AlertOutcome } from '../../core/alerts/onTime.js';
+import type { RescueCase } from '../../core/alerts/rescueCase.js';
+import { families, type Family } from '../../core/schemas/index.js';
 import { CodedError } from '../../core/codes.js';
+import type { App } from '../app.js';
 import { ErrorBody, TimeParam, filterText } from './common.js';
 
 const DAY = 86_400_000;
-const CST_OFFSET = 8 * 3_600_000;
 const MAX_ALERTS = 200_000;
+const MAX_CASES = 50_000;
 
-export interface OnTimeCount {
-  onTime: number;
-  late: number;
-  /** before its deadline, not yet done */
-  pending: number;
-  /** no such deadline (info alerts) */
-  none: number;
-  /** onTime / (onTime + late), null when nothing was decided */
-  rate: number | null;
+const Count = z.object({
+  onTime: z.number(), late: z.number(), pending: z.number(), none: z.number(),
+  system: z.number().describe('done by the system, not a person: out of the rate'),
+  rate: z.number().nullable().describe('onTime / (onTime + late); null when nothing was decided'),
+});
+const Row = z.object({
+  alerts: z.number(), systemClosed: z.number().describe('closed by the system before anyone acknowledged: out of both rates'),
+  falsePositives: z.number(), ack: Count, resolve: Count,
+  rescue: z.object({ cases: z.number(), falseAlarms: z.number(), dispatch: Count.describe('dispatched within 5 min of the alarm'), arrival: Count.describe('arrived within the case\'s deadline') }),
+});
+
+const Period = z.object({
+  from: TimeParam.optional(),
+  to: TimeParam.optional(),
+  family: z.enum(families).optional(),
+  district: filterText(12).optional(),
+});
+
+/** The period asked for (default: the 7 days before `to`, which defaults to now), checked. */
+function period(q: { from?: number; to?: number }, now: number): { from: number; to: number } {
+  const to = q.to ?? now;
+  const from = q.from ?? to - 7 * DAY;
+  if (from >= to) throw new CodedError('validation', 'from must be before to', [{ in: 'querystring', path: 'from', message: 'not before to' }]);
+  if (to - from > 366 * DAY) throw new CodedError('validation', 'at most 366 days at a time', [{ in: 'querystring', path: 'from', message: 'period too long' }]);
+  return { from, to };
 }
 
-export interface OnTimeRow {
-  alerts: number;
-  ack: OnTimeCount;
-  resolve: OnTimeCount;
+/** Committed state as of now (stored rows overlaid with the engine's newer versions): never waits for a checkpoint. */
+async function inputs(app: App, from: number, to: number, family: Family | undefined, district: string | undefined): Promise<{ alerts: AlertOutcome[]; cases: RescueCase[] }> {
+  const engine = app.deps.engine;
+  if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
+  const alerts = await engine.alertOutcomes({ from, to, limit: MAX_ALERTS, ...(family ? { family } : {}), ...(district ? { district } : {}) });
+  const cases = family && family !== 'elevator' ? [] : (await engine.listRescueCases({ since: from, limit: MAX_CASES }))
+    .filter((c) => c.alarmAt < to && (!district || (c.district ?? '').startsWith(district)));
+  return { alerts, cases };
 }
-
-const emptyCount = (): OnTimeCount => ({ onTime: 0, late: 0, pending: 0, none: 0, rate: null });
-const emptyRow = (): OnTimeRow => ({ alerts: 0, ack: emptyCount(), resolve: emptyCount() });
-
-function add(row: OnTimeRow, a: AlertOutcome, now: number): void {
-  row.alerts += 1;
-  for (const which of ['ack', 'resolve'] as const) {
-    const c = row[which];
-    const by = which === 'ack' ? a.deadlines.ackBy : a.deadlines.resolveBy;
-    const r = onTime(a.deadlines, which, now);
-    if (by === null) c.none += 1;
-    else if (r === null) c.pending += 1;
-    else if (r) c.onTime += 1;
-    else c.late += 1;
-  }
-}
-
-function finish(row: OnTimeRow): OnTimeRow {
-  for (const c of [row.ack, row.resolve]) c.rate = c.onTime + c.late ? c.onTime / (c.onTime + c.late) : null;
-  return row;
-}
-
-/** `YYYY-MM-DD` of the CST calendar day of `ms`. */
-export const cstDay = (ms: number): string => new Date(ms + CST_OFFSET).toISOString().slice(0, 10);
-
-/** Pure: the statistics of alerts over [from, to) as of `now`. */
-export function onTimeStats(alerts: readonly AlertOutcome[], from: number, to: number, now: number) {
-  const total = emptyRow();
-  const byFamily = new Map<string, OnTimeRow>();
-  const byDistrict = new Map<string, OnTimeRow>();
-  const byDay = new Map<string, OnTimeRow>();
-  // every day of the period appears, also days without alerts, so the chart has no gaps
-  for (let t = from; t < to && byDay.size < 400; t += DAY) byDay.set(cstDay(t), emptyRow());
-  const endDay = cstDay(to - 1);
-  if (!byDay.has(endDay)) byDay.set(endDay, emptyRow());
-  for (const a of alerts) {
-    if (a.firstSeen < from || a.firstSeen >= to) continue;
-    add(total, a, now);
-    const get = (m: Map<string, OnTimeRow>, k: string) => m.get(k) ?? m.set(k, emptyRow()).get(k)!;
-    add(get(byFamily, a.family), a, now);
-    add(get(byDistrict, a.device.district ?? ''), a, now);
-    add(get(byDay, cstDay(a.firstSeen)), a, now);
-  }
-  return {
-    from, to,
-    total: finish(total),
-    byFamily: families.map((family) => ({ family, ...finish(byFamily.get(family) ?? emptyRow()) })),
-    byDistrict: [...byDistrict].sort(([a], [b]) => a.localeCompare(b)).map(([district, r]) => ({ district: district || null, ...finish(r) })),
-    byDay: [...byDay].sort(([a], [b]) => a.localeCompare(b)).map(([day, r]) => ({ day, ...finish(r) })),
-  };
-}
-
-const Count = z.object({ onTime: z.number(), late: z.number(), pending: z.number(), none: z.number(), rate: z.number().nullable() });
-const Row = z.object({ alerts: z.number(), ack: Count, resolve: Count });
 
 export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/stats/on-time', {
     schema: {
       tags: ['statistics'],
-      summary: 'On-time acknowledge/resolve rates of the alerts first seen in [from, to), per family, district and CST day (default: the last 7 days)',
-      querystring: z.object({
-        from: TimeParam.optional(),
-        to: TimeParam.optional(),
-        family: z.enum(families).optional(),
-        district: filterText(12).optional(),
-      }),
+      summary: 'On-time rates of the alerts first seen and the rescue cases alarmed in [from, to), per family, district and CST day (default: the last 7 days): '
+        + 'acknowledged and resolved on time, rescue dispatched within 5 min and arrived within the deadline; closed by the system and false positives apart',
+      querystring: Period,
       response: {
         200: z.object({
           from: z.number(), to: z.number(), total: Row,
@@ -111,18 +74,34 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readStats'),
   }, async (req) => {
     const now = Date.now();
-    const to = req.query.to ?? now;
-    const from = req.query.from ?? to - 7 * DAY;
-    if (from >= to) throw new CodedError('validation', 'from must be before to', [{ in: 'querystring', path: 'from', message: 'not before to' }]);
-    if (to - from > 366 * DAY) throw new CodedError('validation', 'at most 366 days at a time', [{ in: 'querystring', path: 'from', message: 'period too long' }]);
-    // committed state as of now (stored rows overlaid with the engine's newer versions): never waits for a checkpoint
-    const engine = app.deps.engine;
-    if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
-    const alerts = await engine.alertOutcomes({
-      from, to, limit: MAX_ALERTS,
-      ...(req.query.family ? { family: req.query.family } : {}),
-      ...(req.query.district ? { district: req.query.district } : {}),
+    const { from, to } = period(req.query, now);
+    const { alerts, cases } = await inputs(app as unknown as App, from, to, req.query.family, req.query.district);
+    return onTimeRates(alerts, cases, app.deps.rescuePolicy, from, to, now);
+  });
+
+  app.get('/stats/on-time/items', {
+    schema: {
+      tags: ['statistics'],
+      summary: 'The alerts or rescue cases behind one figure of /stats/on-time: the same period and filters, a measure and (for a rate) an outcome; '
+        + '`district` here is exact ("" for devices without one), `day` a CST day (YYYY-MM-DD)',
+      querystring: Period.extend({
+        measure: z.enum(drillMeasures as [string, ...string[]]),
+        outcome: z.enum(outcomes as [string, ...string[]]).optional(),
+        day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').optional(),
+      }),
+      response: { 200: z.object({ kind: z.enum(['alert', 'rescueCase']), total: z.number(), ids: z.array(z.string()).describe('at most 1,000, in time order') }), 400: ErrorBody },
+    },
+    preHandler: app.requires('readStats'),
+  }, async (req) => {
+    const now = Date.now();
+    const q = req.query;
+    const { from, to } = period(q, now);
+    // the district filter of the period is a prefix; the drill-down names one district exactly
+    const { alerts, cases } = await inputs(app as unknown as App, from, to, q.family, q.district || undefined);
+    const r = drillDown(alerts, cases, app.deps.rescuePolicy, from, to, now, {
+      measure: q.measure as never, ...(q.outcome ? { outcome: q.outcome as never } : {}), ...(q.family ? { family: q.family } : {}),
+      ...(q.district !== undefined ? { district: q.district } : {}), ...(q.day ? { day: q.day } : {}),
     });
-    return onTimeStats(alerts, from, to, now);
+    return { kind: r.kind, total: r.ids.length, ids: r.ids.slice(0, 1000) };
   });
 };

@@ -15,7 +15,7 @@ import { all, numOrNull, placeholders, strOrNull } from './sql.js';
 const TIMELINE_ROWS_PER_INSERT = 200;
 /** Alert records per INSERT into the staging table in a checkpoint. */
 const ALERT_ROWS_PER_INSERT = 100;
-const ALERT_COLUMNS = 'id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by, acknowledged_at, resolved_at';
+const ALERT_COLUMNS = 'id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by, acknowledged_at, resolved_at, closed_by';
 
 export class DuckDbAlerts implements AlertRepository {
   constructor(private readonly db: DuckDbDatabase) {}
@@ -36,21 +36,21 @@ export class DuckDbAlerts implements AlertRepository {
         // COMMIT (3,000 changed alerts in one checkpoint hit a 512 MB limit); once for all is flat.
         await c.run('CREATE TEMP TABLE IF NOT EXISTS alert_stage AS SELECT * FROM alerts LIMIT 0');
         await c.run('DELETE FROM alert_stage');
-        const tuple = '(?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT))';
+        const tuple = '(?, ?, ?, ?, ?, ?, ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?, epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), epoch_ms(?::BIGINT), ?)';
         for (let at = 0; at < cp.alerts.length; at += ALERT_ROWS_PER_INSERT) {
           const slice = cp.alerts.slice(at, at + ALERT_ROWS_PER_INSERT);
           const params: DuckDBValue[] = [];
           for (const x of slice) {
             const d = x.deadlines;
             params.push(x.id, x.family, x.rule, x.severity, x.status, x.device.id, x.device.district, x.firstSeen, x.lastSeen, x.updatedAt, JSON.stringify(x),
-              d.ackBy, d.resolveBy, d.acknowledgedAt, d.resolvedAt);
+              d.ackBy, d.resolveBy, d.acknowledgedAt, d.resolvedAt, x.closedBy ?? null);
           }
           await c.run(`INSERT INTO alert_stage (${ALERT_COLUMNS}) VALUES ${slice.map(() => tuple).join(', ')}`, params);
         }
         await c.run(`INSERT INTO alerts (${ALERT_COLUMNS}) SELECT ${ALERT_COLUMNS} FROM alert_stage
           ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, status = excluded.status, last_seen = excluded.last_seen,
             updated_at = excluded.updated_at, doc = excluded.doc, ack_by = excluded.ack_by, resolve_by = excluded.resolve_by,
-            acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at`);
+            acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at, closed_by = excluded.closed_by`);
         await c.run('DELETE FROM alert_stage');
       }
       // appended rows, several to a statement
@@ -132,11 +132,11 @@ export class DuckDbAlerts implements AlertRepository {
       where.push('first_seen >= epoch_ms(?::BIGINT)');
       params.push(q.from, q.limit);
       const ms = (col: string) => `epoch_ms(${col})::DOUBLE AS ${col}`;
-      const rows = await all(c, `SELECT id, family, status, district, ${['first_seen', 'ack_by', 'resolve_by', 'acknowledged_at', 'resolved_at'].map(ms).join(', ')}
+      const rows = await all(c, `SELECT id, family, status, district, closed_by, ${['first_seen', 'ack_by', 'resolve_by', 'acknowledged_at', 'resolved_at'].map(ms).join(', ')}
         FROM alerts WHERE ${where.join(' AND ')} ORDER BY first_seen LIMIT ?`, params);
       return rows.map((r) => ({
         id: String(r.id), family: String(r.family) as Family, status: String(r.status) as Alert['status'], firstSeen: Number(r.first_seen),
-        device: { district: strOrNull(r.district) },
+        device: { district: strOrNull(r.district) }, closedBy: strOrNull(r.closed_by),
         deadlines: { ackBy: numOrNull(r.ack_by), resolveBy: numOrNull(r.resolve_by), acknowledgedAt: numOrNull(r.acknowledged_at), resolvedAt: numOrNull(r.resolved_at) },
       }));
     });

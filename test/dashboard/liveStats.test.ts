@@ -29,7 +29,8 @@ describe('live stats', () => {
     const refused = alert('a3', { firstSeen: at('2026-11-24T09:30:00+08:00'), family: 'cylinder', rule: 'cylinder.refused', condition: 'X|scrapped', count: 2 });
     const tamper = alert('a4', { firstSeen: at('2026-11-23T23:00:00+08:00'), family: 'dispenser', rule: 'dispenser.tamper', condition: 'D-1/seal_open' });
     for (const a of [rat, mask, refused, tamper]) c.see(a, now);
-    const cases = [openRescueCase('c1', 'e1', 'a9', now - 60_000, null, 1_800_000), openRescueCase('c2', 'e1', 'a8', now, null, 1_800_000)];
+    const info = { maintenanceUnit: null, arrivalWithinMs: 1_800_000, district: null, source: 'device', by: 'system' } as const;
+    const cases = [openRescueCase('c1', 'e1', 'a9', now - 60_000, info), openRescueCase('c2', 'e1', 'a8', now, info)];
     const s = c.snapshot(now, [rat, refused, tamper], cases, 10, 7);
     expect(s).toMatchObject({
       dayStart: at('2026-11-24T00:00:00+08:00'),

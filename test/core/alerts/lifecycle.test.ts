@@ -43,10 +43,13 @@ describe('deadlines per severity (docs/domain.md §5)', () => {
     ['just before the ack warning', 4 * MIN - 1, []],
     ['at the ack warning', 4 * MIN, ['ack_warning']],
     ['just before the ack deadline', 5 * MIN - 1, ['ack_warning']],
-    ['at the ack deadline', 5 * MIN, ['ack_breached']],
+    // an acknowledgement at the deadline is on time, so the breach comes only after it
+    ['at the ack deadline: still the warning, not yet a breach', 5 * MIN, ['ack_warning']],
+    ['1 ms after the ack deadline', 5 * MIN + 1, ['ack_breached']],
     ['long after the ack deadline: the breach, not a burst of reminders', 10 * MIN, ['ack_breached']],
     ['at the resolve warning', 96 * MIN, ['ack_breached', 'resolve_warning']],
-    ['at the resolve deadline: the breach without a stale warning', 120 * MIN, ['ack_breached', 'resolve_breached']],
+    ['at the resolve deadline', 120 * MIN, ['ack_breached', 'resolve_warning']],
+    ['after the resolve deadline: the breach without a stale warning', 120 * MIN + 1, ['ack_breached', 'resolve_breached']],
   ];
   it.each(rows)('one evaluation %s', (_name, offset, expected) => {
     // a single late evaluation (e.g. after a restart) fires each due event once, no burst
@@ -63,7 +66,8 @@ describe('deadlines per severity (docs/domain.md §5)', () => {
       d = r.state;
       for (const e of r.events) log.push([m, e]);
     }
-    expect(log).toEqual([[4, 'ack_warning'], [5, 'ack_breached'], [10, 'ack_reminder'], [15, 'ack_reminder']]);
+    // evaluated at whole minutes: the breach is seen at the first evaluation after 5:00
+    expect(log).toEqual([[4, 'ack_warning'], [6, 'ack_breached'], [10, 'ack_reminder'], [15, 'ack_reminder']]);
     expect(d.escalation).toBe(1);
     expect(d.reminders).toBe(2);
   });

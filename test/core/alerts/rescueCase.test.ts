@@ -3,16 +3,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  defaultRescuePolicy as policy, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
+  caseToMerge, defaultRescuePolicy as policy, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
 } from '../../../core/alerts/rescueCase.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 1, 0, 0);
-const fresh = (arrivalMin = 30): RescueCase => openRescueCase('rc-1', 'elev-1', 'a-1', T0, '某维保公司', arrivalMin * MIN);
+const fresh = (arrivalMin = 30): RescueCase => openRescueCase('rc-1', 'elev-1', 'a-1', T0, {
+  maintenanceUnit: '某维保公司', arrivalWithinMs: arrivalMin * MIN, district: '330106', source: 'device', by: 'system',
+});
 
+/** Steps in order, each recorded when it happens; a false alarm with its reason. */
 function walk(steps: Array<[RescueStatus, number]>, c = fresh()): RescueCase {
   for (const [step, m] of steps) {
-    const r = recordStep(c, step, 'disp1', T0 + m * MIN);
+    const r = recordStep(c, step, 'disp1', T0 + m * MIN, T0 + m * MIN, step === 'false_alarm' ? 'caller hung up; unit found the car empty' : undefined);
     if ('refused' in r) throw new Error(r.message);
     c = r;
   }
@@ -31,16 +34,45 @@ describe('rescue case steps', () => {
   });
 
   it.each<[string, Array<[RescueStatus, number]>, RescueStatus, number, number | undefined, string]>([
-    ['backwards', [['arrived', 5]], 'dispatched', 6, undefined, 'step_out_of_order'],
+    ['backwards', [['dispatched', 1], ['arrived', 5]], 'dispatched', 6, undefined, 'step_out_of_order'],
     ['the same step twice', [['dispatched', 1]], 'dispatched', 2, undefined, 'step_out_of_order'],
-    ['closing before release', [['arrived', 5]], 'closed', 6, undefined, 'step_out_of_order'],
-    ['after closing', [['released', 5], ['closed', 6]], 'followed_up', 7, undefined, 'case_closed'],
+    ['arrival before the dispatch (the dispatch cannot be skipped)', [], 'arrived', 6, undefined, 'step_skipped'],
+    ['release before the arrival', [['dispatched', 1]], 'released', 6, undefined, 'step_skipped'],
+    ['closing before release', [['dispatched', 1], ['arrived', 5]], 'closed', 6, undefined, 'step_skipped'],
+    ['after closing', [['dispatched', 1], ['arrived', 4], ['released', 5], ['closed', 6]], 'followed_up', 7, undefined, 'case_closed'],
     ['after a false alarm', [['false_alarm', 2]], 'dispatched', 3, undefined, 'case_closed'],
     ['a time in the future', [], 'dispatched', 3, 4, 'time_in_future'],
     ['a time before the previous step', [['dispatched', 3]], 'arrived', 4, 2, 'time_before_previous'],
   ])('refuses %s', (_n, before, step, nowMin, atMin, code) => {
     const r = recordStep(walk(before), step, 'disp1', T0 + nowMin * MIN, atMin === undefined ? undefined : T0 + atMin * MIN);
     expect('refused' in r && r.refused).toBe(code);
+  });
+
+  it.each<[string, Array<[RescueStatus, number]>, RescueStatus, number, string | undefined, string | null]>([
+    ['a false alarm without a reason', [['dispatched', 1]], 'false_alarm', 3, undefined, 'reason_required'],
+    ['a false alarm with only spaces for a reason', [], 'false_alarm', 3, '   ', 'reason_required'],
+    ['a false alarm with its reason', [], 'false_alarm', 3, '住户误按', null],
+    ['a dispatch at 5:00 needs no reason (on time)', [], 'dispatched', 5, undefined, null],
+    ['a dispatch after 5 min without a reason', [], 'dispatched', 6, undefined, 'reason_required'],
+    ['a dispatch after 5 min with its reason', [], 'dispatched', 6, 'line busy', null],
+    ['a unit acknowledgement past its minute without a reason', [['dispatched', 2]], 'acknowledged', 4, undefined, 'reason_required'],
+    ['an arrival past 30 min without a reason', [['dispatched', 2]], 'arrived', 31, undefined, 'reason_required'],
+    ['an arrival past 30 min with its reason', [['dispatched', 2]], 'arrived', 31, '交通拥堵', null],
+    ['the unit acknowledgement skipped', [['dispatched', 2]], 'arrived', 20, undefined, null],
+    ['the follow-up call skipped', [['dispatched', 2], ['arrived', 10], ['released', 12]], 'closed', 30, undefined, null],
+  ])('%s', (_n, before, step, atMin, note, code) => {
+    const r = recordStep(walk(before), step, 'disp1', T0 + atMin * MIN, T0 + atMin * MIN, note);
+    expect('refused' in r ? r.refused : null).toBe(code);
+    if (!('refused' in r)) expect(r.steps.at(-1)!.note).toBe(note?.trim() || undefined);
+  });
+
+  it('keeps the details a dispatcher records with a step', () => {
+    const r = recordStep(walk([['dispatched', 2]]), 'released', 'disp1', T0 + 20 * MIN) as RescueCase;
+    expect('refused' in r && r.refused).toBe('step_skipped');
+    const arrived = recordStep(walk([['dispatched', 2]]), 'arrived', 'disp1', T0 + 15 * MIN, T0 + 15 * MIN, undefined, { technician: '王师傅', phone: '13800000000' });
+    expect((arrived as RescueCase).steps.at(-1)!.details).toEqual({ technician: '王师傅', phone: '13800000000' });
+    const released = recordStep(arrived as RescueCase, 'released', 'disp1', T0 + 20 * MIN, T0 + 20 * MIN, undefined, { passengersReleased: 3, injuries: '无' });
+    expect((released as RescueCase).steps.at(-1)!.details).toEqual({ passengersReleased: 3, injuries: '无' });
   });
 
   it('accepts a step skipped forward and a time given for an earlier moment', () => {
@@ -53,13 +85,16 @@ describe('rescue case steps', () => {
 describe('rescue deadlines (TSG T5002: dispatch 5 min, unit ack 1 min, arrival 30 min, warning at 20 min)', () => {
   it.each<[string, Array<[RescueStatus, number]>, number, RescueEvent[]]>([
     ['undispatched just before 5 min', [], 5 * MIN - 1, []],
-    ['undispatched at 5 min', [], 5 * MIN, ['dispatch_breached']],
+    ['undispatched at 5 min: a dispatch now is still on time', [], 5 * MIN, []],
+    ['undispatched after 5 min', [], 5 * MIN + 1, ['dispatch_breached']],
     ['dispatched at 4:59', [['dispatched', 4.99]], 5 * MIN, []],
-    ['unit silent 1 min after dispatch', [['dispatched', 2]], 3 * MIN, ['unit_ack_breached']],
+    ['unit silent 1 min after dispatch', [['dispatched', 2]], 3 * MIN, []],
+    ['unit silent past 1 min after dispatch', [['dispatched', 2]], 3 * MIN + 1, ['unit_ack_breached']],
     ['unit acked within the minute', [['dispatched', 2], ['acknowledged', 2.5]], 3 * MIN, []],
     ['not arrived just before 20 min', [['dispatched', 2], ['acknowledged', 2.5]], 20 * MIN - 1, []],
     ['not arrived at 20 min', [['dispatched', 2], ['acknowledged', 2.5]], 20 * MIN, ['arrival_warning']],
-    ['not arrived at 30 min', [['dispatched', 2], ['acknowledged', 2.5]], 30 * MIN, ['arrival_breached']],
+    ['not arrived at 30 min', [['dispatched', 2], ['acknowledged', 2.5]], 30 * MIN, ['arrival_warning']],
+    ['not arrived past 30 min', [['dispatched', 2], ['acknowledged', 2.5]], 30 * MIN + 1, ['arrival_breached']],
     ['arrived at 29 min', [['dispatched', 2], ['acknowledged', 2.5], ['arrived', 29]], 30 * MIN, []],
     ['false alarm stops the clock', [['false_alarm', 1]], 60 * MIN, []],
   ])('%s', (_n, steps, now, expected) => {
@@ -74,8 +109,26 @@ describe('rescue deadlines (TSG T5002: dispatch 5 min, unit ack 1 min, arrival 3
       c = r.state;
       for (const e of r.events) log.push([m, e]);
     }
-    expect(log).toEqual([[50, 'arrival_warning'], [60, 'arrival_breached']]);
+    expect(log).toEqual([[50, 'arrival_warning'], [61, 'arrival_breached']]);
     // the state round-trips through JSON (it is persisted)
     expect(evaluateRescue(JSON.parse(JSON.stringify(c)), T0 + 80 * MIN, policy).events).toEqual([]);
   });
 });
+
+describe('one incident, one case (caseToMerge)', () => {
+  const at = (m: number) => T0 + m * MIN;
+  it.each<[string, Array<[RescueStatus, number]>, number, boolean]>([
+    ['a running case alarmed 10 min ago, not yet dispatched', [], 10, true],
+    ['dispatched and on site, passengers not yet out', [['dispatched', 2], ['arrived', 9]], 10, true],
+    ['at the end of the 30-minute window', [['dispatched', 2]], 30, true],
+    ['past the window', [['dispatched', 2]], 31, false],
+    ['passengers released: a new trapping is a new incident', [['dispatched', 2], ['arrived', 9], ['released', 10]], 12, false],
+    ['a false alarm is finished', [['false_alarm', 1]], 5, false],
+  ])('%s: merges %s', (_n, steps, nowMin, merges) => {
+    const c = walk(steps);
+    expect(caseToMerge([c], 'elev-1', at(nowMin), policy.mergeWindowMs)?.id ?? null).toBe(merges ? c.id : null);
+    // never another elevator's case
+    expect(caseToMerge([c], 'elev-2', at(nowMin), policy.mergeWindowMs)).toBeNull();
+  });
+});
+

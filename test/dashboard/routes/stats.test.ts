@@ -1,16 +1,12 @@
 /**
- * dashboard/routes/stats.ts: the on-time counts (onTimeStats, pure) and GET /api/stats/on-time on
- * a real service, with fastify inject, over an alert a real device raised; with its refusals.
+ * dashboard/routes/stats.ts: GET /api/stats/on-time and its drill-down on a real service, with
+ * fastify inject, over an alert a real device raised; with its refusals. The arithmetic is
+ * tested as tables in test/core/alerts/onTime.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../../core/alerts/alert.js';
-import { deadlinesFor, defaultDeadlinePolicy } from '../../../core/alerts/deadlines.js';
-import { cstDay, onTimeStats } from '../../../dashboard/routes/stats.js';
+import { cstDay } from '../../../core/alerts/onTime.js';
 import { apiFor, routeService } from '../../helpers/api.js';
 import type { TestService } from '../../helpers/service.js';
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 let ts: TestService;
 let opToken: string;
@@ -19,45 +15,7 @@ const api = apiFor(() => ts);
 
 routeService({ ALERT_CHECKPOINT_MS: 200 }, (s) => ({ ts, opToken, dispToken } = s));
 
-function alert(id: string, over: Partial<Alert> & { firstSeen: number }): Alert {
-  const severity = over.severity ?? 'critical';
-  return {
-    id, family: 'kitchen', rule: 'kitchen.violation', condition: 'rat', severity, status: 'open', summary: '', params: {},
-    device: { id: 'd', name: null, district: '330106', location: null, meta: {} }, evidence: [], assignee: null, count: 1,
-    lastSeen: over.firstSeen, windowMs: 600_000, deadlines: deadlinesFor(severity, over.firstSeen, defaultDeadlinePolicy), events: 1, notes: 0, updatedAt: over.firstSeen,
-    ...over,
-  };
-}
-
 describe('on-time statistics', () => {
-  const day0 = Date.parse('2026-11-10T00:00:00+08:00');
-  const MIN = 60_000;
-  const done = (a: Alert, ackAfter: number | null, resolveAfter: number | null): Alert => ({
-    ...a, deadlines: { ...a.deadlines, acknowledgedAt: ackAfter === null ? null : a.firstSeen + ackAfter, resolvedAt: resolveAfter === null ? null : a.firstSeen + resolveAfter },
-  });
-
-  it('counts on time, late, pending and no-deadline per family, district and CST day (pure)', () => {
-    const now = day0 + 2 * DAY + 10 * MIN;
-    const alerts = [
-      done(alert('a1', { firstSeen: day0 + HOUR }), 2 * MIN, 60 * MIN), // critical: ack 5 min, resolve 2 h: both on time
-      done(alert('a2', { firstSeen: day0 + 2 * HOUR }), 10 * MIN, null), // ack late, resolve breached by now
-      alert('a3', { firstSeen: day0 + DAY + 5 * HOUR, family: 'elevator', rule: 'elevator.fault', device: { id: 'e', name: null, district: '330108', location: null, meta: {} } }),
-      alert('a4', { firstSeen: now - MIN, severity: 'major' }), // pending
-      alert('a5', { firstSeen: day0 + HOUR, severity: 'info' }), // no deadlines
-      alert('a6', { firstSeen: day0 - HOUR }), // before the period
-    ];
-    const s = onTimeStats(alerts, day0, day0 + 3 * DAY, now);
-    expect(s.total.alerts).toBe(5);
-    expect(s.total.ack).toEqual({ onTime: 1, late: 2, pending: 1, none: 1, rate: 1 / 3 });
-    expect(s.total.resolve).toEqual({ onTime: 1, late: 2, pending: 1, none: 1, rate: 1 / 3 });
-    expect(s.byFamily.map((f) => [f.family, f.alerts])).toEqual([['kitchen', 4], ['elevator', 1], ['cylinder', 0], ['dispenser', 0]]);
-    expect(s.byFamily[2]!.ack.rate).toBeNull();
-    expect(s.byDistrict.map((d) => [d.district, d.alerts])).toEqual([['330106', 4], ['330108', 1]]);
-    expect(s.byDay.map((d) => [d.day, d.alerts])).toEqual([['2026-11-10', 3], ['2026-11-11', 1], ['2026-11-12', 1]]);
-    expect(cstDay(day0)).toBe('2026-11-10');
-    expect(cstDay(day0 - 1)).toBe('2026-11-09');
-  });
-
   it('GET /api/stats/on-time counts real alerts; dispatchers and anonymous callers are refused', async () => {
     const dev = await ts.registerDevice({ id: 'stats-cam', family: 'kitchen', district: '330102', meta: { storeId: 's1' } });
     const c = await ts.connectDevice(dev.id, dev.secret);
@@ -77,6 +35,13 @@ describe('on-time statistics', () => {
     expect(r.data.byDistrict).toEqual([expect.objectContaining({ district: '330102' })]);
     expect(r.data.byDay).toHaveLength(8);
     expect(r.data.byDay.at(-1)!.day).toBe(cstDay(Date.now()));
+    // the figure drills down to the alert behind it
+    const drill = await api<{ kind: string; total: number; ids: string[] }>('GET', '/api/stats/on-time/items?district=330102&measure=ack&outcome=onTime', { token: opToken });
+    expect(drill.statusCode, drill.body).toBe(200);
+    expect(drill.data).toEqual({ kind: 'alert', total: 1, ids: [items[0]!.id] });
+    expect((await api<{ ids: string[] }>('GET', '/api/stats/on-time/items?district=330102&measure=ack&outcome=late')).data.ids).toEqual([]);
+    expect((await api('GET', '/api/stats/on-time/items?measure=nonsense')).statusCode).toBe(400);
+    expect((await api('GET', '/api/stats/on-time/items?measure=ack', { token: dispToken })).statusCode).toBe(403);
     const fam = await api<Stats>('GET', '/api/stats/on-time?family=elevator&district=330102');
     expect(fam.data.total.alerts).toBe(0);
     expect((await api('GET', '/api/stats/on-time', { token: dispToken })).statusCode).toBe(403);

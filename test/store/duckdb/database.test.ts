@@ -113,6 +113,15 @@ describe('close and reopen', () => {
     };
     await c.run(`INSERT INTO alerts VALUES ('old-1', 'kitchen', 'kitchen.violation', 'critical', 'acknowledged', 'cam-1', '330106',
       make_timestamp(${T0}::BIGINT * 1000), make_timestamp(${T0 + 1000}::BIGINT * 1000), make_timestamp(${T0 + 60_000}::BIGINT * 1000), ?)`, [JSON.stringify(doc)]);
+    // closed ones: by the system (an auto-resolve) and by a person; schema 6 names who closed each
+    const closed = (id: string, by: string, action: string) => ({
+      ...doc, id, status: 'resolved', deadlines: { ...deadlines, resolvedAt: T0 + 120_000 },
+      timeline: [{ at: T0, by: 'system', action: 'opened' }, { at: T0 + 60_000, by: 'op1', action: 'acknowledged' }, { at: T0 + 120_000, by, action }],
+    });
+    for (const [id, by, action] of [['old-2', 'system', 'auto_resolved'], ['old-3', 'op2', 'resolved']] as const) {
+      await c.run(`INSERT INTO alerts VALUES (?, 'kitchen', 'kitchen.violation', 'critical', 'resolved', 'cam-1', '330106',
+        make_timestamp(${T0}::BIGINT * 1000), make_timestamp(${T0 + 1000}::BIGINT * 1000), make_timestamp(${T0 + 120_000}::BIGINT * 1000), ?)`, [id, JSON.stringify(closed(id, by, action))]);
+    }
     c.closeSync();
     db.closeSync();
 
@@ -127,13 +136,16 @@ describe('close and reopen', () => {
         { n: 1, at: T0 + 1000, by: 'system', action: 'repeated' },
         { n: 2, at: T0 + 60_000, by: 'op1', action: 'acknowledged', note: '已通知商户' },
       ]);
-      expect(await s.alerts.outcomes({ from: T0, to: T0 + 1, limit: 10 })).toEqual([{
-        id: 'old-1', family: 'kitchen', status: 'acknowledged', firstSeen: T0, device: { district: '330106' },
+      const outcomes = await s.alerts.outcomes({ from: T0, to: T0 + 1, limit: 10 });
+      expect(outcomes.find((o) => o.id === 'old-1')).toEqual({
+        id: 'old-1', family: 'kitchen', status: 'acknowledged', firstSeen: T0, device: { district: '330106' }, closedBy: null,
         deadlines: { ackBy: T0 + 300_000, resolveBy: T0 + 7_200_000, acknowledgedAt: T0 + 60_000, resolvedAt: null },
-      }]);
+      });
+      expect(outcomes.map((o) => [o.id, o.closedBy]).sort()).toEqual([['old-1', null], ['old-2', 'system'], ['old-3', 'op2']]);
       // the priority order reads the deadline column: acknowledged, so its resolve deadline
-      expect((await s.alerts.query({ sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-0'], limit: 5 })).map((x) => x.id)).toEqual(['old-1']);
-      expect(await s.alerts.query({ sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-1'], limit: 5 })).toEqual([]);
+      const open = { status: ['open', 'acknowledged'] as Array<'open' | 'acknowledged'> };
+      expect((await s.alerts.query({ ...open, sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-0'], limit: 5 })).map((x) => x.id)).toEqual(['old-1']);
+      expect(await s.alerts.query({ ...open, sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-1'], limit: 5 })).toEqual([]);
     } finally {
       await s.close();
     }
