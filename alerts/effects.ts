@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { autoResolve, openAlert, repeatAlert, repeats, type Alert, type AlertDevice } from '../core/alerts/alert.js';
-import { addReport, caseToMerge, type PhoneReport, type RescueCase, type RescueSource } from '../core/alerts/rescueCase.js';
+import { addReport, caseToMerge, escalationChain, type PhoneReport, type RescueCase, type RescueSource } from '../core/alerts/rescueCase.js';
 import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
 import { openRescueCase, type RescuePolicy } from '../core/alerts/rescueCase.js';
 
@@ -146,6 +146,7 @@ export class EffectExecutor {
     const maintenanceUnit = typeof meta.maintenanceUnit === 'string' ? meta.maintenanceUnit : null;
     return openRescueCase(id, alert.device.id, alert.id, at, {
       maintenanceUnit, arrivalWithinMs, district: alert.device.district, source: origin.source, by: origin.by, ...(origin.report ? { report: origin.report } : {}),
+      escalationChain: escalationChain(this.opts.rescuePolicy, alert.device.district),
     });
   }
 

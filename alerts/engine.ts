@@ -19,7 +19,7 @@ import {
 } from '../core/alerts/alert.js';
 import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines.js';
 import {
-  evaluateRescue, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
+  acknowledgeEscalation, evaluateRescue, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
 } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
@@ -254,6 +254,16 @@ export class AlertEngine {
         if (!refused(acked)) this.book.put(acked, 'updated');
       }
     }
+    await this.checkpoint();
+    return r;
+  }
+
+  /** An escalation acknowledged (its notifications stop), by the person it reached or someone for them. */
+  async acknowledgeEscalation(id: string, level: number, by: string): Promise<RescueCase> {
+    const c = await this.reads.getRescueCase(id);
+    const r = acknowledgeEscalation(c, level, by, this.now());
+    if ('refused' in r) throw new CodedError('escalation_refused', r.message, { reason: r.refused });
+    this.book.putCase(r, 'updated', []);
     await this.checkpoint();
     return r;
   }

@@ -169,7 +169,14 @@ const overridesSchema = z.strictObject({
     warnAtFraction: z.number().gt(0).lt(1).optional(),
     reminderEveryMin: minutes.optional(),
   }).optional(),
-  rescue: z.strictObject({ dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional(), mergeWindowMin: minutes.optional() }).optional(),
+  rescue: z.strictObject({
+    dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional(), mergeWindowMin: minutes.optional(),
+    renotifyMin: minutes.optional(),
+    escalation: z.record(
+      z.string().regex(/^(\*|\d{1,12})$/, 'a district code prefix (digits) or *'),
+      z.array(z.strictObject({ name: z.string().trim().min(1).max(64), phone: z.string().trim().regex(/^[0-9+\-() ]{3,32}$/).optional() })).min(1).max(10),
+    ).optional(),
+  }).optional(),
 });
 
 function parseOverrides(raw: string | undefined, problems: string[]): AlertOverrides {

@@ -14,7 +14,12 @@ import type { AnyRule } from '../ruleRunner.js';
 export interface AlertOverrides {
   readonly rules?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly deadlines?: Readonly<Record<string, { readonly ackMin?: number; readonly resolveMin?: number } | null>> & { readonly warnAtFraction?: number; readonly reminderEveryMin?: number };
-  readonly rescue?: { readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number; readonly mergeWindowMin?: number };
+  readonly rescue?: {
+    readonly dispatchMin?: number; readonly unitAckMin?: number; readonly arrivalMin?: number; readonly arrivalWarningMin?: number; readonly mergeWindowMin?: number;
+    readonly renotifyMin?: number;
+    /** district prefix (or `*`) -> the chain a breach escalates up */
+    readonly escalation?: Readonly<Record<string, ReadonlyArray<{ readonly name: string; readonly phone?: string }>>>;
+  };
 }
 
 const MIN = 60_000;
@@ -79,5 +84,7 @@ export function rescuePolicy(o: AlertOverrides): RescuePolicy {
     arrivalWithinMs: r.arrivalMin !== undefined ? r.arrivalMin * MIN : defaultRescuePolicy.arrivalWithinMs,
     arrivalWarningAtMs: r.arrivalWarningMin !== undefined ? r.arrivalWarningMin * MIN : defaultRescuePolicy.arrivalWarningAtMs,
     mergeWindowMs: r.mergeWindowMin !== undefined ? r.mergeWindowMin * MIN : defaultRescuePolicy.mergeWindowMs,
+    renotifyEveryMs: r.renotifyMin !== undefined ? r.renotifyMin * MIN : defaultRescuePolicy.renotifyEveryMs,
+    escalation: r.escalation ?? defaultRescuePolicy.escalation,
   };
 }

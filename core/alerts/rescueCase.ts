@@ -56,6 +56,34 @@ export interface RescuePolicy {
   arrivalWarningAtMs: number;
   /** a trapping reported again (terminal or phone) within this of a case's alarm, before the release, joins that case */
   mergeWindowMs: number;
+  /** an escalation not yet acknowledged is notified again this often */
+  renotifyEveryMs: number;
+  /**
+   * who a breach escalates to, per district: the chain of the longest matching district prefix
+   * (`*` for any); the first breach goes to the first contact, each further breach one up
+   */
+  escalation: Readonly<Record<string, readonly EscalationContact[]>>;
+}
+
+/** Someone a breach escalates to (a duty leader, the bureau). */
+export interface EscalationContact {
+  name: string;
+  phone?: string;
+}
+
+/** A breach escalated to a contact, notified until someone acknowledges it. */
+export interface Escalation {
+  /** 0: the first contact of the chain */
+  level: number;
+  to: EscalationContact;
+  /** the breach that raised it */
+  reason: RescueEvent;
+  at: number;
+  lastNotifiedAt: number;
+  /** notifications sent so far (the first included) */
+  notifications: number;
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
 }
 
 const MIN = 60_000;
@@ -65,7 +93,19 @@ export const defaultRescuePolicy: RescuePolicy = {
   arrivalWithinMs: 30 * MIN,
   arrivalWarningAtMs: 20 * MIN,
   mergeWindowMs: 30 * MIN,
+  renotifyEveryMs: 5 * MIN,
+  escalation: { '*': [{ name: '值班领导 (duty leader)' }, { name: '市场监管局 (bureau)' }] },
 };
+
+/** The escalation chain for a district: the longest matching prefix's, else `*`'s, else none. */
+export function escalationChain(policy: RescuePolicy, district: string | null): readonly EscalationContact[] {
+  let best: string | null = null;
+  for (const prefix of Object.keys(policy.escalation)) {
+    if (prefix === '*' || district === null || !district.startsWith(prefix)) continue;
+    if (best === null || prefix.length > best.length) best = prefix;
+  }
+  return policy.escalation[best ?? '*'] ?? [];
+}
 
 /**
  * A phone call to 96333 reporting a trapping: the same raise as the terminal's (the trapped
@@ -85,7 +125,9 @@ export function phoneTrapping(rule: string, elevatorId: string, report: PhoneRep
   };
 }
 
-export type RescueEvent = 'dispatch_breached' | 'unit_ack_breached' | 'arrival_warning' | 'arrival_breached';
+export type RescueEvent = 'dispatch_breached' | 'unit_ack_breached' | 'arrival_warning' | 'arrival_breached' | 'escalated' | 'escalation_renotified';
+
+const breaches: readonly RescueEvent[] = ['dispatch_breached', 'unit_ack_breached', 'arrival_breached'];
 
 export interface RescueCase {
   id: string;
@@ -104,10 +146,14 @@ export interface RescueCase {
   source?: RescueSource;
   /** a phone call's particulars (the first call, and any merged into the case) */
   reports?: PhoneReport[];
+  /** who breaches escalate to, fixed when the case opens (the district's chain) */
+  escalationChain?: EscalationContact[];
+  escalations?: Escalation[];
   updatedAt: number;
 }
 
 export interface OpenCaseInfo {
+  escalationChain?: readonly EscalationContact[];
   maintenanceUnit: string | null;
   arrivalWithinMs: number;
   district: string | null;
@@ -121,6 +167,7 @@ export function openRescueCase(id: string, elevatorId: string, alertId: string, 
   return {
     id, elevatorId, alertId, status: 'alarmed', alarmAt, maintenanceUnit: info.maintenanceUnit, arrivalWithinMs: info.arrivalWithinMs, fired: [],
     district: info.district, source: info.source, ...(info.report ? { reports: [info.report] } : {}), updatedAt: alarmAt,
+    escalationChain: [...(info.escalationChain ?? [])], escalations: [],
     steps: [{ step: 'alarmed', at: alarmAt, by: info.by, recordedAt: alarmAt }],
   };
 }
@@ -217,9 +264,57 @@ export function rescueDeadlines(c: RescueCase, policy: RescuePolicy): { dispatch
   };
 }
 
-/** Deadline events due by `now`, each fired once per case; a breach only after its moment (a step at it is on time). */
+/**
+ * Deadline events due by `now`, each fired once per case; a breach only after its moment (a
+ * step at it is on time). Each breach escalates one level up the case's chain (`escalated`);
+ * an escalation nobody acknowledged is notified again every `renotifyEveryMs`
+ * (`escalation_renotified`, one per evaluation). A finished case stops all of it.
+ */
 export function evaluateRescue(c: RescueCase, now: number, policy: RescuePolicy): { state: RescueCase; events: RescueEvent[] } {
   if (isFinished(c)) return { state: c, events: [] };
+  const deadlines = evaluateDeadlineEvents(c, now, policy);
+  const escalated = escalateBreaches(deadlines.state, deadlines.events, now);
+  const renotified = renotify(escalated.state, now, policy);
+  const events = [...deadlines.events, ...escalated.events, ...renotified.events];
+  return events.length ? { state: renotified.state, events } : { state: c, events };
+}
+
+function escalateBreaches(c: RescueCase, events: readonly RescueEvent[], now: number): { state: RescueCase; events: RescueEvent[] } {
+  const chain = c.escalationChain ?? [];
+  let escalations = c.escalations ?? [];
+  const out: RescueEvent[] = [];
+  for (const e of events) {
+    if (!breaches.includes(e)) continue;
+    // past the end of the chain the last contact is notified again, not a new level
+    const level = Math.min(escalations.length, chain.length - 1);
+    if (level < 0) continue;
+    if (level < escalations.length) continue;
+    escalations = [...escalations, { level, to: chain[level]!, reason: e, at: now, lastNotifiedAt: now, notifications: 1, acknowledgedAt: null, acknowledgedBy: null }];
+    out.push('escalated');
+  }
+  return out.length ? { state: { ...c, escalations }, events: out } : { state: c, events: [] };
+}
+
+function renotify(c: RescueCase, now: number, policy: RescuePolicy): { state: RescueCase; events: RescueEvent[] } {
+  const list = c.escalations ?? [];
+  let changed = false;
+  const escalations = list.map((x) => {
+    if (x.acknowledgedAt !== null || now - x.lastNotifiedAt < policy.renotifyEveryMs) return x;
+    changed = true;
+    return { ...x, lastNotifiedAt: now, notifications: x.notifications + 1 };
+  });
+  return changed ? { state: { ...c, escalations }, events: ['escalation_renotified'] } : { state: c, events: [] };
+}
+
+/** An escalation acknowledged by the person it reached (or someone for them): its notifications stop. */
+export function acknowledgeEscalation(c: RescueCase, level: number, by: string, now: number): RescueCase | { refused: 'no_escalation' | 'already_acknowledged'; message: string } {
+  const x = (c.escalations ?? []).find((e) => e.level === level);
+  if (!x) return { refused: 'no_escalation', message: `case ${c.id} has no escalation at level ${level}` };
+  if (x.acknowledgedAt !== null) return { refused: 'already_acknowledged', message: `acknowledged by ${x.acknowledgedBy} already` };
+  return { ...c, escalations: (c.escalations ?? []).map((e) => (e === x ? { ...e, acknowledgedAt: now, acknowledgedBy: by } : e)), updatedAt: now };
+}
+
+function evaluateDeadlineEvents(c: RescueCase, now: number, policy: RescuePolicy): { state: RescueCase; events: RescueEvent[] } {
   const d = rescueDeadlines(c, policy);
   const reached = (step: RescueStep) => rescueSteps.indexOf(c.status as RescueStep) >= rescueSteps.indexOf(step);
   const due: RescueEvent[] = [];

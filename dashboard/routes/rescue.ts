@@ -115,6 +115,16 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
     return { ...withTimes(rescueCase, Date.now()), merged } as never;
   });
 
+  app.post('/rescue-cases/:id/escalations/:level/ack', {
+    schema: {
+      tags: ['rescue'],
+      summary: 'Acknowledge an escalation of a case (a breach escalated to a duty leader or the bureau): its repeated notifications stop',
+      params: IdParams.extend({ level: z.string().regex(/^\d{1,2}$/).transform(Number) }),
+      response: { 200: CaseOut, 404: ErrorBody, 409: ErrorBody },
+    },
+    preHandler: app.requires('recordRescueSteps'),
+  }, async (req) => withTimes(await engine().acknowledgeEscalation(req.params.id, req.params.level, req.user!.sub), Date.now()));
+
   app.post('/rescue-cases/:id/steps', {
     schema: {
       tags: ['rescue'],

@@ -131,3 +131,50 @@ describe('a trapping reported by phone', () => {
     expect((await api('GET', `/api/rescue-cases/${again.body.id}`)).body.status).toBe('alarmed');
   });
 });
+
+describe('escalation of a breach', () => {
+  let es: TestService;
+  const esApi = async (method: 'GET' | 'POST', url: string, payload?: unknown): Promise<{ status: number; body: Loose }> => {
+    const res = await es.service.http.inject({ method, url, headers: { authorization: `Bearer ${es.adminToken}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    return { status: res.statusCode, body: res.json() };
+  };
+  beforeAll(async () => {
+    // a 0.3 s dispatch deadline and a 0.3 s re-notification, so the test need not wait minutes
+    const rescue = { dispatchMin: 0.005, renotifyMin: 0.005, escalation: { '330106': [{ name: '西湖区值班领导', phone: '0571-87000000' }, { name: '杭州市市场监管局' }], '*': [{ name: '值班领导' }] } };
+    es = await startService({ ALERT_TICK_MS: 50, ALERT_CHECKPOINT_MS: 200, ALERT_OVERRIDES: JSON.stringify({ rescue }) });
+    await es.registerDevice({ id: 'esc-elev', family: 'elevator', district: '330106', meta: { rescueCode: 'E-1' } });
+  });
+  afterAll(async () => es?.dispose());
+
+  it('goes to the district\'s first contact, is pushed as a case change, re-notified until acknowledged', async () => {
+    const pushed: string[][] = [];
+    const off = es.service.bus.on('rescueCase', (e) => { if (e.events.length) pushed.push([...e.events]); });
+    try {
+      const opened = await esApi('POST', '/api/rescue-cases', { rescueCode: 'E-1' });
+      expect(opened.status).toBe(201);
+      const id = opened.body.id as string;
+      let c: Loose;
+      for (const end = Date.now() + 10_000; ;) {
+        c = (await esApi('GET', `/api/rescue-cases/${id}`)).body;
+        if (c.escalations?.[0]?.notifications >= 2 || Date.now() > end) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(c.escalations).toHaveLength(1);
+      expect(c.escalations[0]).toMatchObject({ level: 0, to: { name: '西湖区值班领导', phone: '0571-87000000' }, reason: 'dispatch_breached', acknowledgedAt: null });
+      expect(c.escalations[0].notifications).toBeGreaterThanOrEqual(2);
+      expect(pushed.flat()).toEqual(expect.arrayContaining(['dispatch_breached', 'escalated', 'escalation_renotified']));
+      const acked = await esApi('POST', `/api/rescue-cases/${id}/escalations/0/ack`, {});
+      expect(acked.status, JSON.stringify(acked.body)).toBe(200);
+      expect(acked.body.escalations[0]).toMatchObject({ acknowledgedBy: 'admin' });
+      const again = await esApi('POST', `/api/rescue-cases/${id}/escalations/0/ack`, {});
+      expect(again.body.error).toMatchObject({ code: 'escalation_refused', details: { reason: 'already_acknowledged' } });
+      expect((await esApi('POST', `/api/rescue-cases/${id}/escalations/7/ack`, {})).body.error.details.reason).toBe('no_escalation');
+      // acknowledged: no more notifications of that level
+      const count = acked.body.escalations[0].notifications;
+      await new Promise((r) => setTimeout(r, 800));
+      expect((await esApi('GET', `/api/rescue-cases/${id}`)).body.escalations[0].notifications).toBe(count);
+    } finally {
+      off();
+    }
+  });
+});

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  caseToMerge, defaultRescuePolicy as policy, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
+  acknowledgeEscalation, caseToMerge, defaultRescuePolicy as policy, escalationChain, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
 } from '../../../core/alerts/rescueCase.js';
 
 const MIN = 60_000;
@@ -132,3 +132,48 @@ describe('one incident, one case (caseToMerge)', () => {
   });
 });
 
+
+describe('escalation up the district chain', () => {
+  const chainPolicy = { ...policy, escalation: { '*': [{ name: 'any' }], '3301': [{ name: '市值班' }], '330106': [{ name: '西湖区值班领导', phone: '0571-1' }, { name: '市局' }] } };
+  it.each<[string | null, string[]]>([
+    ['330106', ['西湖区值班领导', '市局']],
+    ['330108', ['市值班']],
+    ['110101', ['any']],
+    [null, ['any']],
+  ])('district %s escalates to %j', (district, names) => {
+    expect(escalationChain(chainPolicy, district).map((c) => c.name)).toEqual(names);
+  });
+
+  const withChain = (): RescueCase => openRescueCase('rc-e', 'elev-1', 'a-1', T0, {
+    maintenanceUnit: null, arrivalWithinMs: 30 * MIN, district: '330106', source: 'device', by: 'system', escalationChain: escalationChain(chainPolicy, '330106'),
+  });
+
+  it('each breach one level up, notified every 5 min until acknowledged, nothing once the case ends', () => {
+    let c = withChain();
+    const log: Array<[number, RescueEvent]> = [];
+    const run = (from: number, to: number) => {
+      for (let m = from; m <= to; m++) {
+        const r = evaluateRescue(c, T0 + m * MIN, chainPolicy);
+        c = r.state;
+        for (const e of r.events) log.push([m, e]);
+      }
+    };
+    run(0, 12);
+    expect(log).toEqual([[6, 'dispatch_breached'], [6, 'escalated'], [11, 'escalation_renotified']]);
+    expect(c.escalations).toMatchObject([{ level: 0, to: { name: '西湖区值班领导', phone: '0571-1' }, reason: 'dispatch_breached', at: T0 + 6 * MIN, notifications: 2, acknowledgedAt: null }]);
+    const acked = acknowledgeEscalation(c, 0, 'leader1', T0 + 12 * MIN) as RescueCase;
+    expect(acked.escalations![0]).toMatchObject({ acknowledgedAt: T0 + 12 * MIN, acknowledgedBy: 'leader1' });
+    expect(acknowledgeEscalation(acked, 0, 'x', T0 + 13 * MIN)).toMatchObject({ refused: 'already_acknowledged' });
+    expect(acknowledgeEscalation(acked, 5, 'x', T0 + 13 * MIN)).toMatchObject({ refused: 'no_escalation' });
+    c = acked;
+    log.length = 0;
+    run(13, 36);
+    // the arrival breach goes one level up; the acknowledged level stays quiet
+    expect(log).toEqual([[20, 'arrival_warning'], [31, 'arrival_breached'], [31, 'escalated'], [36, 'escalation_renotified']]);
+    expect(c.escalations!.map((e) => [e.level, e.to.name, e.reason])).toEqual([[0, '西湖区值班领导', 'dispatch_breached'], [1, '市局', 'arrival_breached']]);
+    const closed = recordStep(recordStep(c, 'false_alarm', 'disp1', T0 + 37 * MIN, T0 + 37 * MIN, 'found nobody') as RescueCase, 'closed', 'disp1', T0 + 38 * MIN);
+    expect('refused' in closed).toBe(true);
+    const ended = recordStep(c, 'false_alarm', 'disp1', T0 + 37 * MIN, T0 + 37 * MIN, 'found nobody') as RescueCase;
+    expect(evaluateRescue(ended, T0 + 90 * MIN, chainPolicy).events).toEqual([]);
+  });
+});
