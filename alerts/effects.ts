@@ -22,7 +22,8 @@ import { scanReplyTopic } from '../core/topic.js';
 import type { DeviceRecord } from '../store/types.js';
 import type { AlertBook } from './alertBook.js';
 import type { EngineEvent } from './engineTypes.js';
-import type { StoreFlags } from './storeFlags.js';
+import { flagOf, type StoreFlags } from './storeFlags.js';
+import type { BlackListEntry } from '../core/stores/storeList.js';
 
 export interface EffectOptions {
   deadlinePolicy: DeadlinePolicy;
@@ -65,13 +66,19 @@ export class EffectExecutor {
           if (this.repliedEarly.delete(e.deviceId + '\n' + e.msgId)) break;
           if (now - readingTime <= this.opts.replyMaxAgeMs && (!this.replaying || this.deps.now() - readingTime <= this.opts.replyMaxAgeMs)) this.sendScanReply(e);
           break;
-        case 'flagStore':
-          this.flags.set({ storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at });
-          this.deps.emit({ type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at });
+        case 'flagStore': {
+          const entry = this.flags.flag(e.storeId, e.flagged, e.count, e.at);
+          if (entry) this.emitEntry(entry);
           break;
+        }
       }
     }
     return effects.length > 0;
+  }
+
+  /** A black-list entry changed: pushed as a store flag (the /ws hub, webhooks). */
+  emitEntry(entry: BlackListEntry): void {
+    this.deps.emit({ type: 'storeFlag', ...flagOf(entry), entry });
   }
 
   /**

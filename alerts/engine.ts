@@ -30,6 +30,7 @@ import { Checkpointer } from './checkpointer.js';
 import { EffectExecutor } from './effects.js';
 import type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
+import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
 
 export type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 
@@ -44,6 +45,8 @@ export interface EngineOptions {
   checkpointMs: number;
   /** scan replies for readings older than this (replayed after a crash) are not sent */
   replyMaxAgeMs: number;
+  /** the black list's clean period (default 30 days) */
+  storeListPolicy?: StoreListPolicy;
 }
 
 export interface EngineDeps {
@@ -161,9 +164,13 @@ export class AlertEngine {
     this.apply(this.runner.connection({ deviceId, connected }, d.family, now), now, now);
   }
 
-  /** The clock: timer rules, handling deadlines, rescue deadlines. */
+  /** The clock: timer rules, handling deadlines, rescue deadlines, the black list's clean period. */
   tick(now: number = this.now()): void {
     this.apply(this.runner.tick(now), now, now);
+    for (const entry of this.flags.lapse(now, this.opts.storeListPolicy ?? defaultStoreListPolicy)) {
+      this.checkpoints.stateTouched = true;
+      this.effects.emitEntry(entry);
+    }
     for (const a of this.book.activeAlerts()) {
       const { state, events } = evaluateDeadlines(a.deadlines, now, this.opts.deadlinePolicy);
       if (!events.length) continue;
@@ -187,6 +194,21 @@ export class AlertEngine {
 
   storeFlags(): StoreFlag[] {
     return this.flags.list();
+  }
+
+  /** Every black-list entry, on the list or off it, with its steps (newest flag first). */
+  blackList(): BlackListEntry[] {
+    return this.flags.all();
+  }
+
+  /** A person's step on a store's black-list entry (notified, rectified, re-checked, lifted), with a note. */
+  async advanceStore(storeId: string, stage: PersonStage, by: string, note: string): Promise<BlackListEntry> {
+    const r = this.flags.advance(storeId, stage, by, note, this.now());
+    if ('refused' in r) throw new CodedError('store_list_refused', r.message, { reason: r.refused });
+    this.checkpoints.stateTouched = true;
+    this.effects.emitEntry(r);
+    await this.checkpoint();
+    return r;
   }
 
   getAlert(id: string): Promise<Alert> {

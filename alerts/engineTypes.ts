@@ -2,6 +2,7 @@
 import type { Alert, TimelineEntry } from '../core/alerts/alert.js';
 import type { AlertFilter, AlertKey, AlertSort } from '../core/alerts/alertQuery.js';
 import type { RescueCase, RescueEvent } from '../core/alerts/rescueCase.js';
+import type { BlackListEntry, ListStage } from '../core/stores/storeList.js';
 
 export type Change = 'opened' | 'updated' | 'closed';
 
@@ -9,7 +10,7 @@ export type Change = 'opened' | 'updated' | 'closed';
 export type EngineEvent =
   | { type: 'alert'; change: Change; alert: Alert; entries: TimelineEntry[] }
   | { type: 'rescueCase'; change: Change; rescueCase: RescueCase; events: RescueEvent[] }
-  | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number };
+  | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number; stage: ListStage; entry: BlackListEntry };
 
 /** The engine's events on the bus, each the EngineEvent of its type. */
 export interface EngineEvents {
@@ -20,9 +21,12 @@ export interface EngineEvents {
 
 export interface StoreFlag {
   storeId: string;
+  /** on the black list now */
   flagged: boolean;
   count: number;
+  /** the entry's last change */
   at: number;
+  stage: ListStage;
 }
 
 /** The outcome of the engine's checkpoints: alerts, cases and rule state reaching the store. */

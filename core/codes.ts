@@ -42,6 +42,7 @@ export const codes = {
   alert_conflict: { scope: 'http', http: 409, summary: 'The alert is not in a state that allows this action (e.g. already resolved).' },
   note_limit: { scope: 'http', http: 409, summary: 'The alert already holds the most notes and assignments one alert keeps (1,000); nothing was added.' },
   rescue_case_not_found: { scope: 'http', http: 404, summary: 'No rescue case with that id.' },
+  store_list_refused: { scope: 'http', http: 409, summary: 'The black-list step was refused: the store is not on the list, the step is not the next one, or it has no note.' },
   escalation_refused: { scope: 'http', http: 409, summary: 'The rescue case has no escalation at that level, or it is acknowledged already.' },
   rescue_step_refused: { scope: 'http', http: 409, summary: 'The rescue step was refused: details.reason says why (out of order, a required step skipped, a reason missing, a time in the future or before the previous step, or the case is finished).' },
   cylinder_not_found: { scope: 'http', http: 404, summary: 'No cylinder with that code in the registry.' },

@@ -19,6 +19,8 @@ export const permissions = {
   readCylinders: ['admin', 'operator'],
   /** on-time statistics (dashboard); dispatchers see their cases in the console instead */
   readStats: ['admin', 'operator'],
+  /** the black list's steps (notified, rectified, re-checked, lifted) */
+  manageStoreLists: ['admin', 'operator'],
   manageCylinders: ['admin'],
   /** /metrics, when METRICS_REQUIRE_TOKEN is set */
   readMetrics: ['admin'],

@@ -61,7 +61,7 @@ export interface LiveHubDeps {
 type LiveEvent =
   | { type: 'alert'; change: string; alert: unknown; entries: unknown[] }
   | { type: 'rescueCase'; change: string; rescueCase: unknown; events: string[] }
-  | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number };
+  | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number; stage: string; entry: unknown };
 
 interface Client {
   ws: WebSocket;
@@ -215,7 +215,7 @@ export class LiveHub {
     } else if (e.type === 'rescueCase') {
       ev = { type: 'rescueCase', change: e.change, rescueCase: { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy) }, events: e.events };
     } else {
-      ev = { type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at };
+      ev = { type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at, stage: e.stage, entry: e.entry };
     }
     // number it, serialise once, keep the text for catch-up, hand the same text to everyone
     let text = '';

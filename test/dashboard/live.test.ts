@@ -20,6 +20,7 @@ import { LiveHub } from '../../dashboard/ws/hub.js';
 import type { Store } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { testBus } from '../helpers/bus.js';
+import { flagStore } from '../../core/stores/storeList.js';
 
 type Msg = Record<string, unknown> & { type: string; seq?: number };
 
@@ -156,7 +157,8 @@ describe('LiveHub limits', () => {
   let hub: LiveHub;
   let url: string;
   const emit = (i: number, pad: string) => {
-    bus.emit('storeFlag', { type: 'storeFlag', storeId: `s${i}-${pad}`, flagged: true, count: i, at: i });
+    const entry = flagStore(undefined, `s${i}-${pad}`, i, i);
+    bus.emit('storeFlag', { type: 'storeFlag', storeId: entry.storeId, flagged: true, count: i, at: i, stage: 'flagged', entry });
   };
 
   beforeAll(async () => {

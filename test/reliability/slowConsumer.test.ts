@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRaw, encodeConnect, encodePublish } from '../../simulators/load/rawMqtt.js';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from '../helpers/service.js';
+import { flagStore } from '../../core/stores/storeList.js';
 
 function encodeSubscribe(filter: string, qos: 0 | 1, id: number): Buffer {
   const t = Buffer.from(filter, 'utf8');
@@ -125,7 +126,10 @@ describe('a frozen WebSocket client of the live push', () => {
     const started = Date.now();
     let maxAckMs = 0;
     for (let i = 0; i < total; i += 100) {
-      for (let j = i; j < i + 100; j++) emit({ type: 'storeFlag', storeId: `S-${j}-${PAYLOAD}`, flagged: true, count: j, at: Date.now() });
+      for (let j = i; j < i + 100; j++) {
+        const entry = flagStore(undefined, `S-${j}-${PAYLOAD}`, j, Date.now());
+        emit({ type: 'storeFlag', storeId: entry.storeId, flagged: true, count: j, at: entry.flaggedAt, stage: 'flagged', entry });
+      }
       const t = Date.now();
       await dc.publishAsync(`elevator/${dev.id}/status`, JSON.stringify(examplePayload('elevator', 'status', `w-${i}`, Date.now())), { qos: 1 });
       maxAckMs = Math.max(maxAckMs, Date.now() - t);
