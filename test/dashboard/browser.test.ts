@@ -138,9 +138,12 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     expect(await d.textContent(card)).toContain('文三路 88 号 2 号梯');
     await d.waitForTimeout(1200);
     await d.screenshot({ path: path.join(out, 'dispatch-zh.png') });
+    // each step is recorded in a dialog (details, time, reason: test/dashboard/dispatcher.test.ts)
     await d.click(`${card} [data-step="dispatched"]`);
+    await d.click('#step-dialog [data-confirm="ok"]');
     await d.waitForSelector(`${card}[data-status="dispatched"]`, { timeout: 2000 });
     await d.click(`${card} [data-step="arrived"]`);
+    await d.click('#step-dialog [data-confirm="ok"]');
     await d.waitForSelector(`${card}[data-status="arrived"]`, { timeout: 2000 });
     await d.waitForSelector('#view-dispatch tbody tr:has-text("elev-xihu-07"):has-text("已到场")', { timeout: 2000 });
     await d.screenshot({ path: path.join(out, 'dispatch-arrived-zh.png') });

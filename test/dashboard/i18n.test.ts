@@ -3,12 +3,13 @@
  * English, every rule id and alert rule name, status, severity, family, role, rescue step,
  * timeline action, elevator code and violation type, and agrees with the code's own names.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allRules } from '../../core/rules/index.js';
 import { elevatorCodes } from '../../core/rules/elevator/codes.js';
 import { violationNames } from '../../core/rules/kitchen/violation.js';
-import { rescueSteps } from '../../core/alerts/rescueCase.js';
+import { rescueSteps, stepRefusalReasons } from '../../core/alerts/rescueCase.js';
+import { drillMeasures, outcomes } from '../../core/alerts/onTime.js';
 import { families } from '../../core/schemas/index.js';
 import { scanReasons } from '../../core/schemas/cylinder.js';
 import { tamperKinds } from '../../core/schemas/dispenser.js';
@@ -25,6 +26,13 @@ const keys = [
   ...families.map((f) => `family.${f}`),
   ...roles.map((r) => `role.${r}`),
   ...[...rescueSteps, 'false_alarm'].map((s) => `step.${s}`),
+  // the 96333 console: why a step is refused (409 details.reason), how a case was reported, escalation reasons
+  ...stepRefusalReasons.map((r) => `refusal.${r}`),
+  ...['device', 'phone'].map((s) => `source.${s}`),
+  ...['dispatch_breached', 'unit_ack_breached', 'arrival_warning', 'arrival_breached'].map((e) => `rescueEvent.${e}`),
+  // the on-time rates: every figure and outcome the drill-down names
+  ...drillMeasures.map((m) => `measure.${m}`),
+  ...outcomes.map((o) => `outcome.${o}`),
   ...['opened', 'repeated', 'acknowledged', 'assigned', 'noted', 'resolved', 'auto_resolved', 'false_positive',
     'ack_warning', 'ack_breached', 'ack_reminder', 'resolve_warning', 'resolve_breached'].map((a) => `tl.${a}`),
   ...Object.keys(elevatorCodes).map((c) => `fault.${c}`),
@@ -51,7 +59,9 @@ describe('dashboard i18n table', () => {
 
   it('every key the UI code asks for with t(...) exists', () => {
     const dir = new URL('../../dashboard/ui/js/', import.meta.url);
-    const files = ['main.js', 'wall.js', 'alertList.js', 'alertDetail.js', 'dispatch.js', 'devices.js', 'stats.js', 'users.js', 'countdown.js'];
+    // every module of the UI (the console and the statistics are split into several)
+    const files = readdirSync(dir).filter((f) => f.endsWith('.js'));
+    expect(files).toEqual(expect.arrayContaining(['main.js', 'dispatch.js', 'rescueCard.js', 'rescueActions.js', 'phoneReport.js', 'caseReport.js', 'stats.js', 'statsDrill.js']));
     for (const f of files) {
       const src = readFileSync(new URL(f, dir), 'utf8');
       for (const m of src.matchAll(/\bt\('([a-zA-Z]+\.[a-zA-Z_.]+)'/g)) expect(table.en[m[1]!], `${f}: ${m[1]}`).toBeDefined();

@@ -10,12 +10,14 @@ export function setSession(s) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfterS = null) {
+  constructor(status, code, message, retryAfterS = null, details = null) {
     super(message);
     this.status = status;
     this.code = code;
     /** seconds from Retry-After (429 rate_limited), else null */
     this.retryAfterS = retryAfterS;
+    /** the error's `details` (invalid fields, a refusal's `reason`), else null */
+    this.details = details;
   }
 }
 
@@ -43,7 +45,8 @@ export async function api(method, path, body, { ended = true } = {}) {
   if (!res.ok) {
     const code = data?.error?.code ?? 'error';
     const retry = Number(res.headers.get('retry-after') ?? data?.error?.details?.retryAfterS);
-    const err = new ApiError(res.status, code, data?.error?.message ?? String(res.status), Number.isFinite(retry) && retry > 0 ? Math.ceil(retry) : null);
+    const err = new ApiError(res.status, code, data?.error?.message ?? String(res.status), Number.isFinite(retry) && retry > 0 ? Math.ceil(retry) : null,
+      data?.error?.details ?? null);
     if (res.status === 401 && ended && s && code !== 'bad_credentials' && session()?.token === s.token) sessionEnded();
     throw err;
   }

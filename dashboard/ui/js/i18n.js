@@ -65,6 +65,19 @@ export function fmtTime(ms, withDate = true) {
   return fmt[key].format(new Date(ms));
 }
 
+const CST = 8 * 3_600_000;
+
+/** `ms` as the value of a datetime-local input, in China Standard Time: "2026-11-10T14:03:05". */
+export function cstInput(ms) {
+  return new Date(ms + CST).toISOString().slice(0, 19);
+}
+
+/** A datetime-local value read as China Standard Time; NaN when it is not one. */
+export function parseCstInput(v) {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?(\.\d+)?$/.exec(String(v ?? '').trim());
+  return m ? Date.parse(`${m[1]}${m[2] ?? ':00'}+08:00`) : NaN;
+}
+
 /** 75 s -> "01:15", 3725 s -> "1:02:05" */
 export function fmtDuration(ms) {
   const s = Math.max(0, Math.floor(Math.abs(ms) / 1000));

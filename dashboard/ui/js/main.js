@@ -4,6 +4,7 @@
 // sessionEnded(): the login screen with a message.
 import { ApiError, onSessionEnded, post, session, setSession } from './api.js';
 import { closeAlert } from './alertDetail.js';
+import { forgetReports } from './caseReport.js';
 import { alertList } from './alertList.js';
 import { dispatchView } from './dispatch.js';
 import { devicesView } from './devices.js';
@@ -117,6 +118,7 @@ function signedOut(notice) {
   state.cases.clear();
   state.live = false;
   closeAlert();
+  forgetReports();
   closeDialog();
   loginNotice = notice ?? null;
   if (location.hash !== '#/login') history.replaceState(null, '', '#/login');

@@ -55,12 +55,35 @@ export function applyLive(msg, role) {
     // entries: the timeline entries this change appended (the push is a delta, not the history)
     emit({ kind: 'alert', alert: a, change: msg.change, entries: msg.entries ?? [] });
   } else if (msg.type === 'rescueCase') {
-    const c = msg.rescueCase;
-    if (c.status === 'closed' || c.status === 'false_alarm') state.cases.delete(c.id); else state.cases.set(c.id, c);
-    emit({ kind: 'case', rescueCase: c, change: msg.change });
+    putCase(msg.rescueCase, msg.change);
   } else if (msg.type === 'stats') {
     state.stats = msg.stats;
     emit({ kind: 'stats' });
+  }
+}
+
+const finished = (c) => c.status === 'closed' || c.status === 'false_alarm';
+/** cases whose elevator card is being read (a push does not carry it) */
+const reading = new Set();
+
+/**
+ * A rescue case as the API or a push gave it: kept while open, dropped once finished, never
+ * replaced by an older version. A push carries the case without its `elevator` card (name,
+ * address, codes, maintenance unit and phone): kept from the version before, or read once
+ * through the API.
+ */
+export function putCase(c, change = 'updated') {
+  const old = state.cases.get(c.id);
+  if (old && old.updatedAt > c.updatedAt) return;
+  const rc = c.elevator === undefined && old?.elevator !== undefined ? { ...c, elevator: old.elevator } : c;
+  if (finished(rc)) state.cases.delete(rc.id); else state.cases.set(rc.id, rc);
+  emit({ kind: 'case', rescueCase: rc, change: finished(rc) && change === 'updated' ? 'closed' : change });
+  if (rc.elevator === undefined && !finished(rc) && !reading.has(rc.id)) {
+    reading.add(rc.id);
+    get(`/api/rescue-cases/${encodeURIComponent(rc.id)}`)
+      .then((full) => { const now = state.cases.get(full.id); if (now) putCase({ ...now, elevator: full.elevator ?? null }); })
+      .catch(() => {})
+      .finally(() => reading.delete(rc.id));
   }
 }
 
