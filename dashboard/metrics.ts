@@ -3,7 +3,7 @@
  * here read them at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ConnectionTracker } from '../devices/connectionState.js';
+import { coverageOf, registeredDevices, type ConnectionTracker, type CoverageReport } from '../devices/connectionState.js';
 import type { DeviceRegistry } from '../devices/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
@@ -129,6 +129,26 @@ export function createMetrics(src: MetricSources): Registry {
   }
   gauge('devices_connected', 'Registered devices with at least one open connection', () => src.tracker.connectedDevices);
   gauge('devices_registered', 'Devices in the registry', () => src.registry.size);
+  // connection coverage (devices/connectionState.ts coverageOf): counted once per scrape, read by each gauge
+  let coverage: CoverageReport | null = null;
+  const coverageNow = (): CoverageReport => {
+    if (!coverage) {
+      coverage = coverageOf(registeredDevices(src.registry), (id) => src.tracker.get(id));
+      setImmediate(() => { coverage = null; });
+    }
+    return coverage;
+  };
+  gauge('devices_never_connected', 'Registered devices with no connection ever recorded (not watched by the offline rules)', () => coverageNow().total.neverConnected);
+  const byFamily = (name: string, help: string, read: (c: CoverageReport['byFamily'][number]) => number) => new Gauge({
+    name, help, labelNames: ['family'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of coverageNow().byFamily) this.set({ family: row.family }, read(row));
+    },
+  });
+  byFamily('devices_registered_by_family', 'Devices in the registry, per family', (c) => c.registered);
+  byFamily('devices_connected_by_family', 'Registered devices with at least one open connection, per family', (c) => c.connectedNow);
+  byFamily('devices_never_connected_by_family', 'Registered devices with no connection ever recorded, per family (coverage = 1 - never / registered)', (c) => c.neverConnected);
 
   const live = src.live;
   if (live) {

@@ -1,10 +1,13 @@
 /**
  * Connection state per device: connected or not, last seen, last connect and disconnect.
  * Updated in memory on every event (cheap: a map write), written to the store in one batch
- * every STATE_FLUSH_INTERVAL_MS, and once more at stop.
+ * every STATE_FLUSH_INTERVAL_MS, and once more at stop. Below the tracker: connection coverage
+ * (registered devices that ever connected, are connected now, never connected), pure over the
+ * registry and these states.
  */
 import type { Emitter } from '../core/eventBus.js';
-import type { ConnectionState, Store } from '../store/types.js';
+import { families, type Family } from '../core/schemas/index.js';
+import type { ConnectionState, DeviceQuery, DeviceRecord, Store } from '../store/types.js';
 
 export interface ConnectionEvents {
   /** A device's first connection opened or its last one closed. */
@@ -121,4 +124,140 @@ export class ConnectionTracker {
     }
     return s;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection coverage (接入率): of the devices registered now, how many ever connected and how
+// many are connected now, per family and district. A registered device that never connected
+// raises no offline alert (the offline rules track devices they have heard of: there is no
+// last sign of life to measure a silence from), so it is counted here instead.
+// ---------------------------------------------------------------------------------------------
+
+/** What the platform knows of a device's connections. */
+export type ConnectionKind = 'connected' | 'disconnected' | 'never';
+
+/**
+ * `connected`: at least one open connection now; `disconnected`: none now, but it connected
+ * (or was heard from) before, this run or an earlier one (the state is kept in the store);
+ * `never`: no connection the platform has recorded. A connect in the last
+ * STATE_FLUSH_INTERVAL_MS before a crash (`kill -9`) is not recorded, so such a device counts
+ * as never connected until it connects again.
+ */
+export function connectionKind(s: ConnectionState | undefined): ConnectionKind {
+  if (!s) return 'never';
+  if (s.connected) return 'connected';
+  return s.lastConnectedAt !== null || s.lastSeen !== null ? 'disconnected' : 'never';
+}
+
+export interface CoverageCounts {
+  /** devices in the registry now */
+  registered: number;
+  /** of those, connected at least once (connected now included) */
+  everConnected: number;
+  /** of those, with an open connection now */
+  connectedNow: number;
+  /** registered - everConnected */
+  neverConnected: number;
+  /** everConnected / registered; null when nothing is registered */
+  coverage: number | null;
+  /** connectedNow / registered; null when nothing is registered */
+  connectedNowRatio: number | null;
+}
+
+export interface CoverageReport {
+  total: CoverageCounts;
+  /** every family, in the order of `families`, also those with no device (or filtered out) */
+  byFamily: Array<CoverageCounts & { family: Family }>;
+  /** each district (exact code) with a device counted, in code order; null: devices without one, first */
+  byDistrict: Array<CoverageCounts & { district: string | null }>;
+}
+
+export interface CoverageFilter {
+  family?: Family;
+  /** district code prefix ("3301" counts 330106), as in the device list */
+  district?: string;
+}
+
+/** What coverage reads of a device. */
+export type CoverageDevice = Pick<DeviceRecord, 'id' | 'family' | 'district'>;
+
+/** True when the device is within the filter (family exact, district by prefix). */
+export function coverageMatches(d: CoverageDevice, f: CoverageFilter): boolean {
+  return (!f.family || d.family === f.family) && (!f.district || (d.district ?? '').startsWith(f.district));
+}
+
+/**
+ * Pure: coverage of `devices` (the registry now, one record per id) given each one's connection
+ * state. Only these devices count: a connection state of an id not among them (a device no
+ * longer registered, an import not committed) is never looked at.
+ */
+export function coverageOf(devices: Iterable<CoverageDevice>, stateOf: (id: string) => ConnectionState | undefined, filter: CoverageFilter = {}): CoverageReport {
+  const total = emptyCounts();
+  const byFamily = new Map<Family, CoverageCounts>(families.map((f) => [f, emptyCounts()]));
+  const byDistrict = new Map<string, CoverageCounts>();
+  for (const d of devices) {
+    if (!coverageMatches(d, filter)) continue;
+    const kind = connectionKind(stateOf(d.id));
+    const key = d.district ?? '';
+    let district = byDistrict.get(key);
+    if (!district) { district = emptyCounts(); byDistrict.set(key, district); }
+    count(total, kind);
+    count(byFamily.get(d.family)!, kind);
+    count(district, kind);
+  }
+  return {
+    total: finish(total),
+    byFamily: families.map((family) => ({ family, ...finish(byFamily.get(family)!) })),
+    byDistrict: [...byDistrict].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([district, c]) => ({ district: district || null, ...finish(c) })),
+  };
+}
+
+function count(row: CoverageCounts, kind: ConnectionKind): void {
+  row.registered += 1;
+  if (kind !== 'never') row.everConnected += 1;
+  if (kind === 'connected') row.connectedNow += 1;
+}
+
+function emptyCounts(): CoverageCounts {
+  return { registered: 0, everConnected: 0, connectedNow: 0, neverConnected: 0, coverage: null, connectedNowRatio: null };
+}
+
+function finish(c: CoverageCounts): CoverageCounts {
+  c.neverConnected = c.registered - c.everConnected;
+  c.coverage = c.registered ? c.everConnected / c.registered : null;
+  c.connectedNowRatio = c.registered ? c.connectedNow / c.registered : null;
+  return c;
+}
+
+/** What registeredDevices reads of the registry (DeviceRegistry has it). */
+export interface RegistryReader {
+  readonly size: number;
+  get(id: string): DeviceRecord | undefined;
+  list(q: DeviceQuery): { total: number; items: DeviceRecord[] };
+}
+
+const registeredIds = new WeakMap<RegistryReader, string[]>();
+
+/**
+ * Every device registered now, each record as the registry holds it now (district included),
+ * in id order. The registry's list sorts all of its devices on every call (about 0.1 s at
+ * 100,000); /metrics and the coverage route ask often, so the ids are remembered and the list
+ * is asked again only when they no longer are the registry's: the remembered ids are
+ * distinct, so when every one is still registered and there are as many as the registry
+ * holds, they are exactly its devices (whatever was added or removed meanwhile).
+ */
+export function registeredDevices(registry: RegistryReader): DeviceRecord[] {
+  const ids = registeredIds.get(registry);
+  if (ids && ids.length === registry.size) {
+    const out: DeviceRecord[] = [];
+    for (const id of ids) {
+      const d = registry.get(id);
+      if (!d) break;
+      out.push(d);
+    }
+    if (out.length === ids.length) return out;
+  }
+  const { items } = registry.list({ limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+  registeredIds.set(registry, items.map((d) => d.id));
+  return items;
 }

@@ -1,6 +1,8 @@
 /**
  * The device registry API (docs/protocol.md, Operator HTTP API): register one device, bulk
- * import (JSON array or CSV), list, get, rotate a secret, and a device's readings.
+ * import (JSON array or CSV), list (`neverConnected=true`: the registered devices that never
+ * connected), get, rotate a secret, a device's readings, and connection coverage per family
+ * and district (devices/connectionState.ts coverageOf).
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -10,6 +12,7 @@ import { CodedError } from '../../core/codes.js';
 import { families, isFamily } from '../../core/schemas/index.js';
 import type { DeviceRecord, ConnectionState } from '../../store/types.js';
 import { jobJsonText, jobView, type JobViewer } from '../../devices/importJobs.js';
+import { connectionKind, coverageOf, registeredDevices } from '../../devices/connectionState.js';
 import type { Principal } from '../../accounts/sessions.js';
 import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText, wholeParam } from './common.js';
 import { csvRecordsSliced } from './csv.js';
@@ -43,6 +46,15 @@ const ImportJobOut = z.object({
     skipped: z.array(z.string()),
   }).optional().describe('when done; not in lists'),
 }).describe('a device import job (devices/importJobs.ts)');
+
+const CoverageCounts = z.object({
+  registered: z.number().describe('devices in the registry now'),
+  everConnected: z.number().describe('of those, connected at least once (connected now included)'),
+  connectedNow: z.number().describe('of those, with an open MQTT connection now'),
+  neverConnected: z.number().describe('registered - everConnected: no connection the platform has recorded (GET /api/devices?neverConnected=true lists them)'),
+  coverage: z.number().nullable().describe('everConnected / registered; null when none is registered'),
+  connectedNowRatio: z.number().nullable().describe('connectedNow / registered; null when none is registered'),
+});
 
 export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry, tracker, store, importJobs } = app.deps;
@@ -122,6 +134,8 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
         family: z.enum(families).optional(),
         district: filterText(12).optional(),
         q: filterText(64).optional(),
+        neverConnected: z.enum(['true', 'false']).optional()
+          .describe('true: only devices that never connected (createdAt is when they were registered); false: only devices that connected at least once'),
         limit: limitParam(100, 10_000),
         offset: offsetParam,
       }),
@@ -129,14 +143,49 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('readDevices'),
   }, async (req) => {
-    const { total, items } = registry.list({
-      limit: req.query.limit,
-      offset: req.query.offset,
+    const { limit, offset, neverConnected } = req.query;
+    const filter = {
       ...(req.query.family ? { family: req.query.family } : {}),
       ...(req.query.district ? { district: req.query.district } : {}),
       ...(req.query.q ? { q: req.query.q } : {}),
-    });
-    return { total, items: items.map(publicView) };
+    };
+    if (neverConnected === undefined) {
+      const { total, items } = registry.list({ limit, offset, ...filter });
+      return { total, items: items.map(publicView) };
+    }
+    // the same classification as the coverage counts, so the list's total is their neverConnected
+    const never = neverConnected === 'true';
+    const matches = registry.list({ limit: Number.MAX_SAFE_INTEGER, offset: 0, ...filter }).items
+      .filter((d) => (connectionKind(tracker.get(d.id)) === 'never') === never);
+    return { total: matches.length, items: matches.slice(offset, offset + limit).map(publicView) };
+  });
+
+  app.get('/devices/coverage', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Connection coverage of the devices registered now: registered, ever connected, connected now, never connected, '
+        + 'coverage (ever connected / registered) and connectedNowRatio (connected now / registered), in total, per family and per district',
+      description: 'family filters exactly, district by code prefix (as in GET /api/devices). byFamily has every family, byDistrict every district '
+        + 'code with a counted device (exact code; null for devices without one). The devices behind neverConnected: GET /api/devices?neverConnected=true '
+        + 'with the same filters. A device with the id "coverage" is read through GET /api/devices?q=coverage.',
+      querystring: z.object({
+        family: z.enum(families).optional(),
+        district: filterText(12).optional(),
+      }),
+      response: {
+        200: z.object({
+          at: z.string().describe('when it was counted'),
+          total: CoverageCounts,
+          byFamily: z.array(CoverageCounts.extend({ family: z.enum(families) })),
+          byDistrict: z.array(CoverageCounts.extend({ district: z.string().nullable() })),
+        }),
+      },
+    },
+    preHandler: app.requires('readDevices'),
+  }, async (req) => {
+    const { family, district } = req.query;
+    const report = coverageOf(registeredDevices(registry), (id) => tracker.get(id), { ...(family ? { family } : {}), ...(district ? { district } : {}) });
+    return { at: iso(Date.now())!, ...report };
   });
 
   app.get('/devices/:id', {
