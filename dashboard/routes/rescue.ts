@@ -7,8 +7,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { elapsed, rescueDeadlines, type RescueCase } from '../../core/alerts/rescueCase.js';
 import { CodedError } from '../../core/codes.js';
-import type { DeviceRecord } from '../../store/types.js';
-import { ErrorBody, TimeParam, filterText, limitParam } from './common.js';
+import { elevatorCard } from '../rescueView.js';
+import { ErrorBody, MAX_TIME_MS, TimeParam, filterText, limitParam } from './common.js';
 
 const CaseOut = z.looseObject({
   id: z.string(), elevatorId: z.string(), alertId: z.string(), status: z.string(), alarmAt: z.number(),
@@ -44,17 +44,6 @@ const PhoneReportIn = z.strictObject({
 }).refine((b) => [b.elevatorId, b.registrationCode, b.rescueCode].filter((x) => x !== undefined).length === 1, {
   message: 'name the elevator by exactly one of elevatorId, registrationCode, rescueCode',
 });
-
-/** What the dispatcher's card shows of the elevator, from the registry (text, never HTML). */
-function elevatorCard(d: DeviceRecord | undefined): Record<string, unknown> | null {
-  if (!d) return null;
-  const m = d.meta;
-  const pick = (k: string) => (typeof m[k] === 'string' || typeof m[k] === 'number' ? m[k] : null);
-  return {
-    name: d.name, district: d.district, location: d.location, address: pick('address'), rescueCode: pick('rescueCode'), registrationCode: pick('registrationCode'),
-    maintenanceUnit: pick('maintenanceUnit'), maintenancePhone: pick('maintenancePhone'),
-  };
-}
 
 export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
   const engine = () => {
@@ -134,7 +123,7 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
       params: IdParams,
       body: z.object({
         step: z.enum(['dispatched', 'acknowledged', 'arrived', 'released', 'followed_up', 'closed', 'false_alarm']),
-        at: TimeParam.optional().describe('when it happened, if earlier than now'),
+        at: z.union([z.number().int().min(0).max(MAX_TIME_MS), TimeParam]).optional().describe('when it happened, if earlier than now: epoch ms or RFC 3339'),
         note: z.string().trim().max(2000).optional().describe('the reason (false alarm, late step) or a remark'),
         details: StepDetailsIn.optional(),
       }),

@@ -20,6 +20,7 @@ import type { ConnectionTracker } from '../../devices/connectionState.js';
 import type { DeviceRegistry } from '../../devices/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
 import type { Principal, SessionEvents, Sessions } from '../../accounts/sessions.js';
+import { elevatorCard } from '../rescueView.js';
 import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
 import { SeqRing } from './ring.js';
 import { dayStart, TodayCounter, type LiveStats } from './stats.js';
@@ -213,7 +214,8 @@ export class LiveHub {
       // the record and the timeline entries this change appended: a delta, never the history
       ev = { type: 'alert', change: e.change, alert: e.alert, entries: e.entries };
     } else if (e.type === 'rescueCase') {
-      ev = { type: 'rescueCase', change: e.change, rescueCase: { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy) }, events: e.events };
+      const rescueCase = { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy), elevator: elevatorCard(this.deps.registry.get(e.rescueCase.elevatorId)) };
+      ev = { type: 'rescueCase', change: e.change, rescueCase, events: e.events };
     } else {
       ev = { type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at, stage: e.stage, entry: e.entry };
     }
