@@ -82,6 +82,31 @@ describe('elevator: trapped passengers and the 96333 rescue case', () => {
     expect(after.status).toBe('resolved');
   });
 
+  it('a second trapping while the first case waits at released opens a second case (any number per elevator)', async () => {
+    const d = await ts.registerDevice({ id: 'e2e-elev-3', family: 'elevator', district: '330106' });
+    const c3 = await ts.connectDevice(d.id, d.secret);
+    const disp = { authorization: `Bearer ${await ts.token('disp1', 'dispatcher-pass')}` };
+    await c3.publishAsync(`elevator/${d.id}/fault`, JSON.stringify({ msgId: 'a11', ts: Date.now(), code: 11, floor: 3 }), { qos: 1 });
+    const first = await waitForAlert('elevator.trapped', d.id);
+    const { body: one } = await api<{ items: CaseBody[] }>('GET', `/api/rescue-cases?elevatorId=${d.id}`);
+    expect(one.items).toHaveLength(1);
+    for (const step of ['dispatched', 'arrived', 'released']) expect((await api('POST', `/api/rescue-cases/${one.items[0]!.id}/steps`, { step }, disp)).status).toBe(200);
+    // back to normal, then trapped again: a new incident
+    await c3.publishAsync(`elevator/${d.id}/fault`, JSON.stringify({ msgId: 'a40', ts: Date.now(), code: 40, floor: 3 }), { qos: 1 });
+    await c3.publishAsync(`elevator/${d.id}/fault`, JSON.stringify({ msgId: 'b11', ts: Date.now(), code: 11, floor: 5 }), { qos: 1 });
+    let two: CaseBody[] = [];
+    for (let i = 0; i < 50 && two.length < 2; i++) {
+      two = (await api<{ items: CaseBody[] }>('GET', `/api/rescue-cases?elevatorId=${d.id}`)).body.items;
+      if (two.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(two).toHaveLength(2);
+    expect(two.map((c) => c.status).sort()).toEqual(['alarmed', 'released']);
+    const second = two.find((c) => c.status === 'alarmed')! as CaseBody & { alertId: string };
+    expect(second.alertId).not.toBe(first.id);
+    expect((await api<{ rescueCaseId: string }>('GET', `/api/alerts/${second.alertId}`)).body.rescueCaseId).toBe(second.id);
+    await c3.endAsync();
+  });
+
   it('a status timer detects trapped passengers without a code (90 s at a floor, shortened here to 1.5 s)', async () => {
     const d = await ts.registerDevice({ id: 'e2e-elev-2', family: 'elevator' });
     const c2 = await ts.connectDevice(d.id, d.secret);
