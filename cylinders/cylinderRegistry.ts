@@ -1,12 +1,15 @@
 /**
  * The cylinder registry (一瓶一码一档): one record per cylinder, held in memory for the scan
- * check (a reply is due within 200 ms, docs/protocol.md) and written through to the store.
- * Imports (CSV or JSON, by API and CLI) are all or nothing, every bad row reported.
+ * check (a reply is due within 200 ms, docs/protocol.md) and written through to the store,
+ * with every version of it. Imports (CSV or JSON, by API and CLI) are all or nothing, every
+ * bad row reported. A code's trace: its scans at every station, each with the decision the
+ * record of the time gave (core/rules/cylinder/trace.ts).
  */
 import { CodedError } from '../core/codes.js';
 import type { Store } from '../store/types.js';
 import { parseCylinderRecord } from '../core/cylinders/cylinderRecord.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
+import { cylinderTrace, type CylinderTrace, type ScanCheckConfig } from '../core/rules/cylinder/index.js';
 
 export interface CylinderImportResult {
   created: number;
@@ -17,7 +20,8 @@ export interface CylinderImportResult {
 export class CylinderRegistry {
   private readonly records = new Map<string, CylinderRecord>();
 
-  constructor(private readonly store: Store) {}
+  /** `now`: when an import's records take effect (their version's time) */
+  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
   async start(): Promise<void> {
     this.records.clear();
@@ -69,8 +73,22 @@ export class CylinderRegistry {
       if (exists) result.updated++; else result.created++;
       write.push(r);
     }
-    if (write.length) await this.store.cylinders.upsert(write);
+    if (write.length) await this.store.cylinders.upsert(write, this.now());
     for (const r of write) this.records.set(r.code, r);
     return result;
+  }
+
+  /**
+   * The trace of `code`: its newest `limit` scans with device time in [from, to], by every
+   * device at every station, oldest first, each judged by `cfg` (the scan check's configuration)
+   * against the record version of its time. Null when the code has neither a record nor a scan.
+   */
+  async trace(code: string, q: { from?: number; to?: number; limit: number }, cfg: ScanCheckConfig): Promise<CylinderTrace | null> {
+    // scans are readings: through the ingest journal the read waits until what was acknowledged
+    // before it is in DuckDB (store/journal/journaledStore.ts), so such a scan is in its trace
+    const [{ scans, more }, versions] = await Promise.all([this.store.cylinders.scans({ code, from: q.from, to: q.to, limit: q.limit }), this.store.cylinders.versions(code)]);
+    const record = this.records.get(code);
+    if (!record && scans.length === 0 && versions.length === 0) return null;
+    return cylinderTrace(code, scans, versions, record, cfg, more);
   }
 }

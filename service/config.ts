@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { AlertOverrides } from '../core/alerts/policy.js';
+import { checkAlertOverrides, type AlertOverrides } from '../core/alerts/policy.js';
 import { ConfigError } from '../core/configError.js';
+import { allRules } from '../core/rules/index.js';
 
 export type { AlertOverrides };
 export { ConfigError };
@@ -69,7 +70,7 @@ export const settings = {
   HTTP_IDLE_TIMEOUT_MS: { schema: positiveInt, default: 30000, doc: 'An HTTP connection with nothing in flight is closed after this long (a keep-alive socket, or one that never sends anything).' },
   HTTP_EXPOSE_DOCS: { schema: bool, default: true, doc: 'Serve the OpenAPI document and its UI at /docs (false: 404).' },
   METRICS_REQUIRE_TOKEN: { schema: bool, default: false, doc: 'Require an admin bearer token for /metrics (for deployments whose HTTP port is reachable by strangers).' },
-  ALERT_OVERRIDES: { schema: z.string().optional(), default: undefined, doc: 'JSON (or @path to a JSON file) overriding alert defaults: {"rules": {"<rule id>": {"<threshold>": value}}, "deadlines": {...}, "rescue": {...}}; see docs/rules.md.' },
+  ALERT_OVERRIDES: { schema: z.string().optional(), default: undefined, doc: 'JSON (or @path to a JSON file) overriding alert defaults: {"rules": {"<rule id>": {"<threshold>": value}}, "deadlines": {...}, "rescue": {...}}; every key, its unit and its allowed range: docs/configuration.md; a value out of range or breaking a rule between keys stops start-up.' },
   ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
   ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
   ALERT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs that receive every alert and rescue-case change as a JSON POST (retried with back-off).' },
@@ -149,7 +150,7 @@ export interface Config {
     readonly loginUnknownPerMinute: number;
   };
   readonly alerts: {
-    /** parsed ALERT_OVERRIDES; checked against the rules when the engine is built */
+    /** parsed ALERT_OVERRIDES, checked by meaning against the rules, deadlines and rescue policy */
     readonly overrides: AlertOverrides;
     readonly tickMs: number;
     readonly checkpointMs: number;
@@ -158,31 +159,16 @@ export interface Config {
 }
 
 
-const minutes = z.number().positive().max(60 * 24 * 365);
-const overridesSchema = z.strictObject({
-  rules: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
-  deadlines: z.strictObject({
-    critical: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
-    major: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
-    minor: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
-    info: z.strictObject({ ackMin: minutes.optional(), resolveMin: minutes.optional() }).nullable().optional(),
-    warnAtFraction: z.number().gt(0).lt(1).optional(),
-    reminderEveryMin: minutes.optional(),
-  }).optional(),
-  rescue: z.strictObject({
-    dispatchMin: minutes.optional(), unitAckMin: minutes.optional(), arrivalMin: minutes.optional(), arrivalWarningMin: minutes.optional(), mergeWindowMin: minutes.optional(),
-    renotifyMin: minutes.optional(),
-    escalation: z.record(
-      z.string().regex(/^(\*|\d{1,12})$/, 'a district code prefix (digits) or *'),
-      z.array(z.strictObject({ name: z.string().trim().min(1).max(64), phone: z.string().trim().regex(/^[0-9+\-() ]{3,32}$/).optional() })).min(1).max(10),
-    ).optional(),
-  }).optional(),
-});
-
-function parseOverrides(raw: string | undefined, problems: string[]): AlertOverrides {
-  if (!raw) return {};
-  let text = raw;
-  if (raw.startsWith('@')) {
+/**
+ * ALERT_OVERRIDES: JSON, or @path to a JSON file, checked by meaning against the rules, the
+ * deadlines and the rescue policy (core/alerts/policy.ts `checkAlertOverrides`; each rule's
+ * keys in core/rules/configSchemas.ts): every problem names its key path and the rule it
+ * breaks. `tickMs` (ALERT_TICK_MS, when valid) bounds the timers from below (the defaults' too).
+ */
+function parseOverrides(raw: string | undefined, tickMs: number | undefined, problems: string[]): AlertOverrides {
+  // unset: the defaults, still checked against ALERT_TICK_MS
+  let text = raw || '{}';
+  if (raw?.startsWith('@')) {
     try {
       text = readFileSync(raw.slice(1), 'utf8');
     } catch (e) {
@@ -197,12 +183,9 @@ function parseOverrides(raw: string | undefined, problems: string[]): AlertOverr
     problems.push(`ALERT_OVERRIDES is not valid JSON: ${(e as Error).message}`);
     return {};
   }
-  const r = overridesSchema.safeParse(json);
-  if (!r.success) {
-    for (const i of r.error.issues) problems.push(`ALERT_OVERRIDES ${i.path.join('.') || '(root)'}: ${i.message}`);
-    return {};
-  }
-  return r.data as AlertOverrides;
+  const checked = checkAlertOverrides(json, allRules, tickMs === undefined ? {} : { tickMs });
+  problems.push(...checked.problems);
+  return checked.problems.length ? {} : checked.overrides;
 }
 
 function parseUrls(raw: string | undefined, problems: string[]): string[] {
@@ -266,7 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if ((v.MQTT_MAX_PACKET_BYTES as number) < (v.MQTT_MAX_PAYLOAD_BYTES as number)) {
     problems.push('MQTT_MAX_PACKET_BYTES must be at least MQTT_MAX_PAYLOAD_BYTES');
   }
-  const alertOverrides = parseOverrides(v.ALERT_OVERRIDES as string | undefined, problems);
+  const alertOverrides = parseOverrides(v.ALERT_OVERRIDES as string | undefined, v.ALERT_TICK_MS as number | undefined, problems);
   const webhooks = parseUrls(v.ALERT_WEBHOOKS as string | undefined, problems);
   if (v.INFLUX_URL && !v.INFLUX_BUCKET) problems.push('INFLUX_BUCKET must be set with INFLUX_URL');
   if (v.INFLUX_URL && !/^https?:/.test(v.INFLUX_URL as string)) problems.push('INFLUX_URL must be an http(s) URL');

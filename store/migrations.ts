@@ -77,10 +77,21 @@ const v6: Migration[] = [
    ) t WHERE alerts.id = t.alert_id AND alerts.status IN ('resolved', 'false_positive')`,
 ];
 
+/**
+ * The cylinder trace (docs/rules/cylinder.md, The trace of a cylinder): every version of a
+ * cylinder's record, so each stored scan is judged by the record as it stood when it was
+ * received. Records registered before kept no history: each becomes one version from 0.
+ * (Looked up by code with a filter scan: a few rows per cylinder, no index to keep.)
+ */
+const v7: Migration[] = [
+  'CREATE TABLE cylinder_versions (code VARCHAR NOT NULL, valid_from TIMESTAMP NOT NULL, doc VARCHAR NOT NULL)',
+  'INSERT INTO cylinder_versions SELECT code, epoch_ms(0::BIGINT), doc FROM cylinders ORDER BY code',
+];
+
 type Migration = string | ((c: DuckDBConnection) => Promise<void>);
 
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7];
 
 interface OldAlertDoc {
   timeline?: Array<{ at: number; by: string; action: string; note?: string }>;

@@ -8,6 +8,7 @@ import type { Alert, TimelineEntry } from '../core/alerts/alert.js';
 import type { AlertFilter, AlertKey, AlertSort } from '../core/alerts/alertQuery.js';
 import type { RescueCase, RescueStatus } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
+import type { CylinderVersion, ScanQuery, StoredScan } from '../core/cylinders/trace.js';
 import type { Role } from '../core/roles.js';
 import type { Family } from '../core/schemas/index.js';
 
@@ -261,9 +262,18 @@ export interface AlertRepository {
   getCase(id: string): Promise<RescueCase | null>;
 }
 
+/** The cylinder registry, the versions of its records, and the scans of a code (its trace). */
 export interface CylinderRepository {
-  upsert(records: readonly CylinderRecord[]): Promise<void>;
+  /** Write records (one transaction); a record that differs from the stored one also becomes a version from `at` (default: now). */
+  upsert(records: readonly CylinderRecord[], at?: number): Promise<void>;
   load(): Promise<CylinderRecord[]>;
+  /** Every version of one code's record, oldest first. */
+  versions(code: string): Promise<CylinderVersion[]>;
+  /**
+   * The scans of one code by every device, hot and device-clustered history alike: the newest
+   * `limit` with device time in [from, to], oldest first; `more` when older ones were left out.
+   */
+  scans(q: ScanQuery): Promise<{ scans: StoredScan[]; more: boolean }>;
 }
 
 export interface SettingRepository {

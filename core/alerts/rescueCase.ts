@@ -258,8 +258,12 @@ export function rescueDeadlines(c: RescueCase, policy: RescuePolicy): { dispatch
   return {
     dispatchBy: c.alarmAt + policy.dispatchWithinMs,
     unitAckBy: dispatched === null ? null : dispatched + policy.unitAckWithinMs,
-    // a longer per-elevator deadline moves the warning by the same amount
-    arrivalWarnAt: c.alarmAt + policy.arrivalWarningAtMs + (c.arrivalWithinMs - policy.arrivalWithinMs),
+    // a longer per-elevator deadline moves the warning by the same amount (60 min: at 50); a
+    // shorter one never moves it before the same share of its deadline (5 min: at 3:20, not before the alarm)
+    arrivalWarnAt: c.alarmAt + Math.max(
+      policy.arrivalWarningAtMs + (c.arrivalWithinMs - policy.arrivalWithinMs),
+      Math.round((c.arrivalWithinMs * policy.arrivalWarningAtMs) / policy.arrivalWithinMs),
+    ),
     arrivalBy: c.alarmAt + c.arrivalWithinMs,
   };
 }

@@ -23,7 +23,7 @@ export type CylinderScan = z.output<typeof cylinderScan>;
 
 /** Reasons a scan may be refused or flagged (docs/protocol.md, Cylinder scan reply). */
 export const scanReasons = [
-  'unregistered', 'scrapped', 'expired_life', 'inspection_overdue', 'not_owner', 'overfilled',
+  'unregistered', 'scrapped', 'lost', 'expired_life', 'inspection_overdue', 'not_owner', 'overfilled',
   'inspection_due_soon', 'no_pre_fill_check', 'cloned_code',
 ] as const;
 

@@ -1,11 +1,17 @@
 /**
  * The cylinder registry (一瓶一码一档): bulk import of CSV or JSON (all or nothing), list and
- * get. The scan check reads this registry when a filling station scans a code.
+ * get. The scan check reads this registry when a filling station scans a code. The trace of a
+ * code: every scan of it at every station, each with its decision (cylinders/cylinderRegistry.ts).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ruleOverrides } from '../../core/alerts/policy.js';
 import { CodedError } from '../../core/codes.js';
-import { ErrorBody, limitParam, offsetParam, filterText } from './common.js';
+import { allRules } from '../../core/rules/index.js';
+import { checkReasons, scanCheck, type ScanCheckConfig } from '../../core/rules/cylinder/index.js';
+import { ruleConfig } from '../../core/ruleRunner.js';
+import { scanPoints } from '../../core/schemas/index.js';
+import { ErrorBody, limitParam, offsetParam, filterText, iso, TimeParam } from './common.js';
 import { csvRecords } from './csv.js';
 
 const CylinderOut = z.object({
@@ -14,7 +20,26 @@ const CylinderOut = z.object({
   status: z.enum(['in_service', 'scrapped', 'lost']), maxFillKg: z.number(),
 }).describe('dates are epoch ms of the UTC midnight of the China local date');
 
+const TraceScanOut = z.object({
+  seq: z.number(), at: z.string().describe('when it was scanned (device time)'), receivedAt: z.string(),
+  deviceId: z.string(), msgId: z.string(), stationId: z.string(), point: z.enum(scanPoints), operatorId: z.string(), netKg: z.number().nullable(),
+  decision: z.enum(['allow', 'refuse']),
+  reasons: z.array(z.enum(checkReasons)).describe('every reason that applied; lost is its own'),
+  alerts: z.array(z.string()).describe('the alerts the scan check raised for it'),
+  recordFrom: z.string().nullable().describe('when the record version it was judged by was written (1970-01-01: registered before versions were kept); null: not registered then'),
+});
+
+const TraceOut = z.object({
+  code: z.string(),
+  record: CylinderOut.nullable(),
+  stations: z.array(z.string()).describe('stations that scanned it, in the order of their first scan'),
+  scans: z.array(TraceScanOut).describe('oldest first'),
+  truncated: z.boolean().describe('older scans exist beyond limit'),
+});
+
 export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
+  // the scan check's configuration, as the engine runs it (ALERT_OVERRIDES), for the trace's decisions
+  const scanCheckConfig: ScanCheckConfig = ruleConfig(scanCheck, ruleOverrides(allRules, app.deps.config.alerts.overrides)[scanCheck.id] as Partial<ScanCheckConfig> | undefined);
   const registry = () => {
     const r = app.deps.cylinders;
     if (!r) throw new CodedError('unavailable', 'the cylinder registry is not running');
@@ -52,5 +77,28 @@ export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
     const c = registry().get(req.params.code);
     if (!c) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}`);
     return c;
+  });
+
+  app.get('/cylinders/:code/trace', {
+    schema: {
+      tags: ['cylinders'],
+      summary: 'The trace of a cylinder: every scan of its code at every station and point (station, point, operator, decision, time), newest `limit`, oldest first',
+      params: z.object({ code: z.string().min(1).max(64) }),
+      querystring: z.object({ from: TimeParam.optional(), to: TimeParam.optional(), limit: limitParam(1000, 10_000) }),
+      response: { 200: TraceOut, 400: ErrorBody, 404: ErrorBody },
+    },
+    preHandler: app.requires('readCylinders'),
+  }, async (req) => {
+    const { from, to, limit } = req.query;
+    if (from !== undefined && to !== undefined && from > to) throw new CodedError('validation', 'from must not be after to', [{ path: 'from', message: 'after to' }]);
+    const t = await registry().trace(req.params.code, { from, to, limit }, scanCheckConfig);
+    if (!t) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}: neither registered nor ever scanned`);
+    return {
+      ...t,
+      scans: t.scans.map((e) => ({
+        seq: e.seq, at: iso(e.ts)!, receivedAt: iso(e.receivedAt)!, deviceId: e.deviceId, msgId: e.msgId, stationId: e.stationId, point: e.point,
+        operatorId: e.operatorId, netKg: e.netKg, decision: e.decision, reasons: e.reasons, alerts: e.alerts, recordFrom: iso(e.recordFrom),
+      })),
+    };
   });
 };

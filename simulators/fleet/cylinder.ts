@@ -7,7 +7,7 @@ import { heartbeat, message, round2, type Base, type OutMsg, type Step } from '.
 import type { Rng } from './rng.js';
 
 /** What a registry row is like, as the fleet generated it. */
-export type CylinderKind = 'ok' | 'due_soon' | 'expired' | 'overdue' | 'foreign' | 'scrapped';
+export type CylinderKind = 'ok' | 'due_soon' | 'expired' | 'overdue' | 'foreign' | 'scrapped' | 'lost';
 
 export interface PoolCylinder {
   code: string;

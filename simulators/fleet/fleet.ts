@@ -1,7 +1,7 @@
 /**
  * The plan of a simulated city: which devices exist (ids, family, metadata for the registry),
  * their initial behaviour state, and the cylinder registry (一瓶一码一档) with a configurable
- * share of expired, overdue, foreign and scrapped cylinders. Pure: the same (config, seed,
+ * share of expired, overdue, foreign, scrapped and lost cylinders. Pure: the same (config, seed,
  * now) gives the same city.
  */
 import { defaultMaxFillKgByModel } from '../../core/cylinders/cylinderRecord.js';
@@ -26,7 +26,8 @@ export interface FleetConfig {
     cylindersPerStation: number;
     /** seconds between two scans of one scanner */
     scanS: number;
-    shares: { expired: number; overdue: number; foreign: number; scrapped: number; dueSoon: number };
+    /** `lost`: reported lost by the owner (status lost), 0 when absent */
+    shares: { expired: number; overdue: number; foreign: number; scrapped: number; dueSoon: number; lost?: number };
   };
   dispenser: { stations: number; dispensersPerStation: number; nozzlesPerDispenser: number; txnPerHour: number; tankS: number };
 }
@@ -132,7 +133,7 @@ export const idsOf = {
 function cylinderKind(rng: Rng, s: FleetConfig['cylinder']['shares']): CylinderKind {
   const r = rng.next();
   let acc = 0;
-  for (const [kind, share] of [['expired', s.expired], ['overdue', s.overdue], ['foreign', s.foreign], ['scrapped', s.scrapped], ['due_soon', s.dueSoon]] as const) {
+  for (const [kind, share] of [['expired', s.expired], ['overdue', s.overdue], ['foreign', s.foreign], ['scrapped', s.scrapped], ['due_soon', s.dueSoon], ['lost', s.lost ?? 0]] as const) {
     acc += share;
     if (r < acc) return kind;
   }
@@ -153,6 +154,7 @@ export function cylinderRow(rng: Rng, now: number, code: string, kind: CylinderK
   }
   if (kind === 'due_soon') next = now + rng.int(3, 25) * DAY;
   if (kind === 'scrapped') status = 'scrapped';
+  if (kind === 'lost') status = 'lost';
   // the last periodic inspection: 4 years before the next one, never before manufacture
   const last = Math.min(now - DAY, Math.max(mfg + DAY, next - 4 * 365 * DAY));
   return {

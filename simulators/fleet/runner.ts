@@ -75,7 +75,7 @@ export async function registerFleet(api: ApiClient, plan: FleetPlan, log: (l: st
       updated += r.updated;
     }
     const bad = plan.cylinders.filter((c) => c.status !== 'in_service').length;
-    log(`cylinder registry: ${plan.cylinders.length} records (${created} new, ${updated} updated; ${bad} scrapped)`);
+    log(`cylinder registry: ${plan.cylinders.length} records (${created} new, ${updated} updated; ${bad} scrapped or lost)`);
   }
   return secrets;
 }
@@ -350,7 +350,7 @@ export class FleetRunner {
   }
 }
 
-type PoolRef = 'ok' | 'due_soon' | 'expired' | 'overdue' | 'foreign' | 'scrapped' | 'unregistered' | { code: string };
+type PoolRef = 'ok' | 'due_soon' | 'expired' | 'overdue' | 'foreign' | 'scrapped' | 'lost' | 'unregistered' | { code: string };
 
 function hash(id: string, seed: number): number {
   let h = seed >>> 0;

@@ -17,7 +17,7 @@ const share = num.min(0).max(1);
 const deviceRef = z.string().min(1).max(64);
 const at = num.min(0);
 const cylinderRef = z.union([
-  z.enum(['ok', 'due_soon', 'expired', 'overdue', 'foreign', 'scrapped', 'unregistered']),
+  z.enum(['ok', 'due_soon', 'expired', 'overdue', 'foreign', 'scrapped', 'lost', 'unregistered']),
   z.strictObject({ code: z.string().min(1).max(64) }),
 ]);
 
@@ -27,7 +27,7 @@ const fleetSchema = z.strictObject({
   elevator: z.strictObject({ count: z.number().int().min(0).optional(), statusS: num.positive().optional(), minFloor: z.number().int().min(-5).optional(), maxFloor: z.number().int().max(200).optional() }).optional(),
   cylinder: z.strictObject({
     scanners: z.number().int().min(0).optional(), stations: z.number().int().min(1).optional(), cylindersPerStation: z.number().int().min(0).optional(), scanS: num.min(0).optional(),
-    shares: z.strictObject({ expired: share.optional(), overdue: share.optional(), foreign: share.optional(), scrapped: share.optional(), dueSoon: share.optional() }).optional(),
+    shares: z.strictObject({ expired: share.optional(), overdue: share.optional(), foreign: share.optional(), scrapped: share.optional(), dueSoon: share.optional(), lost: share.optional() }).optional(),
   }).optional(),
   dispenser: z.strictObject({ stations: z.number().int().min(0).optional(), dispensersPerStation: z.number().int().min(1).optional(), nozzlesPerDispenser: z.number().int().min(1).max(8).optional(), txnPerHour: num.min(0).optional(), tankS: num.min(0).optional() }).optional(),
 });
@@ -55,13 +55,21 @@ export type ScenarioStep = z.output<typeof step>;
 export const stepKinds = step.options.map((o) => o.shape.do.value);
 
 const expectation = z.strictObject({
-  /** an alert rule id (docs/rules.md), or `deadLetters` for rejected messages */
-  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters)$/, 'a rule id such as elevator.trapped, or deadLetters'),
+  /** an alert rule id (docs/rules.md), `deadLetters` for rejected messages, or `cylinderTrace` for the scans of a cylinder's trace */
+  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters|cylinderTrace)$/, 'a rule id such as elevator.trapped, deadLetters or cylinderTrace'),
   device: deviceRef.optional(),
   min: z.number().int().min(0).default(1),
   max: z.number().int().min(0).optional(),
   severity: z.enum(['critical', 'major', 'minor', 'info']).optional(),
-}).refine((e) => e.max === undefined || e.max >= e.min, { message: 'max must be >= min', path: ['max'] });
+  /** count only the cylinder alerts whose condition (`code|reason+reason`), or the trace scans whose reasons, name it */
+  reason: z.string().regex(/^[a-z_]+$/).optional(),
+  /** cylinderTrace: the cylinder (GET /api/cylinders/:code/trace) */
+  cylinder: z.strictObject({ code: z.string().min(1).max(64) }).optional(),
+  /** cylinderTrace: how many stations its counted scans must be at */
+  stations: z.number().int().min(1).optional(),
+}).refine((e) => e.max === undefined || e.max >= e.min, { message: 'max must be >= min', path: ['max'] })
+  .refine((e) => (e.rule === 'cylinderTrace') === (e.cylinder !== undefined), { message: 'cylinder is needed by cylinderTrace and only there', path: ['cylinder'] })
+  .refine((e) => e.stations === undefined || e.rule === 'cylinderTrace', { message: 'stations is for cylinderTrace', path: ['stations'] });
 export type Expectation = z.output<typeof expectation>;
 
 export const scenarioSchema = z.strictObject({

@@ -1,9 +1,10 @@
 /**
- * `simulate --verify`: check a scenario's expected alerts against the API. Polls until every
- * expectation holds or the settle time is over, then prints one line per expectation (ok or
- * FAIL with expected vs got) and returns whether all held.
+ * `simulate --verify`: check a scenario's expected alerts (and dead letters, and the scans of a
+ * cylinder's trace) against the API. Polls until every expectation holds or the settle time is
+ * over, then prints one line per expectation (ok or FAIL with expected vs got) and returns
+ * whether all held.
  */
-import type { ApiClient } from '../apiClient.js';
+import { ApiError, type ApiClient } from '../apiClient.js';
 import type { FleetPlan } from './fleet.js';
 import { sleep } from './runner.js';
 import { resolveDevice, type Expectation } from './scenario.js';
@@ -13,13 +14,32 @@ export interface CheckResult {
   deviceId: string | null;
   got: number;
   severities: Record<string, number>;
+  /** cylinderTrace: the stations of the counted scans */
+  stations?: number;
   ok: boolean;
   why: string;
 }
 
-interface AlertItem { id: string; rule: string; severity: string; device: { id: string } }
+interface AlertItem { id: string; rule: string; severity: string; condition: string; device: { id: string } }
+interface TraceScan { deviceId: string; stationId: string; reasons: string[] }
 
-async function countFor(api: ApiClient, e: Expectation, deviceId: string | null, fleetIds: Set<string>, since: number): Promise<{ got: number; severities: Record<string, number> }> {
+/** The reasons a cylinder alert's condition (`code|reason+reason`) names. */
+const conditionReasons = (condition: string): string[] => condition.slice(condition.lastIndexOf('|') + 1).split('+');
+
+/** The scans of a cylinder's trace since `since` (device time), of this fleet's devices (or one), with `reason`. */
+async function traceCount(api: ApiClient, e: Expectation, deviceId: string | null, fleetIds: Set<string>, since: number): Promise<{ got: number; severities: Record<string, number>; stations: number }> {
+  let scans: TraceScan[] = [];
+  try {
+    scans = (await api.request<{ scans: TraceScan[] }>('GET', `/api/cylinders/${encodeURIComponent(e.cylinder!.code)}/trace`, { query: { from: since, limit: 10_000 } })).scans;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+  const counted = scans.filter((x) => (deviceId ? x.deviceId === deviceId : fleetIds.has(x.deviceId)) && (!e.reason || x.reasons.includes(e.reason)));
+  return { got: counted.length, severities: {}, stations: new Set(counted.map((x) => x.stationId)).size };
+}
+
+async function countFor(api: ApiClient, e: Expectation, deviceId: string | null, fleetIds: Set<string>, since: number): Promise<{ got: number; severities: Record<string, number>; stations?: number }> {
+  if (e.rule === 'cylinderTrace') return traceCount(api, e, deviceId, fleetIds, since);
   if (e.rule === 'deadLetters') {
     const ids = deviceId ? [deviceId] : [...fleetIds];
     let got = 0;
@@ -27,20 +47,22 @@ async function countFor(api: ApiClient, e: Expectation, deviceId: string | null,
     return { got, severities: {} };
   }
   const res = await api.request<{ items: AlertItem[] }>('GET', '/api/alerts', { query: { rule: e.rule, ...(deviceId ? { deviceId } : {}), since, limit: 5000 } });
-  const items = res.items.filter((a) => fleetIds.has(a.device.id));
+  const items = res.items.filter((a) => fleetIds.has(a.device.id) && (!e.reason || conditionReasons(a.condition).includes(e.reason)));
   const severities: Record<string, number> = {};
   for (const a of items) severities[a.severity] = (severities[a.severity] ?? 0) + 1;
   return { got: items.length, severities };
 }
 
-function judge(e: Expectation, got: number, severities: Record<string, number>): { ok: boolean; why: string } {
+function judge(e: Expectation, got: number, severities: Record<string, number>, stations?: number): { ok: boolean; why: string } {
   const range = e.max === undefined ? `>= ${e.min}` : e.min === e.max ? `${e.min}` : `${e.min}..${e.max}`;
   if (got < e.min || (e.max !== undefined && got > e.max)) return { ok: false, why: `expected ${range}, got ${got}` };
+  if (e.stations !== undefined && stations !== e.stations) return { ok: false, why: `${got} scans at ${stations} station(s), expected ${e.stations}` };
   if (e.severity) {
     const wrong = Object.entries(severities).filter(([s]) => s !== e.severity);
     if (wrong.length) return { ok: false, why: `expected severity ${e.severity}, got ${wrong.map(([s, n]) => `${n} ${s}`).join(', ')}` };
   }
-  return { ok: true, why: `${got} (expected ${range}${e.severity ? `, ${e.severity}` : ''})` };
+  const also = [e.severity, e.reason && `reason ${e.reason}`, e.stations && `${e.stations} stations`].filter(Boolean).map((x) => `, ${x}`).join('');
+  return { ok: true, why: `${got} (expected ${range}${also})` };
 }
 
 export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expectations: Expectation[], opts: { since: number; settleMs: number; pollMs?: number }): Promise<CheckResult[]> {
@@ -50,11 +72,11 @@ export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expect
     const results: CheckResult[] = [];
     for (const e of expectations) {
       const deviceId = e.device ? resolveDevice(plan, e.device, 'expect') : null;
-      const { got, severities } = await countFor(api, e, deviceId, fleetIds, opts.since);
-      results.push({ expectation: e, deviceId, got, severities, ...judge(e, got, severities) });
+      const { got, severities, stations } = await countFor(api, e, deviceId, fleetIds, opts.since);
+      results.push({ expectation: e, deviceId, got, severities, ...(stations === undefined ? {} : { stations }), ...judge(e, got, severities, stations) });
     }
     // a count below min may still grow; a count above max or a wrong severity will not get better
-    const waiting = results.some((r) => !r.ok && r.got < r.expectation.min);
+    const waiting = results.some((r) => !r.ok && (r.got < r.expectation.min || (r.stations ?? Infinity) < (r.expectation.stations ?? 0)));
     if (!waiting || Date.now() >= until) return results;
     await sleep(opts.pollMs ?? 250);
   }
@@ -65,7 +87,8 @@ export function formatResults(results: CheckResult[]): string[] {
   for (const r of results) {
     const e = r.expectation;
     const who = e.device ? `${e.device}${r.deviceId && r.deviceId !== e.device ? ` (${r.deviceId})` : ''}` : 'fleet';
-    lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${e.rule.padEnd(30)} ${who.padEnd(28)} ${r.why}`);
+    const what = e.rule === 'cylinderTrace' ? `cylinderTrace ${e.cylinder!.code}` : e.rule;
+    lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${what.padEnd(30)} ${who.padEnd(28)} ${r.why}`);
   }
   return lines;
 }

@@ -1,7 +1,13 @@
-/** The cylinder registry (一瓶一码) in DuckDB. */
+/**
+ * The cylinder registry (一瓶一码) in DuckDB: the records, every version of them
+ * (`cylinder_versions`, migration v7), and the scans of a code read from the readings
+ * (cylinderScans.ts), for its trace.
+ */
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { CylinderRecord } from '../../core/alerts/types.js';
+import type { CylinderVersion, ScanQuery, StoredScan } from '../../core/cylinders/trace.js';
 import type { CylinderRepository } from '../types.js';
+import { scansOf } from './cylinderScans.js';
 import type { DuckDbDatabase } from './database.js';
 import { all } from './sql.js';
 
@@ -11,18 +17,22 @@ const CYLINDER_ROWS_PER_INSERT = 250;
 export class DuckDbCylinders implements CylinderRepository {
   constructor(private readonly db: DuckDbDatabase) {}
 
-  upsert(records: readonly CylinderRecord[]): Promise<void> {
+  upsert(records: readonly CylinderRecord[], at: number = Date.now()): Promise<void> {
     // staged, then one statement: a row at a time took ~1.5 ms a row (162,000 cylinders, minutes
     // of the control connection held); slices of rows with the event loop free between them
     return this.db.controlTx(async (c) => {
       await c.run('CREATE TEMP TABLE IF NOT EXISTS cylinder_stage (code VARCHAR, owner_station_id VARCHAR, status VARCHAR, doc VARCHAR)');
       await c.run('DELETE FROM cylinder_stage');
-      for (let at = 0; at < records.length; at += CYLINDER_ROWS_PER_INSERT) {
-        const slice = records.slice(at, at + CYLINDER_ROWS_PER_INSERT);
+      for (let i = 0; i < records.length; i += CYLINDER_ROWS_PER_INSERT) {
+        const slice = records.slice(i, i + CYLINDER_ROWS_PER_INSERT);
         const params: DuckDBValue[] = [];
         for (const r of slice) params.push(r.code, r.ownerStationId, r.status, JSON.stringify(r));
         await c.run(`INSERT INTO cylinder_stage VALUES ${slice.map(() => '(?, ?, ?, ?)').join(', ')}`, params);
       }
+      // a record that changes (or is new) becomes a version from `at`; one written again as it was does not
+      await c.run(`INSERT INTO cylinder_versions (code, valid_from, doc)
+        SELECT s.code, epoch_ms(?::BIGINT), s.doc FROM (SELECT code, last(doc ORDER BY rowid) AS doc FROM cylinder_stage GROUP BY code) s
+        LEFT JOIN cylinders c ON c.code = s.code WHERE c.doc IS DISTINCT FROM s.doc ORDER BY s.code`, [Math.trunc(at)]);
       // a code given twice in one import: the last one wins, as row by row it did
       await c.run(`INSERT OR REPLACE INTO cylinders (code, owner_station_id, status, doc, updated_at)
         SELECT code, last(owner_station_id ORDER BY rowid), last(status ORDER BY rowid), last(doc ORDER BY rowid), now() FROM cylinder_stage GROUP BY code`);
@@ -32,5 +42,14 @@ export class DuckDbCylinders implements CylinderRepository {
 
   load(): Promise<CylinderRecord[]> {
     return this.db.read(async (c) => (await all(c, 'SELECT doc FROM cylinders ORDER BY code')).map((r) => JSON.parse(String(r.doc)) as CylinderRecord));
+  }
+
+  versions(code: string): Promise<CylinderVersion[]> {
+    return this.db.read(async (c) => (await all(c, 'SELECT epoch_ms(valid_from)::DOUBLE AS at, doc FROM cylinder_versions WHERE code = ? ORDER BY valid_from, rowid', [code]))
+      .map((r) => ({ from: Number(r.at), record: JSON.parse(String(r.doc)) as CylinderRecord })));
+  }
+
+  scans(q: ScanQuery): Promise<{ scans: StoredScan[]; more: boolean }> {
+    return this.db.read((c) => scansOf(c, q));
   }
 }

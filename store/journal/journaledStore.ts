@@ -14,7 +14,7 @@
  *   readings.after does not wait: its callers (alert replay, InfluxDB forwarder) follow the
  *   store's own progress.
  * - Only the readings and dead letters go through the journal; every other repository is the
- *   store's own.
+ *   store's own (a cylinder's scans, which are readings, wait for it as reads do).
  * - Memory is bounded: past `maxBacklogRows` not yet applied, appends wait (ingest's
  *   backpressure then slows the devices, as when the store itself is slow).
  * - A failing store behind is retried with back-off; the journal keeps every batch meanwhile.
@@ -133,7 +133,14 @@ export class JournaledStore implements Store {
     this.devices = inner.devices;
     this.accounts = inner.accounts;
     this.alerts = inner.alerts;
-    this.cylinders = inner.cylinders;
+    // a cylinder's scans are readings: they wait for the journal like any read of readings
+    const cylinders = inner.cylinders;
+    this.cylinders = {
+      upsert: (records, at) => cylinders.upsert(records, at),
+      load: () => cylinders.load(),
+      versions: (code) => cylinders.versions(code),
+      scans: async (q) => { await this.visible(); return cylinders.scans(q); },
+    };
     this.settings = inner.settings;
   }
 

@@ -40,7 +40,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     await page.fill('#username', user);
     await page.fill('#password', password);
     await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 5000 });
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
   }
 
   async function open(user: string, password: string, view = ''): Promise<Page> {
@@ -119,7 +119,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     expect(await me(aliceToken)).toBe(401);
 
     // the live push's 4401: straight to the login screen with the message
-    await viaWs.waitForSelector('#login-notice', { timeout: 3000 });
+    await viaWs.waitForSelector('#login-notice', { timeout: 15_000 });
     expect(await viaWs.textContent('#login-notice')).toBe(ENDED);
     expect(viaWs.url()).toContain('#/login');
     expect(await viaWs.evaluate(() => sessionStorage.getItem('session'))).toBeNull();
@@ -127,7 +127,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     // the held-open screen stays as it was until its next request: a 401 sends it back too
     expect(await viaApi.$('#view-account')).not.toBeNull();
     await viaApi.click('[data-nav="devices"]');
-    await viaApi.waitForSelector('#login-notice', { timeout: 3000 });
+    await viaApi.waitForSelector('#login-notice', { timeout: 15_000 });
     expect(await viaApi.textContent('#login-notice')).toBe(ENDED);
     expect(await viaApi.evaluate(() => sessionStorage.getItem('session'))).toBeNull();
     // and a disabled user cannot sign in again
@@ -218,7 +218,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     expect(await me(oldToken)).toBe(401);
     expect(await me(newToken)).toBe(200);
     // still signed in: the live push is back with the new token, and the API answers
-    await page.waitForSelector('#live.on', { timeout: 5000 });
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
     await page.click('[data-nav="stats"]');
     await page.waitForSelector('#view-stats table td');
     await page.waitForTimeout(300);

@@ -43,7 +43,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await page.fill('#username', user);
     await page.fill('#password', password);
     await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 5000 });
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
     return page;
   }
 
@@ -94,7 +94,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await publish('elev-gongshu-03', 'elevator', 'fault', { code: 2, floor: 5 });
     await publish('scan-st01', 'cylinder', 'scan', { cylinderCode: 'LPG-UNKNOWN-1', point: 'pre_fill', stationId: 'ST-01' });
     await publish('disp-fs01', 'dispenser', 'tamper', { kind: 'seal_open' });
-    await a.waitForFunction(() => document.querySelectorAll('tr.alert-row').length >= 5, undefined, { timeout: 3000 });
+    await a.waitForFunction(() => document.querySelectorAll('tr.alert-row').length >= 5, undefined, { timeout: 15_000 });
 
     // op1 acknowledges the rat in the detail drawer; op2's wall shows it live
     const id = await a.getAttribute(`tr.alert-row:has-text("老鼠")`, 'data-id');
@@ -109,7 +109,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await a.click('#alert-detail button:has-text("关闭")');
 
     // counts per family and the domain panels arrive with the live statistics
-    await a.waitForFunction(() => document.querySelector('#kpis [data-family="kitchen"] .n')?.textContent === '3', undefined, { timeout: 5000 });
+    await a.waitForFunction(() => document.querySelector('#kpis [data-family="kitchen"] .n')?.textContent === '3', undefined, { timeout: 15_000 });
     await a.waitForTimeout(300);
     await a.screenshot({ path: path.join(out, 'wall-zh.png') });
 
@@ -130,7 +130,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     expect(nav).not.toContain('监控大屏');
     // another elevator is already waiting
     await publish('elev-gongshu-03', 'elevator', 'fault', { code: 11, floor: 12 });
-    await d.waitForSelector('.case:has-text("elev-gongshu-03") .cd.ok', { timeout: 3000 });
+    await d.waitForSelector('.case:has-text("elev-gongshu-03") .cd.ok', { timeout: 15_000 });
     await d.waitForTimeout(2000);
     await publish('elev-xihu-07', 'elevator', 'fault', { code: 11, floor: 7 });
     const card = '.case:has-text("elev-xihu-07")';
@@ -141,11 +141,11 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     // each step is recorded in a dialog (details, time, reason: test/dashboard/dispatcher.test.ts)
     await d.click(`${card} [data-step="dispatched"]`);
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForSelector(`${card}[data-status="dispatched"]`, { timeout: 2000 });
+    await d.waitForSelector(`${card}[data-status="dispatched"]`, { timeout: 15_000 });
     await d.click(`${card} [data-step="arrived"]`);
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForSelector(`${card}[data-status="arrived"]`, { timeout: 2000 });
-    await d.waitForSelector('#view-dispatch tbody tr:has-text("elev-xihu-07"):has-text("已到场")', { timeout: 2000 });
+    await d.waitForSelector(`${card}[data-status="arrived"]`, { timeout: 15_000 });
+    await d.waitForSelector('#view-dispatch tbody tr:has-text("elev-xihu-07"):has-text("已到场")', { timeout: 15_000 });
     await d.screenshot({ path: path.join(out, 'dispatch-arrived-zh.png') });
     const res = await ts.service.http.inject({ url: '/api/rescue-cases?elevatorId=elev-xihu-07', headers: { authorization: `Bearer ${ts.adminToken}` } });
     const c = (res.json() as { items: Array<{ status: string; steps: Array<{ step: string; by: string }> }> }).items[0]!;
@@ -169,7 +169,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
       for (let i = 0; i < 30 && (await classes()) !== want; i++) await d.waitForTimeout(100);
       expect(await classes()).toBe(want);
     };
-    await d.waitForSelector(`${card} .cd.ok`, { timeout: 3000 });
+    await d.waitForSelector(`${card} .cd.ok`, { timeout: 15_000 });
     await until('ok ok ok');
     await d.clock.fastForward('04:30'); // one minute before the dispatch deadline: its warning
     await until('ok amber ok');
@@ -182,9 +182,9 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     // an operator's wall: the still-open smoking alert's acknowledge countdown ends red
     const w = await open('op2', 'op2-password', { fakeClock: true });
     const row = 'tr.alert-row[data-status="open"]:has-text("抽烟")';
-    await w.waitForSelector(`${row} .cd.ok`, { timeout: 3000 });
+    await w.waitForSelector(`${row} .cd.ok`, { timeout: 15_000 });
     await w.clock.fastForward('24:00:00');
-    await w.waitForSelector(`${row} .cd.red`, { timeout: 3000 });
+    await w.waitForSelector(`${row} .cd.red`, { timeout: 15_000 });
   });
 
   it('admin sees every view: device history, statistics and user creation', async () => {

@@ -59,7 +59,7 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     await page.fill('#username', user);
     await page.fill('#password', password);
     await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 5000 });
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
     return page;
   }
 
@@ -106,17 +106,17 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     await d.keyboard.press('Tab');
     expect(await d.evaluate(() => document.activeElement?.id)).toBe('phone-submit');
     await d.keyboard.press('Enter');
-    await d.waitForSelector('#phone-msg[data-code="created"]', { timeout: 5000 });
+    await d.waitForSelector('#phone-msg[data-code="created"]', { timeout: 15_000 });
     expect(await d.textContent('#phone-msg')).toContain('已创建救援单');
     // the form is cleared for the next call
     expect(await d.$eval('#phone-code', (e) => (e as HTMLInputElement).value)).toBe('');
     expect(await d.$eval('#phone-note', (e) => (e as HTMLTextAreaElement).value)).toBe('');
 
-    await d.waitForSelector('.case:has-text("elev-call-01")', { timeout: 5000 });
+    await d.waitForSelector('.case:has-text("elev-call-01")', { timeout: 15_000 });
     caseId = (await d.getAttribute('.case:has-text("elev-call-01")', 'data-case'))!;
     const card = `.case[data-case="${caseId}"]`;
     const info = async (k: string): Promise<string | null> => d.textContent(`${card} [data-info="${k}"]`);
-    await d.waitForSelector(`${card} [data-info="address"]`, { timeout: 5000 });
+    await d.waitForSelector(`${card} [data-info="address"]`, { timeout: 15_000 });
     expect(await info('floor')).toBe('12');
     expect(await info('passengers')).toBe('2');
     expect(await info('address')).toBe(ELEVATOR.meta.address);
@@ -134,16 +134,16 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     await d.fill('#phone-code', ELEVATOR.meta.registrationCode);
     await d.fill('#phone-callerPhone', '13900002222');
     await d.click('#phone-submit');
-    await d.waitForSelector('#phone-msg[data-code="merged"]', { timeout: 5000 });
+    await d.waitForSelector('#phone-msg[data-code="merged"]', { timeout: 15_000 });
     expect(await d.textContent('#phone-msg')).toContain('已并入进行中的救援单, 不重复派单');
-    await d.waitForFunction((sel) => document.querySelector(`${sel} [data-info="callerPhone"]`)?.textContent?.includes('13900002222'), card, { timeout: 5000 });
+    await d.waitForFunction((sel) => document.querySelector(`${sel} [data-info="callerPhone"]`)?.textContent?.includes('13900002222'), card, { timeout: 15_000 });
     expect(await d.$$eval('.case[data-case]', (els) => els.length)).toBe(1);
 
     // --- an unknown code is refused by name
     await d.selectOption('#phone-by', 'rescueCode');
     await d.fill('#phone-code', 'NO-SUCH-CODE');
     await d.click('#phone-submit');
-    await d.waitForSelector('#phone-msg[data-code="device_not_found"]', { timeout: 5000 });
+    await d.waitForSelector('#phone-msg[data-code="device_not_found"]', { timeout: 15_000 });
     expect(await d.textContent('#phone-msg')).toContain('未找到该电梯: 救援识别码 NO-SUCH-CODE');
     await d.screenshot({ path: path.join(out, 'dispatcher-phone-zh.png') });
 
@@ -155,7 +155,7 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     await d.fill('#confirm-technician', '王师傅');
     await d.fill('#confirm-phone', '138 0000 0000');
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForSelector(`${card}[data-status="dispatched"]`, { timeout: 5000 });
+    await d.waitForSelector(`${card}[data-status="dispatched"]`, { timeout: 15_000 });
     await d.waitForSelector('#step-dialog', { state: 'detached', timeout: 2000 });
     expect(await d.textContent(`${card} [data-step-done="dispatched"]`)).toContain('王师傅');
     // the unit's acknowledgement may be skipped, the arrival may not: nothing past it is offered
@@ -185,11 +185,11 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     })();
     if (escalated) {
       const esc = `${card} table.escalations tr[data-level="0"]`;
-      await d.waitForSelector(esc, { timeout: 5000 });
+      await d.waitForSelector(esc, { timeout: 15_000 });
       expect(await d.textContent(esc)).toContain('维保接单超时');
       expect(await d.textContent(esc)).toContain('未确认');
       await d.click(`${esc} [data-ack-escalation="0"]`);
-      await d.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('disp1'), esc, { timeout: 5000 });
+      await d.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('disp1'), esc, { timeout: 15_000 });
       expect((await getCase(caseId)).escalations![0]!.acknowledgedBy).toBe('disp1');
       await d.screenshot({ path: path.join(out, 'dispatcher-console-zh.png') });
     } else {
@@ -206,15 +206,15 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     expect(other.statusCode, other.body).toBe(200);
     await d.fill('#confirm-note', '维保单位回电确认');
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForFunction(() => document.querySelector('#confirm-error')?.textContent?.includes('不是下一步'), undefined, { timeout: 5000 });
+    await d.waitForFunction(() => document.querySelector('#confirm-error')?.textContent?.includes('不是下一步'), undefined, { timeout: 15_000 });
     await d.click('#step-dialog [data-confirm="cancel"]');
-    await d.waitForSelector(`${card}[data-status="acknowledged"]`, { timeout: 5000 });
+    await d.waitForSelector(`${card}[data-status="acknowledged"]`, { timeout: 15_000 });
 
     // --- arrival, then only the release: no closing before the passengers are out
     expect(await offered(d, card)).toEqual(['arrived', 'false_alarm']);
     await d.click(`${card} [data-step="arrived"]`);
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForSelector(`${card}[data-status="arrived"]`, { timeout: 5000 });
+    await d.waitForSelector(`${card}[data-status="arrived"]`, { timeout: 15_000 });
     expect(await offered(d, card)).toEqual(['released', 'false_alarm']);
 
     // --- the release, at an earlier moment than now (never before the arrival), with the passengers and injuries
@@ -230,14 +230,14 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     await d.fill('#confirm-at', cst(releasedAt));
     await d.fill('#confirm-injuries', '无');
     await d.click('#step-dialog [data-confirm="ok"]');
-    await d.waitForSelector(`${card}[data-status="released"]`, { timeout: 5000 });
+    await d.waitForSelector(`${card}[data-status="released"]`, { timeout: 15_000 });
     expect(await offered(d, card)).toEqual(['followed_up', 'closed', 'false_alarm']);
 
     await d.click(`${card} [data-step="closed"]`);
     await d.click('#step-dialog [data-confirm="ok"]');
     await d.waitForSelector(card, { state: 'detached', timeout: 5000 });
     const row = `#case-history tr[data-case="${caseId}"]`;
-    await d.waitForSelector(`${row}[data-status="closed"]`, { timeout: 5000 });
+    await d.waitForSelector(`${row}[data-status="closed"]`, { timeout: 15_000 });
 
     const c = await getCase(caseId);
     expect(c.source).toBe('phone');
@@ -284,16 +284,16 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     expect(await d.textContent('label[for="phone-code"]')).toBe('电梯编号');
     await d.fill('#phone-code', 'elev-call-02');
     await d.click('#phone-submit');
-    await d.waitForSelector('#phone-msg[data-code="created"]', { timeout: 5000 });
+    await d.waitForSelector('#phone-msg[data-code="created"]', { timeout: 15_000 });
     const card = '.case:has-text("elev-call-02")';
-    await d.waitForSelector(card, { timeout: 5000 });
+    await d.waitForSelector(card, { timeout: 15_000 });
     const id = (await d.getAttribute(card, 'data-case'))!;
     expect(await d.textContent(`${card} [data-info="rescueCode"]`)).toBe('33010699999');
     await d.click(`${card} [data-step="false_alarm"]`);
     await d.fill('#confirm-note', '维保到场前来电人称电梯已恢复, 无人被困');
     await d.click('#step-dialog [data-confirm="ok"]');
     await d.waitForSelector(card, { state: 'detached', timeout: 5000 });
-    await d.waitForSelector(`#case-history tr[data-case="${id}"][data-status="false_alarm"]`, { timeout: 5000 });
+    await d.waitForSelector(`#case-history tr[data-case="${id}"][data-status="false_alarm"]`, { timeout: 15_000 });
     const c = await getCase(id);
     expect(c.steps.at(-1)).toMatchObject({ step: 'false_alarm', by: 'disp1', note: '维保到场前来电人称电梯已恢复, 无人被困' });
   });
@@ -312,19 +312,19 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     expect(await p.textContent(fig('total', 'falseAlarms'))).toBe('1');
     await p.screenshot({ path: path.join(out, 'stats-rates-zh.png') });
     await p.click(fig('family:elevator', 'dispatch', 'onTime'));
-    await p.waitForSelector(`#stats-drill [data-case-id="${caseId}"]`, { timeout: 5000 });
+    await p.waitForSelector(`#stats-drill [data-case-id="${caseId}"]`, { timeout: 15_000 });
     expect(await p.textContent('#drill-total')).toContain('共 1 个救援单');
     await p.click(`#stats-drill [data-case-id="${caseId}"]`);
-    await p.waitForSelector(`#case-detail .report[data-case="${caseId}"]`, { timeout: 5000 });
+    await p.waitForSelector(`#case-detail .report[data-case="${caseId}"]`, { timeout: 15_000 });
     expect(await p.textContent('#case-detail')).toContain(ELEVATOR.meta.rescueCode);
     await p.screenshot({ path: path.join(out, 'stats-drill-case-zh.png') });
     await p.click('#case-detail button:has-text("关闭")');
 
     await p.click(fig('district:330106', 'alerts'));
-    await p.waitForSelector('#stats-drill [data-alert-id]', { timeout: 5000 });
+    await p.waitForSelector('#stats-drill [data-alert-id]', { timeout: 15_000 });
     expect(await p.textContent('#drill-total')).toContain('共 2 条告警');
     await p.click('#stats-drill [data-alert-id] >> nth=0');
-    await p.waitForSelector('#alert-detail #detail-timeline', { timeout: 5000 });
+    await p.waitForSelector('#alert-detail #detail-timeline', { timeout: 15_000 });
     expect(await p.textContent('#alert-detail')).toContain('电梯困人');
     await p.screenshot({ path: path.join(out, 'stats-drill-alert-zh.png') });
     expect(pageErrors).toEqual([]);

@@ -147,7 +147,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
     await page.fill('#username', 'admin');
     await page.fill('#password', ADMIN_PASSWORD);
     await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 5000 });
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
     const problems = async (): Promise<{ xss: string[]; csp: string[]; errors: string[] }> => {
       const got = await page.evaluate(() => {
         const w = window as unknown as { __xssHits: string[]; __csp: string[] };
@@ -163,7 +163,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
 
     // --- the wall: alert list and map
     await page.waitForSelector('#view-wall #map canvas');
-    await page.waitForFunction(() => document.querySelectorAll('tr.alert-row').length >= 5, undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('tr.alert-row').length >= 5, undefined, { timeout: 15_000 });
     const list = await page.innerText('#view-wall table.alerts');
     for (const p of [P.camName, P.elevatorName, P.scannerName, P.dispenserName, P.csvElevatorName, P.cylinderCode, P.dispenserId]) expect(list).toContain(p);
 
@@ -173,7 +173,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
         .echarts.getInstanceByDom(document.getElementById('map'));
       const series = chart?.getOption().series ?? [];
       return (series[0]?.data.length ?? 0) >= 6 && series.slice(1).reduce((s, x) => s + x.data.length, 0) >= 5;
-    }, undefined, { timeout: 5000 });
+    }, undefined, { timeout: 15_000 });
     const points = await page.evaluate(() => {
       const el = document.getElementById('map')!;
       const chart = (window as unknown as { echarts: { getInstanceByDom(el: Element): {
@@ -220,7 +220,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
     // --- the alert detail drawer: summary, evidence, snapshot link, timeline, assignee
     await page.click('tr.alert-row:has-text("cam-x1")');
     await page.waitForSelector('#alert-detail #detail-timeline');
-    await page.waitForFunction(() => document.querySelector('#detail-timeline')?.textContent?.includes('window.__xss'), undefined, { timeout: 3000 });
+    await page.waitForFunction(() => document.querySelector('#detail-timeline')?.textContent?.includes('window.__xss'), undefined, { timeout: 15_000 });
     const drawer = await page.innerText('#alert-detail');
     for (const p of [P.camName, P.storeId, P.snapshotUrl, P.note, P.assignee]) expect(drawer).toContain(p);
     if (usernameAccepted) expect(drawer).toContain(P.username);
@@ -232,7 +232,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
 
     await page.click('tr.alert-row:has-text("scan-x1")');
     await page.waitForSelector('#alert-detail #detail-timeline');
-    await page.waitForFunction(() => !document.querySelector('#alert-detail')?.textContent?.includes('…'), undefined, { timeout: 3000 });
+    await page.waitForFunction(() => !document.querySelector('#alert-detail')?.textContent?.includes('…'), undefined, { timeout: 15_000 });
     const scanDrawer = await page.innerText('#alert-detail');
     for (const p of [P.scannerName, P.cylinderCode, P.scanStation]) expect(scanDrawer).toContain(p);
     await page.click('#alert-detail button:has-text("关闭")');
@@ -245,7 +245,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
 
     // --- the 96333 dispatch console: the trapped elevator imported from CSV
     await page.click('[data-nav="dispatch"]');
-    await page.waitForSelector('.case:has-text("elev-csv1")', { timeout: 5000 });
+    await page.waitForSelector('.case:has-text("elev-csv1")', { timeout: 15_000 });
     const card = await page.innerText('.case:has-text("elev-csv1")');
     expect(card).toContain(P.csvElevatorName);
     expect(card).toContain(P.maintenanceUnit);
@@ -258,7 +258,7 @@ describe.skipIf(!browserProgram.ok)(`stored XSS in the dashboard${browserProgram
     for (const p of [P.camName, P.elevatorName, P.scannerName, P.dispenserName]) expect(devices).toContain(p);
     await page.click('#view-devices tr.alert-row:has-text("scan-x1")');
     await page.waitForSelector('#history-chart canvas');
-    await page.waitForFunction(() => document.querySelector('#device-detail table'), undefined, { timeout: 3000 });
+    await page.waitForFunction(() => document.querySelector('#device-detail table'), undefined, { timeout: 15_000 });
     const detail = await page.innerText('#device-detail');
     expect(detail).toContain(P.scannerName);
     expect(detail).toContain(P.cylinderCode);

@@ -1,147 +1,40 @@
 /**
  * `cylinder.scan_check`: the allow/refuse answer to every cylinder scan (docs/protocol.md
- * cylinder/scan/reply), from the cylinder's record (一瓶一码一档, docs/domain.md §3).
+ * cylinder/scan/reply), from the cylinder's record (一瓶一码一档, docs/domain.md §3), and the
+ * alerts of a problem cylinder at every scan point. The check itself (reasons, date edges,
+ * gate points) is cylinderCheck.ts.
  *
- * Exactly one `scanReply` per scan. Reasons, in the order of `scanReasons`:
- * - `unregistered`: no record for the code [reg, TSG 23-2021: only registered cylinders are filled].
- * - `scrapped`: status `scrapped` or `lost`, or the scan day is after mfgDate + maxServiceYears
- *   [reg, GB 5842-2006 as summarised: at most 12 years in use].
- * - `expired_life`: the scan day is after mfgDate + designLifeYears [reg, TSG 23-2021: no
- *   filling past the design service life; GB 5842-2006: 8 years].
- * - `inspection_overdue`: nextInspection is before the scan day [reg, TSG 23-2021].
- * - `not_owner`: the scanning station is neither the owner nor entrusted [reg, TSG 23-2021:
- *   a station fills only its own or entrusted cylinders].
- * - `overfilled`: netKg > maxFillKg + overfillToleranceKg [reg, docs/domain.md §3: YSP15 14.5 +/- 0.5 kg].
- * - `inspection_due_soon`: next inspection within dueSoonDays, informational [default].
+ * Exactly one `scanReply` per scan; its reasons are the protocol's (wireReasons: `lost` goes
+ * out as `scrapped` until the protocol lists it).
  *
- * Date edges: a limit date is the last day allowed, like an inspection due date: on the
- * 8th (12th) anniversary of manufacture the cylinder is still allowed, the next day it is
- * not; on its nextInspection day it is allowed (and due soon), the next day it is overdue.
- * "The scan day" is the China local date (utcOffsetMinutes) of the platform receive time:
- * the answer is a live gate, so a scanner whose clock is set back cannot make an expired
- * cylinder look valid.
- *
- * Decision: at the gate points (pre_fill, fill, post_fill) any reason but
- * inspection_due_soon refuses. post_fill is the release gate: besides `overfilled`, a
- * cylinder that must not be filled must not leave the station either. At the other points
- * (outbound, delivery, recovery) the scan is always allowed and the problems are listed as
- * reasons, so the handheld can warn the delivery worker; nothing is blocked there because
- * nothing is being filled (configurable: gatePoints).
- *
- * Alerts: every refusal raises `cylinder.refused` (condition `code|reason+reason`, the
- * blocking reasons; major [default], critical when overfilled [default]: an overfilled LPG
- * cylinder lacks the vapour space the liquid needs to expand as it warms, and can rupture
- * at a customer's home, the worst outcome this domain has).
+ * Alerts, each naming its reasons in the condition (`code|reason+reason`, the problem reasons
+ * in check order) and in params.reasons:
+ * - `cylinder.refused`: a problem at a gate point (pre_fill, fill, post_fill, outbound by
+ *   default): the scan is refused. post_fill is the release gate: besides `overfilled`, a
+ *   cylinder that must not be filled must not leave the filling hall; outbound is the
+ *   station's exit, the last scan before a customer [default].
+ * - `cylinder.flagged`: a problem at any other point (delivery, recovery): the scan is allowed,
+ *   the handheld is warned through the reasons, and the bureau learns that an expired, lost or
+ *   unregistered cylinder is in circulation [default] — delivered to or recovered from a
+ *   customer, which until then happened silently.
+ * Both are major [default], critical when overfilled [default: an overfilled LPG cylinder
+ * lacks the vapour space the liquid needs to expand as it warms, and can rupture at a
+ * customer's home, the worst outcome this domain has], and share the refusal's thresholds.
  * A due-soon inspection raises `cylinder.inspection_due` (info, condition = code).
- * Neither resolves by itself: a refusal is an event the operator closes.
+ * None resolves by itself: each is an event the operator closes.
  */
-import { scanPoints, scanReasons, type ScanPoint } from '../../schemas/index.js';
-import { addYears, daysBetween, isoDate, localDate } from '../../cylinders/calendar.js';
-import type { CylinderRecord, Effect, RaiseAlert, Rule, ScanReply, Severity } from '../../alerts/types.js';
-import { DAY, noEffects, num, str } from '../common/util.js';
+import { scanPoints, type ScanPoint } from '../../schemas/index.js';
+import { daysBetween, isoDate } from '../../cylinders/calendar.js';
+import type { Effect, RaiseAlert, Rule, ScanReply } from '../../alerts/types.js';
+import { noEffects, num, str } from '../common/util.js';
+import { decideScan, scanCheckDefaults, wireReasons, type ScanCheckConfig } from './cylinderCheck.js';
 
-export type ScanReason = (typeof scanReasons)[number];
-
-export interface ScanCheckConfig {
-  /** offset of the local calendar used for "the scan day" and record dates: China, UTC+8 [default] */
-  utcOffsetMinutes: number;
-  /** [reg, GB 5842-2006] at most 12 years in use, whatever the design life */
-  maxServiceYears: number;
-  /**
-   * [reg, as summarised by city bureaus for GB 5842-2006 cylinders] a cylinder past its design
-   * life that passed a periodic inspection on or after that date may be used up to
-   * maxServiceYears. false [default]: past design life is always `expired_life`, as the
-   * platform brief states; true: such an inspection lifts `expired_life`.
-   */
-  lifeExtensionByInspection: boolean;
-  /** used only when a record has no nextInspection: (lastInspection or mfgDate) + this [practice: LPG cylinders every 4 years] */
-  inspectionIntervalYears: number;
-  /** inspection due within this many days (0 = due today) is `inspection_due_soon` [default, docs/domain.md §3] */
-  dueSoonDays: number;
-  /** netKg above maxFillKg + this is `overfilled` [reg, docs/domain.md §3: YSP15 14.5 +/- 0.5 kg] */
-  overfillToleranceKg: number;
-  /** points where a problem refuses the scan [default] */
-  gatePoints: ScanPoint[];
-  refusedSeverity: Severity;
-  overfilledSeverity: Severity;
-  /** a repeat refusal of the same cylinder for the same reasons within this updates the open alert */
-  refusedWindowMs: number;
-  inspectionDueSeverity: Severity;
-  inspectionDueWindowMs: number;
-}
-
-export const scanCheckDefaults: ScanCheckConfig = {
-  utcOffsetMinutes: 480,
-  maxServiceYears: 12,
-  lifeExtensionByInspection: false,
-  inspectionIntervalYears: 4,
-  dueSoonDays: 30,
-  overfillToleranceKg: 0.5,
-  gatePoints: ['pre_fill', 'fill', 'post_fill'],
-  refusedSeverity: 'major',
-  overfilledSeverity: 'critical',
-  refusedWindowMs: DAY,
-  inspectionDueSeverity: 'info',
-  inspectionDueWindowMs: DAY,
-};
+export {
+  checkCylinder, checkReasons, decideScan, informationalReasons, scanCheckDefaults, sortReasons, wireReasons,
+  type CheckReason, type CylinderCheck, type ProblemAlert, type ScanCheckConfig, type ScanDecisionOf, type ScanReason,
+} from './cylinderCheck.js';
 
 export type ScanCheckState = Record<string, never>;
-
-/** Record facts a check looked at, for replies, alert params and tests. */
-export interface CylinderCheck {
-  reasons: ScanReason[];
-  scanDay: number;
-  /** null when unregistered */
-  nextInspection: number | null;
-  lifeEnd: number | null;
-  scrapDate: number | null;
-  limitKg: number | null;
-}
-
-const grams = (kg: number): number => Math.round(kg * 1000);
-
-/** Canonical order of reasons: the order of `scanReasons` (docs/protocol.md). */
-export function sortReasons(reasons: Iterable<ScanReason>): ScanReason[] {
-  const set = new Set(reasons);
-  return scanReasons.filter((r) => set.has(r));
-}
-
-/**
- * The registry and mass checks for one scan. `scanAt` is an instant (epoch ms); record dates
- * are UTC midnights of China local dates (core/cylinders/calendar.ts).
- */
-export function checkCylinder(
-  record: CylinderRecord | undefined,
-  scan: { stationId: string; netKg: number | null },
-  scanAt: number,
-  cfg: ScanCheckConfig,
-): CylinderCheck {
-  const scanDay = localDate(scanAt, cfg.utcOffsetMinutes);
-  if (!record) return { reasons: ['unregistered'], scanDay, nextInspection: null, lifeEnd: null, scrapDate: null, limitKg: null };
-  const reasons = new Set<ScanReason>();
-
-  const scrapDate = addYears(record.mfgDate, cfg.maxServiceYears);
-  if (record.status !== 'in_service' || scanDay > scrapDate) reasons.add('scrapped');
-
-  const lifeEnd = addYears(record.mfgDate, record.designLifeYears);
-  const extended = cfg.lifeExtensionByInspection && record.lastInspection !== null && record.lastInspection >= lifeEnd;
-  if (scanDay > lifeEnd && !extended) reasons.add('expired_life');
-
-  const nextInspection = record.nextInspection ?? addYears(record.lastInspection ?? record.mfgDate, cfg.inspectionIntervalYears);
-  if (nextInspection < scanDay) reasons.add('inspection_overdue');
-  else if (daysBetween(scanDay, nextInspection) <= cfg.dueSoonDays) reasons.add('inspection_due_soon');
-
-  if (scan.stationId !== record.ownerStationId && !record.entrustedStationIds.includes(scan.stationId)) reasons.add('not_owner');
-
-  const limitKg = (grams(record.maxFillKg) + grams(cfg.overfillToleranceKg)) / 1000;
-  // compared in whole grams: 15.0 is at the YSP15 limit, 15.001 is over, whatever the float error
-  if (scan.netKg !== null && grams(scan.netKg) > grams(record.maxFillKg) + grams(cfg.overfillToleranceKg)) reasons.add('overfilled');
-
-  return { reasons: sortReasons(reasons), scanDay, nextInspection, lifeEnd, scrapDate, limitKg };
-}
-
-/** Reasons that refuse a scan at a gate point: all but the informational ones. */
-export const informationalReasons: readonly ScanReason[] = ['inspection_due_soon'];
 
 export const scanCheck: Rule<ScanCheckState, ScanCheckConfig> = {
   id: 'cylinder.scan_check',
@@ -160,17 +53,16 @@ export const scanCheck: Rule<ScanCheckState, ScanCheckConfig> = {
     const netKg = num(d, 'netKg');
     const operatorId = str(d, 'operatorId');
     const record = ctx.cylinder(code);
-    const check = checkCylinder(record, { stationId, netKg }, reading.receivedAt, cfg);
-    const blocking = check.reasons.filter((r) => !informationalReasons.includes(r));
-    const refuse = cfg.gatePoints.includes(point) && blocking.length > 0;
+    const decided = decideScan(record, { stationId, point, netKg }, reading.receivedAt, cfg);
+    const { check, blocking } = decided;
 
     const reply: ScanReply = {
       type: 'scanReply',
       deviceId: reading.deviceId,
       msgId: reading.msgId,
       cylinderCode: code,
-      decision: refuse ? 'refuse' : 'allow',
-      reasons: check.reasons,
+      decision: decided.decision,
+      reasons: wireReasons(check.reasons),
       at: now,
     };
     const effects: Effect[] = [reply];
@@ -191,22 +83,25 @@ export const scanCheck: Rule<ScanCheckState, ScanCheckConfig> = {
       scrapDate: check.scrapDate === null ? null : isoDate(check.scrapDate),
     };
 
-    if (refuse) {
+    if (decided.alert) {
       const overfilled = blocking.includes('overfilled');
-      const refused: RaiseAlert = {
+      const why = blocking.join(', ');
+      const alert: RaiseAlert = {
         type: 'raise',
-        rule: 'cylinder.refused',
+        rule: decided.alert,
         family: 'cylinder',
         deviceId: reading.deviceId,
         condition: `${code}|${blocking.join('+')}`,
         severity: overfilled ? cfg.overfilledSeverity : cfg.refusedSeverity,
         windowMs: cfg.refusedWindowMs,
-        summary: `cylinder ${code} refused at ${point}, station ${stationId}: ${blocking.join(', ')}`,
-        params: { ...params, reasons: blocking.join(',') },
+        summary: decided.gate
+          ? `cylinder ${code} refused at ${point}, station ${stationId}: ${why}`
+          : `cylinder ${code} scanned at ${point}, station ${stationId}, operator ${operatorId ?? '?'} (allowed, not a gate): ${why}`,
+        params: { ...params, reasons: blocking.join(','), decision: decided.decision },
         evidence: { seqs: [reading.seq], values: { ...params, reasons: blocking.join(',') } },
         at: reading.receivedAt,
       };
-      effects.push(refused);
+      effects.push(alert);
     }
 
     if (check.reasons.includes('inspection_due_soon') && check.nextInspection !== null) {

@@ -7,7 +7,7 @@
  * dedupe for kitchen.violation (same camera+type within `cooldownMs` of the previous
  * detection, inclusive, updates the open alert) so a camera that reports the same smoker
  * every 10 s counts once. Detections below `minConfidence` raise no alert and do not count.
- * Both keys must equal kitchen.violation's.
+ * Both keys, and the risk classes, come from kitchen.violation's overrides (`configFrom`).
  *
  * False positives must not count against the store (docs/domain.md §1): the engine calls
  * `markFalsePositive` when an operator marks a kitchen.violation alert so; that occurrence
@@ -138,6 +138,9 @@ export const repeatOffenderRule: Rule<RepeatOffenderState, RepeatOffenderConfig>
   family: 'kitchen',
   channels: ['violation'],
   defaults: repeatOffenderDefaults,
+  // it replays kitchen.violation's detection: an override of its minConfidence, cooldownMs or
+  // riskClasses applies here too (otherwise three alerts the operators see would not flag)
+  configFrom: VIOLATION_RULE_ID,
   init: () => ({ stores: emptyMap(), prunedAt: 0 }),
 
   onReading(state, reading, ctx) {

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  acknowledgeEscalation, caseToMerge, defaultRescuePolicy as policy, escalationChain, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
+  acknowledgeEscalation, caseToMerge, rescueDeadlines, defaultRescuePolicy as policy, escalationChain, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
 } from '../../../core/alerts/rescueCase.js';
 
 const MIN = 60_000;
@@ -177,3 +177,10 @@ describe('escalation up the district chain', () => {
     expect(evaluateRescue(ended, T0 + 90 * MIN, chainPolicy).events).toEqual([]);
   });
 });
+
+describe('the arrival warning of a per-elevator deadline', () => {
+  it.each<[number, number]>([[30, 20], [60, 50], [45, 35], [5, 10 / 3], [15, 10]])('an elevator with %s min warns at %s min', (deadlineMin, warnMin) => {
+    expect(rescueDeadlines(fresh(deadlineMin), policy).arrivalWarnAt - T0).toBe(Math.round(warnMin * MIN));
+  });
+});
+

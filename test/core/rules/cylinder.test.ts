@@ -6,54 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { brief, raises, reading, runRule, tick } from './helpers.js';
+import { DAY, HOUR, MIN, T, checkOne, date, record, replies, scan, type ScanOpts } from './cylinderFixtures.js';
 import { cylinderScanReply, scanPoints, scanReasons, type ScanPoint } from '../../../core/schemas/index.js';
 import { addYears, isoDate, localDate } from '../../../core/cylinders/calendar.js';
-import type { CylinderRecord, Effect, RuleReading, ScanReply } from '../../../core/alerts/types.js';
+import type { CylinderRecord } from '../../../core/alerts/types.js';
 import type { RuleInput } from '../../../core/rules/common/dispatch.js';
 import { mapEntries } from '../../../core/rules/common/shardedMap.js';
 import {
-  checkCylinder, clonedCode, cylinderRules, noPreFill, scanCheck, scanCheckDefaults, type ScanCheckConfig, type ScanReason,
+  checkCylinder, clonedCode, cylinderRules, decideScan, noPreFill, scanCheck, scanCheckDefaults, wireReasons, type CheckReason, type ScanCheckConfig,
 } from '../../../core/rules/cylinder/index.js';
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
-/** 2026-11-23 10:00 in China (UTC+8): the scan day is 2026-11-23 */
-const T = Date.UTC(2026, 10, 23, 2, 0, 0);
-const date = (s: string): number => Date.parse(`${s}T00:00:00Z`);
-
-const record = (over: Partial<CylinderRecord> = {}): CylinderRecord => ({
-  code: 'LPG-1', model: 'YSP15', mfgDate: date('2022-03-01'), designLifeYears: 8, lastInspection: date('2022-03-01'),
-  nextInspection: date('2028-01-10'), ownerStationId: 'ST-1', entrustedStationIds: ['ST-2'], status: 'in_service', maxFillKg: 14.5, ...over,
-});
-
-let nextSeq = 1;
-interface ScanOpts {
-  code?: string; stationId?: string; point?: ScanPoint; netKg?: number; ts?: number; rx?: number; deviceId?: string; msgId?: string; operatorId?: string;
-}
-function scan(o: ScanOpts = {}): RuleReading {
-  const ts = o.ts ?? T;
-  const data: Record<string, unknown> = {
-    cylinderCode: o.code ?? 'LPG-1', stationId: o.stationId ?? 'ST-1', point: o.point ?? 'pre_fill', operatorId: o.operatorId ?? 'OP-7',
-  };
-  if (o.netKg !== undefined) data.netKg = o.netKg;
-  const seq = nextSeq++;
-  return {
-    seq, family: 'cylinder', channel: 'scan', deviceId: o.deviceId ?? 'scanner-1', msgId: o.msgId ?? `m-${seq}`,
-    ts, receivedAt: o.rx ?? ts, data,
-  };
-}
-
-
 const run = runRule;
-
-
-const replies = (effects: Effect[]): ScanReply[] => effects.filter((e): e is ScanReply => e.type === 'scanReply');
-
-function checkOne(rec: CylinderRecord | undefined, o: ScanOpts = {}, config: Partial<ScanCheckConfig> = {}, now?: number): Effect[] {
-  const r = scan(o);
-  return run(scanCheck, [reading(r, now)], { registry: rec ? [rec] : [], config }).effects[0]!;
-}
 
 describe('calendar (record dates are China local dates at UTC midnight)', () => {
   it.each([
@@ -75,13 +38,14 @@ describe('calendar (record dates are China local dates at UTC midnight)', () => 
 });
 
 describe('cylinder.scan_check: reasons and decision at pre_fill (scan day 2026-11-23)', () => {
-  type Row = [name: string, rec: CylinderRecord | undefined, opts: ScanOpts, config: Partial<ScanCheckConfig>, decision: 'allow' | 'refuse', reasons: ScanReason[]];
+  type Row = [name: string, rec: CylinderRecord | undefined, opts: ScanOpts, config: Partial<ScanCheckConfig>, decision: 'allow' | 'refuse', reasons: CheckReason[]];
   const rows: Row[] = [
     ['a valid cylinder at its owner', record(), {}, {}, 'allow', []],
     ['at an entrusted station', record(), { stationId: 'ST-2' }, {}, 'allow', []],
     ['unregistered code', undefined, {}, {}, 'refuse', ['unregistered']],
     ['status scrapped', record({ status: 'scrapped' }), {}, {}, 'refuse', ['scrapped']],
-    ['status lost', record({ status: 'lost' }), {}, {}, 'refuse', ['scrapped']],
+    ['status lost: its own reason', record({ status: 'lost' }), {}, {}, 'refuse', ['lost']],
+    ['status lost and past 12 years: both', record({ status: 'lost', mfgDate: date('2014-11-22'), designLifeYears: 15 }), {}, {}, 'refuse', ['scrapped', 'lost']],
     ['not owner nor entrusted', record(), { stationId: 'ST-9' }, {}, 'refuse', ['not_owner']],
     // inspection: nextInspection before the scan day is overdue; on the day it is due soon
     ['inspection the day before the scan day: overdue', record({ nextInspection: date('2026-11-22') }), {}, {}, 'refuse', ['inspection_overdue']],
@@ -109,8 +73,8 @@ describe('cylinder.scan_check: reasons and decision at pre_fill (scan day 2026-1
     ['12 years and a day with 8-year life: both', record({ mfgDate: date('2014-11-22') }), {}, {}, 'refuse', ['scrapped', 'expired_life']],
     ['life extension never passes 12 years', record({ mfgDate: date('2014-11-22'), lastInspection: date('2023-01-01') }), {}, { lifeExtensionByInspection: true }, 'refuse', ['scrapped']],
     ['maxServiceYears 10', record({ mfgDate: date('2016-11-22'), designLifeYears: 15 }), {}, { maxServiceYears: 10 }, 'refuse', ['scrapped']],
-    ['every registry reason at once, in protocol order', record({ status: 'lost', mfgDate: date('2010-01-01'), nextInspection: date('2020-01-01') }), { stationId: 'ST-9' }, {}, 'refuse',
-      ['scrapped', 'expired_life', 'inspection_overdue', 'not_owner']],
+    ['every registry reason at once, in check order', record({ status: 'lost', mfgDate: date('2010-01-01'), nextInspection: date('2020-01-01') }), { stationId: 'ST-9' }, {}, 'refuse',
+      ['scrapped', 'lost', 'expired_life', 'inspection_overdue', 'not_owner']],
     ['due soon and not owner: refused for not_owner, due soon listed', record({ nextInspection: date('2026-12-01') }), { stationId: 'ST-9' }, {}, 'refuse', ['not_owner', 'inspection_due_soon']],
     ['overfilled residual at pre_fill is refused too', record(), { netKg: 15.2 }, {}, 'refuse', ['overfilled']],
   ];
@@ -119,7 +83,10 @@ describe('cylinder.scan_check: reasons and decision at pre_fill (scan day 2026-1
     const effects = checkOne(rec, opts, config);
     const [reply, ...more] = replies(effects);
     expect(more).toEqual([]);
-    expect(reply).toMatchObject({ decision, reasons });
+    // the reply carries the protocol's reasons (wireReasons); the check names its own
+    expect(reply).toMatchObject({ decision, reasons: wireReasons(reasons) });
+    const cfg = { ...scanCheckDefaults, ...config };
+    expect(decideScan(rec, { stationId: opts.stationId ?? 'ST-1', point: 'pre_fill', netKg: opts.netKg ?? null }, T, cfg).reasons).toEqual(reasons);
   });
 
   it('the scan day is the China local date of the receive time, not the device clock', () => {
@@ -136,7 +103,7 @@ describe('cylinder.scan_check: reasons and decision at pre_fill (scan day 2026-1
 });
 
 describe('cylinder.scan_check: post_fill mass (YSP15: 14.5 + 0.5 kg)', () => {
-  it.each<[number, 'allow' | 'refuse', ScanReason[]]>([
+  it.each<[number, 'allow' | 'refuse', CheckReason[]]>([
     [14.5, 'allow', []],
     [14.99, 'allow', []],
     [15.0, 'allow', []],
@@ -173,7 +140,7 @@ describe('cylinder.scan_check: post_fill mass (YSP15: 14.5 + 0.5 kg)', () => {
 });
 
 describe('cylinder.scan_check: a reply for every scan point', () => {
-  const gates: ScanPoint[] = ['pre_fill', 'fill', 'post_fill'];
+  const gates: ScanPoint[] = ['pre_fill', 'fill', 'post_fill', 'outbound'];
   it.each(scanPoints.map((p) => [p] as const))('%s: one reply with the scan msgId, device and code', (point) => {
     const r = scan({ point, netKg: point === 'post_fill' ? 14 : undefined, deviceId: 'scanner-9', msgId: 'scan-77', code: 'LPG-1' });
     const effects = run(scanCheck, [reading(r, T + 40)], { registry: [record()] }).effects[0]!;
@@ -188,8 +155,8 @@ describe('cylinder.scan_check: a reply for every scan point', () => {
     const effects = checkOne(rec, { point, netKg: point === 'post_fill' ? 14 : undefined, stationId: 'ST-9' });
     expect(replies(effects)).toHaveLength(1);
     expect(replies(effects)[0]).toMatchObject({ decision: gate ? 'refuse' : 'allow', reasons: ['inspection_overdue', 'not_owner'] });
-    // only refusals raise cylinder.refused
-    expect(brief(effects)).toEqual(gate ? [['cylinder.refused', 'LPG-1|inspection_overdue+not_owner', 'major']] : []);
+    // a refusal at a gate, a flag elsewhere: a problem raises an alert at every point
+    expect(brief(effects)).toEqual([[gate ? 'cylinder.refused' : 'cylinder.flagged', 'LPG-1|inspection_overdue+not_owner', 'major']]);
   });
 
   it.each(scanPoints.map((p) => [p] as const))('%s with an unregistered code', (point) => {
@@ -197,9 +164,14 @@ describe('cylinder.scan_check: a reply for every scan point', () => {
     expect(replies(effects)[0]).toMatchObject({ decision: gates.includes(point) ? 'refuse' : 'allow', reasons: ['unregistered'] });
   });
 
-  it('gatePoints is configurable (outbound as a gate)', () => {
-    const effects = checkOne(record({ status: 'scrapped' }), { point: 'outbound' }, { gatePoints: ['pre_fill', 'fill', 'outbound'] });
-    expect(replies(effects)[0]!.decision).toBe('refuse');
+  it('gatePoints is configurable (delivery as a gate, outbound not)', () => {
+    const config: Partial<ScanCheckConfig> = { gatePoints: ['pre_fill', 'fill', 'delivery'] };
+    const delivery = checkOne(record({ status: 'scrapped' }), { point: 'delivery' }, config);
+    expect(replies(delivery)[0]!.decision).toBe('refuse');
+    expect(brief(delivery)).toEqual([['cylinder.refused', 'LPG-1|scrapped', 'major']]);
+    const outbound = checkOne(record({ status: 'scrapped' }), { point: 'outbound' }, config);
+    expect(replies(outbound)[0]!.decision).toBe('allow');
+    expect(brief(outbound)).toEqual([['cylinder.flagged', 'LPG-1|scrapped', 'major']]);
   });
 
   it('every reply validates against the protocol reply schema (reason codes included)', () => {
@@ -216,7 +188,7 @@ describe('cylinder.scan_check: a reply for every scan point', () => {
       }
     }
     // every registry/mass reason code is produced somewhere above
-    expect([...seen].sort()).toEqual(['expired_life', 'inspection_due_soon', 'inspection_overdue', 'not_owner', 'overfilled', 'scrapped', 'unregistered']);
+    expect([...seen].sort()).toEqual(['expired_life', 'inspection_due_soon', 'inspection_overdue', 'lost', 'not_owner', 'overfilled', 'scrapped', 'unregistered']);
     expect(scanReasons).toEqual(expect.arrayContaining([...seen]));
   });
 });
@@ -251,7 +223,7 @@ describe('cylinder.scan_check: alerts', () => {
   });
 
   it('severities are configurable', () => {
-    expect(brief(checkOne(record({ status: 'lost' }), {}, { refusedSeverity: 'critical' }))).toEqual([['cylinder.refused', 'LPG-1|scrapped', 'critical']]);
+    expect(brief(checkOne(record({ status: 'lost' }), {}, { refusedSeverity: 'critical' }))).toEqual([['cylinder.refused', 'LPG-1|lost', 'critical']]);
   });
 
   it('checkCylinder exposes the limit dates it used', () => {

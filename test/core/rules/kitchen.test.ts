@@ -9,6 +9,8 @@ import { deepFreeze, raises, roundTrip, tick } from './helpers.js';
 import { violationTypes, type ViolationType } from '../../../core/schemas/kitchen.js';
 import { openAlert, repeatAlert, repeats, type Alert } from '../../../core/alerts/alert.js';
 import { defaultDeadlinePolicy } from '../../../core/alerts/deadlines.js';
+import { ruleOverrides } from '../../../core/alerts/policy.js';
+import { allRules } from '../../../core/rules/index.js';
 import type { DeviceInfo, RaiseAlert, RuleReading } from '../../../core/alerts/types.js';
 import { configFor, mapGet, mapSize, runInputs, staticContext, type RuleInput } from '../../../core/rules/common/index.js';
 import {
@@ -323,3 +325,14 @@ describe('kitchen rules: state round-trips through JSON', () => {
     expect(repeatOffenderDefaults.riskClasses).toEqual(violationDefaults.riskClasses);
   });
 });
+
+describe('kitchen.repeat_offender takes kitchen.violation\'s overrides', () => {
+  it('an override of the violation thresholds applies to the counting too, and only the keys it shares', () => {
+    const o = ruleOverrides(allRules, { rules: { 'kitchen.violation': { minConfidence: 0.3, cooldownMs: 120_000, severityByClass: { 1: 'critical', 2: 'critical', 3: 'minor' } } } });
+    expect(o['kitchen.repeat_offender']).toEqual({ minConfidence: 0.3, cooldownMs: 120_000 });
+    // its own override wins over the inherited one
+    const own = ruleOverrides(allRules, { rules: { 'kitchen.violation': { minConfidence: 0.3 }, 'kitchen.repeat_offender': { threshold: 4 } } });
+    expect(own['kitchen.repeat_offender']).toEqual({ minConfidence: 0.3, threshold: 4 });
+  });
+});
+
