@@ -38,12 +38,12 @@ function paint(el, now) {
   }
 }
 
-/** The countdown that matters for an alert now: acknowledge, then resolve. */
-export function alertCountdown(a) {
+/** The countdown that matters for an alert now: acknowledge, then resolve (`short`: the list's labels). */
+export function alertCountdown(a, { short = false } = {}) {
   const d = a.deadlines ?? {};
   if (a.status === 'resolved' || a.status === 'false_positive') return done(t('deadline.done'));
-  if (d.acknowledgedAt === null && d.ackBy !== null) return countdown(d.ackBy, d.ackWarnAt, t('deadline.ack'));
-  if (d.resolveBy !== null && d.resolveBy !== undefined) return countdown(d.resolveBy, d.resolveWarnAt, t('deadline.resolve'));
+  if (d.acknowledgedAt === null && d.ackBy !== null) return countdown(d.ackBy, d.ackWarnAt, short ? t('deadline.ackShort') : t('deadline.ack'));
+  if (d.resolveBy !== null && d.resolveBy !== undefined) return countdown(d.resolveBy, d.resolveWarnAt, short ? t('deadline.resolveShort') : t('deadline.resolve'));
   return done(t('deadline.none'));
 }
 

@@ -12,7 +12,7 @@ import { closeDialog } from './dialog.js';
 import { clear, h } from './dom.js';
 import { fill, getLang, loadI18n, setLang, t, tv } from './i18n.js';
 import { Live } from './live.js';
-import { applyLive, emit, loadAll, state, subscribe } from './state.js';
+import { applyLive, emit, loadAll, resetState, state } from './state.js';
 import { statsView } from './stats.js';
 import { accountView, usersView } from './users.js';
 import { wallView } from './wall.js';
@@ -53,7 +53,7 @@ const views = {
   alerts: (el) => {
     const list = alertList({ fixedFamily: 'elevator' });
     clear(el, h('div', { class: 'panel' }, h('h2', {}, t('nav.alerts')), list.el));
-    return subscribe(() => list.render());
+    return () => list.dispose();
   },
 };
 
@@ -97,8 +97,9 @@ function start() {
   if (!s) { loginView(); return; }
   live?.close();
   live = new Live((msg) => {
-    if (msg.type === 'hello' && msg.fresh) void loadAll(s.role).catch(() => {});
-    else if (msg.type === 'resync') void loadAll(s.role).catch(() => {});
+    // loadAll retries by itself (the wall shows "failed, retrying"), never throws
+    if (msg.type === 'hello' && msg.fresh) loadAll(s.role);
+    else if (msg.type === 'resync') loadAll(s.role);
     else if (msg.type === 'unauthorized') sessionEnded();
     else applyLive(msg, s.role);
   }, (on) => { state.live = on; const el = document.getElementById('live'); if (el) paintLive(el); });
@@ -114,9 +115,7 @@ function signedOut(notice) {
   teardown?.();
   teardown = null;
   setSession(null);
-  state.alerts.clear();
-  state.cases.clear();
-  state.live = false;
+  resetState();
   closeAlert();
   forgetReports();
   closeDialog();
