@@ -61,26 +61,21 @@ interface Device { client: RawClient<Msg>; queue: Msg[]; nextHeartbeat: number; 
 export function startHeartbeats(opts: HeartbeatOptions): HeartbeatFleet {
   const devices: Device[] = rawClients<Msg>(opts.devices, opts.sources).map((client) => ({ client, queue: [], nextHeartbeat: Infinity, attempt: 0 }));
   const connect = { port: opts.port, keepaliveS: opts.keepaliveS };
-  let up = 0;
-  let disconnects = 0;
-  let connectFailures = 0;
-  let sent = 0;
-  let acked = 0;
-  let outageTotal = 0;
-  let outageOutstanding = 0;
+  // the counters stats() reports
+  const n = { up: 0, disconnects: 0, connectFailures: 0, sent: 0, acked: 0, outageTotal: 0, outageOutstanding: 0 };
   let armed = false;
   let generating = true;
   let stopped = false;
   const firstErrors: string[] = [];
   const failed = (e: Error): void => {
-    connectFailures++;
+    n.connectFailures++;
     const m = e.message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR');
     if (firstErrors.length < 5 && !firstErrors.includes(m)) firstErrors.push(m);
   };
 
   const newMsg = (d: Device): Msg => {
     const m: Msg = { n: ++d.client.seq, ts: Date.now(), outage: armed, resend: false };
-    if (armed) { outageTotal++; outageOutstanding++; }
+    if (armed) { n.outageTotal++; n.outageOutstanding++; }
     return m;
   };
 
@@ -93,20 +88,20 @@ export function startHeartbeats(opts: HeartbeatOptions): HeartbeatFleet {
       const p = encodePublish(`elevator/${c.id}/heartbeat`, payload, 1, pid);
       if (m.resend) p[0]! |= PUBLISH_DUP;
       c.push(p, pid, m);
-      sent++;
+      n.sent++;
     }
     d.queue = [];
     c.flush();
   };
 
   const onDrop = (d: Device): void => {
-    up--;
-    disconnects++;
+    n.up--;
+    n.disconnects++;
     // unacknowledged readings go first, in order, marked for resend
     const unacked = d.client.takeInflight().sort((a, b) => a.n - b.n);
     for (const m of unacked) {
       m.resend = true;
-      if (armed && !m.outage) { m.outage = true; outageTotal++; outageOutstanding++; }
+      if (armed && !m.outage) { m.outage = true; n.outageTotal++; n.outageOutstanding++; }
     }
     const fresh: Msg[] = [];
     if (generating) for (let i = 0; i < opts.queueOnDrop; i++) fresh.push(newMsg(d));
@@ -117,7 +112,7 @@ export function startHeartbeats(opts: HeartbeatOptions): HeartbeatFleet {
 
   const onConnected = (d: Device): void => {
     if (stopped) { d.client.destroy(); return; }
-    up++;
+    n.up++;
     if (d.nextHeartbeat === Infinity) d.nextHeartbeat = Date.now() + Math.random() * opts.heartbeatMs;
     flush(d);
   };
@@ -140,7 +135,7 @@ export function startHeartbeats(opts: HeartbeatOptions): HeartbeatFleet {
   };
 
   for (const d of devices) {
-    d.client.onAck = (_ms, m) => { acked++; if (m?.outage) outageOutstanding--; };
+    d.client.onAck = (_ms, m) => { n.acked++; if (m?.outage) n.outageOutstanding--; };
     d.client.onClose = () => onDrop(d);
   }
   const byClient = new Map(devices.map((d) => [d.client, d]));
@@ -165,7 +160,7 @@ export function startHeartbeats(opts: HeartbeatOptions): HeartbeatFleet {
 
   return {
     connected,
-    stats: () => ({ devices: devices.length, up, disconnects, connectFailures, sent, acked, outageTotal, outageOutstanding, firstErrors }),
+    stats: () => ({ devices: devices.length, ...n, firstErrors }),
     arm: () => { armed = true; },
     quiesce: async (timeoutMs) => {
       generating = false;

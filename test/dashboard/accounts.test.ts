@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium } from '../helpers/browser.js';
+import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const ENDED = '您的会话已结束，请重新登录';
@@ -36,11 +36,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
 
   /** Sign in through the form; `view` is where the page lands (the view in the URL's hash is kept). */
   async function login(page: Page, user: string, password: string, view = ''): Promise<void> {
-    await page.goto(`${ts.httpUrl}/${view ? `#/${view}` : ''}`);
-    await page.fill('#username', user);
-    await page.fill('#password', password);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 15_000 });
+    await signIn(page, `${ts.httpUrl}/${view ? `#/${view}` : ''}`, user, password);
   }
 
   async function open(user: string, password: string, view = ''): Promise<Page> {
@@ -63,18 +59,12 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
   beforeAll(async () => {
     mkdirSync(out, { recursive: true });
     ts = await startService({ LOGIN_MAX_ATTEMPTS: 3 });
-    const auth = { authorization: `Bearer ${ts.adminToken}` };
-    for (const [u, role] of [['bob', 'operator'], ['carol', 'operator'], ['dora', 'dispatcher']]) {
-      const res = await ts.service.http.inject({ method: 'POST', url: '/api/users', headers: auth, payload: { username: u, password: `${u}-password`, role } });
-      expect(res.statusCode, res.body).toBe(201);
-    }
+    await addUsers(ts, [['bob', 'operator'], ['carol', 'operator'], ['dora', 'dispatcher']]);
     browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await ts?.dispose();
+    await closeAll(contexts, browser, ts);
   });
 
   it('admin creates a user and disables them after a confirmation naming them; their open screens return to the login screen', async () => {

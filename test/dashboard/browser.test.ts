@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium } from '../helpers/browser.js';
+import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 
@@ -39,21 +39,14 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     if (opts.fakeClock) await ctx.clock.install({ time: Date.now() });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    await page.goto(ts.httpUrl);
-    await page.fill('#username', user);
-    await page.fill('#password', password);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 15_000 });
+    await signIn(page, ts.httpUrl, user, password);
     return page;
   }
 
   beforeAll(async () => {
     mkdirSync(out, { recursive: true });
     ts = await startService({ ALERT_TICK_MS: 200, ALERT_CHECKPOINT_MS: 300 });
-    const auth = { authorization: `Bearer ${ts.adminToken}` };
-    for (const [u, role] of [['op1', 'operator'], ['op2', 'operator'], ['disp1', 'dispatcher']]) {
-      await ts.service.http.inject({ method: 'POST', url: '/api/users', headers: auth, payload: { username: u, password: `${u}-password`, role } });
-    }
+    await addUsers(ts, [['op1', 'operator'], ['op2', 'operator'], ['disp1', 'dispatcher']]);
     const reg = [
       { id: 'cam-xihu-01', family: 'kitchen', name: '西湖区某小学食堂', district: '330106', location: { lat: 30.259, lng: 120.13 }, meta: { storeId: 'S-0001' } },
       { id: 'cam-shangcheng-02', family: 'kitchen', name: '上城区某餐馆', district: '330102', location: { lat: 30.242, lng: 120.17 }, meta: { storeId: 'S-0002' } },
@@ -68,10 +61,8 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
     for (const d of Object.values(devices)) await d.client?.endAsync();
-    await ts?.dispose();
+    await closeAll(contexts, browser, ts);
   });
 
   it('shows a device\'s alert on two screens live; an acknowledge on one shows on the other; the language switches', async () => {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium } from '../helpers/browser.js';
+import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const NOTE = '<img src=x onerror=alert(1)> 12 楼, 两人, 一位老人';
@@ -55,11 +55,7 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     const page = await ctx.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
     page.on('dialog', (d) => { jsDialogs.push(d.message()); void d.dismiss(); });
-    await page.goto(ts.httpUrl);
-    await page.fill('#username', user);
-    await page.fill('#password', password);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('#live.on', { timeout: 15_000 });
+    await signIn(page, ts.httpUrl, user, password);
     return page;
   }
 
@@ -70,19 +66,14 @@ describe.skipIf(!browserProgram.ok)(`96333 dispatcher console in chromium${brows
     mkdirSync(out, { recursive: true });
     // the unit's acknowledgement is due 3 s after the dispatch, so the test sees a late step and its escalation
     ts = await startService({ ALERT_TICK_MS: 200, ALERT_CHECKPOINT_MS: 300, ALERT_OVERRIDES: JSON.stringify({ rescue: { unitAckMin: 0.05 } }) });
-    for (const [u, role] of [['disp1', 'dispatcher'], ['op1', 'operator']]) {
-      const res = await ts.service.http.inject({ method: 'POST', url: '/api/users', headers: auth(), payload: { username: u, password: `${u}-password`, role } });
-      expect(res.statusCode, res.body).toBe(201);
-    }
+    await addUsers(ts, [['disp1', 'dispatcher'], ['op1', 'operator']]);
     await ts.registerDevice(ELEVATOR);
     await ts.registerDevice({ id: 'elev-call-02', family: 'elevator', name: '古墩路 8 号 2 号梯', district: '330106', location: { lat: 30.29, lng: 120.1 }, meta: { rescueCode: '33010699999' } });
     browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await ts?.dispose();
+    await closeAll(contexts, browser, ts);
   });
 
   it('takes a phone call by rescue code, records every step in order with its details and reasons, and prints the case report', async () => {

@@ -17,7 +17,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium } from '../helpers/browser.js';
+import { browserProgram, launchChromium, closeAll } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const CAMERAS = 120;
@@ -154,10 +154,8 @@ describe.skipIf(!browserProgram.ok)(`operators' wall in chromium${browserProgram
   }, 90_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
     await Promise.all(clients.map((c) => c.endAsync().catch(() => {})));
-    await ts?.dispose();
+    await closeAll(contexts, browser, ts);
   });
 
   it('(a) pins an older open trapped-passenger alert on top of 600 minor ones, with the banner; the rest comes a page at a time', async () => {

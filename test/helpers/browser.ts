@@ -3,8 +3,10 @@
  * external.ts): a fresh temporary profile of its own, removed on close, and nothing that
  * reaches past loopback (no background networking, updates or sync).
  */
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Role } from '../../core/roles.js';
 import { programs } from './external.js';
+import type { TestService } from './service.js';
 
 export const browserProgram = programs(['chromium'], 'chromium');
 
@@ -14,4 +16,28 @@ export function launchChromium(): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Sign in on the dashboard's login screen and wait for the live push to be on. */
+export async function signIn(page: Page, url: string, user: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('#live.on', { timeout: 15_000 });
+}
+
+/** Users for a browser test, each with the password `<name>-password`. */
+export async function addUsers(ts: TestService, users: ReadonlyArray<readonly [string, Role]>): Promise<void> {
+  for (const [username, role] of users) {
+    const res = await ts.service.http.inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${ts.adminToken}` }, payload: { username, password: `${username}-password`, role } });
+    if (res.statusCode !== 201) throw new Error(`creating ${username} failed: ${res.statusCode} ${res.body}`);
+  }
+}
+
+/** Close a browser test's contexts, the browser and the service. */
+export async function closeAll(contexts: readonly BrowserContext[], browser: Browser | undefined, ts: TestService | undefined): Promise<void> {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await ts?.dispose();
 }
