@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CylinderRegistry } from '../cylinders/cylinderRegistry.js';
 import { AlertEngine } from '../alerts/engine.js';
-import { deadlinePolicy, rescuePolicy, ruleOverrides } from '../core/alerts/policy.js';
+import { deadlinePolicy, rescuePolicy, ruleOverrides, storeListPolicy } from '../core/alerts/policy.js';
 import { allRules, RESCUE_RULE } from '../core/rules/index.js';
 import { Webhooks } from '../alerts/webhooks.js';
 import { Broker } from '../broker/broker.js';
@@ -117,6 +117,7 @@ export class Service {
       tickMs: config.alerts.tickMs,
       checkpointMs: config.alerts.checkpointMs,
       replyMaxAgeMs: 10_000,
+      storeListPolicy: storeListPolicy(config.alerts.overrides),
     }, {
       store: this.store,
       device: (id) => this.registry.get(id),

@@ -18,6 +18,7 @@ import { ConfigError } from '../configError.js';
 import { checkSpec, minutes, quantity, ruleConfigReference, ruleConfigSchemas, shown, specTable, type CheckOptions, type ConfigKey, type ConfigSpec, type CrossRule, type SpecCheck } from '../rules/configSchemas.js';
 import { defaultDeadlinePolicy, type DeadlinePolicy, type SeverityDeadline } from './deadlines.js';
 import { defaultRescuePolicy, type RescuePolicy } from './rescueCase.js';
+import { defaultStoreListPolicy, type StoreListPolicy } from '../stores/storeList.js';
 import type { Severity } from './types.js';
 import type { AnyRule } from '../ruleRunner.js';
 
@@ -31,9 +32,12 @@ export interface AlertOverrides {
     /** district prefix (or `*`) -> the chain a breach escalates up */
     readonly escalation?: Readonly<Record<string, ReadonlyArray<{ readonly name: string; readonly phone?: string }>>>;
   };
+  /** the black list (红黑榜): how long a listed store must stay clean to lapse off it */
+  readonly storeList?: { readonly cleanPeriodDays?: number };
 }
 
 const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
 const PREFIX = 'ALERT_OVERRIDES ';
 const severities: readonly Severity[] = ['critical', 'major', 'minor', 'info'];
 
@@ -108,6 +112,14 @@ export const rescueDefaults: Readonly<Record<string, unknown>> = {
   renotifyMin: defaultRescuePolicy.renotifyEveryMs / MIN,
   escalation: defaultRescuePolicy.escalation,
 };
+
+/** `storeList`: the black list's clean period (core/stores/storeList.ts). */
+export const storeListSpec: ConfigSpec = {
+  keys: { cleanPeriodDays: quantity('days', { min: 1, max: 366 }, 'a store on the black list with no counted alert for this long lapses off it (by the system)') },
+  cross: [],
+};
+
+export const storeListDefaults: Readonly<Record<string, unknown>> = { cleanPeriodDays: defaultStoreListPolicy.cleanPeriodMs / DAY };
 
 /** The defaults of `deadlines.<severity>` (null: none) and of the deadline options, in minutes. */
 export function deadlineDefaults(): { bySeverity: Record<Severity, { ackMin: number; resolveMin: number } | null>; options: Record<string, unknown> } {
@@ -239,6 +251,16 @@ function checkRescue(given: unknown, opts: CheckOptions): Part<RescueOverrides |
   return { value: given === undefined ? undefined : c.values as RescueOverrides, problems, shortDefaults: c.shortDefaults };
 }
 
+type StoreListOverrides = NonNullable<AlertOverrides['storeList']>;
+
+function checkStoreList(given: unknown, opts: CheckOptions): Part<StoreListOverrides | undefined> {
+  const problems: string[] = [];
+  const r = given === undefined ? {} : objectAt(given, 'storeList', Object.keys(storeListSpec.keys), 'an object, e.g. {"cleanPeriodDays": 30}', problems);
+  const c = checkSpec(storeListSpec, 'storeList.', r, storeListDefaults, opts);
+  problems.push(...c.problems);
+  return { value: given === undefined ? undefined : c.values as StoreListOverrides, problems, shortDefaults: c.shortDefaults };
+}
+
 /**
  * Check ALERT_OVERRIDES (parsed JSON) against the rules and the policies: every problem, each
  * `ALERT_OVERRIDES <key path>: <value> <the rule it breaks>`; with `tickMs` (ALERT_TICK_MS) also
@@ -248,17 +270,18 @@ function checkRescue(given: unknown, opts: CheckOptions): Part<RescueOverrides |
 export function checkAlertOverrides(input: unknown, rules: readonly AnyRule[], opts: { tickMs?: number } = {}): { overrides: AlertOverrides; problems: string[] } {
   const problems: string[] = [];
   if (!isObject(input)) {
-    return { overrides: {}, problems: [`ALERT_OVERRIDES: ${shown(input)} must be a JSON object {"rules": {…}, "deadlines": {…}, "rescue": {…}}`] };
+    return { overrides: {}, problems: [`ALERT_OVERRIDES: ${shown(input)} must be a JSON object {"rules": {…}, "deadlines": {…}, "rescue": {…}, "storeList": {…}}`] };
   }
-  const root = objectAt(input, 'ALERT_OVERRIDES', ['rules', 'deadlines', 'rescue'], 'an object', problems);
+  const root = objectAt(input, 'ALERT_OVERRIDES', ['rules', 'deadlines', 'rescue', 'storeList'], 'an object', problems);
   const check: CheckOptions = opts.tickMs === undefined ? {} : { tickMs: opts.tickMs };
   const rulePart = checkRules(rules, root.rules, check);
   const deadlinePart = checkDeadlines(root.deadlines, check);
   const rescuePart = checkRescue(root.rescue, check);
+  const storeListPart = checkStoreList(root.storeList, check);
   // the root's own problems already start with ALERT_OVERRIDES
   const all = [
     ...problems.map((p) => p.replace(/^ALERT_OVERRIDES\./, PREFIX)),
-    ...[...rulePart.problems, ...deadlinePart.problems, ...rescuePart.problems].map((p) => PREFIX + p),
+    ...[...rulePart.problems, ...deadlinePart.problems, ...rescuePart.problems, ...storeListPart.problems].map((p) => PREFIX + p),
   ];
   const short = [...rulePart.shortDefaults, ...deadlinePart.shortDefaults, ...rescuePart.shortDefaults].sort((a, b) => a.ms - b.ms)[0];
   if (short && opts.tickMs !== undefined) {
@@ -268,6 +291,7 @@ export function checkAlertOverrides(input: unknown, rules: readonly AnyRule[], o
     ...(root.rules !== undefined ? { rules: rulePart.value } : {}),
     ...(deadlinePart.value !== undefined ? { deadlines: deadlinePart.value } : {}),
     ...(rescuePart.value !== undefined ? { rescue: rescuePart.value } : {}),
+    ...(storeListPart.value !== undefined ? { storeList: storeListPart.value } : {}),
   };
   return { overrides, problems: [...new Set(all)] };
 }
@@ -313,6 +337,11 @@ export function deadlinePolicy(o: AlertOverrides): DeadlinePolicy {
   };
 }
 
+export function storeListPolicy(o: AlertOverrides): StoreListPolicy {
+  refuse(checkStoreList(o.storeList, {}).problems);
+  return { cleanPeriodMs: (o.storeList?.cleanPeriodDays ?? storeListDefaults.cleanPeriodDays as number) * DAY };
+}
+
 export function rescuePolicy(o: AlertOverrides): RescuePolicy {
   refuse(checkRescue(o.rescue, {}).problems);
   const r = o.rescue ?? {};
@@ -355,6 +384,10 @@ export function alertOverridesReference(rules: ReadonlyArray<{ id: string; defau
     '### `rescue`',
     '',
     specTable(rescueSpec, Object.keys(rescueSpec.keys), rescueDefaults),
+    '',
+    '### `storeList`',
+    '',
+    specTable(storeListSpec, Object.keys(storeListSpec.keys), storeListDefaults),
     '',
     '### `rules`',
     '',

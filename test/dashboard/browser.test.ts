@@ -178,6 +178,19 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     await w.waitForSelector(`${row} .cd.red`, { timeout: 15_000 });
   });
 
+  it('an unknown route, or a view of another role, says so instead of showing another view', async () => {
+    const p = await open('op2', 'op2-password');
+    await p.evaluate(() => { location.hash = '#/users'; });
+    const forbidden = await p.waitForSelector('#view-unknown [data-reason="forbidden"][data-route="users"]', { timeout: 15_000 });
+    expect(await forbidden.textContent()).toContain('你的角色不能查看此页面');
+    await p.evaluate(() => { location.hash = '#/no-such-view'; });
+    const unknown = await p.waitForSelector('#view-unknown [data-reason="unknown"][data-route="no-such-view"]', { timeout: 15_000 });
+    expect(await unknown.textContent()).toContain('没有这个页面');
+    expect(await p.$('#view-wall')).toBeNull();
+    await p.click('#view-unknown a.button');
+    await p.waitForSelector('#view-wall', { timeout: 15_000 });
+  });
+
   it('admin sees every view: device history, statistics and user creation', async () => {
     const p = await open('admin', ADMIN_PASSWORD);
     for (const v of ['wall', 'dispatch', 'devices', 'stats', 'users']) expect(await p.$(`[data-nav="${v}"]`)).not.toBeNull();

@@ -431,7 +431,7 @@ describe('ALERT_OVERRIDES, checked by meaning', () => {
     ['unknown deadlines key', { deadlines: { urgent: { ackMin: 1 } } }, {}, /^ALERT_OVERRIDES deadlines\.urgent: no such key \(critical, major, minor, info, warnAtFraction, reminderEveryMin\)$/],
     ['unknown key of a severity', { deadlines: { critical: { ackS: 60 } } }, {}, /^ALERT_OVERRIDES deadlines\.critical\.ackS: no such key \(ackMin, resolveMin\)$/],
     ['unknown rescue key', { rescue: { arrivalMs: 1_800_000 } }, {}, /^ALERT_OVERRIDES rescue\.arrivalMs: no such key \(dispatchMin, /],
-    ['unknown top-level key', { rule: {} }, {}, 'ALERT_OVERRIDES rule: no such key (rules, deadlines, rescue)'],
+    ['unknown top-level key', { rule: {} }, {}, 'ALERT_OVERRIDES rule: no such key (rules, deadlines, rescue, storeList)'],
     ['not an object', [1, 2], {}, /^ALERT_OVERRIDES: \[1,2\] must be a JSON object/],
     ['a rule\'s thresholds not an object', { rules: { 'elevator.trapped': 90 } }, {}, /^ALERT_OVERRIDES rules\.elevator\.trapped: 90 must be an object of thresholds/],
   ];

@@ -152,11 +152,13 @@ function render() {
   teardown?.();
   teardown = null;
   const allowed = navByRole[s.role] ?? [];
-  let name = location.hash.replace(/^#\//, '').split('/')[0];
-  if (!allowed.includes(name) && !everyRole.includes(name)) name = allowed[0];
+  const asked = location.hash.replace(/^#\//, '').split('/')[0];
+  // an unknown route, or a view of another role, says so: it never silently shows another view
+  const refused = asked !== '' && !allowed.includes(asked) && !everyRole.includes(asked);
+  const name = asked === '' || refused ? allowed[0] : asked;
   const liveEl = h('span', { id: 'live' });
   paintLive(liveEl);
-  const main = h('main', { id: `view-${name}` });
+  const main = h('main', { id: refused ? 'view-unknown' : `view-${name}` });
   clear(root,
     h('header', {},
       h('h1', {}, t('app.title')),
@@ -168,6 +170,13 @@ function render() {
       h('button', { id: 'logout', onclick: () => void logout() }, t('logout'))),
     main);
   closeDialog();
+  if (refused) {
+    clear(main, h('div', { class: 'panel', role: 'alert', dataset: { route: asked, reason: Object.hasOwn(views, asked) ? 'forbidden' : 'unknown' } },
+      h('h2', {}, fill(t(Object.hasOwn(views, asked) ? 'route.forbidden' : 'route.unknown'), { route: asked })),
+      h('a', { href: `#/${allowed[0]}`, class: 'button' }, fill(t('route.back'), { view: t(`nav.${allowed[0]}`) }))));
+    emit({ kind: 'view' });
+    return;
+  }
   const off = views[name](main, app);
   teardown = typeof off === 'function' ? off : null;
   emit({ kind: 'view' });

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import {
   advanceStore, defaultStoreListPolicy as policy, flagStore, lapseIfClean, redList, unflagStore, type BlackListEntry, type PersonStage,
 } from '../../../core/stores/storeList.js';
+import { checkAlertOverrides, storeListPolicy } from '../../../core/alerts/policy.js';
+import { allRules } from '../../../core/rules/index.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-10T09:00:00+08:00');
@@ -77,5 +79,25 @@ describe('the red list', () => {
   it('keeps the stores without a counted alert in the period that are not on the black list', () => {
     const black = [walk(['notified']), { ...walk(['notified', 'rectified', 'rechecked', 'lifted']), storeId: 'D' }];
     expect(redList(stores, new Set(['B']), [{ ...black[0]!, storeId: 'C' }, black[1]!]).map((s) => s.storeId)).toEqual(['A', 'D']);
+  });
+});
+
+describe('the clean period as a setting (ALERT_OVERRIDES storeList.cleanPeriodDays)', () => {
+  it.each<[unknown, number | string]>([
+    [undefined, 30 * DAY],
+    [{ cleanPeriodDays: 14 }, 14 * DAY],
+    [{ cleanPeriodDays: 0 }, 'storeList.cleanPeriodDays'],
+    [{ cleanPeriodDays: 400 }, 'storeList.cleanPeriodDays'],
+    [{ cleanPeriodDays: '30' }, 'storeList.cleanPeriodDays'],
+    [{ cleanPeriodMs: 1000 }, 'storeList.cleanPeriodMs'],
+  ])('%j', (storeList, expected) => {
+    const input = storeList === undefined ? {} : { storeList };
+    const { problems, overrides } = checkAlertOverrides(input, allRules);
+    if (typeof expected === 'number') {
+      expect(problems).toEqual([]);
+      expect(storeListPolicy(overrides).cleanPeriodMs).toBe(expected);
+    } else {
+      expect(problems).toEqual([expect.stringContaining(`ALERT_OVERRIDES ${expected}`)]);
+    }
   });
 });
