@@ -146,6 +146,8 @@ export interface RescueCase {
   source?: RescueSource;
   /** a phone call's particulars (the first call, and any merged into the case) */
   reports?: PhoneReport[];
+  /** phone calls about this incident, all of them (`reports` keeps MAX_CASE_REPORTS) */
+  reportCount?: number;
   /** who breaches escalate to, fixed when the case opens (the district's chain) */
   escalationChain?: EscalationContact[];
   escalations?: Escalation[];
@@ -166,7 +168,7 @@ export interface OpenCaseInfo {
 export function openRescueCase(id: string, elevatorId: string, alertId: string, alarmAt: number, info: OpenCaseInfo): RescueCase {
   return {
     id, elevatorId, alertId, status: 'alarmed', alarmAt, maintenanceUnit: info.maintenanceUnit, arrivalWithinMs: info.arrivalWithinMs, fired: [],
-    district: info.district, source: info.source, ...(info.report ? { reports: [info.report] } : {}), updatedAt: alarmAt,
+    district: info.district, source: info.source, ...(info.report ? { reports: [info.report], reportCount: 1 } : {}), updatedAt: alarmAt,
     escalationChain: [...(info.escalationChain ?? [])], escalations: [],
     steps: [{ step: 'alarmed', at: alarmAt, by: info.by, recordedAt: alarmAt }],
   };
@@ -187,9 +189,18 @@ export function caseToMerge(cases: Iterable<RescueCase>, elevatorId: string, at:
   return found;
 }
 
-/** A phone report merged into a running case: kept with it, the timeline unchanged. */
+/**
+ * Phone reports a case keeps: the first call (the floor and passengers it gave) and the newest
+ * ones. More calls about one incident are counted (`reportCount`), not stored: a case record
+ * is rewritten at every change and pushed to every console, so it must not grow with callers.
+ */
+export const MAX_CASE_REPORTS = 20;
+
+/** A phone report merged into a running case: kept with it (within MAX_CASE_REPORTS), the timeline unchanged. */
 export function addReport(c: RescueCase, report: PhoneReport, now: number): RescueCase {
-  return { ...c, reports: [...(c.reports ?? []), report], updatedAt: now };
+  const all = [...(c.reports ?? []), report];
+  const reports = all.length <= MAX_CASE_REPORTS ? all : [all[0]!, ...all.slice(-(MAX_CASE_REPORTS - 1))];
+  return { ...c, reports, reportCount: (c.reportCount ?? c.reports?.length ?? 0) + 1, updatedAt: now };
 }
 
 /** Why a step is refused: `details.reason` of the 409 rescue_step_refused (docs/error-codes.md). */

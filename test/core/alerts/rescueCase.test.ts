@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  acknowledgeEscalation, caseToMerge, rescueDeadlines, defaultRescuePolicy as policy, escalationChain, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
+  MAX_CASE_REPORTS, acknowledgeEscalation, addReport, caseToMerge, rescueDeadlines, defaultRescuePolicy as policy, escalationChain, elapsed, evaluateRescue, openRescueCase, recordStep, type RescueCase, type RescueEvent, type RescueStatus,
 } from '../../../core/alerts/rescueCase.js';
 
 const MIN = 60_000;
@@ -181,6 +181,18 @@ describe('escalation up the district chain', () => {
 describe('the arrival warning of a per-elevator deadline', () => {
   it.each<[number, number]>([[30, 20], [60, 50], [45, 35], [5, 10 / 3], [15, 10]])('an elevator with %s min warns at %s min', (deadlineMin, warnMin) => {
     expect(rescueDeadlines(fresh(deadlineMin), policy).arrivalWarnAt - T0).toBe(Math.round(warnMin * MIN));
+  });
+});
+
+describe('phone reports merged into a case', () => {
+  it('keeps the first call and the newest, counts them all: a flood of calls does not grow the case', () => {
+    let c = openRescueCase('rc-p', 'elev-1', 'a-1', T0, { maintenanceUnit: null, arrivalWithinMs: 30 * MIN, district: null, source: 'phone', by: 'disp1', report: { floor: '12', callerPhone: '1' } });
+    for (let i = 2; i <= 500; i++) c = addReport(c, { callerPhone: String(i), note: 'x'.repeat(2000) }, T0 + i);
+    expect(c.reportCount).toBe(500);
+    expect(c.reports).toHaveLength(MAX_CASE_REPORTS);
+    expect(c.reports![0]).toEqual({ floor: '12', callerPhone: '1' });
+    expect(c.reports!.slice(1).map((r) => r.callerPhone)).toEqual(Array.from({ length: MAX_CASE_REPORTS - 1 }, (_, i) => String(482 + i)));
+    expect(JSON.stringify(c).length).toBeLessThan(50_000);
   });
 });
 
