@@ -260,9 +260,13 @@ export function alertList({ fixedFamily } = {}) {
     else setText(loadEl, '');
   }
 
-  // the end of the list in view: read the next page
+  // the end of the list in view: read the next page. An observer's entries can be stale by the
+  // time they are delivered (a page clicked in with "more" landed in between, pushing the end
+  // out of view), so the end's place is measured again before reading on.
+  const END_MARGIN = 120;
+  const endInView = () => !moreRow.hidden && moreRow.getBoundingClientRect().top <= scroller.getBoundingClientRect().bottom + END_MARGIN;
   const seen = typeof IntersectionObserver === 'function'
-    ? new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) void loadMore(); }, { root: scroller, rootMargin: '120px' })
+    ? new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting) && endInView()) void loadMore(); }, { root: scroller, rootMargin: `${END_MARGIN}px` })
     : null;
   seen?.observe(moreRow);
 
