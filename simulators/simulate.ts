@@ -11,7 +11,7 @@ import type { ApiClient } from './apiClient.js';
 import { apiAccess, apiArgOptions, apiArgsHelp, describeError, exitCodes, login, runIfMain, UsageError, type CliIo } from './cli.js';
 import { cylindersCsv, defaultFleetConfig, devicesCsv, mergeFleet, planFleet, type FleetOverrides } from './fleet/fleet.js';
 import { FleetRunner, playScenario, registerFleet, sleep } from './fleet/runner.js';
-import { checkReferences, fleetOverridesOf, loadScenario, ScenarioError, serviceSettings, shippedScenarios, type Scenario } from './fleet/scenario.js';
+import { checkReferences, fleetOverridesOf, loadScenario, neverConnectIds, ScenarioError, serviceSettings, shippedScenarios, type Scenario } from './fleet/scenario.js';
 import { formatResults, verifyExpectations } from './fleet/verify.js';
 import { loadArgOptions, loadHelp, runLoad } from './load/load.js';
 
@@ -184,7 +184,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     api = await login(access);
     io.out(`fleet ${config.prefix} (seed ${config.seed}${speed !== 1 ? `, speed x${speed}` : ''}): ${counts}`);
     const secrets = await registerFleet(api, plan, io.out);
-    runner = new FleetRunner(plan, secrets, { mqttUrl, qos: qosN as 0 | 1, tickMs, log: io.out });
+    runner = new FleetRunner(plan, secrets, { mqttUrl, qos: qosN as 0 | 1, tickMs, log: io.out, ...(scenario ? { neverConnect: neverConnectIds(scenario, plan) } : {}) });
     const started = Date.now();
     await runner.connectAll();
     runner.start();

@@ -18,6 +18,8 @@ export interface FleetConfig {
   /** >1 compresses time (every behaviour interval divided by it) */
   timeScale: number;
   heartbeatS: number;
+  /** every device in this district code; unset: each in a random Hangzhou district */
+  district?: string;
   kitchen: { cameras: number; stores: number; violationsPerHour: number; lowConfidenceShare: number };
   elevator: { count: number; statusS: number; minFloor: number; maxFloor: number };
   cylinder: {
@@ -60,6 +62,7 @@ export function mergeFleet(base: FleetConfig, ...overrides: FleetOverrides[]): F
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}),
       ...(o.heartbeatS !== undefined ? { heartbeatS: o.heartbeatS } : {}),
+      ...(o.district !== undefined ? { district: o.district } : {}),
       kitchen: { ...out.kitchen, ...o.kitchen },
       elevator: { ...out.elevator, ...o.elevator },
       cylinder: { ...out.cylinder, ...o.cylinder, shares: { ...out.cylinder.shares, ...o.cylinder?.shares } },
@@ -112,9 +115,11 @@ export function chinaDate(ms: number): string {
   return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
 }
 
-function place(rng: Rng): { district: string; location: { lat: number; lng: number } } {
+/** A district and a location; `district` fixed (a scenario's own, for coverage) or picked, the same draws either way. */
+function place(rng: Rng, district?: string): { district: string; location: { lat: number; lng: number } } {
+  const picked = rng.pick(districts);
   return {
-    district: rng.pick(districts),
+    district: district ?? picked,
     location: { lat: Math.round((30.25 + rng.range(-0.08, 0.08)) * 1e5) / 1e5, lng: Math.round((120.16 + rng.range(-0.1, 0.1)) * 1e5) / 1e5 },
   };
 }
@@ -185,7 +190,7 @@ export function planFleet(config: FleetConfig, now: number, msgPrefix: string): 
       family: 'kitchen', ...base(id, hb), storeId, area: areas[i % areas.length]!, meanViolationMs,
       nextViolationAt: meanViolationMs ? now + rng.exp(meanViolationMs) / config.timeScale : Infinity, lowConfidenceShare: k.lowConfidenceShare,
     };
-    devices.push({ id, family: 'kitchen', name: `Camera ${i + 1} (${initial.area})`, ...place(rng), meta: { storeId, storeName: `Restaurant ${storeIndex + 1}`, cameraArea: initial.area }, initial });
+    devices.push({ id, family: 'kitchen', name: `Camera ${i + 1} (${initial.area})`, ...place(rng, config.district), meta: { storeId, storeName: `Restaurant ${storeIndex + 1}`, cameraArea: initial.area }, initial });
   }
 
   // elevators
@@ -201,7 +206,7 @@ export function planFleet(config: FleetConfig, now: number, msgPrefix: string): 
       serviceMode: 'normal', powerOk: true, trappedDoorZone: true,
     };
     devices.push({
-      id, family: 'elevator', name: `Elevator ${i + 1}`, ...place(rng),
+      id, family: 'elevator', name: `Elevator ${i + 1}`, ...place(rng, config.district),
       meta: { registrationCode: `3110330100${pad(2015 + (i % 10), 4)}${pad(i + 1, 6)}`, rescueCode: pad(10000 + i, 5), userUnit: `Residential block ${Math.floor(i / 4) + 1}`, maintenanceUnit: 'Hangzhou Elevator Maintenance Co.', maintenancePhone: '0571-96333' },
       initial,
     });
@@ -232,7 +237,7 @@ export function planFleet(config: FleetConfig, now: number, msgPrefix: string): 
       family: 'cylinder', ...base(id, hb), stationId, operatorId: `${p}-OP${pad(i + 1, 3)}`, pool: pools[stationId] ?? [], current: null,
       scanMs: c.scanS * 1000, nextScanAt: c.scanS > 0 ? now + rng.range(0, c.scanS * 1000) / config.timeScale : Infinity,
     };
-    devices.push({ id, family: 'cylinder', name: `Scanner ${i + 1}`, ...place(rng), meta: { stationId, stationName: `Filling station ${(i % stations) + 1}` }, initial });
+    devices.push({ id, family: 'cylinder', name: `Scanner ${i + 1}`, ...place(rng, config.district), meta: { stationId, stationName: `Filling station ${(i % stations) + 1}` }, initial });
   }
 
   // fuel-station collectors
@@ -259,7 +264,7 @@ export function planFleet(config: FleetConfig, now: number, msgPrefix: string): 
       nextTxnAt: meanTxnMs ? now + rng.exp(meanTxnMs) / config.timeScale : Infinity, tankMs: d.tankS * 1000,
       nextTankAt: d.tankS > 0 ? now + rng.range(0, d.tankS * 1000) / config.timeScale : Infinity,
     };
-    devices.push({ id, family: 'dispenser', name: `Fuel station ${i + 1} collector`, ...place(rng), meta: { stationId, stationName: `Fuel station ${i + 1}` }, initial });
+    devices.push({ id, family: 'dispenser', name: `Fuel station ${i + 1} collector`, ...place(rng, config.district), meta: { stationId, stationName: `Fuel station ${i + 1}` }, initial });
   }
 
   const byFamily: Record<Family, string[]> = { kitchen: [], elevator: [], cylinder: [], dispenser: [] };

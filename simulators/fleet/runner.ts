@@ -47,6 +47,8 @@ export interface RunnerOptions {
   log: (line: string) => void;
   /** how many devices connect at the same time */
   connectConcurrency?: number;
+  /** registered, never connected (until an `online` step): the scenario's `neverConnect` */
+  neverConnect?: ReadonlySet<string>;
 }
 
 const CHUNK = 2000;
@@ -99,21 +101,21 @@ export class FleetRunner {
     for (const d of plan.devices) {
       const secret = secrets.get(d.id);
       if (!secret) throw new Error(`no secret for ${d.id}`);
-      this.devices.set(d.id, { id: d.id, family: d.family, secret, state: d.initial, rng: deviceRng(plan.config.seed, d.id), client: null, silentUntil: 0, offlineUntil: 0 });
+      this.devices.set(d.id, { id: d.id, family: d.family, secret, state: d.initial, rng: deviceRng(plan.config.seed, d.id), client: null, silentUntil: 0, offlineUntil: opts.neverConnect?.has(d.id) ? Infinity : 0 });
     }
     this.scriptRng = seededRng(plan.config.seed ^ 0x5eed);
     this.stats = { devices: this.devices.size, connected: 0, published: 0, acked: 0, publishErrors: 0, errorReplies: 0, scanReplies: { allow: 0, refuse: 0 }, stepsDone: 0 };
   }
 
-  /** Connect every device (bounded concurrency); resolves when all are up, rejects on the first refusal. */
+  /** Connect every device but those never to connect (bounded concurrency); resolves when all are up, rejects on the first refusal. */
   async connectAll(): Promise<void> {
-    const list = [...this.devices.values()];
+    const list = [...this.devices.values()].filter((d) => d.offlineUntil === 0);
     const conc = this.opts.connectConcurrency ?? 64;
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(conc, list.length) }, async () => {
       while (next < list.length) await this.connect(list[next++]!);
     }));
-    this.opts.log(`connected ${this.stats.connected} devices to ${this.opts.mqttUrl}`);
+    this.opts.log(`connected ${this.stats.connected} devices to ${this.opts.mqttUrl}${list.length < this.devices.size ? ` (${this.devices.size - list.length} registered, never connected)` : ''}`);
   }
 
   private async connect(d: LiveDevice): Promise<void> {

@@ -1,14 +1,16 @@
 /**
  * Scenario files (YAML or JSON, validated by zod): a fleet, the alert thresholds the
- * scenario needs, faults scripted at given times, and the alerts it expects. See
- * docs/simulators.md for every field and step kind.
+ * scenario needs, faults scripted at given times, and the alerts (store-list entries,
+ * connection coverage) it expects. See docs/simulators.md for every field and step kind.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DistrictCode } from '../../core/deviceInput.js';
 import { scanPoints, tamperKinds, violationTypes, families, type Family } from '../../core/schemas/index.js';
+import { listStages } from '../../core/stores/storeList.js';
 import type { FleetOverrides, FleetPlan } from './fleet.js';
 
 const num = z.number().finite();
@@ -23,6 +25,8 @@ const cylinderRef = z.union([
 
 const fleetSchema = z.strictObject({
   heartbeatS: num.positive().optional(),
+  /** every device in this district code (else each one in a random Hangzhou district): coverage expectations count it */
+  district: DistrictCode.optional(),
   kitchen: z.strictObject({ cameras: z.number().int().min(0).optional(), stores: z.number().int().min(1).optional(), violationsPerHour: num.min(0).optional(), lowConfidenceShare: share.optional() }).optional(),
   elevator: z.strictObject({ count: z.number().int().min(0).optional(), statusS: num.positive().optional(), minFloor: z.number().int().min(-5).optional(), maxFloor: z.number().int().max(200).optional() }).optional(),
   cylinder: z.strictObject({
@@ -54,9 +58,17 @@ const step = z.discriminatedUnion('do', [
 export type ScenarioStep = z.output<typeof step>;
 export const stepKinds = step.options.map((o) => o.shape.do.value);
 
+/** Expectations that are not alert counts (docs/simulators.md, Expectations): the 红黑榜's entries, connection coverage counts. */
+const storeListRule = 'storeList';
+const coverageRule = 'deviceCoverage';
+const coverageCount = z.number().int().min(0).optional();
+
 const expectation = z.strictObject({
-  /** an alert rule id (docs/rules.md), `deadLetters` for rejected messages, or `cylinderTrace` for the scans of a cylinder's trace */
-  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters|cylinderTrace)$/, 'a rule id such as elevator.trapped, deadLetters or cylinderTrace'),
+  /**
+   * an alert rule id (docs/rules.md), `deadLetters` for rejected messages, `cylinderTrace` for the scans of a cylinder's trace,
+   * `storeList` for the entries of the 红黑榜 (GET /api/stores/lists), `deviceCoverage` for connection coverage (GET /api/devices/coverage)
+   */
+  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters|cylinderTrace|storeList|deviceCoverage)$/, 'a rule id such as elevator.trapped, deadLetters, cylinderTrace, storeList or deviceCoverage'),
   device: deviceRef.optional(),
   min: z.number().int().min(0).default(1),
   max: z.number().int().min(0).optional(),
@@ -67,9 +79,29 @@ const expectation = z.strictObject({
   cylinder: z.strictObject({ code: z.string().min(1).max(64) }).optional(),
   /** cylinderTrace: how many stations its counted scans must be at */
   stations: z.number().int().min(1).optional(),
+  /** storeList: which list (black: on it now or left it in the period; red: clean in the period) */
+  list: z.enum(['black', 'red']).optional(),
+  /** storeList: one store of the fleet, `store#0` (kitchen camera i is in store i mod stores) or its id; without it every store of the fleet */
+  store: z.string().min(1).max(64).optional(),
+  /** storeList black: count only the entries at this stage */
+  stage: z.enum(listStages).optional(),
+  /** deviceCoverage: one family (without it all of them), and the counts it must have, each exactly */
+  family: z.enum(families).optional(),
+  registered: coverageCount,
+  everConnected: coverageCount,
+  connectedNow: coverageCount,
+  neverConnected: coverageCount,
 }).refine((e) => e.max === undefined || e.max >= e.min, { message: 'max must be >= min', path: ['max'] })
   .refine((e) => (e.rule === 'cylinderTrace') === (e.cylinder !== undefined), { message: 'cylinder is needed by cylinderTrace and only there', path: ['cylinder'] })
-  .refine((e) => e.stations === undefined || e.rule === 'cylinderTrace', { message: 'stations is for cylinderTrace', path: ['stations'] });
+  .refine((e) => e.stations === undefined || e.rule === 'cylinderTrace', { message: 'stations is for cylinderTrace', path: ['stations'] })
+  .refine((e) => (e.rule === storeListRule) === (e.list !== undefined), { message: 'list (black or red) is needed by storeList and only there', path: ['list'] })
+  .refine((e) => e.store === undefined || e.rule === storeListRule, { message: 'store is for storeList', path: ['store'] })
+  .refine((e) => e.stage === undefined || e.list === 'black', { message: 'stage is for storeList with list: black', path: ['stage'] })
+  .refine((e) => e.family === undefined || e.rule === coverageRule, { message: 'family is for deviceCoverage', path: ['family'] })
+  .refine((e) => (e.rule === coverageRule) === [e.registered, e.everConnected, e.connectedNow, e.neverConnected].some((n) => n !== undefined),
+    { message: 'deviceCoverage needs at least one of registered, everConnected, connectedNow, neverConnected; only it has them', path: ['registered'] })
+  .refine((e) => (e.rule !== storeListRule && e.rule !== coverageRule) || (e.device === undefined && e.severity === undefined && e.reason === undefined),
+    { message: 'storeList and deviceCoverage take no device, severity or reason', path: ['rule'] });
 export type Expectation = z.output<typeof expectation>;
 
 export const scenarioSchema = z.strictObject({
@@ -83,6 +115,8 @@ export const scenarioSchema = z.strictObject({
     alertTickMs: z.number().int().positive().optional(),
   }).default({}),
   fleet: fleetSchema.default({}),
+  /** devices registered but never connected (unless an `online` step connects them): what connection coverage counts */
+  neverConnect: z.array(deviceRef).default([]),
   durationS: num.positive().max(7 * 86_400),
   /** after the script: how long --verify waits for the expected alerts to appear */
   settleS: num.min(0).max(600).default(5),
@@ -91,6 +125,10 @@ export const scenarioSchema = z.strictObject({
 }).superRefine((s, ctx) => {
   s.steps.forEach((st, i) => {
     if (st.at > s.durationS) ctx.addIssue({ code: 'custom', path: ['steps', i, 'at'], message: `at ${st.at} s is after durationS ${s.durationS}` });
+  });
+  // coverage is read per district (GET /api/devices/coverage?district=): in a district of the fleet's own, no other device counts
+  s.expect.forEach((e, i) => {
+    if (e.rule === coverageRule && !s.fleet.district) ctx.addIssue({ code: 'custom', path: ['expect', i, 'rule'], message: 'deviceCoverage needs fleet.district (a district code only this fleet uses)' });
   });
 });
 export type Scenario = z.output<typeof scenarioSchema>;
@@ -176,6 +214,29 @@ export function resolveDevice(plan: FleetPlan, ref: string, where: string, famil
   return ref;
 }
 
+/** The fleet's stores (its kitchen cameras' `storeId`), in index order: what `store#0` refers to. */
+export function fleetStores(plan: FleetPlan): string[] {
+  return [...new Set(plan.devices.flatMap((d) => (d.family === 'kitchen' && d.meta.storeId ? [d.meta.storeId] : [])))];
+}
+
+/** `store#1` -> the fleet's second store id; a literal store id is returned as is if a camera of the fleet is in it. */
+export function resolveStore(plan: FleetPlan, ref: string, where: string): string {
+  const stores = fleetStores(plan);
+  const m = /^store#(\d+)$/.exec(ref);
+  if (m) {
+    const id = stores[Number(m[1])];
+    if (id === undefined) throw new ScenarioError('scenario', [`${where}: ${ref} but the fleet has ${stores.length} store(s) with a camera`]);
+    return id;
+  }
+  if (!stores.includes(ref)) throw new ScenarioError('scenario', [`${where}: no store ${ref} in the fleet (use e.g. store#0)`]);
+  return ref;
+}
+
+/** The device ids of `neverConnect`. */
+export function neverConnectIds(s: Scenario, plan: FleetPlan): Set<string> {
+  return new Set(s.neverConnect.map((ref, i) => resolveDevice(plan, ref, `neverConnect[${i}]`)));
+}
+
 /** The family a step's device must be, for the checks before a run. */
 export const stepFamily: Partial<Record<ScenarioStep['do'], Family>> = {
   violation: 'kitchen', trap: 'elevator', release: 'elevator', fault: 'elevator', scan: 'cylinder', lifecycle: 'cylinder', fillWithoutPreFill: 'cylinder',
@@ -199,6 +260,15 @@ export function checkReferences(s: Scenario, plan: FleetPlan, file: string): voi
     }
   });
   s.expect.forEach((e, i) => { if (e.device) tryRef(e.device, `expect[${i}].device`); });
+  s.neverConnect.forEach((ref, i) => tryRef(ref, `neverConnect[${i}]`));
+  s.expect.forEach((e, i) => {
+    if (!e.store) return;
+    try {
+      resolveStore(plan, e.store, `expect[${i}].store`);
+    } catch (err) {
+      problems.push(...(err as ScenarioError).problems);
+    }
+  });
   if (problems.length) throw new ScenarioError(file, problems);
 }
 

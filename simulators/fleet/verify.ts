@@ -1,13 +1,13 @@
 /**
- * `simulate --verify`: check a scenario's expected alerts (and dead letters, and the scans of a
- * cylinder's trace) against the API. Polls until every expectation holds or the settle time is
- * over, then prints one line per expectation (ok or FAIL with expected vs got) and returns
- * whether all held.
+ * `simulate --verify`: check a scenario's expected alerts (and dead letters, the scans of a
+ * cylinder's trace, the stores of the 红黑榜, connection coverage) against the API. Polls until
+ * every expectation holds or the settle time is over, then prints one line per expectation (ok
+ * or FAIL with expected vs got) and returns whether all held.
  */
 import { ApiError, type ApiClient } from '../apiClient.js';
 import type { FleetPlan } from './fleet.js';
 import { sleep } from './runner.js';
-import { resolveDevice, type Expectation } from './scenario.js';
+import { fleetStores, resolveDevice, resolveStore, type Expectation } from './scenario.js';
 
 export interface CheckResult {
   expectation: Expectation;
@@ -16,12 +16,40 @@ export interface CheckResult {
   severities: Record<string, number>;
   /** cylinderTrace: the stations of the counted scans */
   stations?: number;
+  /** storeList: the store counted (`store`), deviceCoverage: the district counted */
+  target?: string;
   ok: boolean;
   why: string;
 }
 
 interface AlertItem { id: string; rule: string; severity: string; condition: string; device: { id: string } }
 interface TraceScan { deviceId: string; stationId: string; reasons: string[] }
+interface ListEntry { storeId: string; stage?: string }
+interface CoverageCounts { registered: number; everConnected: number; connectedNow: number; neverConnected: number; coverage: number | null }
+const coverageKeys = ['registered', 'everConnected', 'connectedNow', 'neverConnected'] as const;
+
+/** storeList: the entries of GET /api/stores/lists?kind=<list> for the fleet's stores (or `store`), at `stage` when given. */
+async function storeListCount(api: ApiClient, e: Expectation, plan: FleetPlan): Promise<{ got: number; target?: string }> {
+  const target = e.store ? resolveStore(plan, e.store, 'expect') : undefined;
+  const stores = new Set(target ? [target] : fleetStores(plan));
+  const res = await api.request<{ items: ListEntry[] }>('GET', '/api/stores/lists', { query: { kind: e.list! } });
+  return { got: res.items.filter((x) => stores.has(x.storeId) && (!e.stage || x.stage === e.stage)).length, ...(target ? { target } : {}) };
+}
+
+/**
+ * deviceCoverage: the counts GET /api/devices/coverage gives for the fleet's own district (the
+ * scenario requires fleet.district, so no other device counts) and `family`; each count the
+ * expectation names must be exactly that.
+ */
+async function coverageCheck(api: ApiClient, e: Expectation, plan: FleetPlan): Promise<Pick<CheckResult, 'got' | 'ok' | 'why' | 'target'>> {
+  const district = plan.config.district!;
+  const { total: c } = await api.request<{ total: CoverageCounts }>('GET', '/api/devices/coverage', { query: { district, ...(e.family ? { family: e.family } : {}) } });
+  const wrong = coverageKeys.filter((k) => e[k] !== undefined && c[k] !== e[k]);
+  const shown = `${coverageKeys.map((k) => `${k} ${c[k]}`).join(', ')} (coverage ${c.coverage === null ? '-' : `${Math.floor(c.coverage * 100)}%`})`;
+  const target = `district ${district}`;
+  if (wrong.length) return { got: c.registered, ok: false, why: `expected ${wrong.map((k) => `${k} ${e[k]}`).join(', ')}; got ${shown}`, target };
+  return { got: c.registered, ok: true, why: shown, target };
+}
 
 /** The reasons a cylinder alert's condition (`code|reason+reason`) names. */
 const conditionReasons = (condition: string): string[] => condition.slice(condition.lastIndexOf('|') + 1).split('+');
@@ -72,11 +100,20 @@ export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expect
     const results: CheckResult[] = [];
     for (const e of expectations) {
       const deviceId = e.device ? resolveDevice(plan, e.device, 'expect') : null;
+      if (e.rule === 'deviceCoverage') {
+        results.push({ expectation: e, deviceId, severities: {}, ...(await coverageCheck(api, e, plan)) });
+        continue;
+      }
+      if (e.rule === 'storeList') {
+        const { got, target } = await storeListCount(api, e, plan);
+        results.push({ expectation: e, deviceId, got, severities: {}, ...(target ? { target } : {}), ...judge(e, got, {}) });
+        continue;
+      }
       const { got, severities, stations } = await countFor(api, e, deviceId, fleetIds, opts.since);
       results.push({ expectation: e, deviceId, got, severities, ...(stations === undefined ? {} : { stations }), ...judge(e, got, severities, stations) });
     }
-    // a count below min may still grow; a count above max or a wrong severity will not get better
-    const waiting = results.some((r) => !r.ok && (r.got < r.expectation.min || (r.stations ?? Infinity) < (r.expectation.stations ?? 0)));
+    // a count below min may still grow (and coverage may still settle); a count above max or a wrong severity will not get better
+    const waiting = results.some((r) => !r.ok && (r.got < r.expectation.min || (r.stations ?? Infinity) < (r.expectation.stations ?? 0) || r.expectation.rule === 'deviceCoverage'));
     if (!waiting || Date.now() >= until) return results;
     await sleep(opts.pollMs ?? 250);
   }
@@ -86,8 +123,11 @@ export function formatResults(results: CheckResult[]): string[] {
   const lines = [`verify: ${results.filter((r) => r.ok).length}/${results.length} expectations hold`];
   for (const r of results) {
     const e = r.expectation;
-    const who = e.device ? `${e.device}${r.deviceId && r.deviceId !== e.device ? ` (${r.deviceId})` : ''}` : 'fleet';
-    const what = e.rule === 'cylinderTrace' ? `cylinderTrace ${e.cylinder!.code}` : e.rule;
+    const who = e.device ? `${e.device}${r.deviceId && r.deviceId !== e.device ? ` (${r.deviceId})` : ''}`
+      : e.store ? `${e.store}${r.target && r.target !== e.store ? ` (${r.target})` : ''}` : r.target ?? 'fleet';
+    const what = e.rule === 'cylinderTrace' ? `cylinderTrace ${e.cylinder!.code}`
+      : e.rule === 'storeList' ? `storeList ${e.list}${e.stage ? ` ${e.stage}` : ''}`
+        : e.rule === 'deviceCoverage' ? `deviceCoverage ${e.family ?? 'all'}` : e.rule;
     lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${what.padEnd(30)} ${who.padEnd(28)} ${r.why}`);
   }
   return lines;

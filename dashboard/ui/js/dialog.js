@@ -25,7 +25,7 @@ let open = null;
  * @param {string} o.title
  * @param {Array<string | Node>} o.lines  what happens, one paragraph each
  * @param {string} o.confirmLabel
- * @param {string} o.cancelLabel
+ * @param {string} [o.cancelLabel]  none: the confirm button only (a dialog that informs, e.g. the wall's list of never-connected devices)
  * @param {boolean} [o.danger]     the confirm button in the danger colour
  * @param {string} [o.id]          the overlay's id (default `confirm`)
  * @param {Field[]} [o.fields]
@@ -53,7 +53,7 @@ export function confirmDialog(o) {
     const typed = o.typeToConfirm ? h('input', { name: 'typed', id: 'confirm-typed', autocomplete: 'off', spellcheck: 'false' }) : null;
     const err = h('div', { class: 'error', role: 'alert', id: 'confirm-error' });
     const ok = h('button', { type: 'submit', class: o.danger ? 'danger' : 'primary', dataset: { confirm: 'ok' } }, o.confirmLabel);
-    const cancel = h('button', { type: 'button', dataset: { confirm: 'cancel' }, onclick: () => done(null) }, o.cancelLabel);
+    const cancel = o.cancelLabel === undefined ? null : h('button', { type: 'button', dataset: { confirm: 'cancel' }, onclick: () => done(null) }, o.cancelLabel);
     const sync = () => { if (typed) ok.disabled = typed.value.trim() !== o.typeToConfirm.value; };
     const values = () => Object.fromEntries(inputs.map((f) => [f.name, f.el.value]));
     typed?.addEventListener('input', sync);
@@ -100,7 +100,7 @@ export function confirmDialog(o) {
     document.body.append(overlay);
     o.onInput?.(values(), els);
     // the safe choice has the focus unless there is something to type
-    (inputs.find((f) => f.focus)?.el ?? inputs[0]?.el ?? typed ?? cancel).focus();
+    (inputs.find((f) => f.focus)?.el ?? inputs[0]?.el ?? typed ?? cancel ?? ok).focus();
   });
 }
 

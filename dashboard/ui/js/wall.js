@@ -1,12 +1,14 @@
 // The operators' wall, laid out for one screen (1920x1080, 1600x900) without page scrolling:
 // the banner of critical and overdue alerts with the audible alarm, the clock (China time) and
 // the counts, the live alert list (alertList.js: pinned on top, paged, updated in place), the
-// map of devices and open alerts, and the domain panels. Only what changed is redrawn.
+// map of devices and open alerts, the connection coverage (coverage.js) and the domain panels.
+// Only what changed is redrawn.
 /* global echarts */
 import { alarm, MUTE_MS } from './alarm.js';
 import { openAlert } from './alertDetail.js';
 import { alertList } from './alertList.js';
 import { byPriority, isAlarming, isPinned, isOverdue } from './alertOrder.js';
+import { coveragePanel } from './coverage.js';
 import { clear, h, tooltipEl } from './dom.js';
 import { conditionLabel, fill, fmtDuration, getLang, ruleName, t, tv } from './i18n.js';
 import { stepRecord } from './rescueActions.js';
@@ -72,6 +74,7 @@ export function wallView(root) {
   // ---- list, map, domain panels
   const list = alertList();
   const mapEl = h('div', { class: 'chart', id: 'map' });
+  const coverage = coveragePanel();
   const domains = h('div', { class: 'domains' });
   clear(root,
     banner,
@@ -80,6 +83,7 @@ export function wallView(root) {
       h('section', { class: 'panel list-panel' }, h('h2', {}, t('wall.alerts')), list.el),
       h('div', { class: 'wall-side' },
         h('section', { class: 'panel map-panel' }, h('h2', {}, t('wall.map')), mapEl),
+        coverage.el,
         domains)));
   const chart = echarts.init(mapEl, 'dark', { renderer: 'canvas' });
   const resized = new ResizeObserver(() => chart.resize());
@@ -220,6 +224,7 @@ export function wallView(root) {
     clearTimeout(bannerTimer);
     alarm.set(false);
     list.dispose();
+    coverage.dispose();
     resized.disconnect();
     chart.dispose();
     document.body.classList.remove('wall-mode');
