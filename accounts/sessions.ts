@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import type { Role } from '../core/roles.js';
 import type { Emitter } from '../core/eventBus.js';
+import { scopeOf } from './scope.js';
 
 export interface SessionEvents {
   /** Sessions that ended (logout, expiry, a user disabled, deleted or given a new password), by id. */
@@ -29,6 +30,8 @@ export interface Principal {
   /** username */
   sub: string;
   role: Role;
+  /** the code prefix the user is limited to, read like the role on every request; null: the whole city (accounts/scope.ts) */
+  district: string | null;
   /** the session's id: the token's SHA-256 (never shown) */
   sid: string;
   /** expiry, epoch seconds */
@@ -77,7 +80,7 @@ export class Sessions {
     return { token, expiresAt: session.expiresAt };
   }
 
-  /** The principal of a valid token, with the user's current role; null for anything else. */
+  /** The principal of a valid token, with the user's current role and district; null for anything else. */
   verify(token: string): Principal | null {
     if (!TOKEN_SHAPE.test(token)) return null;
     const sid = hashToken(token);
@@ -85,7 +88,7 @@ export class Sessions {
     if (!s) return null;
     const user = this.user(s.username);
     if (s.expiresAt <= this.now() || !user || user.disabled) return null;
-    return { sub: user.username, role: user.role, sid, exp: Math.floor(s.expiresAt / 1000) };
+    return { sub: user.username, role: user.role, district: scopeOf(user), sid, exp: Math.floor(s.expiresAt / 1000) };
   }
 
   /** Is this session still valid (for connections that outlive a request)? */

@@ -26,13 +26,18 @@ export type CheckResult =
   | { kind: 'refused' }
   | { kind: 'limited'; retryAfterS: number };
 
-/** Why a user's sessions and connections end: everything but a role change. */
-export type UserChange = 'password' | 'disabled' | 'deleted' | 'role';
+/**
+ * Why a user's sessions and connections end: everything but a role change. A new district
+ * ends them too, so no live push or MQTT subscription carries on under the old scope.
+ */
+export type UserChange = 'password' | 'disabled' | 'deleted' | 'role' | 'district';
 
 export interface UserPatch {
   role?: Role;
   disabled?: boolean;
   password?: string;
+  /** code prefix (accounts/scope.ts), null for the whole city */
+  district?: string | null;
 }
 
 /** Password checks by outcome since start (/metrics: auth_password_checks_total). */
@@ -77,7 +82,7 @@ export class Users {
   async ensureAdmin(dataDir: string, adminPassword: string | undefined): Promise<string | null> {
     if (this.byName.has('admin') || await this.store.accounts.getUser('admin')) return null;
     const password = adminPassword ?? randomBytes(18).toString('base64url');
-    const user: UserRecord = { username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
+    const user: UserRecord = { username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false, district: null };
     await this.store.accounts.insertUser(user);
     this.byName.set(user.username, user);
     if (adminPassword) return null;
@@ -120,9 +125,10 @@ export class Users {
     return ok && user ? { kind: 'ok', user } : { kind: 'refused' };
   }
 
-  async create(username: string, password: string, role: Role): Promise<UserRecord> {
+  async create(username: string, password: string, role: Role, district: string | null = null): Promise<UserRecord> {
     if (this.byName.has(username)) throw new CodedError('user_exists', `user ${username} already exists`);
-    const user: UserRecord = { username, role, passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false };
+    refuseScopedAdmin(role, district);
+    const user: UserRecord = { username, role, passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false, district };
     await this.store.accounts.insertUser(user);
     this.byName.set(username, user);
     return user;
@@ -134,17 +140,20 @@ export class Users {
     if (!user) throw new CodedError('user_not_found', `no user ${username}`);
     const losesAdmin = user.role === 'admin' && !user.disabled && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
     if (losesAdmin && this.enabledAdmins() <= 1) throw new CodedError('last_admin', 'the last enabled admin cannot be demoted or disabled');
+    refuseScopedAdmin(patch.role ?? user.role, patch.district !== undefined ? patch.district : user.district);
     const next: UserRecord = {
       ...user,
       ...(patch.role !== undefined ? { role: patch.role } : {}),
       ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
       ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
+      ...(patch.district !== undefined ? { district: patch.district } : {}),
     };
-    await this.store.accounts.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash });
+    await this.store.accounts.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash, district: next.district });
     this.byName.set(username, next);
     if (patch.password !== undefined) this.changed(username, 'password');
     if (patch.disabled === true && !user.disabled) this.changed(username, 'disabled');
     if (patch.role !== undefined && patch.role !== user.role) this.changed(username, 'role');
+    if (next.district !== user.district) this.changed(username, 'district');
     return next;
   }
 
@@ -169,6 +178,13 @@ export class Users {
 
   private changed(username: string, change: UserChange): void {
     this.events.emit('user.changed', { username, change });
+  }
+}
+
+/** Admins see the whole city (accounts/scope.ts): a district on one is refused, never ignored. */
+function refuseScopedAdmin(role: Role, district: string | null): void {
+  if (role === 'admin' && district !== null) {
+    throw new CodedError('admin_scope', 'an admin sees the whole city and takes no district; choose another role, or send district: null');
   }
 }
 

@@ -10,6 +10,15 @@ import type { AlertOutcome, AlertOutcomeQuery, Store } from '../store/types.js';
 import type { AlertBook } from './alertBook.js';
 import type { AlertDetail, AlertListQuery, AlertPage } from './engineTypes.js';
 
+/** Which rescue cases a list asks for: newest alarm first, at most `limit`. */
+export interface RescueCaseListQuery {
+  elevatorId?: string;
+  /** district prefix: the case's, else its elevator's as registered now (accounts/scope.ts caseDistrict) */
+  district?: string;
+  since?: number;
+  limit: number;
+}
+
 export class AlertReads {
   constructor(private readonly book: AlertBook, private readonly store: Store) {}
 
@@ -77,15 +86,19 @@ export class AlertReads {
     return [...byId.values()];
   }
 
-  /** Rescue cases, newest alarm first: the stored ones overlaid with those not yet written. */
-  async listRescueCases(q: { elevatorId?: string; since?: number; limit: number }): Promise<RescueCase[]> {
+  /**
+   * Rescue cases, newest alarm first: the stored ones overlaid with those not yet written. The
+   * district is filtered in the query; a case not yet written has the district it opened with.
+   */
+  async listRescueCases(q: RescueCaseListQuery): Promise<RescueCase[]> {
     const unsaved = this.book.unsavedCases();
     const stored = await this.store.alerts.queryCases({ ...q, limit: q.limit + unsaved.size });
     const byId = new Map<string, RescueCase>();
     for (const c of stored) byId.set(c.id, c);
     for (const c of unsaved.values()) byId.set(c.id, c);
     return [...byId.values()]
-      .filter((c) => (!q.elevatorId || c.elevatorId === q.elevatorId) && (q.since === undefined || c.alarmAt >= q.since))
+      .filter((c) => (!q.elevatorId || c.elevatorId === q.elevatorId) && (q.since === undefined || c.alarmAt >= q.since)
+        && (q.district === undefined || (c.district ?? '').startsWith(q.district)))
       .sort((a, b) => b.alarmAt - a.alarmAt || a.id.localeCompare(b.id))
       .slice(0, q.limit);
   }

@@ -25,12 +25,14 @@ import type { CylinderRecord } from '../core/alerts/types.js';
 import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
 import { withTransientMaps } from '../core/rules/common/shardedMap.js';
 import { AlertBook } from './alertBook.js';
-import { AlertReads } from './alertReads.js';
+import { AlertReads, type RescueCaseListQuery } from './alertReads.js';
 import { Checkpointer } from './checkpointer.js';
 import { EffectExecutor } from './effects.js';
 import type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
 import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
+import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
+import { STORE_SCORE_RULE_ID, scorePeriod, storeScoreDefaults, storeScores, type StoreScore, type StoreScoreConfig, type StoreScoreState } from '../core/rules/kitchen/storeScore.js';
 
 export type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 
@@ -201,6 +203,13 @@ export class AlertEngine {
     return this.flags.all();
   }
 
+  /** Each store's periodic score (kitchen.store_score) now; `storeIds` adds stores without a counted detection (100). */
+  storeScores(storeIds: Iterable<string>): { from: number; to: number; items: StoreScore[] } {
+    const cfg = (this.runner.config(STORE_SCORE_RULE_ID) ?? storeScoreDefaults) as StoreScoreConfig;
+    const now = this.now();
+    return { ...scorePeriod(cfg, now), items: storeScores(this.runner.states[STORE_SCORE_RULE_ID] as StoreScoreState | undefined, cfg, now, storeIds) };
+  }
+
   /** A person's step on a store's black-list entry (notified, rectified, re-checked, lifted), with a note. */
   async advanceStore(storeId: string, stage: PersonStage, by: string, note: string): Promise<BlackListEntry> {
     const r = this.flags.advance(storeId, stage, by, note, this.now());
@@ -227,7 +236,7 @@ export class AlertEngine {
     return this.reads.alertOutcomes(q);
   }
 
-  listRescueCases(q: { elevatorId?: string; since?: number; limit: number }): Promise<RescueCase[]> {
+  listRescueCases(q: RescueCaseListQuery): Promise<RescueCase[]> {
     return this.reads.listRescueCases(q);
   }
 
@@ -251,6 +260,18 @@ export class AlertEngine {
     if (refused(result)) throw new CodedError(result.refused === 'note_limit' ? 'note_limit' : 'alert_conflict', result.message, { reason: result.refused });
     this.book.put(result, isClosed(result.alert) ? 'closed' : 'updated');
     if (action === 'false_positive' || action === 'resolve') this.closedFeedback(result.alert, action === 'false_positive', now);
+    await this.checkpoint();
+    return this.reads.alertDetail(id, ACTION_TIMELINE);
+  }
+
+  /** A step of a class-2 detection's rectification (core/alerts/rectification.ts): the store's answer, or the re-check. */
+  async rectify(id: string, stepKind: 'answer' | 'recheck_passed' | 'recheck_failed', by: string, note: string): Promise<AlertDetail> {
+    const a = await this.reads.getAlert(id);
+    const now = this.now();
+    const result = stepKind === 'answer' ? recordStoreAnswer(a, by, now, note) : recordRecheck(a, by, now, stepKind === 'recheck_passed', note, this.opts.deadlinePolicy);
+    if (refused(result)) throw new CodedError('alert_conflict', result.message, { reason: result.refused });
+    this.book.put(result, isClosed(result.alert) ? 'closed' : 'updated');
+    if (isClosed(result.alert)) this.closedFeedback(result.alert, false, now);
     await this.checkpoint();
     return this.reads.alertDetail(id, ACTION_TIMELINE);
   }

@@ -11,6 +11,7 @@ import type { Config } from '../service/config.js';
 import type { Identity } from '../core/acl.js';
 import type { DeviceRegistry } from '../devices/deviceRegistry.js';
 import type { Users } from '../accounts/users.js';
+import { scopeOf } from '../accounts/scope.js';
 import { checkClientId } from './clientId.js';
 import { remoteAddress, type Clients } from './clients.js';
 
@@ -72,7 +73,7 @@ export class Authentication {
       if (result.kind === 'limited') this.log.warn({ username, remote: remoteAddress(client), retryAfterS: result.retryAfterS }, 'MQTT login refused: too many password attempts');
       if (result.kind !== 'ok') { refuse(); return; }
       const user = result.user;
-      this.accept(client, { kind: 'user', username: user.username, role: user.role }, cb);
+      this.accept(client, { kind: 'user', username: user.username, role: user.role, district: scopeOf(user) }, cb);
     }, (err: Error) => {
       this.log.error({ err }, 'user lookup failed');
       refuse();

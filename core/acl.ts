@@ -16,7 +16,8 @@ import { parseDeviceTopic, type DeviceTopic } from './topic.js';
  */
 export type Identity =
   | { kind: 'device'; deviceId: string; family: Family }
-  | { kind: 'user'; username: string; role: Role }
+  /** district: the account's scope (accounts/scope.ts); a scoped account subscribes to no alert topic */
+  | { kind: 'user'; username: string; role: Role; district?: string | null }
   | { kind: 'anonymous' };
 
 export type PublishDecision =
@@ -45,7 +46,8 @@ export function checkPublish(who: Identity, topic: string): PublishDecision {
  * under `alerts/` (wildcards allowed there); dispatchers only to elevator alerts.
  */
 export function checkSubscribe(who: Identity, filter: string): boolean {
-  if (who.kind === 'user') return checkAlertSubscribe(who.role, filter);
+  // alert topics carry no district: a district-scoped account would get the whole city's (docs/security.md, District scope)
+  if (who.kind === 'user') return !who.district && checkAlertSubscribe(who.role, filter);
   if (filter.includes('#') || filter.includes('+')) return false;
   const t = parseDeviceTopic(filter);
   if (!t || !replyChannels[t.family].includes(t.channel)) return false;

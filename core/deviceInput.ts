@@ -14,6 +14,8 @@ export const deviceMeta = {
     storeName: text().optional(),
     address: text(256).optional(),
     cameraArea: text().optional(),
+    /** who the store-contact gateway reaches for a rectification request (a phone, or the gateway's own id) */
+    storeContact: text(64).optional(),
   }),
   elevator: z.strictObject({
     registrationCode: text(64).optional(),

@@ -36,8 +36,10 @@ export class CylinderRegistry {
     return this.records.get(code);
   }
 
-  list(q: { stationId?: string; status?: string; q?: string; limit: number; offset: number }): { total: number; items: CylinderRecord[] } {
+  /** `stations`: only cylinders owned by or entrusted to one of them (a district-scoped account's, accounts/scope.ts). */
+  list(q: { stationId?: string; stations?: ReadonlySet<string>; status?: string; q?: string; limit: number; offset: number }): { total: number; items: CylinderRecord[] } {
     const items = [...this.records.values()].filter((r) => (!q.stationId || r.ownerStationId === q.stationId || r.entrustedStationIds.includes(q.stationId))
+      && (!q.stations || atStation(r, q.stations))
       && (!q.status || r.status === q.status) && (!q.q || r.code.includes(q.q)));
     items.sort((a, b) => (a.code < b.code ? -1 : 1));
     return { total: items.length, items: items.slice(q.offset, q.offset + q.limit) };
@@ -91,4 +93,9 @@ export class CylinderRegistry {
     if (!record && scans.length === 0 && versions.length === 0) return null;
     return cylinderTrace(code, scans, versions, record, cfg, more);
   }
+}
+
+/** Is the cylinder owned by or entrusted to one of `stations`? */
+export function atStation(r: Pick<CylinderRecord, 'ownerStationId' | 'entrustedStationIds'>, stations: ReadonlySet<string>): boolean {
+  return stations.has(r.ownerStationId) || r.entrustedStationIds.some((s) => stations.has(s));
 }

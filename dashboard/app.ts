@@ -32,6 +32,7 @@ import { opsRoutes } from './routes/ops.js';
 import { alertRoutes } from './routes/alerts.js';
 import { rescueRoutes } from './routes/rescue.js';
 import { storeListRoutes } from './routes/storeLists.js';
+import { storeScoreRoutes } from './routes/storeScores.js';
 import { cylinderRoutes } from './routes/cylinders.js';
 import { historyRoutes } from './routes/history.js';
 import { statsRoutes } from './routes/stats.js';
@@ -140,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(alertRoutes, { prefix: '/api' });
   await app.register(rescueRoutes, { prefix: '/api' });
   await app.register(storeListRoutes, { prefix: '/api' });
+  await app.register(storeScoreRoutes, { prefix: '/api' });
   await app.register(cylinderRoutes, { prefix: '/api' });
   await app.register(historyRoutes, { prefix: '/api' });
   await app.register(statsRoutes, { prefix: '/api' });

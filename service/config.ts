@@ -74,6 +74,7 @@ export const settings = {
   ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
   ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
   ALERT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs that receive every alert and rescue-case change as a JSON POST (retried with back-off).' },
+  STORE_CONTACT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs (the gateway that reaches stores by SMS or app) that receive a rectification request when a class-2 kitchen detection opens an alert, and again when a re-check fails: store, contact, violation, snapshot, answer and re-check deadlines (docs/rules/kitchen.md).' },
   INFLUX_URL: { schema: z.url().optional(), default: undefined, doc: 'InfluxDB (or VictoriaMetrics) base URL; when set, every stored reading is forwarded to its /api/v2/write (see docs/influxdb.md).' },
   INFLUX_TOKEN: { schema: z.string().optional(), default: undefined, doc: 'InfluxDB API token (InfluxDB 1.8: "user:password"; VictoriaMetrics: unset).' },
   INFLUX_ORG: { schema: z.string(), default: '', doc: 'InfluxDB organization (ignored by InfluxDB 1.8 and VictoriaMetrics).' },
@@ -155,6 +156,8 @@ export interface Config {
     readonly tickMs: number;
     readonly checkpointMs: number;
     readonly webhooks: readonly string[];
+    /** the stores' contact gateway: rectification requests (docs/rules/kitchen.md) */
+    readonly storeContactWebhooks: readonly string[];
   };
 }
 
@@ -188,15 +191,15 @@ function parseOverrides(raw: string | undefined, tickMs: number | undefined, pro
   return checked.problems.length ? {} : checked.overrides;
 }
 
-function parseUrls(raw: string | undefined, problems: string[]): string[] {
+function parseUrls(raw: string | undefined, problems: string[], name = 'ALERT_WEBHOOKS'): string[] {
   if (!raw) return [];
   const urls = raw.split(',').map((u) => u.trim()).filter(Boolean);
   for (const u of urls) {
     try {
       const url = new URL(u);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`ALERT_WEBHOOKS: ${u} is not an http(s) URL`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${name}: ${u} is not an http(s) URL`);
     } catch {
-      problems.push(`ALERT_WEBHOOKS: ${u} is not a URL`);
+      problems.push(`${name}: ${u} is not a URL`);
     }
   }
   return urls;
@@ -251,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const alertOverrides = parseOverrides(v.ALERT_OVERRIDES as string | undefined, v.ALERT_TICK_MS as number | undefined, problems);
   const webhooks = parseUrls(v.ALERT_WEBHOOKS as string | undefined, problems);
+  const storeContactWebhooks = parseUrls(v.STORE_CONTACT_WEBHOOKS as string | undefined, problems, 'STORE_CONTACT_WEBHOOKS');
   if (v.INFLUX_URL && !v.INFLUX_BUCKET) problems.push('INFLUX_BUCKET must be set with INFLUX_URL');
   if (v.INFLUX_URL && !/^https?:/.test(v.INFLUX_URL as string)) problems.push('INFLUX_URL must be an http(s) URL');
   if (problems.length) throw new ConfigError(problems);
@@ -315,7 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       loginMaxAttemptsPerAddress: v.LOGIN_MAX_ATTEMPTS_PER_ADDRESS as number,
       loginUnknownPerMinute: v.LOGIN_UNKNOWN_PER_MINUTE as number,
     },
-    alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks },
+    alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks, storeContactWebhooks },
   };
   return deepFreeze(config);
 }

@@ -25,6 +25,8 @@ export interface DataPathParts {
   influx: Pick<InfluxForwarder, 'notify'> | null;
   broker: Pick<Broker, 'publish'>;
   webhooks: Webhooks;
+  /** the stores' contact gateway (STORE_CONTACT_WEBHOOKS): rectification requests */
+  storeContact?: Webhooks;
 }
 
 export function wireDataPath(bus: ServiceBus, p: DataPathParts): Array<() => void> {
@@ -37,6 +39,6 @@ export function wireDataPath(bus: ServiceBus, p: DataPathParts): Array<() => voi
     // connections feed the offline rules
     bus.on('device.connection', ({ deviceId, connected }) => p.engine.handleConnection(deviceId, connected)),
     // 6. effects beyond the dashboard
-    ...wireFanout(bus, (topic, payload, qos) => p.broker.publish(topic, payload, qos), p.webhooks),
+    ...wireFanout(bus, (topic, payload, qos) => p.broker.publish(topic, payload, qos), p.webhooks, p.storeContact),
   ];
 }

@@ -67,6 +67,8 @@ export class Service {
   readonly cylinders: CylinderRegistry;
   readonly engine: AlertEngine;
   readonly webhooks: Webhooks;
+  /** rectification requests to the stores' contact gateway (STORE_CONTACT_WEBHOOKS) */
+  readonly storeContact: Webhooks;
   /** null unless INFLUX_URL is set */
   readonly influx: InfluxForwarder | null;
   private app: App | null = null;
@@ -108,6 +110,7 @@ export class Service {
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
+    this.storeContact = new Webhooks({ urls: config.alerts.storeContactWebhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'storeContact' }));
     this.engine = new AlertEngine({
       rules: allRules,
       ruleOverrides: ruleOverrides(allRules, config.alerts.overrides),
@@ -150,7 +153,7 @@ export class Service {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700);
     this.subscriptions = [
-      ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks }),
+      ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks, storeContact: this.storeContact }),
       this.bus.on('commit.outcome', (err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; }),
       logStoreOutcomes(this.bus, log.child({ component: 'ingest' })),
       // a new password, a disabled or deleted user: every token of theirs ends, and their MQTT
@@ -272,6 +275,7 @@ export class Service {
       await this.influx?.stop();
       await this.archiver?.stop();
       this.webhooks.stop();
+      this.storeContact.stop();
       this.sessions.stop();
       await this.tracker.stop();
       await this.store.close();

@@ -88,10 +88,18 @@ const v7: Migration[] = [
   'INSERT INTO cylinder_versions SELECT code, epoch_ms(0::BIGINT), doc FROM cylinders ORDER BY code',
 ];
 
+/**
+ * District scope of accounts (accounts/scope.ts; docs/security.md, District scope): the code
+ * prefix a user sees and handles. Users from before keep the whole city (NULL).
+ */
+const v8: Migration[] = [
+  'ALTER TABLE users ADD COLUMN district VARCHAR',
+];
+
 type Migration = string | ((c: DuckDBConnection) => Promise<void>);
 
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7, v8];
 
 interface OldAlertDoc {
   timeline?: Array<{ at: number; by: string; action: string; note?: string }>;

@@ -79,6 +79,8 @@ export interface UserRecord {
   createdAt: number;
   /** a disabled user cannot log in and holds no session */
   disabled: boolean;
+  /** GB/T 2260 code prefix the user sees and handles (accounts/scope.ts); null: the whole city; always null for admins */
+  district: string | null;
 }
 
 /** A bearer token's session, stored by the token's SHA-256 (never the token itself). */
@@ -123,6 +125,8 @@ export interface HistoryBucket {
 
 export interface DeadLetterQuery {
   deviceId?: string;
+  /** only dead letters naming a registered device whose district has this prefix (a scoped account's) */
+  district?: string;
   reason?: string;
   since?: number;
   limit: number;
@@ -162,6 +166,8 @@ export interface AlertOutcomeQuery {
 export interface RescueCaseQuery {
   status?: RescueStatus[];
   elevatorId?: string;
+  /** district prefix: the case's, else its elevator's as registered now (accounts/scope.ts caseDistrict) */
+  district?: string;
   since?: number;
   limit: number;
 }
@@ -237,8 +243,8 @@ export interface AccountRepository {
   getUser(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
   insertUser(user: UserRecord): Promise<void>;
-  /** Change a user's role, password hash or disabled flag; false when there is no such user. */
-  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>>): Promise<boolean>;
+  /** Change a user's role, password hash, disabled flag or district; false when there is no such user. */
+  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'district'>>): Promise<boolean>;
   /** Delete a user and every session of theirs; false when there is no such user. */
   deleteUser(username: string): Promise<boolean>;
   loadSessions(): Promise<SessionRecord[]>;

@@ -17,7 +17,9 @@ export type AlertStatus = 'open' | 'acknowledged' | 'resolved' | 'false_positive
 
 export type TimelineAction =
   | 'opened' | 'repeated' | 'acknowledged' | 'assigned' | 'noted' | 'resolved' | 'auto_resolved' | 'false_positive'
-  | 'ack_warning' | 'ack_breached' | 'ack_reminder' | 'resolve_warning' | 'resolve_breached';
+  | 'ack_warning' | 'ack_breached' | 'ack_reminder' | 'resolve_warning' | 'resolve_breached'
+  /** rectification (core/alerts/rectification.ts): the store's answer, the bureau's re-check */
+  | 'store_answered' | 'rechecked' | 'recheck_failed';
 
 export interface TimelineEntry {
   /** position on the alert's timeline, from 0; unique per alert */
@@ -69,7 +71,15 @@ export interface Alert {
   closedBy?: string | null;
   /** the 96333 rescue case a trapped-passenger alert belongs to */
   rescueCaseId?: string | null;
+  /** a class-2 kitchen detection the store must rectify (core/alerts/rectification.ts); absent or null otherwise */
+  rectification?: Rectification | null;
   updatedAt: number;
+}
+
+/** Where an alert handled by rectification stands: which round (a failed re-check starts another), and the store's answer. */
+export interface Rectification {
+  round: number;
+  answeredAt: number | null;
 }
 
 /** A change: the alert after it, and the timeline entries it appended (in order). */
@@ -112,7 +122,8 @@ export function openAlert(id: string, raise: RaiseAlert, device: AlertDevice, po
     firstSeen: raise.at,
     lastSeen: raise.at,
     windowMs: raise.windowMs,
-    deadlines: deadlinesFor(raise.severity, raise.at, policy),
+    deadlines: deadlinesFor(raise.severity, raise.at, policy, raise.handling),
+    ...(raise.handling === 'rectification' ? { rectification: { round: 1, answeredAt: null } } : {}),
     events: 1,
     notes: 0,
     updatedAt: raise.at,
@@ -141,7 +152,10 @@ export function repeatAlert(a: Alert, raise: RaiseAlert): AlertStep {
   });
 }
 
-export type ActionRefusal = { refused: 'alert_closed' | 'not_kitchen' | 'already_acknowledged' | 'note_limit'; message: string };
+export type ActionRefusal = {
+  refused: 'alert_closed' | 'not_kitchen' | 'already_acknowledged' | 'note_limit' | 'rectification' | 'not_rectification' | 'not_answered';
+  message: string;
+};
 export type ActionResult = AlertStep | ActionRefusal;
 
 export const refused = (r: ActionResult): r is ActionRefusal => 'refused' in r;
@@ -149,6 +163,7 @@ export const refused = (r: ActionResult): r is ActionRefusal => 'refused' in r;
 export function acknowledge(a: Alert, by: string, now: number, note?: string): ActionResult {
   if (isClosed(a)) return { refused: 'alert_closed', message: `alert ${a.id} is ${a.status}` };
   if (a.status === 'acknowledged') return { refused: 'already_acknowledged', message: `alert ${a.id} is already acknowledged` };
+  if (a.rectification) return { refused: 'rectification', message: `alert ${a.id} is acknowledged by the store's answer (POST /api/alerts/${a.id}/store-answer)` };
   return step(a, now, [{ at: now, by, action: 'acknowledged', ...(note ? { note } : {}) }], {
     status: 'acknowledged',
     deadlines: { ...a.deadlines, acknowledgedAt: now },
@@ -209,10 +224,10 @@ export function deadlineEvents(a: Alert, actions: readonly TimelineAction[], pat
   return step(a, now, actions.map((action) => ({ at: now, by: 'system', action })), patch);
 }
 
-type NewEntry = Omit<TimelineEntry, 'n'>;
+export type NewEntry = Omit<TimelineEntry, 'n'>;
 
 /** Number the new entries after the alert's, and count those a person wrote. */
-function step(a: Alert, now: number, added: readonly NewEntry[], patch: Partial<Alert>): AlertStep {
+export function step(a: Alert, now: number, added: readonly NewEntry[], patch: Partial<Alert>): AlertStep {
   const entries = added.map((e, i) => ({ n: a.events + i, ...e }));
   const written = added.filter((e) => e.by !== 'system' && e.note !== undefined).length;
   return { alert: { ...a, ...patch, events: a.events + entries.length, notes: a.notes + written, updatedAt: now }, entries };

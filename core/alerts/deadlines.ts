@@ -18,7 +18,15 @@ export interface DeadlinePolicy {
   warnAtFraction: number;
   /** after an acknowledge breach, remind this often until acknowledged */
   reminderEveryMs: number;
+  /**
+   * alerts handled by rectification (core/alerts/rectification.ts): acknowledge = the store's
+   * answer, resolve = the bureau's re-check; defaultRectification when absent
+   */
+  rectification?: SeverityDeadline;
 }
+
+/** The store answers within 2 h; the bureau re-checks 72 h after the warning [practice, Chongqing; docs/domain.md §1]. */
+export const defaultRectification: SeverityDeadline = { ackMs: 2 * 60 * 60_000, resolveMs: 72 * 60 * 60_000 };
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -53,8 +61,8 @@ export interface DeadlineState {
   escalation: number;
 }
 
-export function deadlinesFor(severity: Severity, openedAt: number, policy: DeadlinePolicy): DeadlineState {
-  const d = policy.bySeverity[severity];
+export function deadlinesFor(severity: Severity, openedAt: number, policy: DeadlinePolicy, handling?: 'rectification'): DeadlineState {
+  const d = handling === 'rectification' ? policy.rectification ?? defaultRectification : policy.bySeverity[severity];
   return {
     ackBy: d ? openedAt + d.ackMs : null,
     resolveBy: d ? openedAt + d.resolveMs : null,

@@ -67,6 +67,12 @@ export interface RaiseAlert {
   params: Record<string, string | number | boolean | null>;
   evidence: Evidence;
   at: number;
+  /**
+   * `rectification`: the store must answer and is re-checked (class-2 kitchen detections,
+   * docs/domain.md §1, Rectification): the alert's deadlines are the answer's and the
+   * re-check's, and it is acknowledged by the store's answer (core/alerts/rectification.ts).
+   */
+  handling?: 'rectification';
 }
 
 /** Resolve the open alert of (rule, deviceId, condition) if there is one (e.g. fault 40 back to normal). */

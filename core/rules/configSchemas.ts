@@ -70,6 +70,7 @@ export const ruleConfigSchemas: Readonly<Record<string, RuleConfigSchema>> = {
     riskClasses,
     severityByClass: mapOf({ list: riskClassList.map(String), what: 'risk class' }, severity(),
       'alert severity per risk class; a class left out keeps its default'),
+    maxAlertClass: oneOf(riskClassList, 'class', 'classes up to this one raise an alert; those above only count in the store score (kitchen.store_score); 3: every class raises one'),
   }),
 
   'kitchen.repeat_offender': rule({
@@ -80,6 +81,16 @@ export const ruleConfigSchemas: Readonly<Record<string, RuleConfigSchema>> = {
     cooldownMs: alertWindow('must equal kitchen.violation\'s (set both): a repeat within it is the same alert, counted once'),
     riskClasses: { ...riskClasses, about: 'must equal kitchen.violation\'s (set both); a type left out keeps the regulation\'s class' },
     severity: severity(),
+  }),
+
+  'kitchen.store_score': rule({
+    periodDays: whole('days', 1, 31, 'whole China-time days the score counts, today included'),
+    weights: mapOf({ list: violationTypes, what: 'detection type' }, quantity('points', { min: 0, max: 100 }, 'points one counted detection takes off'),
+      'points per counted detection of each type; a type left out keeps its default (1)'),
+    maxAlertClass: oneOf(riskClassList, 'class', 'must equal kitchen.violation\'s (set both): classes above it are scored'),
+    minConfidence: confidence('must equal kitchen.violation\'s (set both): detections below it do not count'),
+    cooldownMs: alertWindow('must equal kitchen.violation\'s (set both): a repeat of the same camera and type within it counts once'),
+    riskClasses: { ...riskClasses, about: 'must equal kitchen.violation\'s (set both); a type left out keeps the regulation\'s class' },
   }),
 
   'kitchen.camera_dark': offline,

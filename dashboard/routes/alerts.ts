@@ -11,6 +11,8 @@ import type { AlertDetail } from '../../alerts/engine.js';
 import { CodedError } from '../../core/codes.js';
 import { families } from '../../core/schemas/index.js';
 import { mayHandle } from '../../core/roles.js';
+import { inScope, scopedDistrict, type ScopedUser } from '../../accounts/scope.js';
+import { storesInScope } from '../districts.js';
 import { ErrorBody, TimeParam, limitParam, filterText, wholeParam } from './common.js';
 
 const severities = ['critical', 'major', 'minor', 'info'] as const;
@@ -25,6 +27,8 @@ const AlertOut = z.looseObject({
   notes: z.number().describe('entries written by people (notes, assignments); at most 1,000 per alert'),
   closedBy: z.string().nullable().optional().describe('who closed it; `system` when the engine did (a device back to normal)'),
   rescueCaseId: z.string().nullable().optional().describe('the 96333 rescue case of a trapped-passenger alert'),
+  rectification: z.object({ round: z.number(), answeredAt: z.number().nullable() }).nullable().optional()
+    .describe('a class-2 kitchen detection the store rectifies: ackBy is the answer\'s deadline, resolveBy the re-check\'s (docs/rules/kitchen.md)'),
 }).describe('An alert record (without its timeline); times are epoch milliseconds');
 
 const TimelineOut = z.array(z.object({
@@ -65,6 +69,15 @@ const alertOut = (a: Alert): z.output<typeof AlertOut> => a as unknown as z.outp
 const detailOut = (a: AlertDetail): z.output<typeof AlertDetailOut> => a as unknown as z.output<typeof AlertDetailOut>;
 
 const IdParams = z.object({ id: z.string().min(1).max(64) });
+
+/**
+ * An alert outside the caller's district scope is answered as the engine answers an unknown id
+ * (docs/api.md, District scope): a scoped account learns nothing of another district's alerts.
+ */
+function inCallersScope<T extends Alert>(user: ScopedUser, a: T): T {
+  if (!inScope(user, a.device.district)) throw new CodedError('alert_not_found', `no alert ${a.id}`);
+  return a;
+}
 const NoteBody = z.object({ note: z.string().trim().min(1).max(MAX_NOTE_CHARS).optional() }).default({});
 
 export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -103,6 +116,9 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     if (q.cursor !== undefined && !after) {
       throw new CodedError('validation', 'the cursor is not one this list gave (or was given for another sort)', [{ in: 'querystring', path: 'cursor', message: 'not a cursor of this sort' }]);
     }
+    // the scope goes into the query, so a page is never cut short by a filter after the limit
+    const district = scopedDistrict(req.user!, q.district);
+    if (district === false) return { items: [], nextCursor: null };
     const page = await engine().listAlerts({
       sort: q.sort, after, limit: q.limit,
       ...(q.status ? { status: q.status } : {}),
@@ -110,7 +126,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
       ...(q.severity ? { severity: q.severity } : {}),
       ...(q.rule ? { rule: q.rule } : {}),
       ...(q.deviceId ? { deviceId: q.deviceId } : {}),
-      ...(q.district ? { district: q.district } : {}),
+      ...(district ? { district } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),
       ...(q.until !== undefined ? { until: q.until } : {}),
     });
@@ -120,7 +136,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/alerts/:id', {
     schema: { tags: ['alerts'], summary: 'One alert with its evidence and the newest 200 entries of its timeline', params: IdParams, response: { 200: AlertDetailOut, 404: ErrorBody } },
     preHandler: app.requires('readAlerts'),
-  }, async (req) => detailOut(await engine().alertDetail(req.params.id)));
+  }, async (req) => detailOut(inCallersScope(req.user!, await engine().alertDetail(req.params.id))));
 
   app.get('/alerts/:id/timeline', {
     schema: {
@@ -132,7 +148,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('readAlerts'),
   }, async (req) => {
-    const d = await engine().alertDetail(req.params.id, req.query.limit, req.query.before);
+    const d = inCallersScope(req.user!, await engine().alertDetail(req.params.id, req.query.limit, req.query.before));
     return { items: d.timeline, total: d.timelineTotal };
   });
 
@@ -141,7 +157,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: { tags: ['alerts'], summary: `${summary}; answers the alert with the newest 20 timeline entries`, params: IdParams, body, response: { 200: AlertDetailOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
       preHandler: app.requires('handleAlerts'),
     }, async (req) => {
-      const alert = await engine().getAlert(req.params.id);
+      const alert = inCallersScope(req.user!, await engine().getAlert(req.params.id));
       if (!mayHandle(req.user!.role, alert.rule, rescueRule)) {
         throw new CodedError('forbidden', req.user!.role === 'dispatcher' ? 'dispatchers handle elevator rescue alerts' : '96333 rescue alerts are handled by dispatchers');
       }
@@ -154,6 +170,24 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
   action('note', 'note', 'Add a note to the timeline (at most 2,000 characters; 1,000 notes and assignments per alert, then 409 note_limit)', z.object({ note: z.string().trim().min(1).max(MAX_NOTE_CHARS) }));
   action('false-positive', 'false_positive', 'Mark a kitchen detection a false positive; it no longer counts against the store');
 
+  // rectification of a class-2 kitchen detection (core/alerts/rectification.ts): the store's answer, the bureau's re-check
+  const NoteRequired = z.string().trim().min(1).max(MAX_NOTE_CHARS);
+  const rectify = (path: string, summary: string, body: z.ZodType, kind: (b: { passed?: boolean }) => 'answer' | 'recheck_passed' | 'recheck_failed') => {
+    app.post(`/alerts/:id/${path}`, {
+      schema: { tags: ['alerts'], summary, params: IdParams, body, response: { 200: AlertDetailOut, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+      preHandler: app.requires('handleAlerts'),
+    }, async (req) => {
+      const alert = inCallersScope(req.user!, await engine().getAlert(req.params.id));
+      if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
+      const b = req.body as { note: string; passed?: boolean };
+      return detailOut(await engine().rectify(alert.id, kind(b), req.user!.sub, b.note));
+    });
+  };
+  rectify('store-answer', 'Record the store\'s answer to a class-2 detection (what it did, who answered): acknowledges it; 409 alert_conflict with the reason otherwise',
+    z.object({ note: NoteRequired }), () => 'answer');
+  rectify('recheck', 'Record the bureau\'s re-check after the store answered: passed resolves the alert, failed starts another round (answer within 2 h, re-check 72 h on)',
+    z.object({ passed: z.boolean(), note: NoteRequired }), (b) => (b.passed ? 'recheck_passed' : 'recheck_failed'));
+
   app.post('/alerts/:id/assign', {
     schema: {
       tags: ['alerts'], summary: 'Assign an alert to a person or unit', params: IdParams,
@@ -162,7 +196,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('handleAlerts'),
   }, async (req) => {
-    const alert = await engine().getAlert(req.params.id);
+    const alert = inCallersScope(req.user!, await engine().getAlert(req.params.id));
     if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
     return detailOut(await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) }));
   });
@@ -174,5 +208,8 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ items: z.array(z.object({ storeId: z.string(), flagged: z.boolean(), count: z.number(), at: z.number() })) }) },
     },
     preHandler: app.requires('readAlerts'),
-  }, async () => ({ items: engine().storeFlags() }));
+  }, async (req) => {
+    const stores = storesInScope(app.deps.registry, req.user!);
+    return { items: engine().storeFlags().filter((f) => !stores || stores.has(f.storeId)) };
+  });
 };

@@ -9,6 +9,7 @@ import { CodedError } from '../../core/codes.js';
 import type { UserRecord } from '../../store/types.js';
 import { roles } from '../../core/roles.js';
 import type { CheckResult } from '../../accounts/users.js';
+import { DistrictCode, scopeOf } from '../../accounts/scope.js';
 import { ErrorBody, iso } from './common.js';
 
 const Username = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only');
@@ -16,8 +17,12 @@ const NewPassword = z.string().min(8).max(256);
 /** per address and minute, on each route that takes a password (on top of the password guard) */
 const PASSWORD_ROUTE_RATE = { rateLimit: { max: 120, timeWindow: 60_000 } };
 
-const UserOut = z.object({ username: z.string(), role: z.enum(roles), disabled: z.boolean(), createdAt: z.string() });
-const userOut = (u: UserRecord) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: iso(u.createdAt)! });
+/** The district scope (accounts/scope.ts): a code prefix the user sees and handles; null: the whole city (admins always). */
+const District = z.string().nullable().describe('GB/T 2260 code prefix the user sees and handles; null: the whole city (docs/api.md, District scope)');
+const DistrictIn = DistrictCode.nullable().describe('GB/T 2260 code prefix, 2-12 digits; null: the whole city. Admins take none (400 admin_scope)');
+const UserOut = z.object({ username: z.string(), role: z.enum(roles), district: District, disabled: z.boolean(), createdAt: z.string() });
+const userOut = (u: UserRecord) => ({ username: u.username, role: u.role, district: u.district, disabled: u.disabled, createdAt: iso(u.createdAt)! });
+const TokenOut = z.object({ token: z.string(), role: z.enum(roles), district: District, expiresAt: z.string() });
 
 /** A refused or limited check as the API answers it. */
 function refuse(result: Exclude<CheckResult, { kind: 'ok' }>, what: string): never {
@@ -35,13 +40,13 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Exchange a username and password for a bearer token',
       security: [],
       body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
-      response: { 200: z.object({ token: z.string(), role: z.enum(roles), expiresAt: z.string() }), 401: ErrorBody, 429: ErrorBody },
+      response: { 200: TokenOut, 401: ErrorBody, 429: ErrorBody },
     },
   }, async (req) => {
     const result = await users.check(req.body.username, req.body.password, req.ip);
     if (result.kind !== 'ok') refuse(result, 'wrong username or password');
     const { token, expiresAt } = await sessions.issue(result.user.username);
-    return { token, role: result.user.role, expiresAt: new Date(expiresAt).toISOString() };
+    return { token, role: result.user.role, district: scopeOf(result.user), expiresAt: new Date(expiresAt).toISOString() };
   });
 
   app.post('/logout', {
@@ -53,9 +58,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/me', {
-    schema: { tags: ['auth'], summary: 'Who the token belongs to', response: { 200: z.object({ username: z.string(), role: z.enum(roles) }) } },
+    schema: { tags: ['auth'], summary: 'Who the token belongs to: the user\'s current role and district scope', response: { 200: z.object({ username: z.string(), role: z.enum(roles), district: District }) } },
     preHandler: app.requires('readDevices'),
-  }, async (req) => ({ username: req.user!.sub, role: req.user!.role }));
+  }, async (req) => ({ username: req.user!.sub, role: req.user!.role, district: req.user!.district }));
 
   app.post('/me/password', {
     config: PASSWORD_ROUTE_RATE,
@@ -63,7 +68,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['auth'],
       summary: 'Change your own password; every session of yours ends, this one included, and a new token is given',
       body: z.object({ currentPassword: z.string().min(1).max(256), newPassword: NewPassword }),
-      response: { 200: z.object({ token: z.string(), role: z.enum(roles), expiresAt: z.string() }), 401: ErrorBody, 429: ErrorBody },
+      response: { 200: TokenOut, 401: ErrorBody, 429: ErrorBody },
     },
     preHandler: app.requires('readDevices'),
   }, async (req) => {
@@ -73,7 +78,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     // the change ends every session of the user (Users.onChange, wired by the service)
     const user = await users.update(me.sub, { password: req.body.newPassword });
     const { token, expiresAt } = await sessions.issue(user.username);
-    return { token, role: user.role, expiresAt: new Date(expiresAt).toISOString() };
+    return { token, role: user.role, district: scopeOf(user), expiresAt: new Date(expiresAt).toISOString() };
   });
 
   app.get('/users', {
@@ -85,12 +90,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['auth'],
       summary: 'Create a user (admin)',
-      body: z.object({ username: Username, password: NewPassword, role: z.enum(roles) }),
-      response: { 201: UserOut, 409: ErrorBody },
+      body: z.object({ username: Username, password: NewPassword, role: z.enum(roles), district: DistrictIn.optional() }),
+      response: { 201: UserOut, 400: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('manageUsers'),
   }, async (req, reply) => {
-    const u = await users.create(req.body.username, req.body.password, req.body.role);
+    const u = await users.create(req.body.username, req.body.password, req.body.role, req.body.district ?? null);
     return reply.code(201).send(userOut(u));
   });
 
@@ -99,11 +104,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch('/users/:username', {
     schema: {
       tags: ['auth'],
-      summary: 'Change a user\'s role, password or disabled flag (admin); a new password or disabling ends their sessions',
+      summary: 'Change a user\'s role, password, disabled flag or district (admin); a new password, disabling or a new district ends their sessions',
       params: UserParams,
-      body: z.strictObject({ role: z.enum(roles).optional(), disabled: z.boolean().optional(), password: NewPassword.optional() })
-        .refine((b) => b.role !== undefined || b.disabled !== undefined || b.password !== undefined, 'give role, disabled or password'),
-      response: { 200: UserOut, 404: ErrorBody, 409: ErrorBody },
+      body: z.strictObject({ role: z.enum(roles).optional(), disabled: z.boolean().optional(), password: NewPassword.optional(), district: DistrictIn.optional() })
+        .refine((b) => b.role !== undefined || b.disabled !== undefined || b.password !== undefined || b.district !== undefined, 'give role, disabled, password or district'),
+      response: { 200: UserOut, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('manageUsers'),
   }, async (req) => userOut(await users.update(req.params.username, req.body)));

@@ -13,6 +13,8 @@ import { ruleConfig } from '../../core/ruleRunner.js';
 import { scanPoints } from '../../core/schemas/index.js';
 import { ErrorBody, limitParam, offsetParam, filterText, iso, TimeParam } from './common.js';
 import { csvRecords } from './csv.js';
+import { atStation } from '../../cylinders/cylinderRegistry.js';
+import { stationsInScope } from '../districts.js';
 
 const CylinderOut = z.object({
   code: z.string(), model: z.string(), mfgDate: z.number(), designLifeYears: z.number(), lastInspection: z.number().nullable(),
@@ -68,14 +70,23 @@ export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ total: z.number(), items: z.array(CylinderOut) }) },
     },
     preHandler: app.requires('readCylinders'),
-  }, async (req) => registry().list({ limit: req.query.limit, offset: req.query.offset, ...(req.query.stationId ? { stationId: req.query.stationId } : {}), ...(req.query.status ? { status: req.query.status } : {}), ...(req.query.q ? { q: req.query.q } : {}) }));
+  }, async (req) => {
+    // a district-scoped account: the cylinders of the stations with a scanner there, in the query (docs/api.md, District scope)
+    const stations = stationsInScope(app.deps.registry, req.user!);
+    return registry().list({
+      limit: req.query.limit, offset: req.query.offset, ...(stations ? { stations } : {}),
+      ...(req.query.stationId ? { stationId: req.query.stationId } : {}), ...(req.query.status ? { status: req.query.status } : {}), ...(req.query.q ? { q: req.query.q } : {}),
+    });
+  });
 
   app.get('/cylinders/:code', {
     schema: { tags: ['cylinders'], summary: 'One cylinder record', params: z.object({ code: z.string().min(1).max(64) }), response: { 200: CylinderOut, 404: ErrorBody } },
     preHandler: app.requires('readCylinders'),
   }, async (req) => {
     const c = registry().get(req.params.code);
-    if (!c) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}`);
+    const stations = stationsInScope(app.deps.registry, req.user!);
+    // outside the caller's district scope: as if unknown (docs/api.md, District scope)
+    if (!c || (stations && !atStation(c, stations))) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}`);
     return c;
   });
 
@@ -92,7 +103,11 @@ export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
     const { from, to, limit } = req.query;
     if (from !== undefined && to !== undefined && from > to) throw new CodedError('validation', 'from must not be after to', [{ path: 'from', message: 'after to' }]);
     const t = await registry().trace(req.params.code, { from, to, limit }, scanCheckConfig);
-    if (!t) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}: neither registered nor ever scanned`);
+    // a district-scoped account traces the cylinders of its stations (the record's), or, for a code
+    // not registered, one scanned at its stations; else as if unknown (docs/api.md, District scope)
+    const stations = stationsInScope(app.deps.registry, req.user!);
+    const seen = !stations || (t?.record ? atStation(t.record, stations) : !!t?.stations.some((s) => stations.has(s)));
+    if (!t || !seen) throw new CodedError('cylinder_not_found', `no cylinder ${req.params.code}: neither registered nor ever scanned`);
     return {
       ...t,
       scans: t.scans.map((e) => ({

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TimeParam, iso, limitParam, filterText } from './common.js';
+import { scopeOf } from '../../accounts/scope.js';
 
 export const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/dead-letters', {
@@ -30,8 +31,12 @@ export const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readDeadLetters'),
   }, async (req) => {
     const q = req.query;
+    // a district-scoped account: only those naming a registered device of its district, filtered
+    // in the query (docs/api.md, District scope); those naming no known device are the admins'
+    const district = scopeOf(req.user!);
     const rows = await app.deps.store.deadLetters.list({
       limit: q.limit,
+      ...(district !== null ? { district } : {}),
       ...(q.deviceId ? { deviceId: q.deviceId } : {}),
       ...(q.reason ? { reason: q.reason } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),

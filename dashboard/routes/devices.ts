@@ -14,6 +14,7 @@ import type { DeviceRecord, ConnectionState } from '../../store/types.js';
 import { jobJsonText, jobView, type JobViewer } from '../../devices/importJobs.js';
 import { connectionKind, coverageOf, registeredDevices } from '../../devices/connectionState.js';
 import type { Principal } from '../../accounts/sessions.js';
+import { inScope, scopeOf, scopedDistrict, type ScopedUser } from '../../accounts/scope.js';
 import { ErrorBody, TimeParam, iso, limitParam, offsetParam, filterText, wholeParam } from './common.js';
 import { csvRecordsSliced } from './csv.js';
 
@@ -118,7 +119,8 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     await importJobs.waitFor(req.params.id, req.query.wait * 1000);
     const job = importJobs.get(req.params.id);
     if (!job) throw new CodedError('not_found', `no import job ${req.params.id} (finished jobs are kept for a while only)`);
-    const view = jobView(job, { detail: true, viewer: viewerOf(req.user!) });
+    // a district-scoped account gets the counts only: the rows name devices of every district
+    const view = scopeOf(req.user!) === null ? jobView(job, { detail: true, viewer: viewerOf(req.user!) }) : jobView(job, { detail: false });
     // a large result or list of bad rows goes out a slice at a time (the same JSON), not in one stall
     const rows = (view.result ? view.result.created.length + view.result.updated.length + view.result.skipped.length : 0) + (view.errors?.length ?? 0);
     // (a stream is sent as it is: the type says what its text is)
@@ -144,9 +146,11 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readDevices'),
   }, async (req) => {
     const { limit, offset, neverConnected } = req.query;
+    const district = scopedDistrict(req.user!, req.query.district);
+    if (district === false) return { total: 0, items: [] };
     const filter = {
       ...(req.query.family ? { family: req.query.family } : {}),
-      ...(req.query.district ? { district: req.query.district } : {}),
+      ...(district ? { district } : {}),
       ...(req.query.q ? { q: req.query.q } : {}),
     };
     if (neverConnected === undefined) {
@@ -183,15 +187,17 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('readDevices'),
   }, async (req) => {
-    const { family, district } = req.query;
-    const report = coverageOf(registeredDevices(registry), (id) => tracker.get(id), { ...(family ? { family } : {}), ...(district ? { district } : {}) });
+    const { family } = req.query;
+    const district = scopedDistrict(req.user!, req.query.district);
+    const devices = district === false ? [] : registeredDevices(registry);
+    const report = coverageOf(devices, (id) => tracker.get(id), { ...(family ? { family } : {}), ...(district ? { district } : {}) });
     return { at: iso(Date.now())!, ...report };
   });
 
   app.get('/devices/:id', {
     schema: { tags: ['devices'], summary: 'One device', params: IdParams, response: { 200: devicePublic, 404: ErrorBody } },
     preHandler: app.requires('readDevices'),
-  }, async (req) => publicView(mustGet(req.params.id)));
+  }, async (req) => publicView(mustGet(req.params.id, req.user!)));
 
   app.post('/devices/:id/secret', {
     schema: {
@@ -202,7 +208,7 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('manageDevices'),
   }, async (req) => {
-    const d = mustGet(req.params.id);
+    const d = mustGet(req.params.id, req.user!);
     return { id: d.id, family: d.family, secret: await registry.rotateSecret(d.id) };
   });
 
@@ -231,7 +237,7 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('readReadings'),
   }, async (req) => {
-    const d = mustGet(req.params.id);
+    const d = mustGet(req.params.id, req.user!);
     const { channel, from, to, limit } = req.query;
     if (channel !== undefined && !isChannelOf(d.family, channel)) {
       throw new CodedError('validation', `${d.family} devices have no channel "${channel}"`, [{ in: 'querystring', path: 'channel', message: 'unknown channel' }]);
@@ -249,9 +255,10 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     };
   });
 
-  function mustGet(id: string): DeviceRecord {
+  /** A device outside the caller's district scope is answered as an unknown one (docs/api.md, District scope). */
+  function mustGet(id: string, user: ScopedUser): DeviceRecord {
     const d = registry.get(id);
-    if (!d) throw new CodedError('device_not_found', `no device ${id}`);
+    if (!d || !inScope(user, d.district)) throw new CodedError('device_not_found', `no device ${id}`);
     return d;
   }
 };

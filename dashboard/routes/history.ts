@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { families, type Family } from '../../core/schemas/index.js';
 import { CodedError } from '../../core/codes.js';
 import { readingTables } from '../../store/readingTables.js';
+import { inScope } from '../../accounts/scope.js';
 import { ErrorBody, TimeParam, wholeParam } from './common.js';
 
 const DAY = 86_400_000;
@@ -62,7 +63,8 @@ export const historyRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readReadings'),
   }, async (req) => {
     const d = registry.get(req.params.id);
-    if (!d) throw new CodedError('device_not_found', `no device ${req.params.id}`);
+    // outside the caller's district scope: as if unknown (docs/api.md, District scope)
+    if (!d || !inScope(req.user!, d.district)) throw new CodedError('device_not_found', `no device ${req.params.id}`);
     const { channel, field, buckets } = req.query;
     // own keys only: a channel named __proto__ or constructor is no channel
     const fields = Object.hasOwn(fieldsByFamily[d.family], channel) ? fieldsByFamily[d.family][channel] : undefined;

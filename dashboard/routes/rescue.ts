@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { elapsed, rescueDeadlines, type RescueCase } from '../../core/alerts/rescueCase.js';
 import { CodedError } from '../../core/codes.js';
 import { elevatorCard } from '../rescueView.js';
+import { inScope, scopeOf, type ScopedUser } from '../../accounts/scope.js';
+import { rescueCaseDistrict } from '../districts.js';
 import { ErrorBody, MAX_TIME_MS, TimeParam, filterText, limitParam } from './common.js';
 
 const CaseOut = z.looseObject({
@@ -54,6 +56,11 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
   const withTimes = (c: RescueCase, now: number): z.output<typeof CaseOut> => ({
     ...c, elapsed: elapsed(c, now), deadlines: rescueDeadlines(c, app.deps.rescuePolicy), elevator: elevatorCard(app.deps.registry.get(c.elevatorId)),
   }) as unknown as z.output<typeof CaseOut>;
+  /** A case outside the caller's district scope is answered as an unknown id (docs/api.md, District scope). */
+  const mustSee = (user: ScopedUser, c: RescueCase): RescueCase => {
+    if (!inScope(user, rescueCaseDistrict(app.deps.registry, c))) throw new CodedError('rescue_case_not_found', `no rescue case ${c.id}`);
+    return c;
+  };
 
   app.get('/rescue-cases', {
     schema: {
@@ -66,9 +73,13 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const now = Date.now();
     const q = req.query;
+    // the scope goes into the query of stored cases, so the page is never cut short by it
+    const district = scopeOf(req.user!);
     let items = q.scope === 'active'
-      ? engine().activeRescueCases()
-      : await engine().listRescueCases({ limit: q.limit, ...(q.elevatorId ? { elevatorId: q.elevatorId } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
+      ? engine().activeRescueCases().filter((c) => inScope(req.user!, rescueCaseDistrict(app.deps.registry, c)))
+      : await engine().listRescueCases({
+        limit: q.limit, ...(q.elevatorId ? { elevatorId: q.elevatorId } : {}), ...(q.since !== undefined ? { since: q.since } : {}), ...(district !== null ? { district } : {}),
+      });
     if (q.elevatorId) items = items.filter((c) => c.elevatorId === q.elevatorId);
     items = [...items].sort((a, b) => b.alarmAt - a.alarmAt).slice(0, q.limit);
     return { items: items.map((c) => withTimes(c, now)) };
@@ -77,7 +88,7 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/rescue-cases/:id', {
     schema: { tags: ['rescue'], summary: 'One rescue case with every step', params: IdParams, response: { 200: CaseOut, 404: ErrorBody } },
     preHandler: app.requires('readAlerts'),
-  }, async (req) => withTimes(await engine().getRescueCase(req.params.id), Date.now()));
+  }, async (req) => withTimes(mustSee(req.user!, await engine().getRescueCase(req.params.id)), Date.now()));
 
   app.post('/rescue-cases', {
     schema: {
@@ -93,7 +104,10 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
     const registry = app.deps.registry;
     const device = b.elevatorId !== undefined ? registry.get(b.elevatorId)
       : b.rescueCode !== undefined ? registry.findElevator('rescueCode', b.rescueCode) : registry.findElevator('registrationCode', b.registrationCode!);
-    if (!device) throw new CodedError('device_not_found', 'no elevator with that ' + (b.elevatorId !== undefined ? 'id' : b.rescueCode !== undefined ? 'rescue code' : 'registration code'));
+    // an elevator outside the caller's district scope is answered as an unknown one
+    if (!device || !inScope(req.user!, device.district)) {
+      throw new CodedError('device_not_found', 'no elevator with that ' + (b.elevatorId !== undefined ? 'id' : b.rescueCode !== undefined ? 'rescue code' : 'registration code'));
+    }
     if (device.family !== 'elevator') throw new CodedError('validation', `device ${device.id} is not an elevator`, [{ in: 'body', path: 'elevatorId', message: 'not an elevator' }]);
     const report = {
       ...(b.callerPhone ? { callerPhone: b.callerPhone } : {}), ...(b.floor ? { floor: b.floor } : {}),
@@ -112,7 +126,10 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: CaseOut, 404: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('recordRescueSteps'),
-  }, async (req) => withTimes(await engine().acknowledgeEscalation(req.params.id, req.params.level, req.user!.sub), Date.now()));
+  }, async (req) => {
+    mustSee(req.user!, await engine().getRescueCase(req.params.id));
+    return withTimes(await engine().acknowledgeEscalation(req.params.id, req.params.level, req.user!.sub), Date.now());
+  });
 
   app.post('/rescue-cases/:id/steps', {
     schema: {
@@ -132,6 +149,7 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('recordRescueSteps'),
   }, async (req) => {
     const b = req.body;
+    mustSee(req.user!, await engine().getRescueCase(req.params.id));
     const c = await engine().recordRescueStep(req.params.id, b.step, req.user!.sub, {
       ...(b.at !== undefined ? { at: b.at } : {}), ...(b.note ? { note: b.note } : {}), ...(b.details ? { details: b.details } : {}),
     });

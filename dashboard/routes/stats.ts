@@ -11,6 +11,7 @@ import type { RescueCase } from '../../core/alerts/rescueCase.js';
 import { families, type Family } from '../../core/schemas/index.js';
 import { CodedError } from '../../core/codes.js';
 import type { App } from '../app.js';
+import { inScope, scopedDistrict } from '../../accounts/scope.js';
 import { ErrorBody, TimeParam, filterText } from './common.js';
 
 const DAY = 86_400_000;
@@ -49,8 +50,9 @@ async function inputs(app: App, from: number, to: number, family: Family | undef
   const engine = app.deps.engine;
   if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
   const alerts = await engine.alertOutcomes({ from, to, limit: MAX_ALERTS, ...(family ? { family } : {}), ...(district ? { district } : {}) });
-  const cases = family && family !== 'elevator' ? [] : (await engine.listRescueCases({ since: from, limit: MAX_CASES }))
-    .filter((c) => c.alarmAt < to && (!district || (c.district ?? '').startsWith(district)));
+  // the district prefix goes into the query of cases (the case's district, else its elevator's)
+  const cases = family && family !== 'elevator' ? [] : (await engine.listRescueCases({ since: from, limit: MAX_CASES, ...(district ? { district } : {}) }))
+    .filter((c) => c.alarmAt < to);
   return { alerts, cases };
 }
 
@@ -75,7 +77,9 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const now = Date.now();
     const { from, to } = period(req.query, now);
-    const { alerts, cases } = await inputs(app as unknown as App, from, to, req.query.family, req.query.district);
+    // computed over the caller's district scope only (docs/api.md, District scope)
+    const district = scopedDistrict(req.user!, req.query.district);
+    const { alerts, cases } = district === false ? { alerts: [], cases: [] } : await inputs(app as unknown as App, from, to, req.query.family, district);
     return onTimeRates(alerts, cases, app.deps.rescuePolicy, from, to, now);
   });
 
@@ -96,8 +100,11 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     const now = Date.now();
     const q = req.query;
     const { from, to } = period(q, now);
-    // the district filter of the period is a prefix; the drill-down names one district exactly
-    const { alerts, cases } = await inputs(app as unknown as App, from, to, q.family, q.district || undefined);
+    // the district filter of the period is a prefix; the drill-down names one district exactly;
+    // both within the caller's district scope (docs/api.md, District scope)
+    const district = scopedDistrict(req.user!, q.district || undefined);
+    const outside = district === false || (q.district !== undefined && !inScope(req.user!, q.district));
+    const { alerts, cases } = outside ? { alerts: [], cases: [] } : await inputs(app as unknown as App, from, to, q.family, district);
     const r = drillDown(alerts, cases, app.deps.rescuePolicy, from, to, now, {
       measure: q.measure as never, ...(q.outcome ? { outcome: q.outcome as never } : {}), ...(q.family ? { family: q.family } : {}),
       ...(q.district !== undefined ? { district: q.district } : {}), ...(q.day ? { day: q.day } : {}),

@@ -1,7 +1,7 @@
 /**
  * The public store lists (红黑榜, core/stores/storeList.ts; docs/rules.md, Store lists): the
  * black list's life cycle recorded by people, and both lists published as a JSON feed a
- * delivery platform can pull, or CSV for the bureau (GET /api/stores/lists).
+ * delivery platform can pull, or CSV / XLSX for the bureau (GET /api/stores/lists).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -10,7 +10,8 @@ import type { AlertKey } from '../../core/alerts/alertQuery.js';
 import { CodedError } from '../../core/codes.js';
 import { onList, personStages, redList, type BlackListEntry, type KnownStore } from '../../core/stores/storeList.js';
 import type { App } from '../app.js';
-import { csvText } from './csvOut.js';
+import { inScope } from '../../accounts/scope.js';
+import { exportFormat, sendTable } from './tableOut.js';
 import { ErrorBody } from './common.js';
 
 const DAY = 86_400_000;
@@ -26,7 +27,7 @@ const Entry = z.object({
 const RedEntry = z.object({ storeId: z.string(), storeName: z.string().nullable(), district: z.string().nullable() });
 
 /** Stores the registry knows: the kitchen cameras' store ids, with a name and district. */
-function knownStores(app: App): Map<string, KnownStore> {
+export function knownStores(app: App): Map<string, KnownStore> {
   const out = new Map<string, KnownStore>();
   for (const d of app.deps.registry.list({ family: 'kitchen', limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items) {
     const id = d.meta.storeId;
@@ -64,11 +65,11 @@ export const storeListRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['stores'],
       summary: 'The black list (stores on it now, and those that left it in the period, with every step) or the red list (stores without a counted '
-        + 'violation in the period and not on the black list), as JSON (a feed a delivery platform can pull) or CSV',
+        + 'violation in the period and not on the black list), as JSON (a feed a delivery platform can pull), CSV or XLSX',
       querystring: z.object({
         kind: z.enum(['black', 'red']),
         period: z.string().regex(/^\d{1,3}d$/, 'days, e.g. 30d').default('30d').transform((s) => Number(s.slice(0, -1))).pipe(z.number().int().min(1).max(366)),
-        format: z.enum(['json', 'csv']).default('json'),
+        format: exportFormat,
       }),
       response: {
         200: z.union([
@@ -83,22 +84,21 @@ export const storeListRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req, reply) => {
     const now = Date.now();
     const from = now - req.query.period * DAY;
-    const stores = knownStores(app as unknown as App);
+    // only the stores of the caller's district scope, by their kitchen cameras (docs/api.md, District scope)
+    const stores = new Map([...knownStores(app as unknown as App)].filter(([, s]) => inScope(req.user!, s.district)));
     const named = (id: string) => stores.get(id) ?? { storeId: id, storeName: null, district: null };
-    const all = engine().blackList();
+    const all = engine().blackList().filter((e) => inScope(req.user!, named(e.storeId).district));
     if (req.query.kind === 'black') {
       const items = all.filter((e) => onList(e) || e.updatedAt >= from).map((e: BlackListEntry) => ({ ...e, storeName: named(e.storeId).storeName, district: named(e.storeId).district }));
-      if (req.query.format === 'csv') {
-        reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="black-list-${req.query.period}d.csv"`);
-        return csvText(['storeId', 'storeName', 'district', 'stage', 'flaggedAt', 'count', 'lastStep', 'lastStepBy', 'lastStepNote'],
+      if (req.query.format !== 'json') {
+        return sendTable(reply, req.query.format, `black-list-${req.query.period}d`, ['storeId', 'storeName', 'district', 'stage', 'flaggedAt', 'count', 'lastStep', 'lastStepBy', 'lastStepNote'],
           items.map((e) => { const last = e.steps.at(-1)!; return [e.storeId, e.storeName, e.district, e.stage, new Date(e.flaggedAt).toISOString(), e.count, new Date(last.at).toISOString(), last.by, last.note ?? null]; }));
       }
       return { kind: 'black' as const, from, to: now, generatedAt: now, items };
     }
     const items = redList([...stores.values()], await countedStores(app as unknown as App, from, now), all);
-    if (req.query.format === 'csv') {
-      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="red-list-${req.query.period}d.csv"`);
-      return csvText(['storeId', 'storeName', 'district'], items.map((s) => [s.storeId, s.storeName, s.district]));
+    if (req.query.format !== 'json') {
+      return sendTable(reply, req.query.format, `red-list-${req.query.period}d`, ['storeId', 'storeName', 'district'], items.map((s) => [s.storeId, s.storeName, s.district]));
     }
     return { kind: 'red' as const, from, to: now, generatedAt: now, items };
   });
@@ -113,6 +113,10 @@ export const storeListRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     preHandler: app.requires('manageStoreLists'),
   }, async (req) => {
+    // a store outside the caller's district scope is refused as one never listed (docs/api.md, District scope)
+    if (!inScope(req.user!, knownStores(app as unknown as App).get(req.params.storeId)?.district)) {
+      throw new CodedError('store_list_refused', `store ${req.params.storeId} has never been on the black list`, { reason: 'not_listed' });
+    }
     const e = await engine().advanceStore(req.params.storeId, req.body.stage, req.user!.sub, req.body.note);
     const s = knownStores(app as unknown as App).get(e.storeId);
     return { ...e, storeName: s?.storeName ?? null, district: s?.district ?? null };

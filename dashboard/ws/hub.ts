@@ -1,7 +1,8 @@
 /**
  * The dashboard's live push, `GET /ws` (docs/protocol.md; docs/dashboard.md, Live push): every
  * alert and rescue-case change from the engine goes to every signed-in client at once,
- * numbered for catch-up, plus live statistics every few seconds.
+ * numbered for catch-up, plus live statistics every few seconds. A district-scoped client gets
+ * only the changes of its district, and that district's statistics (docs/api.md, District scope).
  *
  * Limits: each event is serialised once and handed to every socket; a client whose unsent
  * bytes pass `maxBufferedBytes` (a slow or frozen browser) is dropped, so it never holds up
@@ -16,11 +17,13 @@ import type { Subscriber } from '../../core/eventBus.js';
 import { jobView, type ImportJobEvents } from '../../devices/importJobs.js';
 import { rescueDeadlines, type RescuePolicy } from '../../core/alerts/rescueCase.js';
 import { alertSortKey, type AlertKey } from '../../core/alerts/alertQuery.js';
-import type { ConnectionTracker } from '../../devices/connectionState.js';
+import { coverageOf, registeredDevices, type ConnectionTracker } from '../../devices/connectionState.js';
 import type { DeviceRegistry } from '../../devices/deviceRegistry.js';
 import type { Store } from '../../store/types.js';
 import type { Principal, SessionEvents, Sessions } from '../../accounts/sessions.js';
 import { elevatorCard } from '../rescueView.js';
+import { inScope } from '../../accounts/scope.js';
+import { rescueCaseDistrict, storeDistrictOf } from '../districts.js';
 import { decideCatchUp, parseCatchUp, type CatchUpRequest } from './catchup.js';
 import { SeqRing } from './ring.js';
 import { dayStart, TodayCounter, type LiveStats } from './stats.js';
@@ -64,6 +67,16 @@ type LiveEvent =
   | { type: 'rescueCase'; change: string; rescueCase: unknown; events: string[] }
   | { type: 'storeFlag'; storeId: string; flagged: boolean; count: number; at: number; stage: string; entry: unknown };
 
+/**
+ * A numbered event as serialised once, with where it lies for district-scoped clients (docs/api.md,
+ * District scope): read on first need, so a service without such clients never looks it up.
+ * Without `where` every client gets it (device import progress: counts only).
+ */
+interface RingItem {
+  text: string;
+  where?: () => string | null;
+}
+
 interface Client {
   ws: WebSocket;
   claims: Principal;
@@ -76,7 +89,7 @@ export const closeCodes = { unauthorized: 4401, authTimeout: 4408, tooSlow: 4429
 export class LiveHub {
   readonly epoch = randomBytes(6).toString('base64url');
   private readonly opts: LiveHubOptions;
-  private readonly ring: SeqRing<string>;
+  private readonly ring: SeqRing<RingItem>;
   private readonly clients = new Set<Client>();
   private readonly today = new TodayCounter();
   private readonly now: () => number;
@@ -90,7 +103,7 @@ export class LiveHub {
 
   constructor(private readonly deps: LiveHubDeps, opts: Partial<LiveHubOptions> = {}) {
     this.opts = { ...defaultLiveHubOptions, ...opts };
-    this.ring = new SeqRing<string>(this.opts.ringCapacity);
+    this.ring = new SeqRing<RingItem>(this.opts.ringCapacity);
     this.now = deps.now ?? Date.now;
   }
 
@@ -150,9 +163,15 @@ export class LiveHub {
     return this.ring.lastSeq;
   }
 
-  stats(): LiveStats {
+  /** The live numbers, of the whole city or of a district-scoped client's code prefix only. */
+  stats(district: string | null = null): LiveStats {
     const { engine, registry, tracker } = this.deps;
-    return this.today.snapshot(this.now(), engine.activeAlerts(), engine.activeRescueCases(), registry.size, tracker.connectedDevices);
+    if (district === null) return this.today.snapshot(this.now(), engine.activeAlerts(), engine.activeRescueCases(), registry.size, tracker.connectedDevices);
+    const scope = { role: 'operator', district } as const;
+    const active = engine.activeAlerts().filter((a) => inScope(scope, a.device.district));
+    const cases = engine.activeRescueCases().filter((c) => inScope(scope, rescueCaseDistrict(registry, c)));
+    const devices = coverageOf(registeredDevices(registry), (id) => tracker.get(id), { district }).total;
+    return this.today.snapshot(this.now(), active, cases, devices.registered, devices.connectedNow, district);
   }
 
   /** The upgrade handler for `/ws` (dashboard/upgrade.ts). */
@@ -195,34 +214,46 @@ export class LiveHub {
       if (String(data).includes('"ping"')) this.send(client, JSON.stringify({ type: 'pong', at: this.now() }));
     });
     this.send(client, JSON.stringify({
-      type: 'hello', epoch: this.epoch, seq: this.ring.lastSeq, user: { username: claims.sub, role: claims.role },
+      type: 'hello', epoch: this.epoch, seq: this.ring.lastSeq, user: { username: claims.sub, role: claims.role, district: claims.district },
       limits: { ringCapacity: this.opts.ringCapacity, maxBufferedBytes: this.opts.maxBufferedBytes, statsEveryMs: this.opts.statsEveryMs },
     }));
     const decision = decideCatchUp(catchUp, { epoch: this.epoch, oldest: this.ring.oldestSeq, last: this.ring.lastSeq });
     if (decision.kind === 'replay') {
-      for (const e of this.ring.after(decision.after)) if (!this.send(client, e.item)) return;
+      // a scoped client's replay skips what lies outside its district, as the live push does
+      for (const e of this.ring.after(decision.after)) if (this.sees(client, e.item) && !this.send(client, e.item.text)) return;
     } else if (decision.kind === 'resync') {
       this.send(client, JSON.stringify({ type: 'resync', reason: decision.reason, seq: this.ring.lastSeq }));
     }
-    this.send(client, JSON.stringify({ type: 'stats', stats: this.stats() }));
+    this.send(client, JSON.stringify({ type: 'stats', stats: this.stats(claims.district) }));
+  }
+
+  /** Does the client see the event: everything for the whole city, else what lies in its district. */
+  private sees(c: Client, item: RingItem): boolean {
+    return c.claims.district === null || !item.where || inScope(c.claims, item.where());
   }
 
   private onEngineEvent(e: EngineEvent): void {
     let ev: LiveEvent;
+    let where: () => string | null;
+    const { registry } = this.deps;
     if (e.type === 'alert') {
+      const district = e.alert.device.district;
+      where = () => district;
       this.today.see(e.alert, this.now());
       // the record and the timeline entries this change appended: a delta, never the history
       ev = { type: 'alert', change: e.change, alert: e.alert, entries: e.entries };
     } else if (e.type === 'rescueCase') {
       const rescueCase = { ...e.rescueCase, deadlines: rescueDeadlines(e.rescueCase, this.deps.rescuePolicy), elevator: elevatorCard(this.deps.registry.get(e.rescueCase.elevatorId)) };
       ev = { type: 'rescueCase', change: e.change, rescueCase, events: e.events };
+      where = once(() => rescueCaseDistrict(registry, e.rescueCase));
     } else {
+      where = once(() => storeDistrictOf(registry, e.storeId));
       ev = { type: 'storeFlag', storeId: e.storeId, flagged: e.flagged, count: e.count, at: e.at, stage: e.stage, entry: e.entry };
     }
-    // number it, serialise once, keep the text for catch-up, hand the same text to everyone
-    let text = '';
-    this.ring.pushWith((seq) => (text = JSON.stringify({ ...ev, seq })));
-    for (const c of this.clients) this.send(c, text);
+    // number it, serialise once, keep the text for catch-up, hand the same text to everyone who sees it
+    let item: RingItem = { text: '' };
+    this.ring.pushWith((seq) => (item = { text: JSON.stringify({ ...ev, seq }), where }));
+    for (const c of this.clients) if (this.sees(c, item)) this.send(c, item.text);
   }
 
   /**
@@ -231,16 +262,19 @@ export class LiveHub {
    */
   private pushJob(job: object): void {
     let text = '';
-    this.ring.pushWith((seq) => (text = JSON.stringify({ type: 'importJob', job, seq })));
+    this.ring.pushWith((seq) => ({ text: (text = JSON.stringify({ type: 'importJob', job, seq })) }));
     for (const c of this.clients) this.send(c, text);
   }
 
   private pushStats(): void {
     if (!this.clients.size) return;
     const now = this.now();
-    const text = JSON.stringify({ type: 'stats', stats: this.stats() });
+    // computed once per scope: the whole city's, and each district's its scoped clients read
+    const texts = new Map<string | null, string>();
     for (const c of this.clients) {
       if (c.claims.exp * 1000 <= now || !this.deps.sessions.valid(c.claims.sid)) { this.clients.delete(c); this.refuse(c.ws, 'the token expired; sign in again'); continue; }
+      let text = texts.get(c.claims.district);
+      if (text === undefined) texts.set(c.claims.district, (text = JSON.stringify({ type: 'stats', stats: this.stats(c.claims.district) })));
       this.send(c, text);
     }
   }
@@ -267,4 +301,14 @@ export class LiveHub {
     c.ws.send(text);
     return true;
   }
+}
+
+/** `f`'s value, computed on the first call only. */
+function once<T>(f: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) { value = f(); done = true; }
+    return value;
+  };
 }

@@ -16,6 +16,8 @@ export const dayStart = (now: number): number => Math.floor((now + CST_OFFSET) /
 
 interface TodayEntry {
   family: Family;
+  /** the device's district when the alert opened, for a district-scoped client's numbers */
+  district: string | null;
   rule: string;
   condition: string;
   firstSeen: number;
@@ -50,16 +52,21 @@ export class TodayCounter {
   /** An alert was opened or changed (or loaded at start). */
   see(a: Alert, now: number): void {
     if (a.firstSeen < dayStart(now)) return;
-    this.entries.set(a.id, { family: a.family, rule: a.rule, condition: a.condition, firstSeen: a.firstSeen, count: a.count });
+    this.entries.set(a.id, { family: a.family, district: a.device.district, rule: a.rule, condition: a.condition, firstSeen: a.firstSeen, count: a.count });
   }
 
-  snapshot(now: number, active: readonly Alert[], cases: readonly RescueCase[], devices: number, connectedDevices: number): LiveStats {
+  /**
+   * The numbers now. `district`: today's counts of that code prefix only (a district-scoped
+   * client's); the caller gives `active`, `cases` and the device counts of the same scope.
+   */
+  snapshot(now: number, active: readonly Alert[], cases: readonly RescueCase[], devices: number, connectedDevices: number, district?: string): LiveStats {
     const start = dayStart(now);
     const today = zeroFamilies();
     const kitchenViolationsByType: Record<string, number> = {};
     let cylinderRefusalsToday = 0;
     for (const [id, e] of this.entries) {
       if (e.firstSeen < start) { this.entries.delete(id); continue; }
+      if (district !== undefined && !(e.district ?? '').startsWith(district)) continue;
       today[e.family] += 1;
       if (e.rule === 'kitchen.violation') kitchenViolationsByType[e.condition] = (kitchenViolationsByType[e.condition] ?? 0) + e.count;
       if (e.rule === 'cylinder.refused') cylinderRefusalsToday += e.count;

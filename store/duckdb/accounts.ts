@@ -3,7 +3,7 @@ import type { AccountRepository, SessionRecord, UserRecord } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
 import { all, placeholders, type Row } from './sql.js';
 
-const USER_COLUMNS = 'username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at, coalesce(disabled, false) AS disabled';
+const USER_COLUMNS = 'username, role, password_hash, epoch_ms(created_at)::DOUBLE AS created_at, coalesce(disabled, false) AS disabled, district';
 
 export class DuckDbAccounts implements AccountRepository {
   constructor(private readonly db: DuckDbDatabase) {}
@@ -21,16 +21,18 @@ export class DuckDbAccounts implements AccountRepository {
 
   insertUser(u: UserRecord): Promise<void> {
     return this.db.controlTx(async (c) => {
-      await c.run('INSERT INTO users (username, role, password_hash, created_at, disabled) VALUES (?, ?, ?, epoch_ms(?::BIGINT), ?)', [u.username, u.role, u.passwordHash, u.createdAt, u.disabled]);
+      await c.run('INSERT INTO users (username, role, password_hash, created_at, disabled, district) VALUES (?, ?, ?, epoch_ms(?::BIGINT), ?, ?)',
+        [u.username, u.role, u.passwordHash, u.createdAt, u.disabled, u.district]);
     });
   }
 
-  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled'>>): Promise<boolean> {
+  updateUser(username: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'district'>>): Promise<boolean> {
     const sets: string[] = [];
-    const values: Array<string | boolean> = [];
+    const values: Array<string | boolean | null> = [];
     if (patch.role !== undefined) { sets.push('role = ?'); values.push(patch.role); }
     if (patch.passwordHash !== undefined) { sets.push('password_hash = ?'); values.push(patch.passwordHash); }
     if (patch.disabled !== undefined) { sets.push('disabled = ?'); values.push(patch.disabled); }
+    if (patch.district !== undefined) { sets.push('district = ?'); values.push(patch.district); }
     return this.db.controlTx(async (c) => {
       const found = await all(c, 'SELECT 1 AS x FROM users WHERE username = ?', [username]);
       if (!found.length) return false;
@@ -72,5 +74,8 @@ export class DuckDbAccounts implements AccountRepository {
 }
 
 function toUser(r: Row): UserRecord {
-  return { username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: Number(r.created_at), disabled: r.disabled === true };
+  return {
+    username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: Number(r.created_at), disabled: r.disabled === true,
+    district: r.district === null || r.district === undefined ? null : String(r.district),
+  };
 }

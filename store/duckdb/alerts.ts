@@ -153,6 +153,11 @@ export class DuckDbAlerts implements AlertRepository {
       if (q.status?.length) { where.push(`status IN (${placeholders(q.status.length)})`); params.push(...q.status); }
       if (q.elevatorId) { where.push('elevator_id = ?'); params.push(q.elevatorId); }
       if (q.since !== undefined) { where.push('alarm_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      // the case's district, else its elevator's as registered now (accounts/scope.ts caseDistrict)
+      if (q.district !== undefined) {
+        where.push(`starts_with(coalesce(json_extract_string(doc, '$.district'), (SELECT d.district FROM devices d WHERE d.id = rescue_cases.elevator_id), ''), ?)`);
+        params.push(q.district);
+      }
       params.push(q.limit);
       const rows = await all(c, `SELECT doc FROM rescue_cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY alarm_at DESC LIMIT ?`, params);
       return rows.map((r) => JSON.parse(String(r.doc)) as RescueCase);

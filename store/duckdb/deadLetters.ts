@@ -13,6 +13,8 @@ export class DuckDbDeadLetters implements DeadLetterRepository {
       const params: DuckDBValue[] = [];
       if (q.deviceId !== undefined) { where.push('device_id = ?'); params.push(q.deviceId); }
       if (q.reason !== undefined) { where.push('reason = ?'); params.push(q.reason); }
+      // a scoped account's: only those naming a registered device of the district (accounts/scope.ts)
+      if (q.district !== undefined) { where.push('device_id IN (SELECT id FROM devices WHERE starts_with(coalesce(district, \'\'), ?))'); params.push(q.district); }
       if (q.since !== undefined) { where.push('received_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
       params.push(q.limit);
       const rows = await all(c, `SELECT id::DOUBLE AS id, epoch_ms(received_at)::DOUBLE AS received_at, device_id, client_id, topic, qos,

@@ -184,6 +184,10 @@ describe('checkSubscribe', () => {
     ['anonymous on +/error', anon, 'kitchen/+/error', false],
     ['anonymous on a readings channel', anon, 'kitchen/k-7/violation', false],
     ['anonymous on a kitchen scan/reply', anon, 'kitchen/k-7/scan/reply', false],
+    // a user limited to a district: alert topics carry no district (docs/api.md, District scope)
+    ['a whole-city operator on alerts', { kind: 'user', username: 'op', role: 'operator', district: null }, 'alerts/#', true],
+    ['a district-scoped operator on alerts', { kind: 'user', username: 'op', role: 'operator', district: '330106' }, 'alerts/#', false],
+    ['a district-scoped dispatcher on elevator alerts', { kind: 'user', username: 'd', role: 'dispatcher', district: '330106' }, 'alerts/elevator/#', false],
   ];
 
   it.each(rows)('%s: %s -> %s', (_d, who, filter, expected) => {

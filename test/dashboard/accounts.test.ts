@@ -6,7 +6,8 @@
  * admin's refusal is shown; an operator changes their own password and keeps working with the
  * new token while the old token and password are refused; the password form's errors
  * (mismatch, wrong current password, rate limited with the seconds); logout ends the token at
- * the service. Screenshot of the users page in test-output/. Skipped without chromium;
+ * the service; a district given to a user (checked in the page first) and named in their header.
+ * Screenshot of the users page in test-output/. Skipped without chromium;
  * REQUIRE_EXTERNAL=1 turns the skip into a failure.
  */
 import { mkdirSync } from 'node:fs';
@@ -247,6 +248,41 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     expect(await page.$('#login-notice')).toBeNull();
     expect(await page.evaluate(() => sessionStorage.getItem('session'))).toBeNull();
     expect(await me(token)).toBe(401);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('admin gives a user a district (docs/api.md, District scope): listed, checked in the page, named in the user\'s header', async () => {
+    await addUsers(ts, [['erin', 'operator']]);
+    const admin = await open('admin', ADMIN_PASSWORD, 'users');
+    await admin.waitForSelector('#view-users tr[data-user="erin"][data-district=""]');
+    expect(await admin.textContent('tr[data-user="erin"]')).toContain('全市');
+    expect(await admin.$('tr[data-user="admin"] [data-act="district"]')).toBeNull();
+    // an admin takes none, and a district is digits: both said before anything is sent
+    await admin.fill('#new-username', 'ward-boss');
+    await admin.fill('#new-password', 'ward-boss-password');
+    await admin.selectOption('#create-user select', 'admin');
+    await admin.fill('#new-district', '330106');
+    await admin.click('#create-user button[type=submit]');
+    expect(await admin.textContent('#create-msg')).toContain('管理员查看全市');
+    await admin.selectOption('#create-user select', 'operator');
+    await admin.fill('#new-district', '33a');
+    await admin.click('#create-user button[type=submit]');
+    expect(await admin.textContent('#create-msg')).toContain('2–12 位数字');
+    await admin.fill('#new-district', '330108');
+    await admin.click('#create-user button[type=submit]');
+    await admin.waitForSelector('#view-users tr[data-user="ward-boss"][data-district="330108"]');
+    // a district for erin through the dialog, which says her sessions end
+    const erin = await open('erin', 'erin-password');
+    expect(await erin.$('#scope')).toBeNull();
+    await admin.click('tr[data-user="erin"] [data-act="district"]');
+    expect(await admin.textContent('#confirm')).toContain('设置 erin 的辖区');
+    await admin.fill('#confirm input[name="district"]', '330106');
+    await admin.click('#confirm [data-confirm="ok"]');
+    await admin.waitForSelector('#view-users tr[data-user="erin"][data-district="330106"]');
+    expect(await admin.textContent('#users-msg')).toContain('erin 的辖区已设为 330106');
+    await erin.waitForSelector('#login-notice', { timeout: 15_000 });
+    await login(erin, 'erin', 'erin-password');
+    expect(await erin.textContent('#scope')).toBe('辖区 330106');
     expect(pageErrors).toEqual([]);
   });
 });

@@ -80,7 +80,7 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     expect(await a.textContent(row)).toContain('紧急');
 
     // more traffic for a realistic wall
-    await publish('cam-shangcheng-02', 'kitchen', 'violation', { type: 'no_mask', confidence: 0.81, storeId: 'S-0002' });
+    await publish('cam-shangcheng-02', 'kitchen', 'violation', { type: 'trash_uncovered', confidence: 0.81, storeId: 'S-0002' });
     await publish('cam-shangcheng-02', 'kitchen', 'violation', { type: 'smoking', confidence: 0.77, storeId: 'S-0002' });
     await publish('elev-gongshu-03', 'elevator', 'fault', { code: 2, floor: 5 });
     await publish('scan-st01', 'cylinder', 'scan', { cylinderCode: 'LPG-UNKNOWN-1', point: 'pre_fill', stationId: 'ST-01' });

@@ -8,7 +8,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { SessionEvents } from '../../accounts/sessions.js';
 import type { EngineEvents } from '../../alerts/engine.js';
 import type { ImportJobEvents } from '../../devices/importJobs.js';
@@ -21,37 +20,7 @@ import type { Store } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { testBus } from '../helpers/bus.js';
 import { flagStore } from '../../core/stores/storeList.js';
-
-type Msg = Record<string, unknown> & { type: string; seq?: number };
-
-/** A client that records every message; `next` waits for one matching a predicate. */
-class Client {
-  readonly got: Msg[] = [];
-  private waiters: Array<{ match: (m: Msg) => boolean; resolve: (m: Msg) => void }> = [];
-  closed: Promise<{ code: number }>;
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as Msg;
-      this.got.push(m);
-      this.waiters = this.waiters.filter((w) => (w.match(m) ? (w.resolve(m), false) : true));
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve({ code })));
-  }
-  static open(url: string): Promise<Client> {
-    const ws = new WebSocket(url);
-    const c = new Client(ws);
-    return new Promise((resolve, reject) => { ws.once('open', () => resolve(c)); ws.once('error', reject); });
-  }
-  next(match: (m: Msg) => boolean, ms = 3000): Promise<Msg> {
-    const found = this.got.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching message within ${ms} ms; got ${this.got.map((m) => m.type).join(',')}`)), ms);
-      this.waiters.push({ match, resolve: (m) => { clearTimeout(timer); resolve(m); } });
-    });
-  }
-  close(): void { this.ws.close(); }
-}
+import { Client, type Msg } from '../helpers/liveClient.js';
 
 describe('/ws on the real service', () => {
   let ts: TestService;
@@ -147,7 +116,7 @@ describe('LiveHub limits', () => {
   const engine = { activeAlerts: () => [], activeRescueCases: () => [] };
   const token = 'sst_' + 'a'.repeat(43);
   const sessions = {
-    verify: (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null),
+    verify: (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, district: null, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null),
     valid: () => true,
   };
   let server: Server;

@@ -155,7 +155,7 @@ describe('sessions end when they should', () => {
     expect((await call('GET', '/api/dead-letters', t)).statusCode).toBe(200);
     expect((await call('PATCH', '/api/users/op-role', ts.adminToken, { role: 'dispatcher' })).statusCode).toBe(200);
     expect((await call('GET', '/api/dead-letters', t)).statusCode).toBe(403);
-    expect((await call('GET', '/api/me', t)).json()).toEqual({ username: 'op-role', role: 'dispatcher' });
+    expect((await call('GET', '/api/me', t)).json()).toEqual({ username: 'op-role', role: 'dispatcher', district: null });
   });
 
   it('the last enabled admin cannot be removed, disabled or demoted', async () => {

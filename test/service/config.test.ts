@@ -35,7 +35,7 @@ describe('defaults', () => {
       influx: null,
       history: { runRows: 262144, sealAfterMs: 300_000 },
       auth: { tokenTtlS: 43200, loginMaxAttempts: 10, loginMaxAttemptsPerAddress: 100, loginUnknownPerMinute: 60 },
-      alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [] },
+      alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [], storeContactWebhooks: [] },
     } satisfies Config);
     expect(c.auth).not.toHaveProperty('adminPassword');
   });

@@ -5,7 +5,9 @@
  * - Risk classes [reg, Hubei AI bright-kitchen inspection measures]: class 1 warns at once
  *   (rat; we add unattended flame, a fire risk), class 2 needs rectification within a deadline
  *   (smoking, uncovered bin and the handling faults), class 3 feeds a periodic score (hat,
- *   mask, clothes, gloves, phone). Severity: critical / major / minor.
+ *   mask, clothes, gloves, phone): it raises no alert here (`maxAlertClass`, default 2) but
+ *   counts in kitchen.store_score. Severity: critical / major / minor (minor when class 3 is
+ *   configured to raise alerts).
  * - Confidence threshold: vendors use 0.3-0.4 [practice]; ours is 0.4 [default].
  * - A repeat of the same camera+type within 600 s updates the open alert instead of opening a
  *   new one [practice: vendors suppress repeats for 600 s; default 600 s]. The engine does this
@@ -66,6 +68,12 @@ export interface ViolationConfig {
   riskClasses: Record<ViolationType, RiskClass>;
   /** alert severity per risk class: class 1 warns at once, 2 needs rectification, 3 is scored */
   severityByClass: Record<`${RiskClass}`, Severity>;
+  /**
+   * classes up to this one raise an alert; those above feed the store's periodic score
+   * (kitchen.store_score) and are not chased one by one [reg, Hubei trial measures: class 3 is
+   * scored; default 2]. 3: every class raises an alert.
+   */
+  maxAlertClass: RiskClass;
 }
 
 export const violationDefaults: ViolationConfig = {
@@ -73,6 +81,7 @@ export const violationDefaults: ViolationConfig = {
   cooldownMs: 10 * MINUTE,
   riskClasses: { ...riskClasses },
   severityByClass: { 1: 'critical', 2: 'major', 3: 'minor' },
+  maxAlertClass: 2,
 };
 
 /** The validated violation fields a rule uses, plus the store id (reading, else device meta). */
@@ -123,7 +132,7 @@ export const violationRule: Rule<ViolationState, ViolationConfig> = {
   onReading(state, reading, ctx) {
     const cfg = ctx.config;
     const v = violationFacts(reading, ctx);
-    if (!v || v.confidence < cfg.minConfidence) return noEffects(state);
+    if (!v || v.confidence < cfg.minConfidence || v.riskClass > (cfg.maxAlertClass ?? violationDefaults.maxAlertClass)) return noEffects(state);
     const severity = cfg.severityByClass[`${v.riskClass}`] ?? violationDefaults.severityByClass[`${v.riskClass}`];
     const raise: RaiseAlert = {
       type: 'raise',
@@ -152,6 +161,8 @@ export const violationRule: Rule<ViolationState, ViolationConfig> = {
         },
       },
       at: reading.receivedAt,
+      // class 2 "must be rectified within a deadline" (docs/domain.md §1): the store answers, the bureau re-checks
+      ...(v.riskClass === 2 ? { handling: 'rectification' as const } : {}),
     };
     return { state, effects: [raise] };
   },

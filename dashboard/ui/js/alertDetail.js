@@ -75,8 +75,14 @@ function render() {
   const role = session()?.role;
   const closed = a.status === 'resolved' || a.status === 'false_positive';
   const may = mayHandle(role, a.rule);
+  // a class-2 detection is acknowledged by the store's answer and resolved by the re-check (docs/rules/kitchen.md)
+  const rect = a.rectification && !closed;
+  const formButton = (form, label, primary = false) => h('button', { ...(primary ? { class: 'primary' } : {}), dataset: { action: form }, onclick: () => { c.form = form; render(); } }, label);
   const actions = may ? [
-    a.status === 'open' ? h('button', { class: 'primary', dataset: { action: 'ack' }, onclick: () => act('ack', {}) }, t('do.ack')) : null,
+    a.status === 'open' && !a.rectification ? h('button', { class: 'primary', dataset: { action: 'ack' }, onclick: () => act('ack', {}) }, t('do.ack')) : null,
+    rect && a.status === 'open' ? formButton('store-answer', t('do.storeAnswer'), true) : null,
+    rect && a.status === 'acknowledged' ? formButton('recheck-pass', t('do.recheckPass'), true) : null,
+    rect && a.status === 'acknowledged' ? formButton('recheck-fail', t('do.recheckFail')) : null,
     !closed ? h('button', { dataset: { action: 'assign' }, onclick: () => { c.form = 'assign'; render(); } }, t('do.assign')) : null,
     h('button', { dataset: { action: 'note' }, onclick: () => { c.form = 'note'; render(); } }, t('do.note')),
     !closed ? h('button', { dataset: { action: 'resolve' }, onclick: () => act('resolve', {}) }, t('do.resolve')) : null,
@@ -85,13 +91,17 @@ function render() {
 
   let form = null;
   if (c.form) {
-    const input = h(c.form === 'note' ? 'textarea' : 'input', { rows: 3, class: 'wide', placeholder: t(c.form === 'note' ? 'do.noteText' : 'do.assignee') });
+    const written = c.form !== 'assign';
+    const placeholder = { note: 'do.noteText', assign: 'do.assignee', 'store-answer': 'do.storeAnswerText', 'recheck-pass': 'do.recheckText', 'recheck-fail': 'do.recheckText' }[c.form];
+    const input = h(written ? 'textarea' : 'input', { rows: 3, class: 'wide', placeholder: t(placeholder) });
     form = h('form', {
       onsubmit: (e) => {
         e.preventDefault();
         const v = input.value.trim();
         if (!v) return;
-        void act(c.form === 'note' ? 'note' : 'assign', c.form === 'note' ? { note: v } : { assignee: v });
+        if (c.form === 'assign') void act('assign', { assignee: v });
+        else if (c.form === 'note' || c.form === 'store-answer') void act(c.form, { note: v });
+        else void act('recheck', { passed: c.form === 'recheck-pass', note: v });
       },
     }, input, h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('do.submit')), h('button', { type: 'button', onclick: () => { c.form = null; render(); } }, t('do.cancel'))));
   }
@@ -108,7 +118,10 @@ function render() {
       h('div', {}, t('col.district')), h('div', {}, a.device.district ?? '-'),
       h('div', {}, t('detail.firstSeen')), h('div', {}, fmtTime(a.firstSeen)),
       h('div', {}, t('detail.lastSeen')), h('div', {}, fmtTime(a.lastSeen), a.count > 1 ? ` (×${a.count})` : ''),
-      h('div', {}, t('col.assignee')), h('div', {}, a.assignee ?? '-')),
+      h('div', {}, t('col.assignee')), h('div', {}, a.assignee ?? '-'),
+      a.rectification ? [h('div', {}, t('detail.rectification')), h('div', { id: 'detail-rectification' }, fill(t('detail.rectificationRound'), { n: a.rectification.round }), ' · ',
+        a.rectification.answeredAt ? `${t('detail.answeredAt')} ${fmtTime(a.rectification.answeredAt)} · ${t('detail.recheckBy')} ${fmtTime(a.deadlines.resolveBy)}`
+          : `${t('detail.answerBy')} ${fmtTime(a.deadlines.ackBy)}`)] : null),
     h('h3', {}, t('detail.actions')), h('div', { class: 'actions' }, actions), form,
     h('h3', {}, t('detail.evidence')),
     h('table', {}, h('tbody', {}, [...(a.evidence ?? [])].reverse().map((ev) => h('tr', {},

@@ -70,7 +70,7 @@ function loginView() {
         e.preventDefault();
         try {
           const res = await post('/api/login', { username: user.value.trim(), password: pass.value });
-          setSession({ token: res.token, role: res.role, username: user.value.trim() });
+          setSession({ token: res.token, role: res.role, username: user.value.trim(), district: res.district ?? null });
           loginNotice = null;
           start();
         } catch (ex) {
@@ -164,7 +164,8 @@ function render() {
       h('h1', {}, t('app.title')),
       h('nav', {}, allowed.map((v) => h('a', { href: `#/${v}`, class: v === name ? 'active' : '', dataset: { nav: v } }, t(`nav.${v}`)))),
       liveEl,
-      h('span', { class: 'who' }, `${s.username} · ${tv('role', s.role)}`),
+      // a district-scoped account sees only its district (docs/api.md, District scope): say which
+      h('span', { class: 'who' }, `${s.username} · ${tv('role', s.role)}`, s.district ? h('span', { class: 'tag scope', id: 'scope' }, fill(t('scope.district'), { district: s.district })) : null),
       h('a', { id: 'account', class: `button${name === 'account' ? ' active' : ''}`, href: '#/account' }, t('nav.account')),
       langButton(),
       h('button', { id: 'logout', onclick: () => void logout() }, t('logout'))),

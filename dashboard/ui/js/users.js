@@ -1,5 +1,5 @@
-// Accounts. The users page (admin): every user's role and state, create, change role,
-// disable / enable, set a new password, delete (GET/POST /api/users, PATCH/DELETE
+// Accounts. The users page (admin): every user's role, district scope and state, create, change
+// role, set the district, disable / enable, set a new password, delete (GET/POST /api/users, PATCH/DELETE
 // /api/users/:username); the destructive actions ask first, naming the user. And "change my
 // password" for every role (POST /api/me/password), which replaces this tab's token.
 import { ApiError, del, get, patch, post, session, setSession } from './api.js';
@@ -11,6 +11,15 @@ const roles = ['operator', 'dispatcher', 'admin'];
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 256;
 const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** a district scope: a GB/T 2260 code prefix (docs/api.md, District scope); empty: the whole city */
+const DISTRICT = /^\d{2,12}$/;
+
+/** A district field's problem for a role (admins take none), or null. */
+function districtProblem(district, role) {
+  if (district && !DISTRICT.test(district)) return t('users.badDistrict');
+  if (district && role === 'admin') return t('users.adminScope');
+  return null;
+}
 
 /** A new password's problem (length, repeat), or null. */
 function passwordProblem(pw, repeat) {
@@ -29,6 +38,7 @@ export function errorText(err, user = '') {
     case 'last_admin': return fill(t('users.lastAdmin'), { user });
     case 'user_not_found': return fill(t('users.notFound'), { user });
     case 'user_exists': return fill(t('users.exists'), { user });
+    case 'admin_scope': return t('users.adminScope');
     case 'forbidden': return `${t('err.forbidden')}: ${err.message}`;
     default: return `${t('err.generic')}: ${err.message}`;
   }
@@ -49,22 +59,24 @@ export function usersView(root) {
   const me = session()?.username;
   const body = h('tbody');
   const msg = notice('users-msg');
-  const form = { username: '', password: '', role: 'operator' };
+  const form = { username: '', password: '', role: 'operator', district: '' };
   const formMsg = notice('create-msg');
   const nameInput = h('input', { id: 'new-username', name: 'username', autocomplete: 'off', required: true, oninput: (e) => { form.username = e.target.value; } });
   const passInput = h('input', { id: 'new-password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, oninput: (e) => { form.password = e.target.value; } });
+  const districtInput = h('input', { id: 'new-district', name: 'district', inputmode: 'numeric', maxlength: 12, autocomplete: 'off', placeholder: t('users.wholeCity'), oninput: (e) => { form.district = e.target.value.trim(); } });
   clear(root, h('div', { class: 'grid users-layout' },
     h('div', { class: 'panel' },
       h('h2', {}, t('users.title')),
       msg.el,
       h('table', { class: 'users' },
-        h('thead', {}, h('tr', {}, ['login.username', 'users.role', 'users.status', 'users.created', 'users.actions'].map((k) => h('th', {}, t(k))))),
+        h('thead', {}, h('tr', {}, ['login.username', 'users.role', 'users.district', 'users.status', 'users.created', 'users.actions'].map((k) => h('th', {}, t(k))))),
         body)),
     h('form', { class: 'panel form', id: 'create-user', onsubmit: (e) => { e.preventDefault(); void create(); } },
       h('h2', {}, t('users.create')),
       h('label', { for: 'new-username' }, t('login.username')), nameInput,
       h('label', { for: 'new-password' }, t('account.new')), passInput,
       h('label', {}, t('users.role')), select(roles.map((r) => [r, tv('role', r)]), form.role, (v) => { form.role = v; }),
+      h('label', { for: 'new-district' }, t('users.districtLabel')), districtInput,
       h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('users.create'))),
       formMsg.el)));
 
@@ -82,15 +94,18 @@ export function usersView(root) {
     const roleSel = select(roles.map((r) => [r, tv('role', r)]), u.role, (v) => { void changeRole(u, v, roleSel); });
     roleSel.dataset.act = 'role';
     roleSel.setAttribute('aria-label', `${t('users.role')}: ${u.username}`);
-    return h('tr', { dataset: { user: u.username, disabled: String(u.disabled) }, class: u.disabled ? 'is-disabled' : '' },
+    return h('tr', { dataset: { user: u.username, disabled: String(u.disabled), district: u.district ?? '' }, class: u.disabled ? 'is-disabled' : '' },
       h('td', {}, h('span', { class: 'uname' }, u.username), self ? h('span', { class: 'tag you' }, t('users.you')) : null),
       h('td', {}, roleSel),
+      h('td', { class: 'nowrap' }, h('span', { class: u.district ? 'district' : 'muted' }, u.district ?? t('users.wholeCity'))),
       h('td', {}, h('span', { class: `tag ${u.disabled ? 'off' : 'on'}` }, t(u.disabled ? 'users.disabled' : 'users.enabled'))),
       h('td', { class: 'muted nowrap' }, fmtTime(Date.parse(u.createdAt))),
       h('td', {}, h('div', { class: 'row-actions' },
         u.disabled
           ? h('button', { type: 'button', dataset: { act: 'enable' }, onclick: () => void enable(u) }, t('users.enable'))
           : h('button', { type: 'button', dataset: { act: 'disable' }, onclick: () => void disable(u) }, t('users.disable')),
+        // admins see the whole city (docs/api.md, District scope): no district to set
+        u.role === 'admin' ? null : h('button', { type: 'button', dataset: { act: 'district' }, onclick: () => void setDistrict(u) }, t('users.setDistrict')),
         h('button', { type: 'button', dataset: { act: 'password' }, onclick: () => void setPassword(u) }, t('users.setPassword')),
         h('button', { type: 'button', class: 'danger-outline', dataset: { act: 'delete' }, onclick: () => void remove(u) }, t('users.delete')))));
   }
@@ -150,6 +165,22 @@ export function usersView(root) {
     if (values) await run(u, () => patch(`/api/users/${encodeURIComponent(u.username)}`, { password: values.password }), fill(t('users.passwordDone'), { user: u.username }));
   }
 
+  /** A new district (or none: the whole city); the user's sessions end, so none goes on under the old scope. */
+  async function setDistrict(u) {
+    // (never your own: only admins manage users, and admins take no district)
+    const values = await confirmDialog({
+      title: fill(t('users.confirmDistrictTitle'), { user: u.username }),
+      lines: [fill(t('users.confirmDistrict'), { user: u.username })],
+      fields: [{ name: 'district', label: t('users.districtLabel'), optional: true, value: u.district ?? '', attrs: { inputmode: 'numeric', maxlength: 12, placeholder: t('users.wholeCity') } }],
+      validate: (v) => districtProblem(v.district.trim(), u.role),
+      confirmLabel: t('users.setDistrict'), cancelLabel: t('do.cancel'), danger: true,
+    });
+    if (!values) return;
+    const district = values.district.trim() || null;
+    await run(u, () => patch(`/api/users/${encodeURIComponent(u.username)}`, { district }),
+      district ? fill(t('users.districtDone'), { user: u.username, district }) : fill(t('users.districtCleared'), { user: u.username }));
+  }
+
   async function remove(u) {
     const g = selfGuard(u);
     const ok = await confirmDialog({
@@ -164,13 +195,13 @@ export function usersView(root) {
     const username = form.username.trim();
     formMsg.clear();
     if (!USERNAME.test(username)) { formMsg.error(t('users.badName'), 'validation'); return; }
-    const problem = passwordProblem(form.password);
+    const problem = passwordProblem(form.password) ?? districtProblem(form.district, form.role);
     if (problem) { formMsg.error(problem, 'validation'); return; }
     try {
-      await post('/api/users', { ...form, username });
+      await post('/api/users', { ...form, username, district: form.district || null });
       formMsg.ok(fill(t('users.createdDone'), { user: username }));
-      nameInput.value = ''; passInput.value = '';
-      form.username = ''; form.password = '';
+      nameInput.value = ''; passInput.value = ''; districtInput.value = '';
+      form.username = ''; form.password = ''; form.district = '';
       void load();
     } catch (err) { formMsg.error(errorText(err, username), err.code); }
   }
@@ -218,7 +249,7 @@ export function accountView(root, app) {
       await app.replacingToken(async () => {
         const res = await post('/api/me/password', { currentPassword: current.el.value, newPassword: next.el.value });
         const now = session();
-        if (now) setSession({ ...now, token: res.token, role: res.role });
+        if (now) setSession({ ...now, token: res.token, role: res.role, district: res.district ?? null });
       });
       for (const f of [current, next, repeat]) f.el.value = '';
       msg.ok(t('account.done'));

@@ -47,8 +47,8 @@ function offenders(inputs: RuleInput[], state?: RepeatOffenderState, overrides: 
 }
 
 describe('kitchen rules index', () => {
-  it('registers violation, repeat_offender and camera_dark', () => {
-    expect(kitchenRules.map((r) => r.id)).toEqual(['kitchen.violation', 'kitchen.repeat_offender', 'kitchen.camera_dark']);
+  it('registers violation, repeat_offender, store_score and camera_dark', () => {
+    expect(kitchenRules.map((r) => r.id)).toEqual(['kitchen.violation', 'kitchen.repeat_offender', 'kitchen.store_score', 'kitchen.camera_dark']);
     for (const r of kitchenRules) expect(r.family).toBe('kitchen');
   });
 });
@@ -66,9 +66,19 @@ describe('kitchen.violation: risk class and severity of every type', () => {
   });
   it.each(violationTypes.map((t) => [t, ...expected[t]] as const))('%s: class %i, %s', (type, cls, severity) => {
     expect(riskClasses[type]).toBe(cls);
-    const r = raises(violations([rd(violation(type, T0))]).effects[0]!);
+    // class 3 is scored, not chased (kitchen.store_score), unless configured to raise alerts
+    expect(raises(violations([rd(violation(type, T0))]).effects[0]!)).toHaveLength(cls <= 2 ? 1 : 0);
+    const r = raises(violations([rd(violation(type, T0))], { maxAlertClass: 3 }).effects[0]!);
     expect(r).toHaveLength(1);
     expect(r[0]).toMatchObject({ severity, condition: type, params: { type, riskClass: cls } });
+  });
+  it.each([
+    [1, ['rat'], ['smoking', 'no_mask']],
+    [2, ['rat', 'smoking'], ['no_mask']],
+    [3, ['rat', 'smoking', 'no_mask'], []],
+  ] as const)('maxAlertClass %i: %j raise alerts, %j do not', (maxAlertClass, raising, silent) => {
+    for (const t of raising) expect(raises(violations([rd(violation(t, T0))], { maxAlertClass }).effects[0]!)).toHaveLength(1);
+    for (const t of silent) expect(raises(violations([rd(violation(t, T0))], { maxAlertClass }).effects[0]!)).toHaveLength(0);
   });
 });
 
@@ -106,7 +116,7 @@ describe('kitchen.violation: the raise', () => {
     expect(r.state).toEqual({});
   });
   it('takes severities from config', () => {
-    const [raise] = raises(violations([rd(violation('phone', T0))], { severityByClass: { 1: 'critical', 2: 'major', 3: 'info' } }).effects[0]!);
+    const [raise] = raises(violations([rd(violation('phone', T0))], { severityByClass: { 1: 'critical', 2: 'major', 3: 'info' }, maxAlertClass: 3 }).effects[0]!);
     expect(raise!.severity).toBe('info');
   });
 

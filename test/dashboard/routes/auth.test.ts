@@ -22,7 +22,7 @@ describe('login', () => {
     expect(typeof res.data.token).toBe('string');
     expect(Date.parse(res.data.expiresAt)).toBeGreaterThan(Date.now());
     const me = await api('GET', '/api/me', { token: res.data.token });
-    expect(me.data).toEqual({ username: 'op1', role: 'operator' });
+    expect(me.data).toEqual({ username: 'op1', role: 'operator', district: null });
   });
 
   it('bad password and unknown user get the same 401 bad_credentials', async () => {

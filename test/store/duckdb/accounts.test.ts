@@ -7,7 +7,7 @@ import { T0, freshStore } from './fixtures.js';
 describe('users', () => {
   let s: DuckDbStore;
   beforeAll(async () => { s = await freshStore(); });
-  const user = (username: string, role: UserRecord['role']): UserRecord => ({ username, role, passwordHash: `scrypt$${username}`, createdAt: T0, disabled: false });
+  const user = (username: string, role: UserRecord['role']): UserRecord => ({ username, role, passwordHash: `scrypt$${username}`, createdAt: T0, disabled: false, district: null });
 
   it('users: unknown is null, insert, get, list sorted, duplicate refused', async () => {
     expect(await s.accounts.getUser('op')).toBeNull();

@@ -37,7 +37,7 @@ describe('close and reopen', () => {
     await s.readings.appendBatch([r], [letter({ id: 11 })]);
     await s.devices.insert([device('keep-1', { family: 'kitchen', meta: {} })]);
     await s.devices.saveConnectionStates([{ deviceId: 'keep-1', connected: true, lastSeen: T0, lastConnectedAt: T0, lastDisconnectedAt: null, remoteAddress: null }]);
-    await s.accounts.insertUser({ username: 'u1', role: 'operator', passwordHash: 'h', createdAt: T0, disabled: false });
+    await s.accounts.insertUser({ username: 'u1', role: 'operator', passwordHash: 'h', createdAt: T0, disabled: false, district: '330106' });
     await s.settings.set('k', 'v');
     await s.close();
     await expect(s.readings.query({ deviceId: 'keep-1', family: 'kitchen', limit: 1 })).rejects.toThrow(/not open/);
@@ -50,7 +50,7 @@ describe('close and reopen', () => {
       expect((await again.deadLetters.list({ limit: 10 })).map((d) => d.id)).toEqual([11]);
       expect((await again.devices.load()).map((d) => d.id)).toEqual(['keep-1']);
       expect((await again.devices.loadConnectionStates())[0]).toMatchObject({ deviceId: 'keep-1', connected: true, lastSeen: T0 });
-      expect(await again.accounts.getUser('u1')).toMatchObject({ role: 'operator' });
+      expect(await again.accounts.getUser('u1')).toMatchObject({ role: 'operator', district: '330106' });
       expect(await again.settings.get('k')).toBe('v');
       expect(await again.readings.lastSequences()).toEqual({ readingSeq: r.seq, deadLetterId: 11 });
       // appending after a reopen works (fresh appenders)
@@ -146,6 +146,25 @@ describe('close and reopen', () => {
       const open = { status: ['open', 'acknowledged'] as Array<'open' | 'acknowledged'> };
       expect((await s.alerts.query({ ...open, sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-0'], limit: 5 })).map((x) => x.id)).toEqual(['old-1']);
       expect(await s.alerts.query({ ...open, sort: 'priority', after: [0, T0 + 7_200_000, -T0, 'old-1'], limit: 5 })).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('upgrades users of schema 7: they load as the whole city (district null), and take a district', async () => {
+    const { file, db, c } = await dataDirAtSchema(7);
+    await c.run(`INSERT INTO users VALUES ('old-op', 'operator', 'scrypt$h', make_timestamp(${T0}::BIGINT * 1000), false)`);
+    c.closeSync();
+    db.closeSync();
+
+    const s = new DuckDbStore(file);
+    await s.open();
+    try {
+      expect(await s.accounts.getUser('old-op')).toEqual({ username: 'old-op', role: 'operator', passwordHash: 'scrypt$h', createdAt: T0, disabled: false, district: null });
+      expect(await s.accounts.updateUser('old-op', { district: '330106' })).toBe(true);
+      expect((await s.accounts.listUsers())[0]).toMatchObject({ username: 'old-op', district: '330106' });
+      expect(await s.accounts.updateUser('old-op', { district: null })).toBe(true);
+      expect((await s.accounts.getUser('old-op'))!.district).toBeNull();
     } finally {
       await s.close();
     }
