@@ -88,7 +88,10 @@ export async function recordStepDialog(c, step) {
   const opened = cstInput(Date.now());
   const why = h('span', { id: 'step-why' });
   let result = null;
-  const when = (v) => (v.at === opened ? null : parseCstInput(v.at));
+  // unchanged: none (the service takes its own now). Compared as times, since Chromium reads
+  // back "…T23:11:00" as "…T23:11", which would otherwise be a time a moment before the dialog
+  // opened, before the previous step when that was in the same second
+  const when = (v) => (v.at === opened || parseCstInput(v.at) === parseCstInput(opened) ? null : parseCstInput(v.at));
   const reasonWhy = (v) => {
     if (falseAlarm) return t('rescue.falseAlarmWhy');
     const at = when(v) ?? Date.now();
