@@ -61,6 +61,7 @@ export const stepKinds = step.options.map((o) => o.shape.do.value);
 /** Expectations that are not alert counts (docs/simulators.md, Expectations): the 红黑榜's entries, connection coverage counts. */
 const storeListRule = 'storeList';
 const coverageRule = 'deviceCoverage';
+const scoreRule = 'storeScore';
 const coverageCount = z.number().int().min(0).optional();
 
 const expectation = z.strictObject({
@@ -68,7 +69,7 @@ const expectation = z.strictObject({
    * an alert rule id (docs/rules.md), `deadLetters` for rejected messages, `cylinderTrace` for the scans of a cylinder's trace,
    * `storeList` for the entries of the 红黑榜 (GET /api/stores/lists), `deviceCoverage` for connection coverage (GET /api/devices/coverage)
    */
-  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters|cylinderTrace|storeList|deviceCoverage)$/, 'a rule id such as elevator.trapped, deadLetters, cylinderTrace, storeList or deviceCoverage'),
+  rule: z.string().regex(/^([a-z]+\.[a-z_]+|deadLetters|cylinderTrace|storeList|deviceCoverage|storeScore)$/, 'a rule id such as elevator.trapped, deadLetters, cylinderTrace, storeList, deviceCoverage or storeScore'),
   device: deviceRef.optional(),
   min: z.number().int().min(0).default(1),
   max: z.number().int().min(0).optional(),
@@ -85,6 +86,10 @@ const expectation = z.strictObject({
   store: z.string().min(1).max(64).optional(),
   /** storeList black: count only the entries at this stage */
   stage: z.enum(listStages).optional(),
+  /** alerts: count only those handled by rectification (true: class-2 kitchen detections) or only the others (false) */
+  rectification: z.boolean().optional(),
+  /** storeScore: the score `store` must have now (GET /api/stores/scores), exactly */
+  score: z.number().min(0).max(100).optional(),
   /** deviceCoverage: one family (without it all of them), and the counts it must have, each exactly */
   family: z.enum(families).optional(),
   registered: coverageCount,
@@ -95,13 +100,16 @@ const expectation = z.strictObject({
   .refine((e) => (e.rule === 'cylinderTrace') === (e.cylinder !== undefined), { message: 'cylinder is needed by cylinderTrace and only there', path: ['cylinder'] })
   .refine((e) => e.stations === undefined || e.rule === 'cylinderTrace', { message: 'stations is for cylinderTrace', path: ['stations'] })
   .refine((e) => (e.rule === storeListRule) === (e.list !== undefined), { message: 'list (black or red) is needed by storeList and only there', path: ['list'] })
-  .refine((e) => e.store === undefined || e.rule === storeListRule, { message: 'store is for storeList', path: ['store'] })
+  .refine((e) => e.store === undefined || e.rule === storeListRule || e.rule === scoreRule, { message: 'store is for storeList and storeScore', path: ['store'] })
+  .refine((e) => (e.rule === scoreRule) === (e.score !== undefined) && (e.rule !== scoreRule || e.store !== undefined),
+    { message: 'storeScore needs store and score, and only it has a score', path: ['score'] })
+  .refine((e) => e.rectification === undefined || /^[a-z]+\./.test(e.rule), { message: 'rectification is for alert rules', path: ['rectification'] })
   .refine((e) => e.stage === undefined || e.list === 'black', { message: 'stage is for storeList with list: black', path: ['stage'] })
   .refine((e) => e.family === undefined || e.rule === coverageRule, { message: 'family is for deviceCoverage', path: ['family'] })
   .refine((e) => (e.rule === coverageRule) === [e.registered, e.everConnected, e.connectedNow, e.neverConnected].some((n) => n !== undefined),
     { message: 'deviceCoverage needs at least one of registered, everConnected, connectedNow, neverConnected; only it has them', path: ['registered'] })
-  .refine((e) => (e.rule !== storeListRule && e.rule !== coverageRule) || (e.device === undefined && e.severity === undefined && e.reason === undefined),
-    { message: 'storeList and deviceCoverage take no device, severity or reason', path: ['rule'] });
+  .refine((e) => (e.rule !== storeListRule && e.rule !== coverageRule && e.rule !== scoreRule) || (e.device === undefined && e.severity === undefined && e.reason === undefined),
+    { message: 'storeList, deviceCoverage and storeScore take no device, severity or reason', path: ['rule'] });
 export type Expectation = z.output<typeof expectation>;
 
 export const scenarioSchema = z.strictObject({

@@ -22,7 +22,7 @@ export interface CheckResult {
   why: string;
 }
 
-interface AlertItem { id: string; rule: string; severity: string; condition: string; device: { id: string } }
+interface AlertItem { id: string; rule: string; severity: string; condition: string; device: { id: string }; rectification?: unknown }
 interface TraceScan { deviceId: string; stationId: string; reasons: string[] }
 interface ListEntry { storeId: string; stage?: string }
 interface CoverageCounts { registered: number; everConnected: number; connectedNow: number; neverConnected: number; coverage: number | null }
@@ -51,6 +51,16 @@ async function coverageCheck(api: ApiClient, e: Expectation, plan: FleetPlan): P
   return { got: c.registered, ok: true, why: shown, target };
 }
 
+/** storeScore: the store's score now (GET /api/stores/scores); it must be exactly `score`. */
+async function scoreCheck(api: ApiClient, e: Expectation, plan: FleetPlan): Promise<Pick<CheckResult, 'got' | 'ok' | 'why' | 'target'>> {
+  const target = resolveStore(plan, e.store!, 'expect');
+  const res = await api.request<{ items: Array<{ storeId: string; score: number; counts: Record<string, number> }> }>('GET', '/api/stores/scores');
+  const s = res.items.find((x) => x.storeId === target);
+  if (!s) return { got: 0, ok: false, why: `store ${target} has no score (not a store of a registered camera)`, target };
+  const counts = Object.entries(s.counts).map(([t, n]) => `${t} ${n}`).join(', ') || 'nothing counted';
+  return { got: s.score, ok: s.score === e.score, why: `${s.score === e.score ? '' : `expected ${e.score}; got `}score ${s.score} (${counts})`, target };
+}
+
 /** The reasons a cylinder alert's condition (`code|reason+reason`) names. */
 const conditionReasons = (condition: string): string[] => condition.slice(condition.lastIndexOf('|') + 1).split('+');
 
@@ -75,7 +85,8 @@ async function countFor(api: ApiClient, e: Expectation, deviceId: string | null,
     return { got, severities: {} };
   }
   const res = await api.request<{ items: AlertItem[] }>('GET', '/api/alerts', { query: { rule: e.rule, ...(deviceId ? { deviceId } : {}), since, limit: 5000 } });
-  const items = res.items.filter((a) => fleetIds.has(a.device.id) && (!e.reason || conditionReasons(a.condition).includes(e.reason)));
+  const items = res.items.filter((a) => fleetIds.has(a.device.id) && (!e.reason || conditionReasons(a.condition).includes(e.reason))
+    && (e.rectification === undefined || Boolean(a.rectification) === e.rectification));
   const severities: Record<string, number> = {};
   for (const a of items) severities[a.severity] = (severities[a.severity] ?? 0) + 1;
   return { got: items.length, severities };
@@ -104,6 +115,10 @@ export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expect
         results.push({ expectation: e, deviceId, severities: {}, ...(await coverageCheck(api, e, plan)) });
         continue;
       }
+      if (e.rule === 'storeScore') {
+        results.push({ expectation: e, deviceId, severities: {}, ...(await scoreCheck(api, e, plan)) });
+        continue;
+      }
       if (e.rule === 'storeList') {
         const { got, target } = await storeListCount(api, e, plan);
         results.push({ expectation: e, deviceId, got, severities: {}, ...(target ? { target } : {}), ...judge(e, got, {}) });
@@ -113,7 +128,7 @@ export async function verifyExpectations(api: ApiClient, plan: FleetPlan, expect
       results.push({ expectation: e, deviceId, got, severities, ...(stations === undefined ? {} : { stations }), ...judge(e, got, severities, stations) });
     }
     // a count below min may still grow (and coverage may still settle); a count above max or a wrong severity will not get better
-    const waiting = results.some((r) => !r.ok && (r.got < r.expectation.min || (r.stations ?? Infinity) < (r.expectation.stations ?? 0) || r.expectation.rule === 'deviceCoverage'));
+    const waiting = results.some((r) => !r.ok && (r.got < r.expectation.min || (r.stations ?? Infinity) < (r.expectation.stations ?? 0) || r.expectation.rule === 'deviceCoverage' || r.expectation.rule === 'storeScore'));
     if (!waiting || Date.now() >= until) return results;
     await sleep(opts.pollMs ?? 250);
   }
@@ -127,7 +142,8 @@ export function formatResults(results: CheckResult[]): string[] {
       : e.store ? `${e.store}${r.target && r.target !== e.store ? ` (${r.target})` : ''}` : r.target ?? 'fleet';
     const what = e.rule === 'cylinderTrace' ? `cylinderTrace ${e.cylinder!.code}`
       : e.rule === 'storeList' ? `storeList ${e.list}${e.stage ? ` ${e.stage}` : ''}`
-        : e.rule === 'deviceCoverage' ? `deviceCoverage ${e.family ?? 'all'}` : e.rule;
+        : e.rule === 'deviceCoverage' ? `deviceCoverage ${e.family ?? 'all'}`
+          : e.rectification !== undefined ? `${e.rule}${e.rectification ? ' (rectified)' : ' (not rectified)'}` : e.rule;
     lines.push(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${what.padEnd(30)} ${who.padEnd(28)} ${r.why}`);
   }
   return lines;

@@ -35,13 +35,18 @@ describe('storeList and deviceCoverage expectations', () => {
     ['{ rule: storeList, list: grey }', /^expect\[0\]\.list: .*black.*red/],
     ['{ rule: storeList, list: red, stage: flagged }', 'expect[0].stage: stage is for storeList with list: black'],
     ['{ rule: storeList, list: black, stage: banned }', /^expect\[0\]\.stage: .*flagged.*lapsed/],
-    ['{ rule: kitchen.violation, store: "store#0" }', 'expect[0].store: store is for storeList'],
-    ['{ rule: storeList, list: black, severity: major }', 'expect[0].rule: storeList and deviceCoverage take no device, severity or reason'],
+    ['{ rule: kitchen.violation, store: "store#0" }', 'expect[0].store: store is for storeList and storeScore'],
+    ['{ rule: storeScore, store: "store#0" }', 'expect[0].score: storeScore needs store and score, and only it has a score'],
+    ['{ rule: storeScore, score: 90 }', 'expect[0].score: storeScore needs store and score, and only it has a score'],
+    ['{ rule: kitchen.violation, score: 90 }', 'expect[0].score: storeScore needs store and score, and only it has a score'],
+    ['{ rule: storeScore, store: "store#0", score: 101 }', /^expect\[0\]\.score: /],
+    ['{ rule: deadLetters, rectification: true }', 'expect[0].rectification: rectification is for alert rules'],
+    ['{ rule: storeList, list: black, severity: major }', 'expect[0].rule: storeList, deviceCoverage and storeScore take no device, severity or reason'],
     ['{ rule: deviceCoverage, family: elevator }', 'expect[0].registered: deviceCoverage needs at least one of registered, everConnected, connectedNow, neverConnected; only it has them'],
     ['{ rule: elevator.offline, registered: 3 }', 'expect[0].registered: deviceCoverage needs at least one of registered, everConnected, connectedNow, neverConnected; only it has them'],
     ['{ rule: elevator.offline, family: elevator }', 'expect[0].family: family is for deviceCoverage'],
     ['{ rule: deviceCoverage, registered: -1 }', /^expect\[0\]\.registered: /],
-    ['{ rule: deviceCoverage, device: "elevator#0", registered: 1 }', 'expect[0].rule: storeList and deviceCoverage take no device, severity or reason'],
+    ['{ rule: deviceCoverage, device: "elevator#0", registered: 1 }', 'expect[0].rule: storeList, deviceCoverage and storeScore take no device, severity or reason'],
   ])('%s: %s', (entry, problem) => {
     const got = problems(`${head}fleet: { district: "330106901" }\nexpect:\n  - ${entry}\n`);
     expect(got).toContainEqual(typeof problem === 'string' ? problem : expect.stringMatching(problem));
