@@ -6,7 +6,8 @@
  * - `rules.<id>.<key>`: a rule id and a key of its defaults, a value in its range
  *   (core/rules/configSchemas.ts), the rules between its keys, then the rule's own checkConfig;
  * - `deadlines`: minutes per severity, merged with the defaults the acknowledge deadline
- *   before the resolve one; `warnAtFraction` strictly between 0 and 1;
+ *   before the resolve one; `rectification` the answer before the re-check; `warnAtFraction`
+ *   strictly between 0 and 1;
  * - `rescue`: minutes, merged with the defaults the arrival warning and the dispatch before the
  *   arrival deadline; the escalation chains;
  * - with ALERT_TICK_MS known, every timer on the engine's clock at least one tick.
@@ -15,8 +16,8 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../configError.js';
-import { checkSpec, minutes, quantity, ruleConfigReference, ruleConfigSchemas, shown, specTable, type CheckOptions, type ConfigKey, type ConfigSpec, type CrossRule, type SpecCheck } from '../rules/configSchemas.js';
-import { defaultDeadlinePolicy, type DeadlinePolicy, type SeverityDeadline } from './deadlines.js';
+import { checkSpec, minutes, quantity, ruleConfigSchemas, shown, type CheckOptions, type ConfigKey, type ConfigSpec, type CrossRule, type SpecCheck } from '../rules/configSchemas.js';
+import { defaultDeadlinePolicy, defaultRectification, type DeadlinePolicy, type SeverityDeadline } from './deadlines.js';
 import { defaultRescuePolicy, type RescuePolicy } from './rescueCase.js';
 import { defaultStoreListPolicy, type StoreListPolicy } from '../stores/storeList.js';
 import type { Severity } from './types.js';
@@ -39,10 +40,10 @@ export interface AlertOverrides {
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const PREFIX = 'ALERT_OVERRIDES ';
-const severities: readonly Severity[] = ['critical', 'major', 'minor', 'info'];
+export const severities: readonly Severity[] = ['critical', 'major', 'minor', 'info'];
 
 /** The deadlines a severity without defaults (info) gets when an override gives it an object. */
-const FALLBACK_DEADLINE: SeverityDeadline = { ackMs: 4 * 60 * MIN, resolveMs: 7 * 24 * 60 * MIN };
+export const FALLBACK_DEADLINE: SeverityDeadline = { ackMs: 4 * 60 * MIN, resolveMs: 7 * 24 * 60 * MIN };
 
 /** `a` strictly before `b`. */
 const before = (a: string, b: string, why: string): CrossRule => ({
@@ -58,6 +59,15 @@ export const severityDeadlineSpec: ConfigSpec = {
     resolveMin: minutes('resolve within this after the alert opens', { tick: true }),
   },
   cross: [before('ackMin', 'resolveMin', 'an alert is acknowledged before it is resolved')],
+};
+
+/** `deadlines.rectification`: a class-2 kitchen detection's answer and re-check (core/alerts/rectification.ts). */
+export const rectificationSpec: ConfigSpec = {
+  keys: {
+    answerMin: minutes('the store answers within this after the warning (the alert\'s acknowledge deadline)', { tick: true }),
+    recheckMin: minutes('the bureau re-checks this long after the warning (the alert\'s resolve deadline)', { tick: true }),
+  },
+  cross: [before('answerMin', 'recheckMin', 'the store answers before the bureau re-checks')],
 };
 
 /** `deadlines.warnAtFraction`, `deadlines.reminderEveryMin`. */
@@ -122,12 +132,15 @@ export const storeListSpec: ConfigSpec = {
 export const storeListDefaults: Readonly<Record<string, unknown>> = { cleanPeriodDays: defaultStoreListPolicy.cleanPeriodMs / DAY };
 
 /** The defaults of `deadlines.<severity>` (null: none) and of the deadline options, in minutes. */
-export function deadlineDefaults(): { bySeverity: Record<Severity, { ackMin: number; resolveMin: number } | null>; options: Record<string, unknown> } {
+export function deadlineDefaults(): {
+  bySeverity: Record<Severity, { ackMin: number; resolveMin: number } | null>; options: Record<string, unknown>; rectification: { answerMin: number; recheckMin: number };
+} {
   const p = defaultDeadlinePolicy;
   const of = (d: SeverityDeadline | null) => (d ? { ackMin: d.ackMs / MIN, resolveMin: d.resolveMs / MIN } : null);
   return {
     bySeverity: { critical: of(p.bySeverity.critical), major: of(p.bySeverity.major), minor: of(p.bySeverity.minor), info: of(p.bySeverity.info) },
     options: { warnAtFraction: p.warnAtFraction, reminderEveryMin: p.reminderEveryMs / MIN },
+    rectification: { answerMin: defaultRectification.ackMs / MIN, recheckMin: defaultRectification.resolveMs / MIN },
   };
 }
 
@@ -214,7 +227,7 @@ function checkDeadlines(given: unknown, opts: CheckOptions): Part<DeadlineOverri
   const problems: string[] = [];
   const shortDefaults: SpecCheck['shortDefaults'] = [];
   const defaults = deadlineDefaults();
-  const d = given === undefined ? {} : objectAt(given, 'deadlines', [...severities, ...Object.keys(deadlineOptionsSpec.keys)], 'an object, e.g. {"critical": {"ackMin": 5, "resolveMin": 120}}', problems);
+  const d = given === undefined ? {} : objectAt(given, 'deadlines', [...severities, ...Object.keys(deadlineOptionsSpec.keys), 'rectification'], 'an object, e.g. {"critical": {"ackMin": 5, "resolveMin": 120}}', problems);
   const value: Record<string, unknown> = {};
   for (const severity of severities) {
     const v = d[severity];
@@ -231,6 +244,13 @@ function checkDeadlines(given: unknown, opts: CheckOptions): Part<DeadlineOverri
     problems.push(...c.problems);
     shortDefaults.push(...c.shortDefaults);
     if (v !== undefined && isObject(v)) value[severity] = c.values;
+  }
+  if (d.rectification !== undefined) {
+    const obj = objectAt(d.rectification, 'deadlines.rectification', Object.keys(rectificationSpec.keys), '{"answerMin": …, "recheckMin": …}', problems);
+    const r = checkSpec(rectificationSpec, 'deadlines.rectification.', obj, defaults.rectification, opts);
+    problems.push(...r.problems);
+    shortDefaults.push(...r.shortDefaults);
+    if (isObject(d.rectification)) value['rectification'] = r.values;
   }
   const options = Object.fromEntries(Object.keys(deadlineOptionsSpec.keys).filter((k) => Object.hasOwn(d, k)).map((k) => [k, d[k]]));
   const c = checkSpec(deadlineOptionsSpec, 'deadlines.', options, defaults.options, opts);
@@ -330,8 +350,15 @@ export function deadlinePolicy(o: AlertOverrides): DeadlinePolicy {
       };
     }
   }
+  const rect = (d as { rectification?: { answerMin?: number; recheckMin?: number } }).rectification;
   return {
     bySeverity,
+    ...(rect ? {
+      rectification: {
+        ackMs: rect.answerMin !== undefined ? rect.answerMin * MIN : defaultRectification.ackMs,
+        resolveMs: rect.recheckMin !== undefined ? rect.recheckMin * MIN : defaultRectification.resolveMs,
+      },
+    } : {}),
     warnAtFraction: d.warnAtFraction ?? defaultDeadlinePolicy.warnAtFraction,
     reminderEveryMs: d.reminderEveryMin !== undefined ? d.reminderEveryMin * MIN : defaultDeadlinePolicy.reminderEveryMs,
   };
@@ -354,43 +381,4 @@ export function rescuePolicy(o: AlertOverrides): RescuePolicy {
     renotifyEveryMs: r.renotifyMin !== undefined ? r.renotifyMin * MIN : defaultRescuePolicy.renotifyEveryMs,
     escalation: r.escalation ?? defaultRescuePolicy.escalation,
   };
-}
-
-// ---------------------------------------------------------------- docs
-
-/**
- * The reference of every ALERT_OVERRIDES key (docs/configuration.md, between its markers; a
- * test keeps it equal to this): each rule's thresholds, the deadlines and the rescue times,
- * with unit, default, allowed values and the rules between keys.
- */
-export function alertOverridesReference(rules: ReadonlyArray<{ id: string; defaults: unknown }>): string {
-  const d = deadlineDefaults();
-  const perSeverity: Record<string, ConfigKey> = {};
-  const severityDefaults: Record<string, unknown> = {};
-  for (const severity of severities) {
-    for (const [k, spec] of Object.entries(severityDeadlineSpec.keys)) {
-      perSeverity[`${severity}.${k}`] = spec;
-      severityDefaults[`${severity}.${k}`] = d.bySeverity[severity]?.[k as 'ackMin' | 'resolveMin'];
-    }
-  }
-  const deadlineKeys = { keys: { ...perSeverity, ...deadlineOptionsSpec.keys }, cross: severityDeadlineSpec.cross.map((c) => ({ ...c, keys: c.keys.map((k) => `critical.${k}`), text: `per severity, ${c.text}` })) };
-  return [
-    '### `deadlines`',
-    '',
-    `A severity set to \`null\` has no deadlines; \`info\` has none by default, and an object gives it ${FALLBACK_DEADLINE.ackMs / MIN} / ${FALLBACK_DEADLINE.resolveMs / MIN} minutes before its own keys apply.`,
-    '',
-    specTable(deadlineKeys, Object.keys(deadlineKeys.keys), { ...severityDefaults, ...d.options }),
-    '',
-    '### `rescue`',
-    '',
-    specTable(rescueSpec, Object.keys(rescueSpec.keys), rescueDefaults),
-    '',
-    '### `storeList`',
-    '',
-    specTable(storeListSpec, Object.keys(storeListSpec.keys), storeListDefaults),
-    '',
-    '### `rules`',
-    '',
-    ruleConfigReference(rules),
-  ].join('\n');
 }

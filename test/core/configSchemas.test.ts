@@ -6,7 +6,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { alertOverridesReference, deadlineDefaults, deadlineOptionsSpec, deadlinePolicy, rescueDefaults, rescuePolicy, rescueSpec, ruleOverrides, severityDeadlineSpec } from '../../core/alerts/policy.js';
+import { alertOverridesReference } from '../../core/alerts/policyReference.js';
+import { deadlineDefaults, deadlineOptionsSpec, deadlinePolicy, rescueDefaults, rescuePolicy, rescueSpec, ruleOverrides, severityDeadlineSpec } from '../../core/alerts/policy.js';
 import { ConfigError } from '../../core/configError.js';
 import { checkSpec, duration, ruleConfigSchemas } from '../../core/rules/configSchemas.js';
 import { allRules } from '../../core/rules/index.js';
@@ -99,6 +100,10 @@ describe('the policies refuse what the configuration refuses', () => {
 
   it('and build what it accepts', () => {
     expect(deadlinePolicy({ deadlines: { critical: { ackMin: 3, resolveMin: 60 } } }).bySeverity.critical).toEqual({ ackMs: 180_000, resolveMs: 3_600_000 });
+    // rectification (class-2 kitchen detections): the answer and the re-check, merged with 120 / 4320 min
+    expect(deadlinePolicy({ deadlines: { rectification: { answerMin: 60 } } } as never).rectification).toEqual({ ackMs: 3_600_000, resolveMs: 259_200_000 });
+    expect(deadlinePolicy({}).rectification).toBeUndefined();
+    expect(() => deadlinePolicy({ deadlines: { rectification: { recheckMin: 100 } } } as never)).toThrow(/deadlines\.rectification\.\w+: .*must be before/);
     expect(rescuePolicy({ rescue: { arrivalMin: 15, arrivalWarningMin: 10 } })).toMatchObject({ arrivalWithinMs: 900_000, arrivalWarningAtMs: 600_000 });
   });
 });
