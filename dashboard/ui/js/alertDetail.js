@@ -3,6 +3,7 @@
 import { get, post, session } from './api.js';
 import { alertCountdown } from './countdown.js';
 import { clear, h, safeUrl, toast } from './dom.js';
+import { alertSummary, fieldName, fieldsLine, fieldValue } from './fieldText.js';
 import { conditionLabel, fill, fmtTime, ruleName, t, tv } from './i18n.js';
 import { mayHandle, state, subscribe } from './state.js';
 
@@ -113,7 +114,7 @@ function render() {
     h('div', { class: 'kv' },
       h('div', {}, t('col.status')), h('div', {}, h('span', { class: `st st-${a.status}`, id: 'detail-status' }, tv('status', a.status)), ' ', alertCountdown(a)),
       h('div', {}, t('col.rule')), h('div', {}, conditionLabel(a)),
-      h('div', {}, t('detail.summary')), h('div', { class: 'muted' }, a.summary),
+      h('div', {}, t('detail.summary')), h('div', { class: 'muted', id: 'detail-summary' }, alertSummary(a)),
       h('div', {}, t('col.device')), h('div', {}, `${a.device.name ?? ''} ${a.device.id}`),
       h('div', {}, t('col.district')), h('div', {}, a.device.district ?? '-'),
       h('div', {}, t('detail.firstSeen')), h('div', {}, fmtTime(a.firstSeen)),
@@ -125,7 +126,7 @@ function render() {
     h('h3', {}, t('detail.actions')), h('div', { class: 'actions' }, actions), form,
     h('h3', {}, t('detail.evidence')),
     h('table', {}, h('tbody', {}, [...(a.evidence ?? [])].reverse().map((ev) => h('tr', {},
-      h('td', {}, Object.entries(ev.values ?? {}).map(([k, v]) => h('div', {}, h('span', { class: 'muted' }, `${k}: `), evidenceValue(k, v)))),
+      h('td', {}, Object.entries(ev.values ?? {}).map(([k, v]) => h('div', {}, h('span', { class: 'muted' }, `${fieldName(k)}: `), fieldValue(k, v)))),
       h('td', {}, snapshot(ev.snapshotUrl),
         h('div', { class: 'muted' }, `seq ${ev.seqs.join(', ')}`)))))),
     h('h3', {}, t('devices.readings')),
@@ -148,12 +149,5 @@ function snapshot(url) {
     : h('div', { class: 'muted', dataset: { refusedUrl: '' } }, `${t('detail.snapshot')}: ${url}`);
 }
 
-function evidenceValue(k, v) {
-  if (k === 'type' && typeof v === 'string') return tv('violation', v);
-  if (k === 'code' && typeof v === 'number') return `${v} ${tv('fault', v)}`;
-  return String(v);
-}
-
-export function compact(data) {
-  return Object.entries(data).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join('  ');
-}
+/** A reading's data in a line, field names and values in the current language (fieldText.js). */
+export const compact = (data) => fieldsLine(data);

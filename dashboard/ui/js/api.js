@@ -1,4 +1,6 @@
 // The HTTP API with the signed-in user's token (kept per browser tab).
+import { errorText } from './errorText.js';
+
 const KEY = 'session';
 
 export function session() {
@@ -10,8 +12,10 @@ export function setSession(s) {
 }
 
 export class ApiError extends Error {
+  /** `message`: in the UI's language (errorText.js); `serverMessage`: the service's own words */
   constructor(status, code, message, retryAfterS = null, details = null) {
-    super(message);
+    super(errorText(code, { message, details }));
+    this.serverMessage = message;
     this.status = status;
     this.code = code;
     /** seconds from Retry-After (429 rate_limited), else null */
