@@ -19,8 +19,10 @@ describe('error texts by code', () => {
     (globalThis as { localStorage?: unknown }).localStorage = { getItem: (k: string) => store[k] ?? null, setItem: (k: string, v: string) => { store[k] = v; } };
     (globalThis as { document?: unknown }).document = { documentElement: {}, title: '' };
     (globalThis as { fetch?: unknown }).fetch = async () => ({ json: async () => table });
-    const i18n = await import('../../dashboard/ui/js/i18n.js');
-    const { errorText } = await import('../../dashboard/ui/js/errorText.js');
+    // the UI's own modules (plain JS in the browser), loaded by URL so the compiler does not type them
+    const ui = async <T>(name: string): Promise<T> => (await import(new URL(`../../dashboard/ui/js/${name}`, import.meta.url).href)) as T;
+    const i18n = await ui<{ loadI18n(): Promise<void>; setLang(l: string): void }>('i18n.js');
+    const { errorText } = await ui<{ errorText(code: string, e: { message?: string; details?: unknown }): string }>('errorText.js');
     await i18n.loadI18n();
     i18n.setLang('zh');
     expect.soft(errorText('alert_conflict', { message: 'alert a1 is acknowledged by the store\'s answer', details: { reason: 'rectification' } }))

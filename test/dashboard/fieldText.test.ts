@@ -7,17 +7,25 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const table = JSON.parse(readFileSync(new URL('../../dashboard/ui/i18n.json', import.meta.url), 'utf8')) as Record<'zh' | 'en', Record<string, string>>;
-type FieldText = typeof import('../../dashboard/ui/js/fieldText.js');
+interface FieldText {
+  fieldName(k: string): string;
+  fieldValue(k: string, v: unknown): string;
+  fieldsLine(data: Record<string, unknown>): string;
+  alertSummary(a: { rule: string; condition: string; summary: string; params: Record<string, unknown> }): string;
+}
+interface I18n { loadI18n(): Promise<void>; setLang(l: string): void }
+/** the UI's own modules (plain JS in the browser), loaded by URL so the compiler does not type them */
+const ui = async <T>(name: string): Promise<T> => (await import(new URL(`../../dashboard/ui/js/${name}`, import.meta.url).href)) as T;
 let f: FieldText;
-let i18n: typeof import('../../dashboard/ui/js/i18n.js');
+let i18n: I18n;
 
 beforeAll(async () => {
   const store: Record<string, string> = {};
   (globalThis as { localStorage?: unknown }).localStorage = { getItem: (k: string) => store[k] ?? null, setItem: (k: string, v: string) => { store[k] = v; } };
   (globalThis as { document?: unknown }).document = { documentElement: {}, title: '' };
   (globalThis as { fetch?: unknown }).fetch = async () => ({ json: async () => table });
-  i18n = await import('../../dashboard/ui/js/i18n.js');
-  f = await import('../../dashboard/ui/js/fieldText.js');
+  i18n = await ui<I18n>('i18n.js');
+  f = await ui<FieldText>('fieldText.js');
   await i18n.loadI18n();
   i18n.setLang('zh');
 });

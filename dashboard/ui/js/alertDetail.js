@@ -2,6 +2,7 @@
 // the actions the signed-in role may take on this alert.
 import { get, post, session } from './api.js';
 import { alertCountdown } from './countdown.js';
+import { districtName } from './districts.js';
 import { clear, h, safeUrl, toast } from './dom.js';
 import { alertSummary, fieldName, fieldsLine, fieldValue } from './fieldText.js';
 import { conditionLabel, fill, fmtTime, ruleName, t, tv } from './i18n.js';
@@ -18,6 +19,10 @@ export function openAlert(id) {
   current.unsubscribe = subscribe((ev) => {
     if (current && ev.kind === 'alert' && ev.alert.id === id) { current.alert = withTimeline(ev.alert, current.alert, ev.entries); render(); }
   });
+  // Esc closes the drawer, unless a dialog over it (dialog.js) takes the key first
+  const onKey = (e) => { if (e.key === 'Escape' && !document.querySelector('dialog[open], .modal')) closeAlert(); };
+  document.addEventListener('keydown', onKey);
+  current.offKey = () => document.removeEventListener('keydown', onKey);
   render();
   void refresh();
 }
@@ -33,6 +38,7 @@ function withTimeline(record, prev, entries) {
 export function closeAlert() {
   if (!current) return;
   current.unsubscribe();
+  current.offKey?.();
   current.overlay.remove();
   current = null;
 }
@@ -116,7 +122,7 @@ function render() {
       h('div', {}, t('col.rule')), h('div', {}, conditionLabel(a)),
       h('div', {}, t('detail.summary')), h('div', { class: 'muted', id: 'detail-summary' }, alertSummary(a)),
       h('div', {}, t('col.device')), h('div', {}, `${a.device.name ?? ''} ${a.device.id}`),
-      h('div', {}, t('col.district')), h('div', {}, a.device.district ?? '-'),
+      h('div', {}, t('col.district')), h('div', { title: a.device.district ?? '' }, districtName(a.device.district) || '-'),
       h('div', {}, t('detail.firstSeen')), h('div', {}, fmtTime(a.firstSeen)),
       h('div', {}, t('detail.lastSeen')), h('div', {}, fmtTime(a.lastSeen), a.count > 1 ? ` (×${a.count})` : ''),
       h('div', {}, t('col.assignee')), h('div', {}, a.assignee ?? '-'),
@@ -129,15 +135,16 @@ function render() {
       h('td', {}, Object.entries(ev.values ?? {}).map(([k, v]) => h('div', {}, h('span', { class: 'muted' }, `${fieldName(k)}: `), fieldValue(k, v)))),
       h('td', {}, snapshot(ev.snapshotUrl),
         h('div', { class: 'muted' }, `seq ${ev.seqs.join(', ')}`)))))),
-    h('h3', {}, t('devices.readings')),
-    c.readings === null ? h('p', { class: 'muted' }, '…') : c.readings.length === 0 ? h('p', { class: 'muted' }, t('devices.noData')) :
-      h('table', {}, h('tbody', {}, c.readings.slice(-20).reverse().map((r) => h('tr', {},
-        h('td', {}, fmtTime(Date.parse(r.ts))), h('td', {}, r.channel), h('td', { class: 'muted' }, compact(r.data)))))),
     h('h3', {}, t('detail.timeline')),
     // the detail carries the newest entries; say so when the alert has more
     (a.events ?? 0) > (a.timeline ?? []).length ? h('p', { class: 'muted' }, fill(t('detail.timelineOlder'), { shown: (a.timeline ?? []).length, total: a.events })) : null,
     h('table', { id: 'detail-timeline' }, h('tbody', {}, [...(a.timeline ?? [])].reverse().map((e) => h('tr', {},
-      h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))));
+      h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))),
+    h('h3', {}, t('devices.readings')),
+    c.readings === null ? h('p', { class: 'muted' }, '…') : c.readings.length === 0 ? h('p', { class: 'muted' }, t('devices.noData')) :
+      // the device's own messages, without heartbeats: the drawer is about what happened
+      h('table', {}, h('tbody', {}, (c.readings.some((r) => r.channel !== 'heartbeat') ? c.readings.filter((r) => r.channel !== 'heartbeat') : c.readings).slice(-10).reverse().map((r) => h('tr', {},
+        h('td', {}, fmtTime(Date.parse(r.ts))), h('td', {}, r.channel), h('td', { class: 'muted' }, compact(r.data)))))));
 }
 
 /** The camera's snapshot link: only an http(s) URL becomes a link; anything else (a device

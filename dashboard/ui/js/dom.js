@@ -56,10 +56,24 @@ export function clear(el, ...children) {
   return el;
 }
 
-export function toast(text) {
-  const el = h('div', { class: 'toast', role: 'alert' }, text);
-  document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
+/** toasts shown at once; an older one goes when a newer one would be past this */
+const MAX_TOASTS = 4;
+
+/**
+ * A short message at the bottom of the screen, stacked above the others (never on top of
+ * them), `kind` `error` (the default) or `ok` in its own colour; gone after 4 s (errors 8 s) or
+ * on a click.
+ */
+export function toast(text, kind = 'error') {
+  let stack = document.getElementById('toasts');
+  if (!stack) {
+    stack = h('div', { id: 'toasts', class: 'toasts' });
+    document.body.append(stack);
+  }
+  const el = h('div', { class: `toast toast-${kind === 'ok' ? 'ok' : 'error'}`, role: kind === 'ok' ? 'status' : 'alert', onclick: () => el.remove() }, text);
+  stack.append(el);
+  while (stack.children.length > MAX_TOASTS) stack.firstElementChild.remove();
+  setTimeout(() => el.remove(), kind === 'ok' ? 4000 : 8000);
 }
 
 /** <select> with translated options; `all` adds an empty "all" option first. */
