@@ -2,7 +2,7 @@
  * API bearer tokens are opaque session tokens (docs/security.md, Tokens): 256 random bits
  * shown once to the client; the store keeps only their SHA-256, so reading the data file
  * gives no token and no key to make one. A session ends at logout, at TOKEN_TTL_S, when its
- * user is deleted, disabled or given a new password, and when the user opens more than
+ * user is deleted, disabled, given a new password, role or district, and when the user opens more than
  * MAX_PER_USER sessions (the oldest ends). The role is the user's current one, read on every
  * request: a token carries no claims of its own.
  *
@@ -16,7 +16,7 @@ import type { Emitter } from '../core/eventBus.js';
 import { scopeOf } from './scope.js';
 
 export interface SessionEvents {
-  /** Sessions that ended (logout, expiry, a user disabled, deleted or given a new password), by id. */
+  /** Sessions that ended (logout, expiry, a user disabled, deleted or given a new password, role or district), by id. */
   'sessions.revoked': ReadonlySet<string>;
 }
 

@@ -27,8 +27,8 @@ export type CheckResult =
   | { kind: 'limited'; retryAfterS: number };
 
 /**
- * Why a user's sessions and connections end: everything but a role change. A new district
- * ends them too, so no live push or MQTT subscription carries on under the old scope.
+ * Why a user's sessions and connections end. A new role or district ends them too, so no live
+ * push, open screen or MQTT subscription carries on under the old role or scope.
  */
 export type UserChange = 'password' | 'disabled' | 'deleted' | 'role' | 'district';
 
@@ -155,6 +155,16 @@ export class Users {
     if (patch.role !== undefined && patch.role !== user.role) this.changed(username, 'role');
     if (next.district !== user.district) this.changed(username, 'district');
     return next;
+  }
+
+  /**
+   * An admin's reset of a user's password: the one given, or a generated one (96 random bits,
+   * 16 characters) returned once to be handed over; the user's sessions end as with any new password.
+   */
+  async resetPassword(username: string, password?: string): Promise<{ user: UserRecord; generated: string | null }> {
+    const generated = password === undefined ? randomBytes(12).toString('base64url') : null;
+    const user = await this.update(username, { password: password ?? generated! });
+    return { user, generated };
   }
 
   async delete(username: string): Promise<void> {

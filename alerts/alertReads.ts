@@ -16,6 +16,8 @@ export interface RescueCaseListQuery {
   /** district prefix: the case's, else its elevator's as registered now (accounts/scope.ts caseDistrict) */
   district?: string;
   since?: number;
+  /** alarmed before (exclusive) */
+  until?: number;
   limit: number;
 }
 
@@ -97,7 +99,7 @@ export class AlertReads {
     for (const c of stored) byId.set(c.id, c);
     for (const c of unsaved.values()) byId.set(c.id, c);
     return [...byId.values()]
-      .filter((c) => (!q.elevatorId || c.elevatorId === q.elevatorId) && (q.since === undefined || c.alarmAt >= q.since)
+      .filter((c) => (!q.elevatorId || c.elevatorId === q.elevatorId) && (q.since === undefined || c.alarmAt >= q.since) && (q.until === undefined || c.alarmAt < q.until)
         && (q.district === undefined || (c.district ?? '').startsWith(q.district)))
       .sort((a, b) => b.alarmAt - a.alarmAt || a.id.localeCompare(b.id))
       .slice(0, q.limit);

@@ -50,11 +50,16 @@ export const codes = {
   user_not_found: { scope: 'http', http: 404, summary: 'No user with that name.' },
   last_admin: { scope: 'http', http: 409, summary: 'The last enabled admin cannot be deleted, disabled or demoted.' },
   admin_scope: { scope: 'http', http: 400, summary: 'An admin sees the whole city: an admin account takes no district.' },
+  export_too_large: { scope: 'http', http: 400, summary: 'More rows match than one exported file holds (50,000); nothing was exported.' },
   payload_too_large: { scope: 'http', http: 413, summary: 'The request body is larger than HTTP_BODY_LIMIT_BYTES.' },
   unsupported_media_type: { scope: 'http', http: 415, summary: 'The Content-Type is not one this route accepts.' },
   rate_limited: { scope: 'http', http: 429, summary: 'Too many attempts; retry after the time given in Retry-After.' },
   internal: { scope: 'http', http: 500, summary: 'An unexpected error; the log has the details under the request id.' },
   unavailable: { scope: 'http', http: 503, summary: 'A component (store, broker) is not ready.' },
+
+  // --- replaying dead letters (POST /api/dead-letters/replay): a refused item's `code`, never an error status
+  replay_no_device: { scope: 'http', summary: 'The dead letter names no device: it has no device id, or its topic is not {family}/{deviceId}/{channel}; it cannot be replayed.' },
+  replay_truncated: { scope: 'http', summary: 'Only the first DEAD_LETTER_RAW_MAX_BYTES of the payload were kept; a partial payload is not replayed.' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type Code = keyof typeof codes;

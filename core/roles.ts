@@ -11,7 +11,11 @@ export const permissions = {
   manageDevices: ['admin'],
   readReadings: ['admin', 'operator', 'dispatcher'],
   readDeadLetters: ['admin', 'operator'],
+  /** replay stores readings and runs the rules: admins only (docs/api.md, Replaying dead letters) */
+  replayDeadLetters: ['admin'],
   manageUsers: ['admin'],
+  /** the audit log (docs/security.md, Audit log): who did what names people and addresses */
+  readAudit: ['admin'],
   readAlerts: ['admin', 'operator', 'dispatcher'],
   /** further narrowed per alert by mayHandle */
   handleAlerts: ['admin', 'operator', 'dispatcher'],

@@ -19,12 +19,15 @@ import type { RescuePolicy } from '../core/alerts/rescueCase.js';
 import type { DeviceRegistry } from '../devices/deviceRegistry.js';
 import type { ConnectionTracker } from '../devices/connectionState.js';
 import type { ImportJobs } from '../devices/importJobs.js';
+import type { DeadLetterReplay } from '../ingest/replay.js';
 import { CodedError, codes, type Code, type CodeSpec } from '../core/codes.js';
 import type { Config } from '../service/config.js';
 import type { Store } from '../store/types.js';
 import { allowed, type Permission } from '../core/roles.js';
 import type { Principal, Sessions } from '../accounts/sessions.js';
 import type { Users } from '../accounts/users.js';
+import type { AuditLog } from '../accounts/auditLog.js';
+import type { AuditAction, AuditDetails } from '../core/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
 import { deadLetterRoutes } from './routes/deadLetters.js';
@@ -36,6 +39,9 @@ import { storeScoreRoutes } from './routes/storeScores.js';
 import { cylinderRoutes } from './routes/cylinders.js';
 import { historyRoutes } from './routes/history.js';
 import { statsRoutes } from './routes/stats.js';
+import { auditRoutes } from './routes/audit.js';
+import { exportRoutes } from './routes/exports.js';
+import { mapRoutes } from './routes/map.js';
 import { uiRoutes } from './ui/serve.js';
 import { docsCsp, registerSecurityHeaders, routerErrorHeaders } from './headers.js';
 
@@ -56,9 +62,13 @@ export interface AppDeps {
   registry: DeviceRegistry;
   /** device imports as background jobs (POST /api/devices/import) */
   importJobs: ImportJobs;
+  /** POST /api/dead-letters/replay: dead letters through ingest again (ingest/replay.ts) */
+  deadLetterReplay: DeadLetterReplay;
   tracker: ConnectionTracker;
   users: Users;
   sessions: Sessions;
+  /** the audit log; routes record through app.audit */
+  audit: AuditLog;
   metrics: Registry;
   health: () => HealthReport;
   log: Logger;
@@ -72,6 +82,11 @@ declare module 'fastify' {
     deps: AppDeps;
     /** preHandler: a valid bearer token whose role has the permission */
     requires(permission: Permission): (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /**
+     * Record an action in the audit log (docs/security.md, Audit log), after it succeeded: by the
+     * signed-in user (or `actor`), from the request's address. Never waits for the store.
+     */
+    audit(req: FastifyRequest, action: AuditAction, targetId: string | null, details?: AuditDetails, actor?: string | null): void;
   }
 }
 
@@ -93,6 +108,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('deps', deps);
   app.decorateRequest('user', null);
+  app.decorate('audit', (req: FastifyRequest, action: AuditAction, targetId: string | null, details?: AuditDetails, actor?: string | null) => {
+    deps.audit.record({ action, actor: actor === undefined ? req.user?.sub ?? null : actor, targetId, address: req.ip ?? null, ...(details ? { details } : {}) });
+  });
 
   // CSV imports arrive as text/csv; keep the body as a string for the import route
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -145,6 +163,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(cylinderRoutes, { prefix: '/api' });
   await app.register(historyRoutes, { prefix: '/api' });
   await app.register(statsRoutes, { prefix: '/api' });
+  await app.register(auditRoutes, { prefix: '/api' });
+  await app.register(exportRoutes, { prefix: '/api' });
+  await app.register(mapRoutes, { prefix: '/api' });
   await app.register(uiRoutes);
   return app;
 }

@@ -11,7 +11,7 @@ import type { DeviceCode } from '../core/codes.js';
 import type { Emitter } from '../core/eventBus.js';
 import type { DeadLetter, Reading, Store } from '../store/types.js';
 import { BatchWriter, type BatchResult, type BatchToken, type Done } from './batchWriter.js';
-import { decodePayload, type Issue } from './decode.js';
+import { decodePayload, type Decoded, type Issue } from './decode.js';
 import { DedupeWindow, PendingMap } from './dedupe.js';
 import { IngestMetrics } from './metrics.js';
 import type { DeviceError, Family } from '../core/schemas/index.js';
@@ -38,6 +38,13 @@ export interface IncomingMessage {
   payload: Uint8Array;
   qos: number;
 }
+
+/** What a replayed dead letter came to (Ingest.replay). */
+export type ReplayResult =
+  | { outcome: 'stored' | 'duplicate' }
+  | { outcome: 'refused'; code: DeviceCode; message: string };
+
+type DecodedReading = Extract<Decoded, { ok: true }>;
 
 export interface RejectInfo {
   reason: DeviceCode;
@@ -150,24 +157,72 @@ export class Ingest {
       this.reject(sender, msg, topic, decoded, receivedAt, done);
       return;
     }
-    const dedupe = this.dedupe;
-    dedupe.hash(topic.deviceId, decoded.msgId);
-    if (dedupe.hasHashed(receivedAt)) {
+    const queued = this.seen(topic.deviceId, decoded.msgId, receivedAt);
+    if (queued !== null) {
       this.metrics.duplicates++;
-      done(null);
-      return;
-    }
-    const h1 = dedupe.fp1;
-    const h2 = dedupe.fp2;
-    const h3 = dedupe.fp3;
-    const queued = this.inflight.get(h1, h2, h3);
-    if (queued) {
+      if (queued === true) { done(null); return; }
       // the original is still on its way to disk: acknowledge the copy when it lands
-      this.metrics.duplicates++;
       this.writer.attach(queued, msg.qos > 0 ? done : () => undefined);
       if (msg.qos === 0) done(null);
       return;
     }
+    // QoS 0 is answered at once unless the store is behind: then every publisher waits for
+    // its commit, which slows it through TCP (aedes reads a client's next chunk only when
+    // every packet of the current one is done) and bounds memory.
+    const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
+    this.enqueue(topic, msg, decoded, receivedAt, hold ? done : null);
+    if (!hold) done(null);
+  }
+
+  /**
+   * Replay a dead letter's message (ingest/replay.ts; docs/api.md, Replaying dead letters):
+   * decoded, deduplicated and committed as `handle` does, the reading then going to the rules;
+   * but a message that fails again is answered, not dead-lettered a second time (each click
+   * would add a row), and the device is not told. Resolves once the reading is on disk.
+   *
+   * Duplicates: the dedupe window first, as for a device's resend; a replay may come long after
+   * DEDUPE_WINDOW_S though (the same dead letter replayed again next week), so the store is asked
+   * too for a reading of the device and channel with this msgId and device time, which is what
+   * an earlier replay of the same bytes stored.
+   */
+  async replay(topic: DeviceTopic, msg: IncomingMessage): Promise<ReplayResult> {
+    if (!this.started) return { outcome: 'refused', code: 'store_unavailable', message: 'ingest is not running' };
+    const decoded = decodePayload(topic.family, topic.channel, msg.payload, this.opts.maxPayloadBytes);
+    if (!decoded.ok) return { outcome: 'refused', code: decoded.reason, message: decoded.detail };
+    if (this.seen(topic.deviceId, decoded.msgId, this.now()) !== null) return { outcome: 'duplicate' };
+    const stored = await this.store.readings.query({ deviceId: topic.deviceId, family: topic.family, channel: topic.channel, from: decoded.ts, to: decoded.ts, limit: 1000 });
+    if (stored.some((r) => r.msgId === decoded.msgId)) return { outcome: 'duplicate' };
+    // the lookup awaited: look again, then queue in the same tick, so two replays of one
+    // message (in one request, or two at once) store it once
+    const receivedAt = this.now();
+    if (this.seen(topic.deviceId, decoded.msgId, receivedAt) !== null) return { outcome: 'duplicate' };
+    return new Promise((resolve) => {
+      this.enqueue(topic, msg, decoded, receivedAt, (err) => resolve(err
+        ? { outcome: 'refused', code: 'store_unavailable', message: err.message }
+        : { outcome: 'stored' }));
+    });
+  }
+
+  get maxPayloadBytes(): number {
+    return this.opts.maxPayloadBytes;
+  }
+
+  /**
+   * Has (deviceId, msgId) been stored within the window (true), or is it queued for a commit
+   * (its batch)? Null when it is new. Leaves its fingerprint in the dedupe's scratch for
+   * `enqueue`, which must follow in the same tick.
+   */
+  private seen(deviceId: string, msgId: string, now: number): true | BatchToken | null {
+    this.dedupe.hash(deviceId, msgId);
+    if (this.dedupe.hasHashed(now)) return true;
+    return this.inflight.get(this.dedupe.fp1, this.dedupe.fp2, this.dedupe.fp3) ?? null;
+  }
+
+  /** Number a new reading and queue it for the group commit; right after `seen` said it is new. */
+  private enqueue(topic: DeviceTopic, msg: IncomingMessage, decoded: DecodedReading, receivedAt: number, done: Done | null): void {
+    const h1 = this.dedupe.fp1;
+    const h2 = this.dedupe.fp2;
+    const h3 = this.dedupe.fp3;
     const reading: Reading = {
       seq: this.nextSeq++,
       family: topic.family,
@@ -180,17 +235,12 @@ export class Ingest {
       data: decoded.data,
       extra: decoded.extra,
     };
-    // QoS 0 is answered at once unless the store is behind: then every publisher waits for
-    // its commit, which slows it through TCP (aedes reads a client's next chunk only when
-    // every packet of the current one is done) and bounds memory.
-    const hold = msg.qos > 0 || this.writer.pending >= this.opts.maxPending;
-    const token = this.writer.addReading(reading, msg.payload, hold ? done : null);
+    const token = this.writer.addReading(reading, msg.payload, done);
     this.inflight.set(h1, h2, h3, token);
     const pairs = this.batchPairs.get(token);
     if (pairs) pairs.push(h1, h2, h3); else this.batchPairs.set(token, [h1, h2, h3]);
     // a listener's failure must not affect ingest: the bus isolates it
     this.events.emit('reading.accepted', reading);
-    if (!hold) done(null);
   }
 
   /**

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { checkAlertOverrides, type AlertOverrides } from '../core/alerts/policy.js';
 import { ConfigError } from '../core/configError.js';
 import { allRules } from '../core/rules/index.js';
+import { isMapCity, mapCities } from '../core/mapCities.js';
 
 export type { AlertOverrides };
 export { ConfigError };
@@ -62,6 +63,8 @@ export const settings = {
   LOGIN_MAX_ATTEMPTS: { schema: positiveInt, default: 10, doc: 'Password attempts per username and address (IPv6: per /64) per 15 minutes before 429, HTTP login and MQTT alike; counted before the hash runs, a success clears them.' },
   LOGIN_MAX_ATTEMPTS_PER_ADDRESS: { schema: positiveInt, default: 100, doc: 'Password attempts from one address (IPv6: per /64) over all usernames per 15 minutes before 429.' },
   LOGIN_UNKNOWN_PER_MINUTE: { schema: positiveInt, default: 60, doc: 'Password checks of usernames that do not exist hashed per minute, service-wide; beyond it they are refused after a timer, without a hash (no CPU for made-up names).' },
+  AUDIT_RETENTION_DAYS: { schema: int().pipe(z.number().min(1).max(36500)), default: 365, doc: 'Audit log entries (logins, user, device, alert, rescue and store-list actions: docs/security.md, Audit log) older than this many days are deleted, at start and hourly. China\'s Cybersecurity Law (art. 21) asks for network logs to be kept at least six months.' },
+  AUDIT_MAX_ROWS: { schema: int().pipe(z.number().min(1000).max(100_000_000)), default: 1000000, doc: 'Audit log entries kept at most, the newest (about 200 bytes each); older ones are deleted with those past AUDIT_RETENTION_DAYS.' },
   HTTP_BODY_LIMIT_BYTES: { schema: positiveInt, default: 10485760, doc: 'Largest HTTP request body (device CSV imports included).' },
   HTTP_MAX_CONNECTIONS: { schema: positiveInt, default: 2048, doc: 'Open HTTP connections at most (WebSocket ones, /ws and /mqtt, included); more are closed at once.' },
   HTTP_MAX_CONNECTIONS_PER_ADDRESS: { schema: positiveInt, default: 256, doc: 'Open HTTP connections from one address (IPv6: per /64) at most; more are closed at once.' },
@@ -83,6 +86,11 @@ export const settings = {
   INFLUX_TIMEOUT_MS: { schema: positiveInt, default: 10000, doc: 'Timeout of one InfluxDB write request; a timed-out batch is sent again.' },
   INFLUX_RETRY_MIN_MS: { schema: positiveInt, default: 500, doc: 'First back-off after a failed InfluxDB write; doubles per failure.' },
   INFLUX_RETRY_MAX_MS: { schema: positiveInt, default: 30000, doc: 'Longest back-off between InfluxDB write attempts while the server is down.' },
+  MAP_CITY: {
+    schema: z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 city code').refine(isMapCity, `a city whose district map ships with the dashboard: ${Object.entries(mapCities).map(([c, m]) => `${c} (${m.name})`).join(', ')}`),
+    default: '330100',
+    doc: `The city whose districts the wall's map draws and names (a GB/T 2260 code of a city the shipped map data has: ${Object.entries(mapCities).map(([c, m]) => `${c} ${m.name}`).join(', ')}; docs/dashboard.md, The map).`,
+  },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level.' },
 } as const;
 
@@ -150,6 +158,10 @@ export interface Config {
     readonly loginMaxAttemptsPerAddress: number;
     readonly loginUnknownPerMinute: number;
   };
+  /** the audit log's bounds (accounts/auditLog.ts) */
+  readonly audit: { readonly retentionDays: number; readonly maxRows: number };
+  /** the wall's map: the city (MAP_CITY) whose shipped district map is drawn */
+  readonly map: { readonly city: string };
   readonly alerts: {
     /** parsed ALERT_OVERRIDES, checked by meaning against the rules, deadlines and rescue policy */
     readonly overrides: AlertOverrides;
@@ -319,6 +331,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       loginMaxAttemptsPerAddress: v.LOGIN_MAX_ATTEMPTS_PER_ADDRESS as number,
       loginUnknownPerMinute: v.LOGIN_UNKNOWN_PER_MINUTE as number,
     },
+    audit: { retentionDays: v.AUDIT_RETENTION_DAYS as number, maxRows: v.AUDIT_MAX_ROWS as number },
+    map: { city: v.MAP_CITY as string },
     alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks, storeContactWebhooks },
   };
   return deepFreeze(config);

@@ -19,11 +19,13 @@ import { buildApp, type App, type HealthReport } from '../dashboard/app.js';
 import { limitHttpConnections, type HttpRefusals } from '../dashboard/httpLimits.js';
 import { createMetrics } from '../dashboard/metrics.js';
 import { PasswordGuard } from '../accounts/passwordGuard.js';
+import { AuditLog, auditImportJobs } from '../accounts/auditLog.js';
 import { Sessions } from '../accounts/sessions.js';
 import { attachUpgrades } from '../dashboard/upgrade.js';
 import { Users } from '../accounts/users.js';
 import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
+import { DeadLetterReplay } from '../ingest/replay.js';
 import { DuckDbStore } from '../store/duckdbStore.js';
 import { InfluxForwarder } from '../store/influx/forwarder.js';
 import { JournaledStore, replayJournal } from '../store/journal/journaledStore.js';
@@ -64,6 +66,8 @@ export class Service {
   readonly users: Users;
   /** API bearer tokens (opaque sessions) */
   readonly sessions: Sessions;
+  /** who did what, from where (docs/security.md, Audit log) */
+  readonly audit: AuditLog;
   readonly cylinders: CylinderRegistry;
   readonly engine: AlertEngine;
   readonly webhooks: Webhooks;
@@ -107,6 +111,8 @@ export class Service {
     });
     this.users = new Users(this.store, guard, this.bus);
     this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS, this.bus);
+    const auditLog = log.child({ component: 'audit' });
+    this.audit = new AuditLog(this.store, config.audit, (err, what) => auditLog.error({ err }, what));
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
@@ -156,17 +162,19 @@ export class Service {
       ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks, storeContact: this.storeContact }),
       this.bus.on('commit.outcome', (err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; }),
       logStoreOutcomes(this.bus, log.child({ component: 'ingest' })),
-      // a new password, a disabled or deleted user: every token of theirs ends, and their MQTT
-      // connections (an integration account logs in with the same password); a role change
-      // needs neither (the role is read from the user on each request)
-      this.bus.on('user.changed', ({ username, change }) => {
-        if (change === 'role') return;
+      auditImportJobs(this.bus, this.audit),
+      // a new password, a disabled or deleted user, a new role or district: every token of
+      // theirs ends, and their MQTT connections (an integration account logs in with the same
+      // password). The role is read from the user on each request anyway; ending them on a role
+      // change too means no MQTT subscription, live push or open screen goes on under the old one
+      this.bus.on('user.changed', ({ username }) => {
         void this.sessions.revokeUser(username).catch((err: Error) => log.error({ err, username }, 'could not delete ended sessions'));
         this.broker.disconnectUser(username);
       }),
     ];
     await this.store.open();
     restrictFiles(config.dataDir);
+    await this.audit.start();
     // with the journal off, one left by a crash while it was on is still written to the store
     const recovered = this.journal ? this.journal.status().recovered : await replayJournal(this.store, path.join(config.dataDir, 'journal'));
     if (recovered?.segments) log.info(recovered, 'journal replayed into the store');
@@ -193,9 +201,11 @@ export class Service {
       store: this.store,
       registry: this.registry,
       importJobs: this.imports,
+      deadLetterReplay: new DeadLetterReplay({ store: this.store, device: (id) => this.registry.get(id), ingest: this.ingest }),
       tracker: this.tracker,
       users: this.users,
       sessions: this.sessions,
+      audit: this.audit,
       metrics: createMetrics({ httpRefusals, passwordChecks: this.users.counts, ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, mqtt: () => this.broker.status(), influx: this.influx,
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
         history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
@@ -277,6 +287,8 @@ export class Service {
       this.webhooks.stop();
       this.storeContact.stop();
       this.sessions.stop();
+      // after HTTP and the imports: everything they recorded is written
+      await this.audit.stop();
       await this.tracker.stop();
       await this.store.close();
       for (const off of this.subscriptions) off();

@@ -6,6 +6,7 @@
 import type { ArchiveStep, RunPolicy } from './readingRuns.js';
 import type { Store } from './types.js';
 import { DuckDbAccounts } from './duckdb/accounts.js';
+import { DuckDbAudit } from './duckdb/audit.js';
 import { DuckDbAlerts } from './duckdb/alerts.js';
 import { DuckDbCylinders } from './duckdb/cylinders.js';
 import { DuckDbDatabase, type CheckpointStatus, type DuckDbOptions } from './duckdb/database.js';
@@ -25,6 +26,7 @@ export class DuckDbStore implements Store {
   readonly alerts: DuckDbAlerts;
   readonly cylinders: DuckDbCylinders;
   readonly settings: DuckDbSettings;
+  readonly audit: DuckDbAudit;
 
   constructor(file: string, readonly options: DuckDbOptions = {}) {
     this.db = new DuckDbDatabase(file, options, () => this.runCheckpoint());
@@ -35,6 +37,7 @@ export class DuckDbStore implements Store {
     this.alerts = new DuckDbAlerts(this.db);
     this.cylinders = new DuckDbCylinders(this.db);
     this.settings = new DuckDbSettings(this.db);
+    this.audit = new DuckDbAudit(this.db);
   }
 
   async open(): Promise<void> {

@@ -96,10 +96,21 @@ const v8: Migration[] = [
   'ALTER TABLE users ADD COLUMN district VARCHAR',
 ];
 
+/**
+ * The audit log (docs/security.md, Audit log; store/duckdb/audit.ts): who did what to which
+ * user, device, alert, case or store, from where. Numbered by the one writer (no key to keep:
+ * the table is bounded by AUDIT_RETENTION_DAYS and AUDIT_MAX_ROWS). Databases from before start
+ * with an empty log.
+ */
+const v9: Migration[] = [
+  `CREATE TABLE audit_log (id BIGINT NOT NULL, happened_at TIMESTAMP NOT NULL, actor VARCHAR, action VARCHAR NOT NULL, target_kind VARCHAR,
+    target_id VARCHAR, address VARCHAR, details VARCHAR)`,
+];
+
 type Migration = string | ((c: DuckDBConnection) => Promise<void>);
 
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7, v8];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7, v8, v9];
 
 interface OldAlertDoc {
   timeline?: Array<{ at: number; by: string; action: string; note?: string }>;

@@ -129,6 +129,12 @@ export interface DeadLetterQuery {
   district?: string;
   reason?: string;
   since?: number;
+  /** received before (exclusive) */
+  until?: number;
+  /** ids below this one (keyset paging, newest first) */
+  before?: number;
+  /** only these ids (a replay's selection) */
+  ids?: readonly number[];
   limit: number;
 }
 
@@ -169,6 +175,8 @@ export interface RescueCaseQuery {
   /** district prefix: the case's, else its elevator's as registered now (accounts/scope.ts caseDistrict) */
   district?: string;
   since?: number;
+  /** alarmed before (exclusive) */
+  until?: number;
   limit: number;
 }
 
@@ -282,6 +290,44 @@ export interface CylinderRepository {
   scans(q: ScanQuery): Promise<{ scans: StoredScan[]; more: boolean }>;
 }
 
+/** One entry of the audit log (docs/security.md, Audit log); `action` is a code of core/audit.ts. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  /** username; null when nobody was signed in (a refused login) or the service acted */
+  actor: string | null;
+  action: string;
+  targetKind: string | null;
+  targetId: string | null;
+  /** the client's address, when a request did it */
+  address: string | null;
+  /** small and flat, never a secret (core/audit.ts boundedDetails) */
+  details: Record<string, string | number | boolean | null> | null;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  /** any of these actions */
+  actions?: readonly string[];
+  targetKind?: string;
+  targetId?: string;
+  /** at in [from, to) */
+  from?: number;
+  to?: number;
+  limit: number;
+  offset: number;
+}
+
+/** The audit log: appended in batches, read newest first, bounded by age and rows. */
+export interface AuditRepository {
+  /** Write entries in one transaction, numbering them after the last stored id, in order. */
+  append(entries: ReadonlyArray<Omit<AuditEntry, 'id'>>): Promise<void>;
+  /** Entries matching the filters, newest first, with how many match in all. */
+  query(q: AuditQuery): Promise<{ total: number; items: AuditEntry[] }>;
+  /** Delete entries older than `before` and all but the newest `keepRows`; how many went. */
+  prune(before: number, keepRows: number): Promise<number>;
+}
+
 export interface SettingRepository {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<void>;
@@ -298,4 +344,5 @@ export interface Store {
   readonly alerts: AlertRepository;
   readonly cylinders: CylinderRepository;
   readonly settings: SettingRepository;
+  readonly audit: AuditRepository;
 }

@@ -18,6 +18,7 @@ import type { Family } from '../schemas/index.js';
 import { families } from '../schemas/index.js';
 import type { AlertStatus } from './alert.js';
 import type { DeadlineState } from './deadlines.js';
+import type { Severity } from './types.js';
 import { rescueDeadlines, stepAt, type RescueCase, type RescuePolicy } from './rescueCase.js';
 
 /** What the rates need of an alert (no evidence, no params). */
@@ -26,7 +27,10 @@ export interface AlertOutcome {
   family: Family;
   status: AlertStatus;
   firstSeen: number;
-  device: { district: string | null };
+  /** what a drill-down's file names the alert by (the rates do not need them) */
+  rule?: string;
+  severity?: Severity;
+  device: { id?: string; district: string | null };
   deadlines: Pick<DeadlineState, 'ackBy' | 'resolveBy' | 'acknowledgedAt' | 'resolvedAt'>;
   /** who closed it (`system` for the engine); null or absent while open */
   closedBy?: string | null;

@@ -15,7 +15,7 @@ import { inScope, scopedDistrict, type ScopedUser } from '../../accounts/scope.j
 import { storesInScope } from '../districts.js';
 import { ErrorBody, TimeParam, limitParam, filterText, wholeParam } from './common.js';
 
-const severities = ['critical', 'major', 'minor', 'info'] as const;
+export const severities = ['critical', 'major', 'minor', 'info'] as const;
 
 const AlertOut = z.looseObject({
   id: z.string(), family: z.enum(families), rule: z.string(), condition: z.string(), severity: z.enum(severities),
@@ -40,8 +40,8 @@ const AlertDetailOut = AlertOut.extend({
   timelineTotal: z.number(),
 }).describe('An alert with the newest part of its timeline; times are epoch milliseconds');
 
-/** A comma-separated list of enum values in a query (`status=open,acknowledged`). */
-const enumList = <T extends string>(values: readonly T[]) => z.string().max(200).optional().transform((s, ctx) => {
+/** A comma-separated list of enum values in a query (`status=open,acknowledged`); the alert export reads the same (exports.ts). */
+export const enumList = <T extends string>(values: readonly T[]) => z.string().max(200).optional().transform((s, ctx) => {
   if (!s) return undefined;
   const list = s.split(',').map((x) => x.trim()).filter(Boolean);
   for (const x of list) if (!(values as readonly string[]).includes(x)) ctx.addIssue({ code: 'custom', message: `unknown value ${x}; one of ${values.join(', ')}` });
@@ -162,7 +162,9 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new CodedError('forbidden', req.user!.role === 'dispatcher' ? 'dispatchers handle elevator rescue alerts' : '96333 rescue alerts are handled by dispatchers');
       }
       const b = (req.body ?? {}) as { note?: string; assignee?: string };
-      return detailOut(await engine().act(alert.id, act, req.user!.sub, { ...(b.note ? { note: b.note } : {}) }));
+      const done = await engine().act(alert.id, act, req.user!.sub, { ...(b.note ? { note: b.note } : {}) });
+      app.audit(req, `alert.${act}`, alert.id, { rule: alert.rule, note: b.note });
+      return detailOut(done);
     });
   };
   action('ack', 'ack', 'Acknowledge an alert');
@@ -180,7 +182,9 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
       const alert = inCallersScope(req.user!, await engine().getAlert(req.params.id));
       if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
       const b = req.body as { note: string; passed?: boolean };
-      return detailOut(await engine().rectify(alert.id, kind(b), req.user!.sub, b.note));
+      const done = await engine().rectify(alert.id, kind(b), req.user!.sub, b.note);
+      app.audit(req, kind(b) === 'answer' ? 'alert.store_answer' : 'alert.recheck', alert.id, { rule: alert.rule, passed: b.passed, note: b.note });
+      return detailOut(done);
     });
   };
   rectify('store-answer', 'Record the store\'s answer to a class-2 detection (what it did, who answered): acknowledges it; 409 alert_conflict with the reason otherwise',
@@ -198,7 +202,9 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const alert = inCallersScope(req.user!, await engine().getAlert(req.params.id));
     if (!mayHandle(req.user!.role, alert.rule, rescueRule)) throw new CodedError('forbidden', `role ${req.user!.role} does not handle ${alert.rule} alerts`);
-    return detailOut(await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) }));
+    const done = await engine().act(alert.id, 'assign', req.user!.sub, { assignee: req.body.assignee, ...(req.body.note ? { note: req.body.note } : {}) });
+    app.audit(req, 'alert.assign', alert.id, { rule: alert.rule, assignee: req.body.assignee, note: req.body.note });
+    return detailOut(done);
   });
 
   app.get('/stores/flagged', {

@@ -3,6 +3,7 @@
  * check goes through Users.check and its guard (docs/security.md, Password checks); the
  * routes that take a password also have a per-address request budget (@fastify/rate-limit).
  */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CodedError } from '../../core/codes.js';
@@ -44,8 +45,13 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (req) => {
     const result = await users.check(req.body.username, req.body.password, req.ip);
-    if (result.kind !== 'ok') refuse(result, 'wrong username or password');
+    if (result.kind !== 'ok') {
+      // the name as typed (it may not exist), never the password
+      app.audit(req, 'auth.login_refused', req.body.username, { reason: result.kind === 'limited' ? 'rate_limited' : 'bad_credentials' }, null);
+      refuse(result, 'wrong username or password');
+    }
     const { token, expiresAt } = await sessions.issue(result.user.username);
+    app.audit(req, 'auth.login', result.user.username, { role: result.user.role }, result.user.username);
     return { token, role: result.user.role, district: scopeOf(result.user), expiresAt: new Date(expiresAt).toISOString() };
   });
 
@@ -54,6 +60,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readDevices'),
   }, async (req, reply) => {
     await sessions.revoke(req.user!.sid);
+    app.audit(req, 'auth.logout', req.user!.sub);
     return reply.code(204).send(null);
   });
 
@@ -77,6 +84,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     if (result.kind !== 'ok') refuse(result, 'the current password is wrong');
     // the change ends every session of the user (Users.onChange, wired by the service)
     const user = await users.update(me.sub, { password: req.body.newPassword });
+    app.audit(req, 'auth.password_changed', me.sub);
     const { token, expiresAt } = await sessions.issue(user.username);
     return { token, role: user.role, district: scopeOf(user), expiresAt: new Date(expiresAt).toISOString() };
   });
@@ -96,6 +104,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('manageUsers'),
   }, async (req, reply) => {
     const u = await users.create(req.body.username, req.body.password, req.body.role, req.body.district ?? null);
+    app.audit(req, 'user.created', u.username, { role: u.role, district: u.district });
     return reply.code(201).send(userOut(u));
   });
 
@@ -111,13 +120,45 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: UserOut, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
     },
     preHandler: app.requires('manageUsers'),
-  }, async (req) => userOut(await users.update(req.params.username, req.body)));
+  }, async (req) => {
+    const before = users.get(req.params.username);
+    const after = await users.update(req.params.username, req.body);
+    auditUserChange(app, req, before!, after, req.body.password !== undefined);
+    return userOut(after);
+  });
+
+  app.post('/users/:username/password', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Reset a user\'s password (admin): the one given, or without one a generated password, answered here only (hand it over); the user\'s sessions and MQTT connections end',
+      params: UserParams,
+      // no body at all is a reset to a generated password too
+      body: z.strictObject({ password: NewPassword.optional() }).nullish(),
+      response: { 200: z.object({ username: z.string(), password: z.string().nullable().describe('the generated password, shown this once; null when one was given') }), 400: ErrorBody, 404: ErrorBody },
+    },
+    preHandler: app.requires('manageUsers'),
+  }, async (req) => {
+    const { user, generated } = await users.resetPassword(req.params.username, req.body?.password);
+    app.audit(req, 'user.password_reset', user.username, { generated: generated !== null });
+    return { username: user.username, password: generated };
+  });
 
   app.delete('/users/:username', {
     schema: { tags: ['auth'], summary: 'Delete a user (admin); their sessions end at once', params: UserParams, response: { 204: z.null(), 404: ErrorBody, 409: ErrorBody } },
     preHandler: app.requires('manageUsers'),
   }, async (req, reply) => {
+    const role = users.get(req.params.username)?.role;
     await users.delete(req.params.username);
+    app.audit(req, 'user.deleted', req.params.username, { role });
     return reply.code(204).send(null);
   });
 };
+
+/** An admin's PATCH of a user, in the audit log: one entry per change made. */
+function auditUserChange(app: FastifyInstance, req: FastifyRequest, before: UserRecord, after: UserRecord, passwordSet: boolean): void {
+  const who = after.username;
+  if (before.disabled !== after.disabled) app.audit(req, after.disabled ? 'user.disabled' : 'user.enabled', who);
+  if (before.role !== after.role) app.audit(req, 'user.role_changed', who, { from: before.role, to: after.role });
+  if (before.district !== after.district) app.audit(req, 'user.district_changed', who, { from: before.district, to: after.district });
+  if (passwordSet) app.audit(req, 'user.password_reset', who, { generated: false });
+}

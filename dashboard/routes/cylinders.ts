@@ -57,7 +57,12 @@ export const cylinderRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: z.object({ created: z.number(), updated: z.number(), skipped: z.number() }), 400: ErrorBody },
     },
     preHandler: app.requires('manageCylinders'),
-  }, async (req) => registry().import(typeof req.body === 'string' ? csvRecords(req.body) : req.body, req.query.onConflict));
+  }, async (req) => {
+    const rows = typeof req.body === 'string' ? csvRecords(req.body) : req.body;
+    const result = await registry().import(rows, req.query.onConflict);
+    app.audit(req, 'cylinder.imported', null, { ...result, rows: rows.length, format: typeof req.body === 'string' ? 'csv' : 'json', onConflict: req.query.onConflict });
+    return result;
+  });
 
   app.get('/cylinders', {
     schema: {

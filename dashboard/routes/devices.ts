@@ -72,6 +72,7 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('manageDevices'),
   }, async (req, reply) => {
     const { device, secret } = await registry.create(req.body);
+    app.audit(req, 'device.registered', device.id, { family: device.family, district: device.district });
     return reply.code(201).send({ id: device.id, family: device.family, secret });
   });
 
@@ -93,6 +94,8 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     const csv = typeof req.body === 'string';
     const rows = typeof req.body === 'string' ? await csvRecordsSliced(req.body, MAX_IMPORT_ROWS, csvRowToInput) : req.body;
     const job = importJobs.start(rows, req.query.onConflict, req.user!.sub, csv ? 'csv' : 'json');
+    // its end is recorded too, with the counts (accounts/auditLog.ts auditImportJobs)
+    app.audit(req, 'device.import_started', job.id, { rows: job.total, format: job.format, onConflict: job.onConflict });
     return reply.code(202).header('location', `/api/devices/import/jobs/${job.id}`).send(jobView(job, { detail: true, viewer: viewerOf(req.user!) }));
   });
 
@@ -209,7 +212,9 @@ export const deviceRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('manageDevices'),
   }, async (req) => {
     const d = mustGet(req.params.id, req.user!);
-    return { id: d.id, family: d.family, secret: await registry.rotateSecret(d.id) };
+    const secret = await registry.rotateSecret(d.id);
+    app.audit(req, 'device.secret_rotated', d.id);
+    return { id: d.id, family: d.family, secret };
   });
 
   app.get('/devices/:id/readings', {

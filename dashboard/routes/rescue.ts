@@ -114,6 +114,7 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
       ...(b.passengers !== undefined ? { passengers: b.passengers } : {}), ...(b.note ? { note: b.note } : {}),
     };
     const { rescueCase, merged } = await engine().reportTrapping(device.id, report, req.user!.sub);
+    app.audit(req, 'rescue.reported', rescueCase.id, { elevatorId: device.id, merged });
     reply.code(merged ? 200 : 201);
     return { ...withTimes(rescueCase, Date.now()), merged } as never;
   });
@@ -128,7 +129,9 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('recordRescueSteps'),
   }, async (req) => {
     mustSee(req.user!, await engine().getRescueCase(req.params.id));
-    return withTimes(await engine().acknowledgeEscalation(req.params.id, req.params.level, req.user!.sub), Date.now());
+    const c = await engine().acknowledgeEscalation(req.params.id, req.params.level, req.user!.sub);
+    app.audit(req, 'rescue.escalation_ack', c.id, { level: req.params.level });
+    return withTimes(c, Date.now());
   });
 
   app.post('/rescue-cases/:id/steps', {
@@ -153,6 +156,7 @@ export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
     const c = await engine().recordRescueStep(req.params.id, b.step, req.user!.sub, {
       ...(b.at !== undefined ? { at: b.at } : {}), ...(b.note ? { note: b.note } : {}), ...(b.details ? { details: b.details } : {}),
     });
+    app.audit(req, 'rescue.step', c.id, { step: b.step, at: b.at !== undefined ? new Date(b.at).toISOString() : undefined, note: b.note });
     return withTimes(c, Date.now());
   });
 };

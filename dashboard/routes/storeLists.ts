@@ -118,6 +118,7 @@ export const storeListRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new CodedError('store_list_refused', `store ${req.params.storeId} has never been on the black list`, { reason: 'not_listed' });
     }
     const e = await engine().advanceStore(req.params.storeId, req.body.stage, req.user!.sub, req.body.note);
+    app.audit(req, 'store.list_step', e.storeId, { stage: req.body.stage, note: req.body.note });
     const s = knownStores(app as unknown as App).get(e.storeId);
     return { ...e, storeName: s?.storeName ?? null, district: s?.district ?? null };
   });

@@ -132,11 +132,12 @@ export class DuckDbAlerts implements AlertRepository {
       where.push('first_seen >= epoch_ms(?::BIGINT)');
       params.push(q.from, q.limit);
       const ms = (col: string) => `epoch_ms(${col})::DOUBLE AS ${col}`;
-      const rows = await all(c, `SELECT id, family, status, district, closed_by, ${['first_seen', 'ack_by', 'resolve_by', 'acknowledged_at', 'resolved_at'].map(ms).join(', ')}
+      const rows = await all(c, `SELECT id, family, rule, severity, status, device_id, district, closed_by, ${['first_seen', 'ack_by', 'resolve_by', 'acknowledged_at', 'resolved_at'].map(ms).join(', ')}
         FROM alerts WHERE ${where.join(' AND ')} ORDER BY first_seen LIMIT ?`, params);
       return rows.map((r) => ({
-        id: String(r.id), family: String(r.family) as Family, status: String(r.status) as Alert['status'], firstSeen: Number(r.first_seen),
-        device: { district: strOrNull(r.district) }, closedBy: strOrNull(r.closed_by),
+        id: String(r.id), family: String(r.family) as Family, rule: String(r.rule), severity: String(r.severity) as Alert['severity'],
+        status: String(r.status) as Alert['status'], firstSeen: Number(r.first_seen),
+        device: { id: String(r.device_id), district: strOrNull(r.district) }, closedBy: strOrNull(r.closed_by),
         deadlines: { ackBy: numOrNull(r.ack_by), resolveBy: numOrNull(r.resolve_by), acknowledgedAt: numOrNull(r.acknowledged_at), resolvedAt: numOrNull(r.resolved_at) },
       }));
     });
@@ -153,6 +154,7 @@ export class DuckDbAlerts implements AlertRepository {
       if (q.status?.length) { where.push(`status IN (${placeholders(q.status.length)})`); params.push(...q.status); }
       if (q.elevatorId) { where.push('elevator_id = ?'); params.push(q.elevatorId); }
       if (q.since !== undefined) { where.push('alarm_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      if (q.until !== undefined) { where.push('alarm_at < epoch_ms(?::BIGINT)'); params.push(q.until); }
       // the case's district, else its elevator's as registered now (accounts/scope.ts caseDistrict)
       if (q.district !== undefined) {
         where.push(`starts_with(coalesce(json_extract_string(doc, '$.district'), (SELECT d.district FROM devices d WHERE d.id = rescue_cases.elevator_id), ''), ?)`);

@@ -16,6 +16,13 @@ export class DuckDbDeadLetters implements DeadLetterRepository {
       // a scoped account's: only those naming a registered device of the district (accounts/scope.ts)
       if (q.district !== undefined) { where.push('device_id IN (SELECT id FROM devices WHERE starts_with(coalesce(district, \'\'), ?))'); params.push(q.district); }
       if (q.since !== undefined) { where.push('received_at >= epoch_ms(?::BIGINT)'); params.push(q.since); }
+      if (q.until !== undefined) { where.push('received_at < epoch_ms(?::BIGINT)'); params.push(q.until); }
+      if (q.before !== undefined) { where.push('id < ?::BIGINT'); params.push(q.before); }
+      if (q.ids !== undefined) {
+        if (q.ids.length === 0) return [];
+        where.push(`id IN (${q.ids.map(() => '?::BIGINT').join(', ')})`);
+        params.push(...q.ids);
+      }
       params.push(q.limit);
       const rows = await all(c, `SELECT id::DOUBLE AS id, epoch_ms(received_at)::DOUBLE AS received_at, device_id, client_id, topic, qos,
         reason, detail, issues, msg_id, raw, raw_size, remote_address FROM dead_letters

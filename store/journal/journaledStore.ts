@@ -94,6 +94,7 @@ export class JournaledStore implements Store {
   readonly alerts: Store['alerts'];
   readonly cylinders: Store['cylinders'];
   readonly settings: Store['settings'];
+  readonly audit: Store['audit'];
   private readonly files: JournalFiles;
   private readonly writes = new Serial();
   private queue: Pending[] = [];
@@ -132,6 +133,7 @@ export class JournaledStore implements Store {
     };
     this.devices = inner.devices;
     this.accounts = inner.accounts;
+    this.audit = inner.audit;
     this.alerts = inner.alerts;
     // a cylinder's scans are readings: they wait for the journal like any read of readings
     const cylinders = inner.cylinders;

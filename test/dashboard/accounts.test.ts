@@ -158,10 +158,13 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     await admin.click('#confirm [data-confirm="ok"]');
     await admin.waitForSelector('#users-msg.ok');
     expect(await loginStatus('dora', 'dora-new-password')).toBe(200);
-    // a role change applies at once
+    // a role change ends carol's sessions: asked first, naming her
     await admin.selectOption('tr[data-user="carol"] [data-act="role"]', 'dispatcher');
+    expect(await admin.textContent('#confirm')).toContain('更改 carol 的角色？');
+    await admin.click('#confirm [data-confirm="ok"]');
     await admin.waitForSelector('#users-msg.ok >> text=carol');
     await admin.selectOption('tr[data-user="carol"] [data-act="role"]', 'operator');
+    await admin.click('#confirm [data-confirm="ok"]');
     await admin.waitForSelector('#users-msg.ok >> text=值班员');
 
     await admin.mouse.move(0, 0);

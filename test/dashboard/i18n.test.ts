@@ -14,6 +14,7 @@ import { families } from '../../core/schemas/index.js';
 import { scanReasons } from '../../core/schemas/cylinder.js';
 import { tamperKinds } from '../../core/schemas/dispenser.js';
 import { roles } from '../../core/roles.js';
+import { auditActionCodes, auditTargets } from '../../core/audit.js';
 
 const table = JSON.parse(readFileSync(new URL('../../dashboard/ui/i18n.json', import.meta.url), 'utf8')) as { zh: Record<string, string>; en: Record<string, string> };
 
@@ -39,6 +40,9 @@ const keys = [
   ...Object.keys(violationNames).map((v) => `violation.${v}`),
   ...scanReasons.map((r) => `reason.${r}`),
   ...tamperKinds.map((k) => `tamper.${k}`),
+  // the audit log view (audit.js): every action it records and every kind of target
+  ...auditActionCodes.map((a) => `auditAction.${a}`),
+  ...auditTargets.map((k) => `auditTarget.${k}`),
 ];
 
 describe('dashboard i18n table', () => {

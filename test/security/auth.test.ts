@@ -1,7 +1,7 @@
 /**
  * Password checks and tokens (docs/security.md): one limiter for HTTP and MQTT, counted
  * before the hash; unknown names cost no hash past a small budget; sessions end at logout,
- * when the user is disabled, deleted or re-passworded; the role is the user's current one;
+ * when the user is disabled, deleted, re-passworded or given a new role; the role is the user's current one;
  * nothing in the data directory mints a token, and its files are the service's own.
  */
 import { statSync, readdirSync } from 'node:fs';
@@ -149,13 +149,15 @@ describe('sessions end when they should', () => {
     c.end(true);
   });
 
-  it('the role is read from the user on every request', async () => {
+  it('a role change ends the user\'s sessions; the next login has the new role, read from the user', async () => {
     await createUser('op-role', 'operator');
     const t = (await login('op-role', 'a-good-password')).json().token as string;
     expect((await call('GET', '/api/dead-letters', t)).statusCode).toBe(200);
     expect((await call('PATCH', '/api/users/op-role', ts.adminToken, { role: 'dispatcher' })).statusCode).toBe(200);
-    expect((await call('GET', '/api/dead-letters', t)).statusCode).toBe(403);
-    expect((await call('GET', '/api/me', t)).json()).toEqual({ username: 'op-role', role: 'dispatcher', district: null });
+    expect((await call('GET', '/api/dead-letters', t)).statusCode).toBe(401);
+    const next = (await login('op-role', 'a-good-password')).json().token as string;
+    expect((await call('GET', '/api/dead-letters', next)).statusCode).toBe(403);
+    expect((await call('GET', '/api/me', next)).json()).toEqual({ username: 'op-role', role: 'dispatcher', district: null });
   });
 
   it('the last enabled admin cannot be removed, disabled or demoted', async () => {

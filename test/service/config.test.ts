@@ -35,6 +35,8 @@ describe('defaults', () => {
       influx: null,
       history: { runRows: 262144, sealAfterMs: 300_000 },
       auth: { tokenTtlS: 43200, loginMaxAttempts: 10, loginMaxAttemptsPerAddress: 100, loginUnknownPerMinute: 60 },
+      audit: { retentionDays: 365, maxRows: 1_000_000 },
+      map: { city: '330100' },
       alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [], storeContactWebhooks: [] },
     } satisfies Config);
     expect(c.auth).not.toHaveProperty('adminPassword');
@@ -116,6 +118,7 @@ describe('environment parsing', () => {
     ['TOKEN_TTL_S', '60', (c) => c.auth.tokenTtlS, 60],
     ['LOGIN_MAX_ATTEMPTS', '3', (c) => c.auth.loginMaxAttempts, 3],
     ['HTTP_BODY_LIMIT_BYTES', '2048', (c) => c.http.bodyLimitBytes, 2048],
+    ['MAP_CITY', '330100', (c) => c.map.city, '330100'],
     ...(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).map(
       (l): [string, string, (c: Config) => unknown, unknown] => ['LOG_LEVEL', l, (c) => c.logLevel, l]),
   ];
@@ -161,6 +164,8 @@ describe('bad values', () => {
     ['LOGIN_MAX_ATTEMPTS', '0'],
     ['HTTP_BODY_LIMIT_BYTES', '1e6'],
     ['LOG_LEVEL', 'verbose'], ['LOG_LEVEL', 'INFO'],
+    // a 6-digit code of a city the shipped map data has (core/mapCities.ts): not Shanghai, a district, a prefix
+    ['MAP_CITY', '310100'], ['MAP_CITY', '330106'], ['MAP_CITY', '3301'], ['MAP_CITY', '330100 '], ['MAP_CITY', 'hangzhou'],
   ];
 
   it.each(rows)('%s=%j is a ConfigError naming the variable', (name, value) => {

@@ -9,15 +9,18 @@
 // the list, no row moves: content changes show at once, while new rows, removals and the new
 // order wait (the list says how many) until the pointer leaves or has been still for
 // HOLD_IDLE_MS, so a click lands on the row the operator aimed at. The rows and their cells are
-// drawn by alertRows.js; the pointer's hold is followed by listHold.js.
+// drawn by alertRows.js; the pointer's hold is followed by listHold.js. 导出 CSV / XLSX saves every
+// alert the filters name, pinned or not, in one file (GET /api/alerts/export).
 import { get } from './api.js';
 import { byPriority, compareKeys, isActive, isPinned, priorityKey } from './alertOrder.js';
 import { arrange, columns, draw, setText, severities } from './alertRows.js';
+import { districtName } from './districts.js';
 import { clear, h, select, toast } from './dom.js';
 import { fill, t, tv } from './i18n.js';
 import { listHold } from './listHold.js';
 import { retrying, worstState } from './retry.js';
 import { absorb, state, subscribe } from './state.js';
+import { exportButtons } from './tableDownload.js';
 
 export { HOLD_IDLE_MS } from './listHold.js';
 
@@ -31,7 +34,7 @@ const statuses = ['open', 'acknowledged', 'resolved', 'false_positive'];
 
 const sameIds = (x, y) => x.length === y.length && x.every((id, i) => id === y[i]);
 
-export function alertList({ fixedFamily } = {}) {
+export function alertList({ fixedFamily, onDistrict } = {}) {
   const filters = { family: fixedFamily ?? '', severity: '', status: 'active', district: '' };
   /** alert id -> its row; one row per alert, moved between the two sections, never rebuilt */
   const rows = new Map();
@@ -46,6 +49,8 @@ export function alertList({ fixedFamily } = {}) {
   const count = h('span', { class: 'muted', id: 'alerts-count' });
   const loadEl = h('span', { class: 'load-state', id: 'alerts-load', role: 'status', 'aria-live': 'polite' });
   const heldEl = h('span', { class: 'held', id: 'alerts-held', role: 'status' });
+  /** the district filter by name (the field holds the code, as typed or from the wall's map) */
+  const districtTag = h('span', { class: 'tag district', id: 'alerts-district' });
   const bar = h('div', { class: 'filters' });
   const scroller = h('div', { class: 'scroll alert-scroll' }, h('table', { class: 'alerts' },
     h('colgroup', {}, columns.map((c) => h('col', { class: `c-${c}` }))),
@@ -72,13 +77,25 @@ export function alertList({ fixedFamily } = {}) {
       select(severities.map((s) => [s, tv('severity', s)]), filters.severity, setFilter('severity'), `${t('filter.severity')}: ${t('filter.all')}`),
       select([['active', t('filter.activeOnly')], ...statuses.map((s) => [s, tv('status', s)])], filters.status, setFilter('status'), `${t('filter.status')}: ${t('filter.all')}`),
       h('input', {
-        placeholder: t('filter.district'), size: 8, maxlength: 12, value: filters.district, 'aria-label': t('filter.district'),
+        class: 'district-filter', placeholder: t('filter.district'), size: 8, maxlength: 12, value: filters.district, 'aria-label': t('filter.district'),
         oninput: (e) => {
           clearTimeout(districtTimer);
-          districtTimer = setTimeout(() => { filters.district = e.target.value.trim(); filtersChanged(); }, 300);
+          districtTimer = setTimeout(() => { filters.district = e.target.value.trim(); paintDistrict(); onDistrict?.(filters.district); filtersChanged(); }, 300);
         },
       }),
-      count, heldEl, loadEl);
+      districtTag, count, heldEl, loadEl, exportButtons('alerts-export', exportPath));
+    paintDistrict();
+  }
+
+  /** The filters as GET /api/alerts/export reads them: the list's own query, less its paging and its split into pinned and rest. */
+  function exportPath() {
+    const q = new URLSearchParams();
+    const status = filters.status === 'active' ? 'open,acknowledged' : filters.status;
+    if (status) q.set('status', status);
+    if (filters.severity) q.set('severity', filters.severity);
+    if (filters.family) q.set('family', filters.family);
+    if (filters.district) q.set('district', filters.district);
+    return `/api/alerts/export${q.toString() ? `?${q}` : ''}`;
   }
 
   function matches(a, f = filters) {
@@ -230,6 +247,12 @@ export function alertList({ fixedFamily } = {}) {
 
   // ---- what the list says about itself
 
+  function paintDistrict() {
+    const name = districtName(filters.district);
+    setText(districtTag, name === filters.district ? '' : name);
+    districtTag.hidden = !districtTag.textContent;
+  }
+
   function setHeld(n) {
     held = n;
     setText(heldEl, n ? fill(t('list.held'), { n }) : '');
@@ -297,6 +320,17 @@ export function alertList({ fixedFamily } = {}) {
     el,
     /** Bring the list up to date now (it also follows the state by itself). */
     render: () => reconcile(),
+    /** Filter by a district code prefix ('' for all), as the wall's map does; the field shows it. */
+    setDistrict(code) {
+      clearTimeout(districtTimer);
+      if (code === filters.district) return;
+      filters.district = code;
+      const field = bar.querySelector('input.district-filter');
+      if (field) field.value = code;
+      paintDistrict();
+      onDistrict?.(code);
+      filtersChanged();
+    },
     dispose() {
       unsubscribe();
       clearInterval(tick);

@@ -3,6 +3,7 @@
 // moving only the rows that are out of place, never rebuilding the list.
 import { isActive, isOverdue } from './alertOrder.js';
 import { alertCountdown } from './countdown.js';
+import { districtName } from './districts.js';
 import { clear, h } from './dom.js';
 import { conditionLabel, fmtTime, getLang, ruleName, tv } from './i18n.js';
 import { openAlert } from './alertDetail.js';
@@ -90,7 +91,8 @@ export function draw(tr, a, now) {
     `${ruleName(a.rule)} ${conditionLabel(a)}`);
   cell(4, `${device.name ?? ''}\u0000${device.id}`, () => [device.name ?? device.id, device.name ? h('span', { class: 'muted' }, ` ${device.id}`) : null],
     `${device.name ?? ''} ${device.id}`.trim());
-  cell(5, device.district ?? '-', () => device.district ?? '-');
+  // the district by name (districts.js), its code on hover
+  cell(5, device.district ?? '-', () => districtName(device.district) || '-', device.district ?? '');
   cell(6, a.count, () => (a.count > 1 ? `×${a.count}` : ''));
   cell(7, a.status, () => h('span', { class: `st st-${a.status}` }, tv('status', a.status)));
   cell(8, `${a.status}|${d.ackBy}|${d.resolveBy}|${d.acknowledgedAt}`, () => alertCountdown(a, { short: true }));

@@ -4,6 +4,7 @@
 // printed from a print-only container (style.css @media print hides everything else), in
 // the same window. Also shown on screen (openCase) from the statistics' drill-down.
 import { get, session } from './api.js';
+import { districtName } from './districts.js';
 import { clear, h, toast } from './dom.js';
 import { fill, fmtDuration, fmtTime, t, tv } from './i18n.js';
 import { stepDeadline } from './rescueActions.js';
@@ -37,7 +38,7 @@ export function reportContent(c) {
     kv([['report.caseId', c.id], ['report.alertId', c.alertId], ['dispatch.status', tv('step', c.status)], ['rescue.source', sourceText(c)],
       ['dispatch.alarmAt', fmtTime(c.alarmAt)]]),
     h('h2', {}, t('report.elevator')),
-    kv([['dispatch.elevator', `${e.name ?? ''} ${c.elevatorId}`.trim()], ['col.district', e.district ?? c.district], ['rescue.address', e.address],
+    kv([['dispatch.elevator', `${e.name ?? ''} ${c.elevatorId}`.trim()], ['col.district', districtName(e.district ?? c.district)], ['rescue.address', e.address],
       ['rescue.rescueCode', e.rescueCode], ['rescue.registrationCode', e.registrationCode],
       ['dispatch.unit', e.maintenanceUnit ?? c.maintenanceUnit], ['rescue.unitPhone', e.maintenancePhone]]),
     (c.reports ?? []).length ? [h('h2', {}, t('rescue.reports')), h('table', {},

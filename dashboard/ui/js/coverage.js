@@ -9,6 +9,7 @@
 import { get } from './api.js';
 import { coverageFamilies, coverageRows } from './coverageRows.js';
 import { confirmDialog } from './dialog.js';
+import { districtName } from './districts.js';
 import { h, toast } from './dom.js';
 import { fill, fmtTime, t, tv } from './i18n.js';
 import { retrying } from './retry.js';
@@ -38,7 +39,7 @@ async function showNeverConnected(family) {
     ? h('div', { class: 'scroll never-list' }, h('table', {},
       h('thead', {}, h('tr', {}, ['devices.id', 'devices.name', 'col.district', 'coverage.registeredAt'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, res.items.map((d) => h('tr', { dataset: { id: d.id } },
-        h('td', {}, d.id), h('td', {}, d.name ?? ''), h('td', {}, d.district ?? '-'), h('td', { class: 'nowrap' }, fmtTime(Date.parse(d.createdAt))))))))
+        h('td', {}, d.id), h('td', {}, d.name ?? ''), h('td', { title: d.district ?? '' }, districtName(d.district) || '-'), h('td', { class: 'nowrap' }, fmtTime(Date.parse(d.createdAt))))))))
     : h('p', { class: 'muted' }, t('wall.none'));
   await confirmDialog({
     id: 'coverage-never',

@@ -1,7 +1,7 @@
 // The 96333 dispatcher console: the phone report form (phoneReport.js), the open rescue cases
 // against the 5-minute dispatch and 30-minute arrival deadlines (rescueCard.js; steps recorded
 // in a dialog, rescueActions.js), and the case history with each case's printable report
-// (caseReport.js).
+// (caseReport.js), which exports (导出) every case of a period with its step times and deadlines met.
 import { get, session } from './api.js';
 import { printCase, sourceText } from './caseReport.js';
 import { clear, h } from './dom.js';
@@ -10,16 +10,34 @@ import { phoneReportForm } from './phoneReport.js';
 import { rescueCard } from './rescueCard.js';
 import { stepRecord } from './rescueActions.js';
 import { state, subscribe } from './state.js';
+import { exportButtons } from './tableDownload.js';
+
+const DAY = 86_400_000;
+/** A China Standard Time calendar day (a date input's value) and its first moment. */
+const cstDate = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
+const cstStart = (day) => Date.parse(`${day}T00:00:00+08:00`);
 
 export function dispatchView(root) {
   const open = h('div', { id: 'cases' });
   const history = h('tbody');
   const canReport = ['admin', 'dispatcher'].includes(session()?.role);
+  // the export's period: whole CST days, the last 30 by default
+  const period = { from: cstDate(Date.now() - 29 * DAY), to: cstDate(Date.now()) };
+  const exportPath = () => {
+    const from = cstStart(period.from);
+    const to = cstStart(period.to) + DAY;
+    return `/api/rescue-cases/export?${new URLSearchParams({ ...(Number.isFinite(from) ? { from: String(from) } : {}), ...(Number.isFinite(to) ? { to: String(to) } : {}) })}`;
+  };
   clear(root, h('div', { class: 'grid cols-dispatch' },
     h('div', { class: 'stack' },
       canReport ? h('section', { class: 'panel' }, phoneReportForm((c) => focusCase(c.id))) : null,
       h('section', { class: 'panel', 'aria-labelledby': 'cases-title' }, h('h2', { id: 'cases-title' }, t('dispatch.open')), open)),
-    h('section', { class: 'panel', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, t('dispatch.history')), h('div', { class: 'scroll' }, h('table', { id: 'case-history' },
+    h('section', { class: 'panel', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, t('dispatch.history')),
+      h('div', { class: 'filters', id: 'cases-export-bar' },
+        h('label', { for: 'cases-from' }, t('stats.from')), h('input', { id: 'cases-from', type: 'date', value: period.from, onchange: (e) => { period.from = e.target.value; } }),
+        h('label', { for: 'cases-to' }, t('stats.to')), h('input', { id: 'cases-to', type: 'date', value: period.to, onchange: (e) => { period.to = e.target.value; } }),
+        exportButtons('cases-export', exportPath)),
+      h('div', { class: 'scroll' }, h('table', { id: 'case-history' },
       h('thead', {}, h('tr', {}, ['dispatch.elevator', 'dispatch.alarmAt', 'rescue.source', 'dispatch.status', 'step.dispatched', 'step.arrived', 'report.short']
         .map((k) => h('th', {}, t(k))))), history)))));
 

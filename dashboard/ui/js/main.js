@@ -8,6 +8,9 @@ import { forgetReports } from './caseReport.js';
 import { alertList } from './alertList.js';
 import { dispatchView } from './dispatch.js';
 import { devicesView } from './devices.js';
+import { deadLettersView } from './deadLetters.js';
+import { cylindersView } from './cylinders.js';
+import { storesView } from './stores.js';
 import { closeDialog } from './dialog.js';
 import { clear, h } from './dom.js';
 import { fill, getLang, loadI18n, setLang, t, tv } from './i18n.js';
@@ -15,6 +18,7 @@ import { Live } from './live.js';
 import { applyLive, emit, loadAll, resetState, state } from './state.js';
 import { statsView } from './stats.js';
 import { accountView, usersView } from './users.js';
+import { auditView } from './audit.js';
 import { wallView } from './wall.js';
 
 const root = document.getElementById('root');
@@ -25,8 +29,8 @@ let loginNotice = null;
 
 /** Views per role: dispatchers the console and elevator alerts; operators the wall and the rest; admin all. */
 const navByRole = {
-  admin: ['wall', 'dispatch', 'devices', 'stats', 'users'],
-  operator: ['wall', 'devices', 'stats'],
+  admin: ['wall', 'dispatch', 'devices', 'cylinders', 'stores', 'stats', 'dead-letters', 'users', 'audit'],
+  operator: ['wall', 'devices', 'cylinders', 'stores', 'stats', 'dead-letters'],
   dispatcher: ['dispatch', 'alerts', 'devices'],
 };
 
@@ -48,8 +52,12 @@ const views = {
   wall: wallView,
   dispatch: dispatchView,
   devices: devicesView,
+  'dead-letters': deadLettersView,
   stats: statsView,
   users: usersView,
+  audit: auditView,
+  cylinders: cylindersView,
+  stores: storesView,
   alerts: (el) => {
     const list = alertList({ fixedFamily: 'elevator' });
     clear(el, h('div', { class: 'panel' }, h('h2', {}, t('nav.alerts')), list.el));

@@ -5,6 +5,7 @@
 import { session } from './api.js';
 import { escalationTable, detailText, printCase, sourceText } from './caseReport.js';
 import { countdown, done, elapsedClock } from './countdown.js';
+import { districtName } from './districts.js';
 import { h, toast } from './dom.js';
 import { fmtDuration, fmtTime, t, tv } from './i18n.js';
 import { ackEscalation, nextSteps, recordStepDialog, refusalText, STEPS, stepRecord } from './rescueActions.js';
@@ -37,7 +38,7 @@ export function rescueCard(c) {
 
   return h('article', { class: `case${escalations.some((x) => !x.acknowledgedAt) ? ' escalated' : ''}`, dataset: { case: c.id, status: c.status }, 'aria-label': `${e.name ?? c.elevatorId} ${c.id}` },
     h('h3', {}, e.name ?? alert?.device?.name ?? c.elevatorId,
-      h('span', { class: 'muted' }, ` ${c.elevatorId} ${e.district ?? alert?.device?.district ?? c.district ?? ''}`),
+      h('span', { class: 'muted' }, ` ${c.elevatorId} ${districtName(e.district ?? alert?.device?.district ?? c.district)}`),
       h('span', { class: `tag src-${c.source ?? 'device'}`, dataset: { source: c.source ?? 'device' } }, sourceText(c))),
     h('div', { class: 'kv case-info' },
       info('rescue.floor', trappedFloor(c), 'floor'),

@@ -1,12 +1,15 @@
 // Statistics: the four on-time rates (四率: acknowledged and resolved on time, rescue dispatched
 // within 5 minutes, arrived within the deadline) of a period, in total, per family, district
 // and day, with what is not counted shown apart (GET /api/stats/on-time; docs/rules.md, On-time
-// rates). Every figure is a button listing the alerts or cases behind it (statsDrill.js).
+// rates). Every figure is a button listing the alerts or cases behind it (statsDrill.js). 导出 saves
+// the tables of the period shown as one file (`format=` on GET /api/stats/on-time).
 /* global echarts */
 import { get } from './api.js';
+import { districtName } from './districts.js';
 import { axisTooltip, clear, h, select, toast } from './dom.js';
 import { t, tv } from './i18n.js';
 import { drillPanel, figureName } from './statsDrill.js';
+import { exportButtons } from './tableDownload.js';
 
 const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'];
 const DAY = 86_400_000;
@@ -32,7 +35,9 @@ export function statsView(root) {
       h('label', { for: 'stats-to' }, t('stats.to')), h('input', { id: 'stats-to', type: 'date', value: f.to, onchange: (e) => { f.to = e.target.value; } }),
       select(families.map((x) => [x, tv('family', x)]), '', (v) => { f.family = v; }, `${t('filter.family')}: ${t('filter.all')}`),
       h('input', { placeholder: t('filter.district'), 'aria-label': t('filter.district'), size: 8, oninput: (e) => { f.district = e.target.value.trim(); } }),
-      h('button', { class: 'primary', onclick: () => void load() }, t('stats.apply'))),
+      h('button', { class: 'primary', onclick: () => void load() }, t('stats.apply')),
+      // the period shown (the last one queried), so the file holds the figures on screen
+      exportButtons('stats-export', () => `/api/stats/on-time?${new URLSearchParams(period ? Object.fromEntries(Object.entries(period).map(([k, v]) => [k, String(v)])) : {})}`)),
     h('p', { class: 'muted small' }, t('stats.formula')),
     top, chartEl, out), drill.el));
   const chart = echarts.init(chartEl, 'dark');
@@ -91,7 +96,7 @@ export function statsView(root) {
       clear(top, tiles(s.total));
       clear(out,
         h('h3', {}, t('stats.byFamily')), table(s.byFamily.map((r) => ({ r, where: { key: `family:${r.family}`, label: tv('family', r.family), family: r.family } })), 'col.family'),
-        h('h3', {}, t('stats.byDistrict')), table(s.byDistrict.map((r) => ({ r, where: { key: `district:${r.district ?? ''}`, label: r.district ?? t('stats.noDistrict'), district: r.district ?? '' } })), 'col.district'),
+        h('h3', {}, t('stats.byDistrict')), table(s.byDistrict.map((r) => ({ r, where: { key: `district:${r.district ?? ''}`, label: districtName(r.district) || t('stats.noDistrict'), district: r.district ?? '' } })), 'col.district'),
         h('h3', {}, t('stats.byDay')), days.length ? table(days.map((r) => ({ r, where: { key: `day:${r.day}`, label: r.day, day: r.day } })), 'stats.day') : h('p', { class: 'muted' }, t('drill.none')));
       const rate = (c) => (c.rate === null ? null : +(c.rate * 100).toFixed(1));
       chart.setOption({

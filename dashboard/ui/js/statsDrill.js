@@ -1,11 +1,13 @@
 // What is behind one figure of the on-time rates (GET /api/stats/on-time/items): the alerts
-// or rescue cases it counts, each opening the alert's detail or the case's report.
+// or rescue cases it counts, each opening the alert's detail or the case's report; 导出 saves them
+// all (not only the first 1,000 listed) with their times and outcomes (`format=` on the same route).
 import { get } from './api.js';
 import { openCase } from './caseReport.js';
 import { openAlert } from './alertDetail.js';
 import { clear, h } from './dom.js';
 import { fill, ruleName, t, tv } from './i18n.js';
 import { state } from './state.js';
+import { exportButtons } from './tableDownload.js';
 
 /** The name of a figure: "5-minute dispatch rate · late", "system-closed (not counted)". */
 export function figureName(q) {
@@ -31,6 +33,9 @@ export function drillPanel() {
       ...(where.family ?? period.family ? { family: where.family ?? period.family } : {}), ...(where.day ? { day: where.day } : {}),
     };
     const asks = where.district !== undefined ? [where.district] : districts ?? [undefined];
+    // the file in one answer: a figure that is not one district's is asked with the period's prefix
+    const whole = { ...base, ...(where.district !== undefined ? { district: where.district } : period.district ? { districtPrefix: period.district } : {}) };
+    const file = exportButtons('drill-export', () => `/api/stats/on-time/items?${new URLSearchParams(whole)}`);
     try {
       const answers = await Promise.all(asks.map((d) => get(`/api/stats/on-time/items?${new URLSearchParams({ ...base, ...(d !== undefined ? { district: d } : {}) })}`)));
       if (mine !== seq) return;
@@ -39,7 +44,7 @@ export function drillPanel() {
       const total = answers.reduce((n, a) => n + a.total, 0);
       clear(el,
         h('div', { class: 'drawer-head' }, h('h3', {}, `${where.label} · ${figureName(q)}`),
-          h('button', { onclick: () => { el.hidden = true; } }, t('detail.close'))),
+          h('span', {}, total ? file : null, ' ', h('button', { onclick: () => { el.hidden = true; } }, t('detail.close')))),
         h('p', { class: 'muted', id: 'drill-total' }, fill(t(kind === 'alert' ? 'drill.alerts' : 'drill.cases'), { n: total }),
           ids.length < total ? ` ${fill(t('drill.firstN'), { n: ids.length })}` : ''),
         ids.length ? h('ul', {}, ids.map((id) => h('li', {}, item(kind, id)))) : h('p', { class: 'muted' }, t('drill.none')));

@@ -1,7 +1,8 @@
 // Accounts. The users page (admin): every user's role, district scope and state, create, change
-// role, set the district, disable / enable, set a new password, delete (GET/POST /api/users, PATCH/DELETE
-// /api/users/:username); the destructive actions ask first, naming the user. And "change my
-// password" for every role (POST /api/me/password), which replaces this tab's token.
+// role, set the district, disable / enable, set a new password, generate one (shown once), delete
+// (GET/POST /api/users, PATCH/DELETE /api/users/:username, POST /api/users/:username/password);
+// the actions that end the user's sessions ask first, naming the user. And "change my password"
+// for every role (POST /api/me/password), which replaces this tab's token.
 import { ApiError, del, get, patch, post, session, setSession } from './api.js';
 import { confirmDialog } from './dialog.js';
 import { clear, h, select } from './dom.js';
@@ -107,6 +108,8 @@ export function usersView(root) {
         // admins see the whole city (docs/api.md, District scope): no district to set
         u.role === 'admin' ? null : h('button', { type: 'button', dataset: { act: 'district' }, onclick: () => void setDistrict(u) }, t('users.setDistrict')),
         h('button', { type: 'button', dataset: { act: 'password' }, onclick: () => void setPassword(u) }, t('users.setPassword')),
+        // your own: change it on the account page (a generated one would be lost with the session it ends)
+        self ? null : h('button', { type: 'button', dataset: { act: 'reset' }, onclick: () => void resetPassword(u) }, t('users.resetPassword')),
         h('button', { type: 'button', class: 'danger-outline', dataset: { act: 'delete' }, onclick: () => void remove(u) }, t('users.delete')))));
   }
 
@@ -127,14 +130,16 @@ export function usersView(root) {
     ? { lines: [t('users.selfWarning')], typeToConfirm: { label: fill(t('users.typeToConfirm'), { user: u.username }), value: u.username } }
     : { lines: [] });
 
+  /** A new role ends the user's sessions (no screen or MQTT subscription goes on under the old one): asked first. */
   async function changeRole(u, role, sel) {
-    if (u.username === me && u.role === 'admin' && role !== 'admin') {
-      const ok = await confirmDialog({
-        title: t('users.confirmRoleTitle'), lines: [fill(t('users.confirmRole'), { role: tv('role', role) })],
-        confirmLabel: t('users.changeRole'), cancelLabel: t('do.cancel'), danger: true,
-      });
-      if (!ok) { sel.value = u.role; return; }
-    }
+    const self = u.username === me;
+    const ok = await confirmDialog({
+      title: self ? t('users.confirmRoleTitle') : fill(t('users.confirmRoleOtherTitle'), { user: u.username }),
+      lines: self ? [fill(t('users.confirmRole'), { role: tv('role', role) }), t('users.selfWarning')]
+        : [fill(t('users.confirmRoleOther'), { user: u.username, role: tv('role', role) })],
+      confirmLabel: t('users.changeRole'), cancelLabel: t('do.cancel'), danger: true,
+    });
+    if (!ok) { sel.value = u.role; return; }
     await run(u, () => patch(`/api/users/${encodeURIComponent(u.username)}`, { role }), fill(t('users.roleDone'), { user: u.username, role: tv('role', role) }));
   }
 
@@ -163,6 +168,34 @@ export function usersView(root) {
       confirmLabel: t('users.setPassword'), cancelLabel: t('do.cancel'), danger: true,
     });
     if (values) await run(u, () => patch(`/api/users/${encodeURIComponent(u.username)}`, { password: values.password }), fill(t('users.passwordDone'), { user: u.username }));
+  }
+
+  /**
+   * A generated password (POST /api/users/:username/password without one): the service answers
+   * it once, shown here in a dialog to be handed over; the list reloads after it is closed.
+   */
+  async function resetPassword(u) {
+    const ok = await confirmDialog({
+      title: fill(t('users.confirmResetTitle'), { user: u.username }), lines: [fill(t('users.confirmReset'), { user: u.username })],
+      confirmLabel: t('users.resetPassword'), cancelLabel: t('do.cancel'), danger: true,
+    });
+    if (!ok) return;
+    msg.clear();
+    let res;
+    try {
+      res = await post(`/api/users/${encodeURIComponent(u.username)}/password`, {});
+    } catch (err) {
+      msg.error(errorText(err, u.username), err.code);
+      void load();
+      return;
+    }
+    msg.ok(fill(t('users.passwordDone'), { user: u.username }));
+    await confirmDialog({
+      id: 'generated-password', title: fill(t('users.generatedTitle'), { user: u.username }),
+      lines: [h('code', { class: 'secret', id: 'generated-password-value' }, res.password), t('users.generatedHint')],
+      confirmLabel: t('users.generatedClose'),
+    });
+    void load();
   }
 
   /** A new district (or none: the whole city); the user's sessions end, so none goes on under the old scope. */

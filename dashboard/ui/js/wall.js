@@ -1,22 +1,21 @@
 // The operators' wall, laid out for one screen (1920x1080, 1600x900) without page scrolling:
 // the banner of critical and overdue alerts with the audible alarm, the clock (China time) and
 // the counts, the live alert list (alertList.js: pinned on top, paged, updated in place), the
-// map of devices and open alerts, the connection coverage (coverage.js) and the domain panels.
-// Only what changed is redrawn.
-/* global echarts */
+// map of the city's districts with the devices and open alerts (wallMap.js; a click on a district
+// filters the list), the connection coverage (coverage.js) and the domain panels. Only what
+// changed is redrawn.
 import { alarm, MUTE_MS } from './alarm.js';
 import { openAlert } from './alertDetail.js';
 import { alertList } from './alertList.js';
-import { byPriority, isAlarming, isPinned, isOverdue } from './alertOrder.js';
+import { isAlarming, isPinned, isOverdue } from './alertOrder.js';
 import { coveragePanel } from './coverage.js';
-import { clear, h, tooltipEl } from './dom.js';
+import { clear, h } from './dom.js';
 import { conditionLabel, fill, fmtDuration, getLang, ruleName, t, tv } from './i18n.js';
 import { stepRecord } from './rescueActions.js';
 import { loadDevices, state, subscribe } from './state.js';
+import { wallMap } from './wallMap.js';
 
 const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'];
-const sevColor = { critical: '#e5484d', major: '#f76b15', minor: '#e2b203', info: '#3d8bfd' };
-const MAP_EVERY_MS = 2000;
 
 /** Text set only when it changed (no DOM mutation, no screen-reader announcement otherwise). */
 function setText(el, text) {
@@ -72,8 +71,9 @@ export function wallView(root) {
   const sound = h('div', { class: 'panel wall-sound', id: 'wall-sound' }, soundState, muteBtn, soundHint);
 
   // ---- list, map, domain panels
-  const list = alertList();
-  const mapEl = h('div', { class: 'chart', id: 'map' });
+  // a district clicked on the map filters the list; one typed into the list's filter is highlighted on the map
+  const list = alertList({ onDistrict: (code) => map.select(code) });
+  const map = wallMap({ onDistrict: (code) => list.setDistrict(code) });
   const coverage = coveragePanel();
   const domains = h('div', { class: 'domains' });
   clear(root,
@@ -82,12 +82,9 @@ export function wallView(root) {
     h('div', { class: 'wall-body' },
       h('section', { class: 'panel list-panel' }, h('h2', {}, t('wall.alerts')), list.el),
       h('div', { class: 'wall-side' },
-        h('section', { class: 'panel map-panel' }, h('h2', {}, t('wall.map')), mapEl),
+        map.el,
         coverage.el,
         domains)));
-  const chart = echarts.init(mapEl, 'dark', { renderer: 'canvas' });
-  const resized = new ResizeObserver(() => chart.resize());
-  resized.observe(mapEl);
 
   function paintClock(now) {
     const c = clockText(now);
@@ -160,43 +157,13 @@ export function wallView(root) {
       h('div', { class: 'panel' }, h('h2', {}, t('wall.dispenserAnomalies')), rows(s?.dispenserAnomalies, (k) => ruleName(k))));
   }
 
-  let mapDrawnAt = -Infinity;
-  let mapDirty = true;
-  function renderMap() {
-    mapDirty = false;
-    mapDrawnAt = Date.now();
-    const devices = state.devices.filter((d) => d.location);
-    const open = byPriority([...state.alerts.values()].filter((a) => (a.status === 'open' || a.status === 'acknowledged') && a.device?.location));
-    chart.setOption({
-      backgroundColor: 'transparent',
-      animation: false,
-      // device and alert text (names, cylinder codes, dispenser ids) as text nodes, never HTML;
-      // confined, so ECharts adds no arrow (an HTML string with a style attribute the CSP blocks)
-      tooltip: { trigger: 'item', confine: true, formatter: (p) => tooltipEl(p.data.tip, p.color) },
-      legend: { data: [t('wall.mapDevices'), ...Object.keys(sevColor).map((s) => tv('severity', s))], textStyle: { color: '#c9d6e3' }, top: 0 },
-      // a plain lng/lat grid as the base map: nothing comes from the internet
-      grid: { left: 50, right: 16, top: 30, bottom: 30 },
-      xAxis: { type: 'value', scale: true, name: 'lng', splitLine: { lineStyle: { color: '#24313f' } }, axisLabel: { color: '#8b9bb0' } },
-      yAxis: { type: 'value', scale: true, name: 'lat', splitLine: { lineStyle: { color: '#24313f' } }, axisLabel: { color: '#8b9bb0' } },
-      series: [
-        { name: t('wall.mapDevices'), type: 'scatter', symbolSize: 5, itemStyle: { color: '#5b6b7f' },
-          data: devices.map((d) => ({ value: [d.location.lng, d.location.lat], tip: [`${d.name ?? ''} ${d.id}`, `${tv('family', d.family)} · ${d.connection.connected ? t('devices.connected') : t('devices.disconnected')}`],
-            itemStyle: { color: d.connection.connected ? '#4f8f6f' : '#5b6b7f' } })) },
-        ...Object.entries(sevColor).map(([sev, color]) => ({
-          name: tv('severity', sev), type: sev === 'critical' ? 'effectScatter' : 'scatter', symbolSize: sev === 'critical' ? 14 : 10, itemStyle: { color },
-          data: open.filter((a) => a.severity === sev).map((a) => ({ value: [a.device.location.lng, a.device.location.lat], tip: [`${ruleName(a.rule)} ${conditionLabel(a)}`, a.device.name ?? a.device.id] })),
-        })),
-      ],
-    }, { notMerge: true });
-  }
-
   function second() {
     const now = Date.now();
     paintClock(now);
     paintBanner(now);
     alarm.tick(now);
     paintSound();
-    if (mapDirty && now - mapDrawnAt >= MAP_EVERY_MS) renderMap();
+    map.tick();
   }
 
   let bannerTimer = null;
@@ -204,8 +171,7 @@ export function wallView(root) {
     if (ev.kind === 'stats') { renderKpis(); renderDomains(); return; }
     if (ev.kind === 'case' || ev.kind === 'reload') renderDomains();
     if (ev.kind === 'alert' || ev.kind === 'reload' || ev.kind === 'absorbed' || ev.kind === 'devices') {
-      mapDirty = true;
-      if (ev.kind !== 'alert' || Date.now() - mapDrawnAt >= MAP_EVERY_MS) renderMap();
+      map.changed(ev.kind !== 'alert');
     }
     // a new critical alert shows on the banner and sounds at once, whatever the list is doing
     bannerTimer ??= setTimeout(() => { bannerTimer = null; const n = Date.now(); paintBanner(n); alarm.tick(n); paintSound(); }, 100);
@@ -214,7 +180,6 @@ export function wallView(root) {
   const ticker = setInterval(second, 1000);
   renderKpis();
   renderDomains();
-  renderMap();
   second();
   void loadDevices().catch(() => {});
   return () => {
@@ -225,8 +190,7 @@ export function wallView(root) {
     alarm.set(false);
     list.dispose();
     coverage.dispose();
-    resized.disconnect();
-    chart.dispose();
+    map.dispose();
     document.body.classList.remove('wall-mode');
   };
 }

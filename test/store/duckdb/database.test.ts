@@ -138,7 +138,8 @@ describe('close and reopen', () => {
       ]);
       const outcomes = await s.alerts.outcomes({ from: T0, to: T0 + 1, limit: 10 });
       expect(outcomes.find((o) => o.id === 'old-1')).toEqual({
-        id: 'old-1', family: 'kitchen', status: 'acknowledged', firstSeen: T0, device: { district: '330106' }, closedBy: null,
+        id: 'old-1', family: 'kitchen', rule: 'kitchen.violation', severity: 'critical', status: 'acknowledged', firstSeen: T0,
+        device: { id: 'cam-1', district: '330106' }, closedBy: null,
         deadlines: { ackBy: T0 + 300_000, resolveBy: T0 + 7_200_000, acknowledgedAt: T0 + 60_000, resolvedAt: null },
       });
       expect(outcomes.map((o) => [o.id, o.closedBy]).sort()).toEqual([['old-1', null], ['old-2', 'system'], ['old-3', 'op2']]);

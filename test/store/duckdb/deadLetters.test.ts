@@ -1,6 +1,7 @@
 /**
  * The dead-letter repository (store/duckdb/deadLetters.ts) in a temp dir: dead letters
- * committed with a readings batch round trip (raw bytes, issues, nulls), filter newest first,
+ * committed with a readings batch round trip (raw bytes, issues, nulls), filter newest first
+ * (device, reason, time range, ids, keyset paging by id),
  * and do not count as readings.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,10 @@ describe('dead letters', () => {
     ['by reason', { reason: 'schema' }, [4, 2]],
     ['by device and reason', { deviceId: 'dl-dev', reason: 'schema' }, [2]],
     ['since (inclusive)', { since: T0 + 20 }, [4, 3]],
+    ['until (exclusive)', { until: T0 + 20 }, [2, 1]],
+    ['before an id (the next page)', { before: 3 }, [2, 1]],
+    ['these ids', { ids: [4, 1, 99] }, [4, 1]],
+    ['no ids', { ids: [] }, []],
     ['limit', { limit: 2 }, [4, 3]],
     ['nothing matches', { deviceId: 'nobody' }, []],
   ] as const)('filter %s', async (_d, q, ids) => {

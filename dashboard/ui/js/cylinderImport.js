@@ -1,0 +1,78 @@
+// The cylinder registry import (admin; POST /api/cylinders/import): a file (CSV, or a JSON
+// array) or CSV pasted in, all or nothing, with what to do about codes already registered
+// (`onConflict`). A refused import lists every bad row (`details`: row, field, message) so it
+// can be fixed; the rows are the file's data rows, the header not counted. Row text is text.
+import { ApiError, post } from './api.js';
+import { clear, h, select } from './dom.js';
+import { fill, t } from './i18n.js';
+
+const COLUMNS = 'code,model,mfgDate,designLifeYears,lastInspection,nextInspection,ownerStationId,entrustedStationIds,status,maxFillKg';
+const conflicts = ['error', 'skip', 'update'];
+
+/** The panel: `el`, `dispose()`; `imported()` runs after an import went through. */
+export function cylinderImport(imported) {
+  let onConflict = 'error';
+  let busy = false;
+  const file = h('input', { type: 'file', id: 'cyl-import-file', accept: '.csv,.json,text/csv,application/json' });
+  const text = h('textarea', { id: 'cyl-import-text', rows: 5, spellcheck: 'false', placeholder: COLUMNS });
+  const msg = h('div', { class: 'notice', id: 'cyl-import-msg', role: 'status', 'aria-live': 'polite' });
+  const errors = h('div', { id: 'cyl-import-errors' });
+  const go = h('button', { type: 'submit', class: 'primary', id: 'cyl-import-go' }, t('cyl.importGo'));
+  const conflictSel = select(conflicts.map((c) => [c, t(`cyl.conflict.${c}`)]), onConflict, (v) => { onConflict = v; });
+  conflictSel.id = 'cyl-import-conflict';
+
+  const say = (kind, words, code = '') => { msg.className = `notice ${kind}`; msg.dataset.code = code; msg.textContent = words; };
+
+  /** The body to send: a JSON array as itself, anything else as CSV text (the route takes both). */
+  async function body() {
+    const f = file.files?.[0];
+    const raw = f ? await f.text() : text.value;
+    if (!raw.trim()) return null;
+    if (raw.trimStart().startsWith('[')) {
+      const rows = JSON.parse(raw);
+      if (!Array.isArray(rows)) throw new SyntaxError(t('cyl.badJson'));
+      return rows;
+    }
+    // a JSON string body is read as CSV by the route, so api.js can send it with the token as usual
+    return raw;
+  }
+
+  async function submit() {
+    if (busy) return;
+    clear(errors);
+    let payload;
+    try { payload = await body(); } catch (err) { say('error', `${t('cyl.badJson')}: ${err.message}`, 'bad_json'); return; }
+    if (payload === null) { say('error', t('cyl.importEmpty'), 'empty'); return; }
+    busy = true;
+    go.disabled = true;
+    say('', t('load.loading'));
+    try {
+      const r = await post(`/api/cylinders/import?onConflict=${onConflict}`, payload);
+      say('ok', fill(t('cyl.importDone'), r), 'done');
+      file.value = '';
+      text.value = '';
+      imported();
+    } catch (err) {
+      if (err?.status === 401) return;
+      const rows = err instanceof ApiError && Array.isArray(err.details) ? err.details : [];
+      say('error', rows.length ? fill(t('cyl.importRefused'), { n: rows.length })
+        : err?.code === 'bad_csv' ? `${t('cyl.badCsv')}: ${err.message}` : `${t('err.generic')}: ${err?.message ?? err}`, err?.code ?? 'error');
+      if (rows.length) {
+        clear(errors, h('div', { class: 'scroll' }, h('table', { id: 'cyl-import-rows' },
+          h('thead', {}, h('tr', {}, ['cyl.row', 'cyl.field', 'cyl.problem'].map((k) => h('th', {}, t(k))))),
+          h('tbody', {}, rows.map((e) => h('tr', { dataset: { row: e.row ?? '' } },
+            h('td', { class: 'num' }, e.row ?? '-'), h('td', {}, e.path ?? '-'), h('td', {}, e.message ?? '')))))));
+      }
+    } finally { busy = false; go.disabled = false; }
+  }
+
+  const el = h('form', { class: 'panel form', id: 'cyl-import', onsubmit: (e) => { e.preventDefault(); void submit(); } },
+    h('h2', {}, t('cyl.import')),
+    h('p', { class: 'muted small' }, t('cyl.importHint'), ' ', h('code', {}, COLUMNS)),
+    h('label', { for: 'cyl-import-file' }, t('cyl.importFile')), file,
+    h('label', { for: 'cyl-import-text' }, t('cyl.importPaste')), text,
+    h('label', { for: 'cyl-import-conflict' }, t('cyl.onConflict')), conflictSel,
+    h('div', { class: 'actions' }, go),
+    msg, errors);
+  return { el, dispose() {} };
+}
