@@ -2,7 +2,8 @@
 // family, district code prefix; `total` for the pager), each device connected now or not and
 // when it was last heard from, how many of the filtered devices are connected now
 // (GET /api/devices/coverage), and one device's detail beside the list (deviceDetail.js).
-import { get } from './api.js';
+import { get, session } from './api.js';
+import { deviceImport } from './deviceImport.js';
 import { districtName } from './districts.js';
 import { clear, h, select, toast } from './dom.js';
 import { fill, fmtTime, t, tv } from './i18n.js';
@@ -25,6 +26,8 @@ export function devicesView(root) {
   const prev = h('button', { class: 'small', id: 'devices-prev', onclick: () => void go(page - 1) }, t('devices.prev'));
   const next = h('button', { class: 'small', id: 'devices-next', onclick: () => void go(page + 1) }, t('devices.next'));
   const detail = deviceDetail();
+  // admins register devices in bulk here (deviceImport.js); the list shows them once imported
+  const importer = session()?.role === 'admin' ? deviceImport(() => void go(0)) : null;
   const scroller = h('div', { class: 'scroll' }, h('table', { id: 'device-list' },
     h('thead', {}, h('tr', {}, ['devices.id', 'devices.name', 'col.family', 'col.district', 'col.status', 'devices.lastSeen'].map((k) => h('th', {}, t(k))))), body));
   let typing = null;
@@ -40,7 +43,8 @@ export function devicesView(root) {
         h('input', { placeholder: t('filter.district'), 'aria-label': t('filter.district'), id: 'device-district', size: 8, maxlength: 12, oninput: typed('district') }),
         summary, online),
       scroller,
-      h('div', { class: 'filters pager' }, prev, pageEl, next)),
+      h('div', { class: 'filters pager' }, prev, pageEl, next),
+      importer?.el ?? null),
     detail.el));
 
   let seq = 0;
@@ -78,5 +82,5 @@ export function devicesView(root) {
   }
 
   void go(0);
-  return () => { clearTimeout(typing); detail.dispose(); };
+  return () => { clearTimeout(typing); detail.dispose(); importer?.dispose(); };
 }

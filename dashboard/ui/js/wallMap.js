@@ -112,6 +112,9 @@ export function wallMap({ onDistrict }) {
     for (const d of state.devices) if (d.district) count(String(d.district).slice(0, 6), 'devices');
     for (const a of state.alerts.values()) if (isOpen(a) && a.device?.district) count(String(a.device.district).slice(0, 6), 'alerts');
     const view = roamed ? {} : fit(devices.map((d) => [d.location.lng, d.location.lat]));
+    // a point's own tooltip, on each series: ECharts would otherwise take geo's (the district's)
+    // for points on it, as the coordinate system comes before the global tooltip in its cascade
+    const pointTip = { confine: true, formatter: (p) => tooltipEl(p.data.tip, p.color) };
     const alertPoint = (a, extra = {}) => ({
       value: [a.device.location.lng, a.device.location.lat], alertId: a.id,
       tip: [`${ruleName(a.rule)} ${conditionLabel(a)}`, a.device.name ?? a.device.id, `${tv('severity', a.severity)} · ${tv('status', a.status)}`], ...extra,
@@ -127,7 +130,7 @@ export function wallMap({ onDistrict }) {
         map: city.mapName, roam: true, scaleLimit: { min: 1, max: MAX_ZOOM }, top: 26, bottom: 4, left: 4, right: 4,
         ...('zoom' in view ? { zoom: view.zoom, center: view.center } : {}),
         selectedMode: false,
-        tooltip: { show: true, formatter: (p) => districtTip(city.codeOf.get(p.name), counts) },
+        tooltip: { show: true, confine: true, formatter: (p) => tooltipEl(districtTipLines(city.codeOf.get(p.name), counts)) },
         label: { show: true, color: '#8ea4bd', fontSize: 11, formatter: (p) => districtName(city.codeOf.get(p.name)) || p.name },
         itemStyle: { areaColor: '#132031', borderColor: '#3a526e', borderWidth: 1 },
         emphasis: { label: { color: '#fff' }, itemStyle: { areaColor: '#1b2d44' } },
@@ -136,18 +139,18 @@ export function wallMap({ onDistrict }) {
           : [],
       },
       series: [
-        { name: t('wall.mapDevices'), type: 'scatter', coordinateSystem: 'geo', symbolSize: 5, z: 2, itemStyle: { color: '#5b6b7f' },
+        { name: t('wall.mapDevices'), type: 'scatter', coordinateSystem: 'geo', symbolSize: 5, z: 2, itemStyle: { color: '#5b6b7f' }, tooltip: pointTip,
           data: devices.map((d) => ({
             value: [d.location.lng, d.location.lat],
             tip: [`${d.name ?? ''} ${d.id}`.trim(), `${tv('family', d.family)} · ${districtName(d.district) || '-'} · ${d.connection?.connected ? t('devices.connected') : t('devices.disconnected')}`],
             itemStyle: { color: d.connection?.connected ? '#4f8f6f' : '#5b6b7f' },
           })) },
         ...Object.entries(sevColor).map(([sev, color]) => ({
-          name: tv('severity', sev), type: 'scatter', coordinateSystem: 'geo', symbolSize: 9, z: 3, itemStyle: { color },
+          name: tv('severity', sev), type: 'scatter', coordinateSystem: 'geo', symbolSize: 9, z: 3, itemStyle: { color }, tooltip: pointTip,
           data: others.filter((a) => a.severity === sev).map((a) => alertPoint(a)),
         })),
         // critical and overdue: larger, rippling, ringed in red, drawn over everything else
-        { name: t('wall.mapPinned'), type: 'effectScatter', coordinateSystem: 'geo', symbolSize: 15, z: 4, rippleEffect: { scale: 3, brushType: 'stroke' },
+        { name: t('wall.mapPinned'), type: 'effectScatter', coordinateSystem: 'geo', symbolSize: 15, z: 4, rippleEffect: { scale: 3, brushType: 'stroke' }, tooltip: pointTip,
           itemStyle: { color: sevColor.critical, borderColor: '#ffd1d1', borderWidth: 1.5 },
           data: pinned.map((a) => alertPoint(a, { itemStyle: { color: sevColor[a.severity] ?? sevColor.critical, borderColor: '#ff2d2d', borderWidth: 2 } })) },
       ],
@@ -178,9 +181,9 @@ export function wallMap({ onDistrict }) {
   };
 }
 
-/** A district's tooltip: its name, the devices and open alerts in it. */
-function districtTip(code, counts) {
-  return tooltipEl([districtName(code), fill(t('wall.mapDistrictTip'), counts.get(code) ?? { devices: 0, alerts: 0 })]);
+/** A district's tooltip lines: its name, the devices and open alerts in it. */
+function districtTipLines(code, counts) {
+  return [districtName(code), fill(t('wall.mapDistrictTip'), counts.get(code) ?? { devices: 0, alerts: 0 })];
 }
 
 /** Every [lng, lat] of a GeoJSON geometry's coordinates, however deeply nested. */
