@@ -285,7 +285,9 @@ describe.skipIf(!browserProgram.ok)(`dashboard accounts in chromium${browserProg
     expect(await admin.textContent('#users-msg')).toContain('erin 的辖区已设为 330106');
     await erin.waitForSelector('#login-notice', { timeout: 15_000 });
     await login(erin, 'erin', 'erin-password');
-    expect(await erin.textContent('#scope')).toBe('辖区 330106');
+    // the district by its name (dashboard/ui/js/districts.js), its code on hover
+    expect(await erin.textContent('#scope')).toBe('辖区 西湖区');
+    expect(await erin.getAttribute('#scope', 'title')).toBe('330106');
     expect(pageErrors).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
 // sessionEnded(): the login screen with a message.
 import { ApiError, onSessionEnded, post, session, setSession } from './api.js';
 import { closeAlert } from './alertDetail.js';
+import { districtName } from './districts.js';
 import { forgetReports } from './caseReport.js';
 import { alertList } from './alertList.js';
 import { dispatchView } from './dispatch.js';
@@ -173,7 +174,7 @@ function render() {
       h('nav', {}, allowed.map((v) => h('a', { href: `#/${v}`, class: v === name ? 'active' : '', dataset: { nav: v } }, t(`nav.${v}`)))),
       liveEl,
       // a district-scoped account sees only its district (docs/api.md, District scope): say which
-      h('span', { class: 'who' }, `${s.username} · ${tv('role', s.role)}`, s.district ? h('span', { class: 'tag scope', id: 'scope' }, fill(t('scope.district'), { district: s.district })) : null),
+      h('span', { class: 'who' }, `${s.username} · ${tv('role', s.role)}`, s.district ? h('span', { class: 'tag scope', id: 'scope', title: s.district }, fill(t('scope.district'), { district: districtName(s.district) })) : null),
       h('a', { id: 'account', class: `button${name === 'account' ? ' active' : ''}`, href: '#/account' }, t('nav.account')),
       langButton(),
       h('button', { id: 'logout', onclick: () => void logout() }, t('logout'))),

@@ -5,6 +5,7 @@
 // for every role (POST /api/me/password), which replaces this tab's token.
 import { ApiError, del, get, patch, post, session, setSession } from './api.js';
 import { confirmDialog } from './dialog.js';
+import { districtName } from './districts.js';
 import { clear, h, select } from './dom.js';
 import { fill, fmtTime, t, tv } from './i18n.js';
 
@@ -98,7 +99,7 @@ export function usersView(root) {
     return h('tr', { dataset: { user: u.username, disabled: String(u.disabled), district: u.district ?? '' }, class: u.disabled ? 'is-disabled' : '' },
       h('td', {}, h('span', { class: 'uname' }, u.username), self ? h('span', { class: 'tag you' }, t('users.you')) : null),
       h('td', {}, roleSel),
-      h('td', { class: 'nowrap' }, h('span', { class: u.district ? 'district' : 'muted' }, u.district ?? t('users.wholeCity'))),
+      h('td', { class: 'nowrap' }, h('span', { class: u.district ? 'district' : 'muted', ...(u.district ? { title: u.district } : {}) }, u.district ? districtName(u.district) : t('users.wholeCity'))),
       h('td', {}, h('span', { class: `tag ${u.disabled ? 'off' : 'on'}` }, t(u.disabled ? 'users.disabled' : 'users.enabled'))),
       h('td', { class: 'muted nowrap' }, fmtTime(Date.parse(u.createdAt))),
       h('td', {}, h('div', { class: 'row-actions' },
@@ -211,7 +212,8 @@ export function usersView(root) {
     if (!values) return;
     const district = values.district.trim() || null;
     await run(u, () => patch(`/api/users/${encodeURIComponent(u.username)}`, { district }),
-      district ? fill(t('users.districtDone'), { user: u.username, district }) : fill(t('users.districtCleared'), { user: u.username }));
+      district ? fill(t('users.districtDone'), { user: u.username, district: districtName(district) === district ? district : `${district}（${districtName(district)}）` })
+        : fill(t('users.districtCleared'), { user: u.username }));
   }
 
   async function remove(u) {
