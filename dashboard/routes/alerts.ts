@@ -13,9 +13,9 @@ import { families } from '../../core/schemas/index.js';
 import { mayHandle } from '../../core/roles.js';
 import { inScope, scopedDistrict, type ScopedUser } from '../../accounts/scope.js';
 import { storesInScope } from '../districts.js';
-import { ErrorBody, TimeParam, limitParam, filterText, wholeParam } from './common.js';
+import { ErrorBody, TimeParam, limitParam, filterText, wholeParam, runningEngine } from './common.js';
 
-export const severities = ['critical', 'major', 'minor', 'info'] as const;
+const severities = ['critical', 'major', 'minor', 'info'] as const;
 
 const AlertOut = z.looseObject({
   id: z.string(), family: z.enum(families), rule: z.string(), condition: z.string(), severity: z.enum(severities),
@@ -41,12 +41,24 @@ const AlertDetailOut = AlertOut.extend({
 }).describe('An alert with the newest part of its timeline; times are epoch milliseconds');
 
 /** A comma-separated list of enum values in a query (`status=open,acknowledged`); the alert export reads the same (exports.ts). */
-export const enumList = <T extends string>(values: readonly T[]) => z.string().max(200).optional().transform((s, ctx) => {
+const enumList = <T extends string>(values: readonly T[]) => z.string().max(200).optional().transform((s, ctx) => {
   if (!s) return undefined;
   const list = s.split(',').map((x) => x.trim()).filter(Boolean);
   for (const x of list) if (!(values as readonly string[]).includes(x)) ctx.addIssue({ code: 'custom', message: `unknown value ${x}; one of ${values.join(', ')}` });
   return list as T[];
 });
+
+/** The filters of an alert list, also those of its export (exports.ts). */
+export const alertFilters = {
+  status: enumList(statuses),
+  family: z.enum(families).optional(),
+  severity: enumList(severities),
+  rule: filterText(64).optional(),
+  deviceId: filterText(64).optional(),
+  district: filterText(12).optional(),
+  since: TimeParam.optional().describe('last seen at or after'),
+  until: TimeParam.optional().describe('first seen before'),
+};
 
 /**
  * The cursor of an alert list: the sort and the last item's key, as base64url JSON. Opaque to
@@ -81,11 +93,7 @@ function inCallersScope<T extends Alert>(user: ScopedUser, a: T): T {
 const NoteBody = z.object({ note: z.string().trim().min(1).max(MAX_NOTE_CHARS).optional() }).default({});
 
 export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
-  const engine = () => {
-    const e = app.deps.engine;
-    if (!e) throw new CodedError('unavailable', 'the alert engine is not running');
-    return e;
-  };
+  const engine = () => runningEngine(app.deps);
   const rescueRule = app.deps.rescueRule;
 
   app.get('/alerts', {
@@ -95,14 +103,7 @@ export const alertRoutes: FastifyPluginAsyncZod = async (app) => {
         + 'sort lastSeen (default, latest activity first), firstSeen (newest first) or priority (severity, then the deadline due, then newest); '
         + 'pass nextCursor back as cursor for the next page (null: no more). Reads what is committed now, never waits for the store.',
       querystring: z.object({
-        status: enumList(statuses),
-        family: z.enum(families).optional(),
-        severity: enumList(severities),
-        rule: filterText(64).optional(),
-        deviceId: filterText(64).optional(),
-        district: filterText(12).optional(),
-        since: TimeParam.optional().describe('last seen at or after'),
-        until: TimeParam.optional().describe('first seen before'),
+        ...alertFilters,
         sort: z.enum(alertSorts).default('lastSeen'),
         cursor: z.string().max(512).regex(/^[A-Za-z0-9_-]+$/, 'a cursor from nextCursor').optional(),
         limit: limitParam(100, 5000),

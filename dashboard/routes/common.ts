@@ -1,5 +1,7 @@
-/** Schema pieces shared by the routes. */
+/** Schema pieces and lookups shared by the routes. */
 import { z } from 'zod';
+import type { AlertEngine } from '../../alerts/engine.js';
+import { CodedError } from '../../core/codes.js';
 
 /** The latest time a query may name: 9999-12-31T23:59:59.999Z (DuckDB timestamps go further; people do not). */
 export const MAX_TIME_MS = 253_402_300_799_999;
@@ -32,3 +34,9 @@ export const iso = (ms: number | null): string | null => (ms === null ? null : n
 
 /** A text filter in a query: at most `max` characters, no control characters (NUL included). */
 export const filterText = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
+
+/** The running alert engine, or 503 `unavailable` (a service started without one, e.g. in a store-only test). */
+export function runningEngine(deps: { engine: AlertEngine | null }): AlertEngine {
+  if (!deps.engine) throw new CodedError('unavailable', 'the alert engine is not running');
+  return deps.engine;
+}

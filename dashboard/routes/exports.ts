@@ -7,14 +7,13 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { alertStatuses, type AlertKey } from '../../core/alerts/alertQuery.js';
+import type { AlertKey } from '../../core/alerts/alertQuery.js';
 import type { RescueCase } from '../../core/alerts/rescueCase.js';
 import { CodedError } from '../../core/codes.js';
-import { families } from '../../core/schemas/index.js';
 import { inScope, scopeOf, scopedDistrict } from '../../accounts/scope.js';
 import { rescueCaseDistrict } from '../districts.js';
-import { enumList, severities } from './alerts.js';
-import { ErrorBody, TimeParam, filterText } from './common.js';
+import { alertFilters } from './alerts.js';
+import { ErrorBody, TimeParam, filterText, runningEngine } from './common.js';
 import { EXPORT_MAX_ROWS, alertHeader, alertRow, caseHeader, caseRow, stampedName, tooLarge } from './exportTables.js';
 import { sendTable } from './tableOut.js';
 import type { XlsxCell } from './xlsxOut.js';
@@ -26,25 +25,14 @@ const fileFormat = z.enum(['csv', 'xlsx']).default('csv').describe('csv (UTF-8 w
 const FileOut = z.string().describe('the file (an attachment): CSV text or XLSX bytes');
 
 export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
-  const engine = () => {
-    const e = app.deps.engine;
-    if (!e) throw new CodedError('unavailable', 'the alert engine is not running');
-    return e;
-  };
+  const engine = () => runningEngine(app.deps);
 
   app.get('/alerts/export', {
     schema: {
       tags: ['alerts'],
       summary: `Every alert matching the filters of GET /api/alerts (not one page), newest first seen first, as CSV or XLSX; more than ${EXPORT_MAX_ROWS} rows: 400 export_too_large`,
       querystring: z.object({
-        status: enumList(alertStatuses),
-        family: z.enum(families).optional(),
-        severity: enumList(severities),
-        rule: filterText(64).optional(),
-        deviceId: filterText(64).optional(),
-        district: filterText(12).optional(),
-        since: TimeParam.optional().describe('last seen at or after'),
-        until: TimeParam.optional().describe('first seen before'),
+        ...alertFilters,
         format: fileFormat,
       }),
       response: { 200: FileOut, 400: ErrorBody },

@@ -10,7 +10,7 @@ import { CodedError } from '../../core/codes.js';
 import { elevatorCard } from '../rescueView.js';
 import { inScope, scopeOf, type ScopedUser } from '../../accounts/scope.js';
 import { rescueCaseDistrict } from '../districts.js';
-import { ErrorBody, MAX_TIME_MS, TimeParam, filterText, limitParam } from './common.js';
+import { ErrorBody, MAX_TIME_MS, TimeParam, filterText, limitParam, runningEngine } from './common.js';
 
 const CaseOut = z.looseObject({
   id: z.string(), elevatorId: z.string(), alertId: z.string(), status: z.string(), alarmAt: z.number(),
@@ -48,11 +48,7 @@ const PhoneReportIn = z.strictObject({
 });
 
 export const rescueRoutes: FastifyPluginAsyncZod = async (app) => {
-  const engine = () => {
-    const e = app.deps.engine;
-    if (!e) throw new CodedError('unavailable', 'the alert engine is not running');
-    return e;
-  };
+  const engine = () => runningEngine(app.deps);
   const withTimes = (c: RescueCase, now: number): z.output<typeof CaseOut> => ({
     ...c, elapsed: elapsed(c, now), deadlines: rescueDeadlines(c, app.deps.rescuePolicy), elevator: elevatorCard(app.deps.registry.get(c.elevatorId)),
   }) as unknown as z.output<typeof CaseOut>;

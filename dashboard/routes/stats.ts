@@ -13,7 +13,7 @@ import { families, type Family } from '../../core/schemas/index.js';
 import { CodedError } from '../../core/codes.js';
 import type { App } from '../app.js';
 import { inScope, scopedDistrict } from '../../accounts/scope.js';
-import { ErrorBody, TimeParam, filterText } from './common.js';
+import { ErrorBody, TimeParam, filterText, runningEngine } from './common.js';
 import { EXPORT_MAX_ROWS, itemsTable, periodName, ratesTable, tooLarge } from './exportTables.js';
 import { exportFormat, sendTable } from './tableOut.js';
 
@@ -51,8 +51,7 @@ function period(q: { from?: number; to?: number }, now: number): { from: number;
 
 /** Committed state as of now (stored rows overlaid with the engine's newer versions): never waits for a checkpoint. */
 async function inputs(app: App, from: number, to: number, family: Family | undefined, district: string | undefined): Promise<{ alerts: AlertOutcome[]; cases: RescueCase[] }> {
-  const engine = app.deps.engine;
-  if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
+  const engine = runningEngine(app.deps);
   const alerts = await engine.alertOutcomes({ from, to, limit: MAX_ALERTS, ...(family ? { family } : {}), ...(district ? { district } : {}) });
   // the district prefix goes into the query of cases (the case's district, else its elevator's)
   const cases = family && family !== 'elevator' ? [] : (await engine.listRescueCases({ since: from, limit: MAX_CASES, ...(district ? { district } : {}) }))

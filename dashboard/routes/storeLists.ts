@@ -12,7 +12,7 @@ import { onList, personStages, redList, type BlackListEntry, type KnownStore } f
 import type { App } from '../app.js';
 import { inScope } from '../../accounts/scope.js';
 import { exportFormat, sendTable } from './tableOut.js';
-import { ErrorBody } from './common.js';
+import { ErrorBody, runningEngine } from './common.js';
 
 const DAY = 86_400_000;
 /** class-1 and class-2 detections count against a store (docs/domain.md §1), not false positives */
@@ -55,11 +55,7 @@ async function countedStores(app: App, from: number, to: number): Promise<Set<st
 }
 
 export const storeListRoutes: FastifyPluginAsyncZod = async (app) => {
-  const engine = () => {
-    const e = app.deps.engine;
-    if (!e) throw new CodedError('unavailable', 'the alert engine is not running');
-    return e;
-  };
+  const engine = () => runningEngine(app.deps);
 
   app.get('/stores/lists', {
     schema: {

@@ -6,12 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CodedError } from '../../core/codes.js';
 import { violationTypes } from '../../core/schemas/kitchen.js';
 import { drawStores } from '../../core/stores/storeDraw.js';
 import type { App } from '../app.js';
 import { exportFormat, sendTable } from './tableOut.js';
-import { ErrorBody, filterText } from './common.js';
+import { ErrorBody, filterText, runningEngine } from './common.js';
 import { knownStores } from './storeLists.js';
 import { scopedDistrict } from '../../accounts/scope.js';
 
@@ -26,8 +25,7 @@ export const storeScoreRoutes: FastifyPluginAsyncZod = async (app) => {
   /** Every store the registry knows, scored, and stores scored that it no longer knows. */
   /** `district`: a prefix, none, or false when the caller's district scope excludes the one asked for (accounts/scope.ts). */
   const scored = (district: string | undefined | false) => {
-    const engine = app.deps.engine;
-    if (!engine) throw new CodedError('unavailable', 'the alert engine is not running');
+    const engine = runningEngine(app.deps);
     const stores = knownStores(app as unknown as App);
     const { from, to, items } = engine.storeScores(stores.keys());
     return {

@@ -93,6 +93,19 @@ export async function until(cond: () => Promise<boolean>, ms = 5000): Promise<vo
   }
 }
 
+/**
+ * Read `read()` every 100 ms until `ok` holds or `ms` pass, and return the last value read either
+ * way: the caller's assertion on it then says what was seen.
+ */
+export async function readUntil<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 8000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Publish at QoS 1 (resolves on PUBACK). */
 export async function publish(c: MqttClient, topic: string, payload: string | Buffer): Promise<void> {
   await c.publishAsync(topic, payload, { qos: 1 });

@@ -5,6 +5,7 @@
 import { ApiError, post } from './api.js';
 import { clear, h, select } from './dom.js';
 import { fill, t } from './i18n.js';
+import { importBody, rowProblems } from './importRows.js';
 
 const COLUMNS = 'code,model,mfgDate,designLifeYears,lastInspection,nextInspection,ownerStationId,entrustedStationIds,status,maxFillKg';
 const conflicts = ['error', 'skip', 'update'];
@@ -23,25 +24,11 @@ export function cylinderImport(imported) {
 
   const say = (kind, words, code = '') => { msg.className = `notice ${kind}`; msg.dataset.code = code; msg.textContent = words; };
 
-  /** The body to send: a JSON array as itself, anything else as CSV text (the route takes both). */
-  async function body() {
-    const f = file.files?.[0];
-    const raw = f ? await f.text() : text.value;
-    if (!raw.trim()) return null;
-    if (raw.trimStart().startsWith('[')) {
-      const rows = JSON.parse(raw);
-      if (!Array.isArray(rows)) throw new SyntaxError(t('cyl.badJson'));
-      return rows;
-    }
-    // a JSON string body is read as CSV by the route, so api.js can send it with the token as usual
-    return raw;
-  }
-
   async function submit() {
     if (busy) return;
     clear(errors);
     let payload;
-    try { payload = await body(); } catch (err) { say('error', `${t('cyl.badJson')}: ${err.message}`, 'bad_json'); return; }
+    try { payload = await importBody(file, text); } catch (err) { say('error', `${t('cyl.badJson')}: ${err.message}`, 'bad_json'); return; }
     if (payload === null) { say('error', t('cyl.importEmpty'), 'empty'); return; }
     busy = true;
     go.disabled = true;
@@ -58,10 +45,7 @@ export function cylinderImport(imported) {
       say('error', rows.length ? fill(t('cyl.importRefused'), { n: rows.length })
         : err?.code === 'bad_csv' ? `${t('cyl.badCsv')}: ${err.message}` : `${t('err.generic')}: ${err?.message ?? err}`, err?.code ?? 'error');
       if (rows.length) {
-        clear(errors, h('div', { class: 'scroll' }, h('table', { id: 'cyl-import-rows' },
-          h('thead', {}, h('tr', {}, ['cyl.row', 'cyl.field', 'cyl.problem'].map((k) => h('th', {}, t(k))))),
-          h('tbody', {}, rows.map((e) => h('tr', { dataset: { row: e.row ?? '' } },
-            h('td', { class: 'num' }, e.row ?? '-'), h('td', {}, e.path ?? '-'), h('td', {}, e.message ?? '')))))));
+        clear(errors, rowProblems('cyl-import-rows', rows, ['cyl.row', 'cyl.field', 'cyl.problem']));
       }
     } finally { busy = false; go.disabled = false; }
   }

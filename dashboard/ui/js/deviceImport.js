@@ -6,6 +6,7 @@
 import { ApiError, get, post } from './api.js';
 import { clear, h, select } from './dom.js';
 import { fill, t } from './i18n.js';
+import { importBody, rowProblems } from './importRows.js';
 
 const COLUMNS = 'id,family,name,lat,lng,district,storeId,storeName,registrationCode,rescueCode,maintenanceUnit,maintenancePhone,stationId,stationName';
 const conflicts = ['error', 'skip', 'update'];
@@ -41,20 +42,7 @@ export function deviceImport(imported) {
   conflictSel.id = 'dev-import-conflict';
   const say = (kind, words, code = '') => { msg.className = `notice ${kind}`; msg.dataset.code = code; msg.textContent = words; };
 
-  async function body() {
-    const f = file.files?.[0];
-    const raw = f ? await f.text() : text.value;
-    if (!raw.trim()) return null;
-    // a JSON array as itself; anything else is CSV, sent as a JSON string the route reads as CSV
-    return raw.trimStart().startsWith('[') ? JSON.parse(raw) : raw;
-  }
-
-  function showErrors(rows) {
-    clear(out, h('div', { class: 'scroll' }, h('table', { id: 'dev-import-rows' },
-      h('thead', {}, h('tr', {}, ['devImport.row', 'devImport.field', 'devImport.problem'].map((k) => h('th', {}, t(k))))),
-      h('tbody', {}, rows.map((e) => h('tr', { dataset: { row: String(e.row ?? '') } },
-        h('td', { class: 'num' }, String(e.row ?? '-')), h('td', {}, e.path || '-'), h('td', {}, e.message ?? '')))))));
-  }
+  const showErrors = (rows) => clear(out, rowProblems('dev-import-rows', rows, ['devImport.row', 'devImport.field', 'devImport.problem']));
 
   function showCreated(created) {
     if (!created.length) { clear(out); return; }
@@ -92,7 +80,7 @@ export function deviceImport(imported) {
     if (busy) return;
     clear(out);
     let payload;
-    try { payload = await body(); } catch (err) { say('error', `${t('devImport.badJson')}: ${err.message}`, 'bad_json'); return; }
+    try { payload = await importBody(file, text); } catch (err) { say('error', `${t('devImport.badJson')}: ${err.message}`, 'bad_json'); return; }
     if (payload === null) { say('error', t('devImport.empty'), 'empty'); return; }
     busy = true;
     go.disabled = true;

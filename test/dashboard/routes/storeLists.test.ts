@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { examplePayload } from '../../../core/schemas/examples.js';
-import { apiFor, routeService } from '../../helpers/api.js';
+import { apiFor, readUntil, routeService } from '../../helpers/api.js';
 import type { TestService } from '../../helpers/service.js';
 import { python, readXlsx } from '../../helpers/xlsx.js';
 
@@ -15,15 +15,6 @@ let dispToken: string;
 const api = apiFor(() => ts);
 
 routeService({ ALERT_CHECKPOINT_MS: 200 }, (s) => ({ ts, opToken, dispToken } = s));
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the store lists', () => {
   it('a flagged store walks the black list with notes; the lists publish as JSON, CSV and XLSX', async () => {
@@ -35,7 +26,7 @@ describe('the store lists', () => {
     }
     await c.endAsync();
     type Black = { kind: string; items: Array<{ storeId: string; storeName: string | null; stage: string; count: number; steps: Array<{ stage: string; by: string; note?: string }> }> };
-    const black = await until(() => api<Black>('GET', '/api/stores/lists?kind=black', { token: opToken }), (r) => r.data.items.length > 0);
+    const black = await readUntil(() => api<Black>('GET', '/api/stores/lists?kind=black', { token: opToken }), (r) => r.data.items.length > 0);
     expect(black.statusCode).toBe(200);
     expect(black.data.items).toEqual([expect.objectContaining({ storeId: 'S-BAD', stage: 'flagged', count: 3, storeName: '=HYPERLINK("http://x","点我")' })]);
 

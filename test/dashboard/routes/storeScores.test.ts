@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { examplePayload } from '../../../core/schemas/examples.js';
-import { apiFor, routeService } from '../../helpers/api.js';
+import { apiFor, readUntil, routeService } from '../../helpers/api.js';
 import type { TestService } from '../../helpers/service.js';
 import { python, readXlsx } from '../../helpers/xlsx.js';
 
@@ -15,15 +15,6 @@ let dispToken: string;
 const api = apiFor(() => ts);
 
 routeService({ ALERT_CHECKPOINT_MS: 200 }, (s) => ({ ts, opToken, dispToken } = s));
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 type Scores = { from: number; to: number; items: Array<{ storeId: string; storeName: string | null; district: string | null; score: number; deducted: number; counts: Record<string, number> }> };
 
@@ -39,7 +30,7 @@ describe('store scores and the draw', () => {
     for (const [type, conf] of [['no_mask', 0.9], ['no_mask', 0.9], ['phone', 0.8], ['no_gloves', 0.2], ['smoking', 0.9]] as const) await send(type, conf);
     await c.endAsync();
 
-    const scores = await until(() => api<Scores>('GET', '/api/stores/scores', { token: opToken }), (r) => r.data.items[0]?.score === 98);
+    const scores = await readUntil(() => api<Scores>('GET', '/api/stores/scores', { token: opToken }), (r) => r.data.items[0]?.score === 98);
     expect(scores.statusCode).toBe(200);
     expect(scores.data.items.map((s) => [s.storeId, s.score, s.deducted, s.counts])).toEqual([
       ['S-A', 98, 2, { no_mask: 1, phone: 1 }],
