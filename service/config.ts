@@ -52,6 +52,7 @@ export const settings = {
   INGEST_JOURNAL_MAX_BACKLOG: { schema: positiveInt, default: 200000, doc: 'Readings in the journal not yet written to DuckDB beyond which ingest waits (backpressure; bounds memory while DuckDB is slow or failing).' },
   DUCKDB_MEMORY_LIMIT: { schema: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB'), default: '512MB', doc: 'Memory DuckDB may use for its buffer cache and queries (larger query state spills to DATA_DIR).' },
   DUCKDB_THREADS: { schema: nonNegativeInt, default: 0, doc: 'DuckDB worker threads (0 = one per core).' },
+  DUCKDB_WORKER: { schema: bool, default: true, doc: 'Run DuckDB (the journal\'s writes into it, its reads, history merges and checkpoints) in a worker thread of its own, so that its appender and the conversion of query results never hold the event loop that acknowledges devices and answers scanners (docs/architecture.md, Threads). false = in the main thread (for profiles side by side).' },
   HISTORY_RUN_ROWS: { schema: nonNegativeInt, default: 262144, doc: 'Device-clustered history: readings are re-sorted by (device, time) in runs of this many rows and larger merges of them, so one device\'s chart reads only its own rows (0 = off: readings stay in arrival order).' },
   HISTORY_SEAL_AFTER_S: { schema: positiveInt, default: 300, doc: 'Device-clustered history: readings are sorted into a run at the latest this long after they arrive, however few.' },
   DEDUPE_WINDOW_S: { schema: positiveInt, default: 600, doc: 'How long (device, msgId) pairs are remembered for duplicate detection (also reloaded at start).' },
@@ -99,7 +100,7 @@ export type SettingName = keyof typeof settings;
 export interface Config {
   readonly dataDir: string;
   readonly dbPath: string;
-  readonly duckdb: { readonly memoryLimit: string; readonly threads: number };
+  readonly duckdb: { readonly memoryLimit: string; readonly threads: number; readonly worker: boolean };
   /** device-clustered history (store/readingRuns.ts); runRows 0 = off */
   readonly history: { readonly runRows: number; readonly sealAfterMs: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -275,7 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config: Config = {
     dataDir,
     dbPath: path.join(dataDir, 'supervision.duckdb'),
-    duckdb: { memoryLimit: (v.DUCKDB_MEMORY_LIMIT as string).replace(/\s+/g, ''), threads: v.DUCKDB_THREADS as number },
+    duckdb: { memoryLimit: (v.DUCKDB_MEMORY_LIMIT as string).replace(/\s+/g, ''), threads: v.DUCKDB_THREADS as number, worker: v.DUCKDB_WORKER as boolean },
     history: { runRows: v.HISTORY_RUN_ROWS as number, sealAfterMs: (v.HISTORY_SEAL_AFTER_S as number) * 1000 },
     logLevel: v.LOG_LEVEL as Config['logLevel'],
     mqtt: {

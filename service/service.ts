@@ -26,7 +26,8 @@ import { Users } from '../accounts/users.js';
 import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
 import { DeadLetterReplay } from '../ingest/replay.js';
-import { DuckDbStore } from '../store/duckdbStore.js';
+import { DuckDbStore, type EmbeddedStore } from '../store/duckdbStore.js';
+import { WorkerStore } from '../store/worker/workerStore.js';
 import { InfluxForwarder } from '../store/influx/forwarder.js';
 import { JournaledStore, replayJournal } from '../store/journal/journaledStore.js';
 import { ReadingArchiver } from '../store/readingArchiver.js';
@@ -54,7 +55,8 @@ export class Service {
   /** null when HISTORY_RUN_ROWS is 0 */
   readonly archiver: ReadingArchiver | null;
   /** the store as what it is, for what only DuckDB has (history runs) */
-  private readonly duckdb: DuckDbStore;
+  /** DuckDB, in its worker thread (DUCKDB_WORKER) or in this one */
+  readonly duckdb: EmbeddedStore;
   /** the ingest journal in front of DuckDB; null when INGEST_JOURNAL is false */
   readonly journal: JournaledStore | null;
   readonly registry: DeviceRegistry;
@@ -83,9 +85,13 @@ export class Service {
   /** when the current run of failed group commits began (null while they succeed) */
   private commitsFailingSince: number | null = null;
 
-  constructor(readonly config: Config, private readonly log: Logger) {
+  /** `seams`: the store accepts fault injection (tests of failures inside DuckDB's thread) */
+  constructor(readonly config: Config, private readonly log: Logger, seams: { store?: boolean } = {}) {
     this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
-    const store = this.duckdb = new DuckDbStore(config.dbPath, { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) });
+    const duckdbOptions = { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) };
+    const store = this.duckdb = config.duckdb.worker
+      ? new WorkerStore(config.dbPath, { ...duckdbOptions, seams: seams.store === true })
+      : new DuckDbStore(config.dbPath, duckdbOptions);
     const journalLog = log.child({ component: 'journal' });
     this.journal = config.ingest.journal
       ? new JournaledStore(store, { ...config.ingest.journal, onError: (err) => journalLog.error({ err }, 'writing journaled readings to DuckDB failed; they stay in the journal and are retried') })
@@ -329,7 +335,7 @@ function influxHealth(f: InfluxForwarder): { ok: boolean; detail: string } {
     : { ok: true, detail: lag };
 }
 
-function historyStatus(store: DuckDbStore, archiver: ReadingArchiver): () => { runs: number; readings: number; seals: number; merges: number; failures: number } {
+function historyStatus(store: EmbeddedStore, archiver: ReadingArchiver): () => { runs: number; readings: number; seals: number; merges: number; failures: number } {
   return () => {
     const tables = store.readingRuns();
     return { runs: tables.reduce((n, t) => n + t.runs, 0), readings: tables.reduce((n, t) => n + t.rows, 0), ...archiver.status() };

@@ -3,6 +3,7 @@
  * (store/duckdb/), over one database object that owns the connections, their queues and the
  * checkpoints (store/duckdb/database.ts).
  */
+import type { ArchiveTarget } from './readingArchiver.js';
 import type { ArchiveStep, RunPolicy } from './readingRuns.js';
 import type { Store } from './types.js';
 import { DuckDbAccounts } from './duckdb/accounts.js';
@@ -17,7 +18,19 @@ import { DuckDbSettings } from './duckdb/settings.js';
 
 export type { CheckpointStatus, DuckDbOptions };
 
-export class DuckDbStore implements Store {
+/**
+ * The embedded store as the service runs it: the repositories, device-clustered history's
+ * steps, and what /healthz and /metrics read of DuckDB. DuckDbStore in this thread, or
+ * WorkerStore (store/worker/) with the same DuckDbStore in a worker thread.
+ */
+export interface EmbeddedStore extends Store, ArchiveTarget {
+  interruptMaintenance(): void;
+  readingRuns(): Array<{ base: string; runs: number; rows: number }>;
+  memoryBytes(): Promise<number>;
+  checkpointStatus(): CheckpointStatus;
+}
+
+export class DuckDbStore implements EmbeddedStore {
   private readonly db: DuckDbDatabase;
   readonly readings: DuckDbReadings;
   readonly deadLetters: DuckDbDeadLetters;

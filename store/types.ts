@@ -220,6 +220,12 @@ export interface ReadingRepository {
    * those bytes instead of re-encoding the reading (the ingest journal does).
    */
   appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void>;
+  /**
+   * The same as appendBatch, given as the journal's frames of those batches
+   * (store/journal/frame.ts): a store in another thread takes them as they are
+   * (store/worker/). Optional: the journal uses it when the store has it.
+   */
+  appendFrames?(frames: readonly Uint8Array[]): Promise<void>;
   /** The highest reading seq and dead-letter id stored, to continue numbering after a restart. */
   lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }>;
   /** (deviceId, msgId) of readings received at or after `since`, newest first, at most `max`. */

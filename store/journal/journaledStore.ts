@@ -74,8 +74,12 @@ export interface JournalStatus {
 }
 
 interface Pending {
+  /** the batch as objects, kept only for a store behind that takes no frames */
   readings: readonly Reading[];
   deadLetters: readonly DeadLetter[];
+  /** the batch as written to the journal, kept for a store behind that takes frames */
+  frame: Uint8Array | null;
+  rows: number;
   segment: Segment;
   /** when it was journaled (ms since the epoch) */
   at: number;
@@ -184,8 +188,13 @@ export class JournaledStore implements Store {
         await this.until(() => this.backlogRows < this.opts.maxBacklogRows || this.closing);
       }
       if (this.closing) throw new Error('the journal is closing');
-      const segment = await this.files.append(encodeFrame(readings, deadLetters, payloads));
-      this.queue.push({ readings, deadLetters, segment, at: Date.now() });
+      const frame = encodeFrame(readings, deadLetters, payloads);
+      const segment = await this.files.append(frame);
+      const rows = readings.length + deadLetters.length;
+      // a store in another thread takes the frame itself: the objects are not kept
+      this.queue.push(this.inner.readings.appendFrames
+        ? { readings: [], deadLetters: [], frame, rows, segment, at: Date.now() }
+        : { readings, deadLetters, frame: null, rows, segment, at: Date.now() });
       this.backlogRows += readings.length + deadLetters.length;
       this.journaled++;
       this.scheduleApply();
@@ -220,10 +229,8 @@ export class JournaledStore implements Store {
       let rows = 0;
       while (k < this.queue.length && (k === 0 || rows + size(this.queue[k]!) <= max)) rows += size(this.queue[k++]!);
       const take = this.queue.slice(0, k);
-      const readings = k === 1 ? take[0]!.readings : take.flatMap((p) => p.readings);
-      const deadLetters = k === 1 ? take[0]!.deadLetters : take.flatMap((p) => p.deadLetters);
       try {
-        await this.inner.readings.appendBatch(readings, deadLetters);
+        await this.write(take);
       } catch (e) {
         this.failures++;
         if (this.consecutiveFailures++ === 0) this.failingSince = Date.now();
@@ -250,6 +257,14 @@ export class JournaledStore implements Store {
     }
     this.applying = null;
     this.notify();
+  }
+
+  private write(take: readonly Pending[]): Promise<void> {
+    const inner = this.inner.readings;
+    if (take[0]!.frame && inner.appendFrames) return inner.appendFrames(take.map((p) => p.frame!));
+    const readings = take.length === 1 ? take[0]!.readings : take.flatMap((p) => p.readings);
+    const deadLetters = take.length === 1 ? take[0]!.deadLetters : take.flatMap((p) => p.deadLetters);
+    return inner.appendBatch(readings, deadLetters);
   }
 
   private backOff(): Promise<void> {
@@ -330,5 +345,5 @@ export async function replayJournal(inner: Store, files: JournalFiles | string, 
 }
 
 function size(p: Pending): number {
-  return p.readings.length + p.deadLetters.length;
+  return p.rows;
 }

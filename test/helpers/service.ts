@@ -43,7 +43,7 @@ export async function startService(overrides: Partial<Record<SettingName, unknow
     DATA_DIR: dir, MQTT_PORT: 0, HTTP_PORT: 0, MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1',
     ADMIN_PASSWORD, LOG_LEVEL: 'silent', ...overrides,
   });
-  const service = new Service(config, pino({ level: 'silent' }));
+  const service = new Service(config, pino({ level: 'silent' }), { store: true });
   const started = await service.start();
   const httpUrl = `http://127.0.0.1:${started.httpPort}`;
   const mqttUrl = `mqtt://127.0.0.1:${started.mqttPort}`;

@@ -21,9 +21,11 @@ import { examplePayload } from '../../core/schemas/examples.js';
 import {
   alertsHealth, checkpointFailure, CHECKPOINT_FAILED_ATTEMPTS, CHECKPOINT_FAILING_MS, journalHealth, JOURNAL_STALLED_MS,
 } from '../../service/health.js';
-import { DuckDbStore, type CheckpointStatus, type DuckDbOptions } from '../../store/duckdbStore.js';
+import { DuckDbStore, type CheckpointStatus } from '../../store/duckdbStore.js';
 import type { JournalStatus } from '../../store/journal/journaledStore.js';
-import type { DeadLetter, EngineCheckpoint, Reading } from '../../store/types.js';
+import type { WorkerStore } from '../../store/worker/workerStore.js';
+import { aroundAppends } from '../helpers/storeSpy.js';
+import type { EngineCheckpoint } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 const dirs: string[] = [];
@@ -209,13 +211,10 @@ describe('/healthz and component_up in a running service', () => {
 
   it('DuckDB CHECKPOINT failing: 503 naming the store with the error and since when, 200 again once one succeeds', async () => {
     await withService({}, async (s) => {
-      const duck = (s.service.journal?.inner ?? s.service.store) as DuckDbStore;
-      // the seam, on the service's own store: every commit tries a checkpoint, each one fails
-      const seam = duck as unknown as { runCheckpoint: () => Promise<void>; options: DuckDbOptions };
-      const realCheckpoint = seam.runCheckpoint.bind(duck);
-      let failing = true;
-      seam.runCheckpoint = () => (failing ? Promise.reject(new Error('IO Error: Could not write file "supervision.duckdb": disk I/O error')) : realCheckpoint());
-      Object.assign(seam.options, { checkpointWalBytes: 1, checkpointRetryMs: 0 });
+      // the seam, in the service's own store (DuckDB's worker thread): every commit tries a
+      // checkpoint, each one fails
+      const duck = s.service.duckdb as WorkerStore;
+      await duck.failCheckpoints('IO Error: Could not write file "supervision.duckdb": disk I/O error', { checkpointWalBytes: 1, checkpointRetryMs: 0 });
       const big = 'y'.repeat(4096);
       let i = 0;
       const down = await poll(async () => { await s.service.store.settings.set(`h-${i++}`, big); return health(s); }, (h) => h.status === 503);
@@ -228,7 +227,7 @@ describe('/healthz and component_up in a running service', () => {
       expect(metric(m, 'duckdb_checkpoint_failures_total')).toBeGreaterThanOrEqual(CHECKPOINT_FAILED_ATTEMPTS);
       expect(metric(m, 'duckdb_checkpoint_consecutive_failures')).toBeGreaterThanOrEqual(CHECKPOINT_FAILED_ATTEMPTS);
 
-      failing = false;
+      await duck.failCheckpoints(null);
       const up = await poll(async () => { await s.service.store.settings.set(`h-${i++}`, big); return health(s); }, (h) => h.status === 200);
       expect(up.status, JSON.stringify(up.body.components.store)).toBe(200);
       m = await metrics(s);
@@ -242,11 +241,9 @@ describe('/healthz and component_up in a running service', () => {
     await withService({ INGEST_JOURNAL: true, INGEST_JOURNAL_MAX_BACKLOG: 3 }, async (s) => {
       const dev = await s.registerDevice({ id: 'h-elev-1', family: 'elevator' });
       const c = await s.connectDevice(dev.id, dev.secret);
-      const duck = s.service.journal!.inner;
-      const real = duck.readings.appendBatch.bind(duck.readings);
       let release!: () => void;
       const gate = new Promise<void>((r) => { release = r; });
-      duck.readings.appendBatch = async (r: readonly Reading[], d: readonly DeadLetter[]) => { await gate; return real(r, d); };
+      aroundAppends(s.service.journal!.inner, async (write) => { await gate; return write(); });
       try {
         // acknowledged from the journal; DuckDB never answers, so they stay there
         for (const id of ['j-1', 'j-2', 'j-3']) await c.publishAsync(`elevator/${dev.id}/status`, JSON.stringify(examplePayload('elevator', 'status', id, Date.now())), { qos: 1 });

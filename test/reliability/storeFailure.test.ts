@@ -17,6 +17,7 @@ import { connectRaw, encodeConnect, encodePublish } from '../../simulators/load/
 import { examplePayload } from '../../core/schemas/examples.js';
 import type { DeadLetter, Reading } from '../../store/types.js';
 import { startService, type TestService } from '../helpers/service.js';
+import { aroundAppends } from '../helpers/storeSpy.js';
 
 interface Attempt { acked: boolean; closed: boolean }
 
@@ -90,11 +91,8 @@ describe('DuckDB failing behind the journal (fault injection)', () => {
     const s = await startService({ INGEST_JOURNAL: true });
     try {
       const dev = await s.registerDevice({ id: 'sf-2', family: 'elevator' });
-      const duck = s.service.journal!.inner;
-      const real = duck.readings.appendBatch.bind(duck.readings);
       let failing = true;
-      duck.readings.appendBatch = (r: readonly Reading[], d: readonly DeadLetter[]) =>
-        (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : real(r, d));
+      aroundAppends(s.service.journal!.inner, (write) => (failing ? Promise.reject(new Error('IO Error: Could not write file: No space left on device')) : write()));
       const sent = ['j-1', 'j-2', 'j-3'];
       for (const id of sent) expect(await publishOnce(s.started.mqttPort, dev, id, 3000)).toEqual({ acked: true, closed: false });
       // the journal's applier writes to DuckDB a moment after the acknowledgements (journaledStore.ts)

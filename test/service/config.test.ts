@@ -16,7 +16,7 @@ describe('defaults', () => {
     expect(c).toEqual({
       dataDir: path.resolve('./data'),
       dbPath: path.join(path.resolve('./data'), 'supervision.duckdb'),
-      duckdb: { memoryLimit: '512MB', threads: 0 },
+      duckdb: { memoryLimit: '512MB', threads: 0, worker: true },
       logLevel: 'info',
       mqtt: {
         host: '0.0.0.0', port: 1883, tls: null, allowAnonymous: false, maxPayloadBytes: 65536, maxPacketBytes: 1048576,
