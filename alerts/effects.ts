@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { autoResolve, openAlert, repeatAlert, repeats, type Alert, type AlertDevice } from '../core/alerts/alert.js';
 import { addReport, caseToMerge, escalationChain, type PhoneReport, type RescueCase, type RescueSource } from '../core/alerts/rescueCase.js';
 import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
+import { systemNoteOf } from '../core/alerts/systemNotes.js';
 import { openRescueCase, type RescuePolicy } from '../core/alerts/rescueCase.js';
 
 /** Where a raise came from: a rule on a device's readings, or a person (a phone call to 96333). */
@@ -143,7 +144,7 @@ export class EffectExecutor {
 
   private resolve(e: ResolveAlert): void {
     const existing = this.book.activeByCondition(e.rule, e.deviceId, e.condition);
-    if (existing) this.book.put(autoResolve(existing, e.reason, e.at), 'closed');
+    if (existing) this.book.put(autoResolve(existing, systemNoteOf(e.code, e.params), e.at), 'closed');
   }
 
   /** The case of a trapped alert: the elevator's deadline override and maintenance unit from its metadata. */

@@ -32,6 +32,7 @@ import type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents,
 import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
 import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
 import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
+import { systemNote } from '../core/alerts/systemNotes.js';
 import { STORE_SCORE_RULE_ID, scorePeriod, storeScoreDefaults, storeScores, type StoreScore, type StoreScoreConfig, type StoreScoreState } from '../core/rules/kitchen/storeScore.js';
 
 export type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
@@ -290,10 +291,10 @@ export class AlertEngine {
     this.book.putCase(r, isFinished(r) ? 'closed' : 'updated', []);
     for (const alert of this.book.activeAlerts().filter((a) => a.id === r.alertId || a.rescueCaseId === r.id)) {
       if (isFinished(r)) {
-        const closed = resolve(alert, by, now, step === 'false_alarm' ? `rescue case: false alarm (${r.steps.at(-1)!.note ?? ''})` : 'rescue case closed');
+        const closed = resolve(alert, by, now, step === 'false_alarm' ? systemNote('rescue.false_alarm', { note: r.steps.at(-1)!.note ?? '' }) : systemNote('rescue.closed'));
         if (!refused(closed)) this.book.put(closed, 'closed');
       } else if (step === 'dispatched' && alert.status === 'open') {
-        const acked = acknowledge(alert, by, at, 'rescue dispatched (96333)');
+        const acked = acknowledge(alert, by, at, systemNote('rescue.dispatched'));
         if (!refused(acked)) this.book.put(acked, 'updated');
       }
     }

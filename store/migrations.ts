@@ -107,10 +107,20 @@ const v9: Migration[] = [
     target_id VARCHAR, address VARCHAR, details VARCHAR)`,
 ];
 
+/**
+ * System notes by code (core/alerts/systemNotes.ts; docs/api.md, Alert timeline entries): the
+ * code of a note the system wrote on a timeline and its parameters (JSON), beside the English
+ * `note`. Rows from before keep NULL: the UI shows their stored note as it is.
+ */
+const v10: Migration[] = [
+  'ALTER TABLE alert_timeline ADD COLUMN code VARCHAR',
+  'ALTER TABLE alert_timeline ADD COLUMN params VARCHAR',
+];
+
 type Migration = string | ((c: DuckDBConnection) => Promise<void>);
 
 /** Index i holds the statements that take the schema from version i to i + 1. */
-export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7, v8, v9];
+export const migrations: Migration[][] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10];
 
 interface OldAlertDoc {
   timeline?: Array<{ at: number; by: string; action: string; note?: string }>;

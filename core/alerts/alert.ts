@@ -12,6 +12,7 @@
 import type { Family } from '../schemas/index.js';
 import type { Evidence, RaiseAlert, Severity } from './types.js';
 import { deadlinesFor, type DeadlinePolicy, type DeadlineState } from './deadlines.js';
+import type { NoteParams, SystemNote } from './systemNotes.js';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved' | 'false_positive';
 
@@ -28,7 +29,15 @@ export interface TimelineEntry {
   /** user name, or `system` for the engine */
   by: string;
   action: TimelineAction;
+  /** English text: a person's note, or a system note rendered from `code` */
   note?: string;
+  /**
+   * a note the system wrote (an auto-resolve's reason; a rescue case's step on its alert, by the
+   * dispatcher): its code in core/alerts/systemNotes.ts, shown in the UI's language; absent on
+   * notes people type and on entries from before codes were kept
+   */
+  code?: string;
+  params?: NoteParams;
 }
 
 /** The device's metadata at the time the alert opened (store, elevator, station, place). */
@@ -160,11 +169,15 @@ export type ActionResult = AlertStep | ActionRefusal;
 
 export const refused = (r: ActionResult): r is ActionRefusal => 'refused' in r;
 
-export function acknowledge(a: Alert, by: string, now: number, note?: string): ActionResult {
+/** A note's fields on an entry: a person's text, or a system note with its code. */
+const noteFields = (note?: string | SystemNote): Pick<TimelineEntry, 'note' | 'code' | 'params'> =>
+  typeof note === 'string' ? (note ? { note } : {}) : note ? { ...note } : {};
+
+export function acknowledge(a: Alert, by: string, now: number, note?: string | SystemNote): ActionResult {
   if (isClosed(a)) return { refused: 'alert_closed', message: `alert ${a.id} is ${a.status}` };
   if (a.status === 'acknowledged') return { refused: 'already_acknowledged', message: `alert ${a.id} is already acknowledged` };
   if (a.rectification) return { refused: 'rectification', message: `alert ${a.id} is acknowledged by the store's answer (POST /api/alerts/${a.id}/store-answer)` };
-  return step(a, now, [{ at: now, by, action: 'acknowledged', ...(note ? { note } : {}) }], {
+  return step(a, now, [{ at: now, by, action: 'acknowledged', ...noteFields(note) }], {
     status: 'acknowledged',
     deadlines: { ...a.deadlines, acknowledgedAt: now },
   });
@@ -185,18 +198,18 @@ export function addNote(a: Alert, note: string, by: string, now: number): Action
 const noteLimit = (a: Alert): ActionRefusal => ({ refused: 'note_limit', message: `alert ${a.id} already holds ${a.notes} notes, the most one alert keeps (${MAX_NOTES})` });
 
 /** Resolve by a person; acknowledges implicitly when still open (the timeline shows both). */
-export function resolve(a: Alert, by: string, now: number, note?: string): ActionResult {
+export function resolve(a: Alert, by: string, now: number, note?: string | SystemNote): ActionResult {
   if (isClosed(a)) return { refused: 'alert_closed', message: `alert ${a.id} is ${a.status}` };
   const acked = a.deadlines.acknowledgedAt ?? now;
   const entries: NewEntry[] = a.status === 'open' ? [{ at: now, by, action: 'acknowledged' }] : [];
-  entries.push({ at: now, by, action: 'resolved', ...(note ? { note } : {}) });
+  entries.push({ at: now, by, action: 'resolved', ...noteFields(note) });
   return step(a, now, entries, { status: 'resolved', closedBy: by, deadlines: { ...a.deadlines, acknowledgedAt: acked, resolvedAt: now } });
 }
 
-/** Resolved by the engine (e.g. elevator back to normal, device back online). */
-export function autoResolve(a: Alert, reason: string, now: number): AlertStep {
+/** Resolved by the engine (e.g. elevator back to normal, device back online), with the reason as a coded note. */
+export function autoResolve(a: Alert, reason: SystemNote, now: number): AlertStep {
   if (isClosed(a)) return { alert: a, entries: [] };
-  return step(a, now, [{ at: now, by: 'system', action: 'auto_resolved', note: reason }], {
+  return step(a, now, [{ at: now, by: 'system', action: 'auto_resolved', ...noteFields(reason) }], {
     status: 'resolved',
     closedBy: 'system',
     deadlines: { ...a.deadlines, resolvedAt: now },

@@ -10,6 +10,7 @@
 import type { Reading } from '../reading.js';
 import type { Family } from '../schemas/index.js';
 import type { Alert } from './alert.js';
+import type { NoteParams, SystemNoteCode } from './systemNotes.js';
 
 export type Severity = 'critical' | 'major' | 'minor' | 'info';
 
@@ -81,6 +82,10 @@ export interface ResolveAlert {
   rule: string;
   deviceId: string;
   condition: string;
+  /** why, as a code of core/alerts/systemNotes.ts (the auto-resolve entry's `code`), with its parameters */
+  code: SystemNoteCode;
+  params?: NoteParams;
+  /** the same in English, rendered from the code (resolveReason), for logs and API consumers */
   reason: string;
   at: number;
 }

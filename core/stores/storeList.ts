@@ -12,6 +12,8 @@
  * Red list: the stores with a clean record over a period (no counted alert in it) and not on
  * the black list. Pure: `now` is passed in.
  */
+import { systemNote, type NoteParams } from '../alerts/systemNotes.js';
+
 export const listStages = ['flagged', 'notified', 'rectified', 'rechecked', 'lifted', 'lapsed'] as const;
 export type ListStage = (typeof listStages)[number];
 
@@ -24,7 +26,11 @@ export interface ListStep {
   at: number;
   /** user name, or `system` */
   by: string;
+  /** English text: a person's note, or a system note rendered from `code` */
   note?: string;
+  /** a step the system took: its note's code in core/alerts/systemNotes.ts, with parameters (absent on people's steps and older ones) */
+  code?: string;
+  params?: NoteParams;
 }
 
 export interface BlackListEntry {
@@ -58,7 +64,7 @@ export function flagStore(entry: BlackListEntry | undefined, storeId: string, co
 /** The flag lost its ground (false positives marked): off the list, by the system. */
 export function unflagStore(entry: BlackListEntry, count: number, at: number): BlackListEntry {
   if (!onList(entry)) return entry;
-  return { ...entry, stage: 'lifted', count, updatedAt: at, steps: [...entry.steps, { stage: 'lifted', at, by: 'system', note: `no longer enough counted alerts (${count}): false positives marked` }] };
+  return { ...entry, stage: 'lifted', count, updatedAt: at, steps: [...entry.steps, { stage: 'lifted', at, by: 'system', ...systemNote('store_list.lifted', { count }) }] };
 }
 
 export type ListRefusal = { refused: 'not_listed' | 'stage_out_of_order' | 'note_required'; message: string };
@@ -77,7 +83,7 @@ export function advanceStore(entry: BlackListEntry, stage: PersonStage, by: stri
 export function lapseIfClean(entry: BlackListEntry, now: number, policy: StoreListPolicy): BlackListEntry | null {
   if (!onList(entry) || now - entry.lastAlertAt <= policy.cleanPeriodMs) return null;
   const days = Math.round(policy.cleanPeriodMs / DAY);
-  return { ...entry, stage: 'lapsed', updatedAt: now, steps: [...entry.steps, { stage: 'lapsed', at: now, by: 'system', note: `no counted alert for ${days} days` }] };
+  return { ...entry, stage: 'lapsed', updatedAt: now, steps: [...entry.steps, { stage: 'lapsed', at: now, by: 'system', ...systemNote('store_list.lapsed', { days }) }] };
 }
 
 export interface KnownStore {

@@ -13,7 +13,7 @@ import { families } from '../../core/schemas/index.js';
 import { mayHandle } from '../../core/roles.js';
 import { inScope, scopedDistrict, type ScopedUser } from '../../accounts/scope.js';
 import { storesInScope } from '../districts.js';
-import { ErrorBody, TimeParam, limitParam, filterText, wholeParam, runningEngine } from './common.js';
+import { ErrorBody, SystemNoteOut, TimeParam, limitParam, filterText, wholeParam, runningEngine } from './common.js';
 
 const severities = ['critical', 'major', 'minor', 'info'] as const;
 
@@ -32,7 +32,9 @@ const AlertOut = z.looseObject({
 }).describe('An alert record (without its timeline); times are epoch milliseconds');
 
 const TimelineOut = z.array(z.object({
-  n: z.number().describe('position on the timeline, from 0'), at: z.number(), by: z.string(), action: z.string(), note: z.string().optional(),
+  n: z.number().describe('position on the timeline, from 0'), at: z.number(), by: z.string(), action: z.string(),
+  note: z.string().optional().describe('a person\'s note, or the English text of a system note'),
+  ...SystemNoteOut,
 }));
 
 const AlertDetailOut = AlertOut.extend({

@@ -30,6 +30,12 @@ export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
+/** The code and parameters of a note the system wrote (core/alerts/systemNotes.ts), on timeline entries and store-list steps. */
+export const SystemNoteOut = {
+  code: z.string().optional().describe('a system note\'s code (core/alerts/systemNotes.ts); `note` is its English text'),
+  params: z.record(z.string(), z.union([z.string(), z.number()])).optional().describe('the system note\'s parameters'),
+};
+
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** A text filter in a query: at most `max` characters, no control characters (NUL included). */

@@ -12,14 +12,14 @@ import { onList, personStages, redList, type BlackListEntry, type KnownStore } f
 import type { App } from '../app.js';
 import { inScope } from '../../accounts/scope.js';
 import { exportFormat, sendTable } from './tableOut.js';
-import { ErrorBody, runningEngine } from './common.js';
+import { ErrorBody, SystemNoteOut, runningEngine } from './common.js';
 
 const DAY = 86_400_000;
 /** class-1 and class-2 detections count against a store (docs/domain.md §1), not false positives */
 const MAX_COUNTED_CLASS = 2;
 const VIOLATION_RULE = 'kitchen.violation';
 
-const Step = z.object({ stage: z.string(), at: z.number(), by: z.string(), note: z.string().optional() });
+const Step = z.object({ stage: z.string(), at: z.number(), by: z.string(), note: z.string().optional(), ...SystemNoteOut });
 const Entry = z.object({
   storeId: z.string(), storeName: z.string().nullable(), district: z.string().nullable(), stage: z.string(), flaggedAt: z.number(), count: z.number(),
   lastAlertAt: z.number(), steps: z.array(Step), updatedAt: z.number(),

@@ -6,6 +6,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import type { Alert, TimelineAction, TimelineEntry } from '../../core/alerts/alert.js';
 import type { AlertFilter, AlertSort } from '../../core/alerts/alertQuery.js';
 import type { RescueCase } from '../../core/alerts/rescueCase.js';
+import type { NoteParams } from '../../core/alerts/systemNotes.js';
 import type { Family } from '../../core/schemas/index.js';
 import type { AlertOutcome, AlertOutcomeQuery, AlertQuery, AlertRepository, EngineCheckpoint, RescueCaseQuery } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
@@ -15,6 +16,8 @@ import { all, numOrNull, placeholders, strOrNull } from './sql.js';
 const TIMELINE_ROWS_PER_INSERT = 200;
 /** Alert records per INSERT into the staging table in a checkpoint. */
 const ALERT_ROWS_PER_INSERT = 100;
+/** A timeline row: a system note's code and its parameters (JSON) since schema 10. */
+const TIMELINE_COLUMNS = 'alert_id, n, happened_at, actor, action, note, code, params';
 const ALERT_COLUMNS = 'id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by, acknowledged_at, resolved_at, closed_by';
 
 export class DuckDbAlerts implements AlertRepository {
@@ -57,8 +60,10 @@ export class DuckDbAlerts implements AlertRepository {
       for (let at = 0; at < cp.timeline.length; at += TIMELINE_ROWS_PER_INSERT) {
         const slice = cp.timeline.slice(at, at + TIMELINE_ROWS_PER_INSERT);
         const params: DuckDBValue[] = [];
-        for (const { alertId, entry: e } of slice) params.push(alertId, e.n, e.at, e.by, e.action, e.note ?? null);
-        await c.run(`INSERT OR IGNORE INTO alert_timeline VALUES ${slice.map(() => '(?, ?, epoch_ms(?::BIGINT), ?, ?, ?)').join(', ')}`, params);
+        for (const { alertId, entry: e } of slice) {
+          params.push(alertId, e.n, e.at, e.by, e.action, e.note ?? null, e.code ?? null, e.params ? JSON.stringify(e.params) : null);
+        }
+        await c.run(`INSERT OR IGNORE INTO alert_timeline (${TIMELINE_COLUMNS}) VALUES ${slice.map(() => '(?, ?, epoch_ms(?::BIGINT), ?, ?, ?, ?, ?)').join(', ')}`, params);
       }
       if (cp.cases.length) {
         const r = await c.prepare(`INSERT OR REPLACE INTO rescue_cases (id, elevator_id, alert_id, status, alarm_at, updated_at, doc)
@@ -118,10 +123,11 @@ export class DuckDbAlerts implements AlertRepository {
 
   timeline(alertId: string, limit: number, before?: number): Promise<TimelineEntry[]> {
     return this.db.readRecords(async (c) => {
-      const rows = await all(c, `SELECT n, epoch_ms(happened_at)::DOUBLE AS at, actor, action, note FROM alert_timeline
+      const rows = await all(c, `SELECT n, epoch_ms(happened_at)::DOUBLE AS at, actor, action, note, code, params FROM alert_timeline
         WHERE alert_id = ? ${before === undefined ? '' : 'AND n < ?'} ORDER BY n DESC LIMIT ?`, before === undefined ? [alertId, limit] : [alertId, before, limit]);
       return rows.reverse().map((r) => ({
         n: Number(r.n), at: Number(r.at), by: String(r.actor), action: String(r.action) as TimelineAction, ...(r.note === null ? {} : { note: String(r.note) }),
+        ...(r.code === null ? {} : { code: String(r.code) }), ...(r.params === null ? {} : { params: JSON.parse(String(r.params)) as NoteParams }),
       }));
     });
   }

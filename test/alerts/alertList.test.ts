@@ -11,6 +11,7 @@ import { alertSortKey, compareKeys, matchesAlert, type AlertFilter, type AlertSo
 import { defaultDeadlinePolicy } from '../../core/alerts/deadlines.js';
 import { defaultRescuePolicy } from '../../core/alerts/rescueCase.js';
 import type { Rule, Severity } from '../../core/alerts/types.js';
+import { resolveReason } from '../../core/alerts/systemNotes.js';
 import { AlertEngine, type AlertListQuery } from '../../alerts/engine.js';
 import { DuckDbStore } from '../../store/duckdbStore.js';
 import type { DeviceRecord, Reading } from '../../store/types.js';
@@ -27,7 +28,7 @@ const testRule: Rule<null, Record<string, never>> = {
   init: () => null,
   onReading(state, r, _ctx, now) {
     const d = r.data as { cond: string; sev: Severity; clear?: boolean };
-    if (d.clear) return { state, effects: [{ type: 'resolve', rule: 'kitchen.test', deviceId: r.deviceId, condition: d.cond, reason: 'clear', at: now }] };
+    if (d.clear) return { state, effects: [{ type: 'resolve', rule: 'kitchen.test', deviceId: r.deviceId, condition: d.cond, ...resolveReason('offline.message_received'), at: now }] };
     return {
       state,
       effects: [{

@@ -112,7 +112,8 @@ describe('a trapping reported by phone', () => {
     const alert = await api('GET', `/api/alerts/${alertId}`);
     expect(alert.body.status).toBe('acknowledged');
     expect(alert.body.deadlines.acknowledgedAt).toBe(at);
-    expect(alert.body.timeline.at(-1)).toMatchObject({ action: 'acknowledged', by: 'disp1', at });
+    // the note is the system's, by code (core/alerts/systemNotes.ts), with its English
+    expect(alert.body.timeline.at(-1)).toMatchObject({ action: 'acknowledged', by: 'disp1', at, code: 'rescue.dispatched', note: 'rescue dispatched (96333)' });
   });
 
   it('after the release a new trapping is a new incident: its own case', async () => {
@@ -127,7 +128,9 @@ describe('a trapping reported by phone', () => {
     expect(active.body.items).toHaveLength(2);
     // closing the first case resolves its alert; the second case is untouched
     expect((await api('POST', `/api/rescue-cases/${caseId}/steps`, { step: 'closed' })).status).toBe(200);
-    expect((await api('GET', `/api/alerts/${alertId}`)).body).toMatchObject({ status: 'resolved', closedBy: 'disp1' });
+    const closed = (await api('GET', `/api/alerts/${alertId}`)).body;
+    expect(closed).toMatchObject({ status: 'resolved', closedBy: 'disp1' });
+    expect(closed.timeline.at(-1)).toMatchObject({ action: 'resolved', by: 'disp1', code: 'rescue.closed', note: 'rescue case closed' });
     expect((await api('GET', `/api/rescue-cases/${again.body.id}`)).body.status).toBe('alarmed');
   });
 });

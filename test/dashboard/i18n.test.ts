@@ -1,7 +1,8 @@
 /**
  * The dashboard's single translation table (dashboard/ui/i18n.json) covers, in Chinese and
  * English, every rule id and alert rule name, status, severity, family, role, rescue step,
- * timeline action, elevator code and violation type, and agrees with the code's own names.
+ * timeline action, elevator code, violation type and system note (with the note's parameters),
+ * and agrees with the code's own names.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { scanReasons } from '../../core/schemas/cylinder.js';
 import { tamperKinds } from '../../core/schemas/dispenser.js';
 import { roles } from '../../core/roles.js';
 import { auditActionCodes, auditTargets } from '../../core/audit.js';
+import { systemNoteCodes, systemNoteTemplates } from '../../core/alerts/systemNotes.js';
 
 const table = JSON.parse(readFileSync(new URL('../../dashboard/ui/i18n.json', import.meta.url), 'utf8')) as { zh: Record<string, string>; en: Record<string, string> };
 
@@ -43,6 +45,8 @@ const keys = [
   // the audit log view (audit.js): every action it records and every kind of target
   ...auditActionCodes.map((a) => `auditAction.${a}`),
   ...auditTargets.map((k) => `auditTarget.${k}`),
+  // the notes the system writes on timelines and store-list steps, by code (dashboard/ui/js/systemNote.js)
+  ...systemNoteCodes.map((c) => `sysnote.${c}`),
 ];
 
 describe('dashboard i18n table', () => {
@@ -59,6 +63,18 @@ describe('dashboard i18n table', () => {
   it('elevator codes and violation types use the names of the code tables', () => {
     for (const c of Object.values(elevatorCodes)) expect([table.zh[`fault.${c.code}`], table.en[`fault.${c.code}`]]).toEqual([c.zh, c.en]);
     for (const [type, n] of Object.entries(violationNames)) expect([table.zh[`violation.${type}`], table.en[`violation.${type}`]]).toEqual([n.zh, n.en]);
+  });
+
+  it('a system note names the parameters of its code in both languages; the English is the catalog\'s', () => {
+    const names = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    for (const code of systemNoteCodes) {
+      const template = systemNoteTemplates[code];
+      expect(table.en[`sysnote.${code}`], code).toBe(template);
+      expect(names(table.zh[`sysnote.${code}`] ?? ''), code).toEqual(names(template));
+    }
+    // no text for a code the catalog does not have (a renamed code would leave one behind)
+    const known = new Set<string>(systemNoteCodes);
+    expect(Object.keys(table.en).filter((k) => k.startsWith('sysnote.') && !known.has(k.slice(8)))).toEqual([]);
   });
 
   it('every key the UI code asks for with t(...) exists', () => {

@@ -6,7 +6,9 @@
  * with its reason in Chinese; the red list; the scores (class-3 detections, worst first, counts
  * in words) per district; the 双随机 draw with a seed, repeated from the seed it shows; exports
  * downloaded through the page (CSV of the list over the chosen period, XLSX of the scores for
- * the chosen district, read back by Python). Screenshot in test-output/. Skipped without
+ * the chosen district, read back by Python); a false positive that leaves the flag without
+ * ground lifts the store by the system, its step note in Chinese from its code (systemNote.js).
+ * Screenshot in test-output/. Skipped without
  * chromium; REQUIRE_EXTERNAL=1 turns the skip into a failure.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -200,5 +202,32 @@ describe.skipIf(!browserProgram.ok)(`store view in chromium${browserProgram.ok ?
     await p.screenshot({ path: path.join(out, 'stores-scores-draw-zh.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
     expect(jsDialogs).toEqual([]);
+  });
+
+  it('a false positive leaves the flag without ground: the system lifts the store, its step note in Chinese from its code', async () => {
+    const alerts = await api<{ items: Array<{ id: string }> }>('GET', '/api/alerts?rule=kitchen.violation&deviceId=st-cam-bad');
+    expect(alerts.items).toHaveLength(3);
+    const fp = await ts.service.http.inject({
+      method: 'POST', url: `/api/alerts/${alerts.items[0]!.id}/false-positive`, headers: { authorization: `Bearer ${ts.adminToken}` }, payload: { note: '误识别' },
+    });
+    expect(fp.statusCode, fp.body).toBe(200);
+    type Step = { stage: string; by: string; note?: string; code?: string; params?: Record<string, unknown> };
+    let last: Step | undefined;
+    for (let i = 0; i < 100 && last?.stage !== 'lifted'; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      last = (await api<{ items: Array<{ storeId: string; steps: Step[] }> }>('GET', '/api/stores/lists?kind=black')).items.find((e) => e.storeId === 'S-BAD')?.steps.at(-1);
+    }
+    expect(last).toMatchObject({ stage: 'lifted', by: 'system', code: 'store_list.lifted', params: { count: 2 }, note: 'no longer enough counted alerts (2): false positives marked' });
+    // the repeat-offender alert is resolved by the engine with its reason by code
+    const offender = await api<{ items: Array<{ id: string; status: string }> }>('GET', '/api/alerts?rule=kitchen.repeat_offender&deviceId=st-cam-bad');
+    const detail = await api<{ timeline: Step[] }>('GET', `/api/alerts/${offender.items[0]!.id}`);
+    expect(detail.timeline.at(-1)).toMatchObject({ by: 'system', code: 'repeat_offender.lifted', params: { valid: 2, threshold: 3 } });
+
+    const p = await open('op1', 'op1-password', 'stores');
+    const lifted = '#stores-black-table tr[data-store="S-BAD"][data-stage="lifted"] .list-steps li[data-stage="lifted"]';
+    await p.waitForSelector(lifted, { timeout: 15_000 });
+    expect(await p.textContent(`${lifted} .step-note`)).toBe('计入的告警已不足（2 条）：已标记误报');
+    expect(await p.textContent(lifted)).toContain('系统');
+    expect(pageErrors).toEqual([]);
   });
 });

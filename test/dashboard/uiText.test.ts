@@ -2,7 +2,8 @@
  * The Chinese UI in a real browser (Debian's chromium driven by playwright-core): the alert
  * drawer shows the alert, its evidence and the refusal of an action in Chinese, built from codes
  * (dashboard/ui/js/fieldText.js, errorText.js), with the timeline above the device's readings
- * and no heartbeat among them; Esc closes the drawer; toasts stack instead of overlapping, an
+ * and no heartbeat among them; a note the system wrote (an auto-resolve's reason) in Chinese
+ * from its code (dashboard/ui/js/systemNote.js); Esc closes the drawer; toasts stack instead of overlapping, an
  * `ok` one in its own colour; on a phone the header fits the screen. Skipped locally when
  * chromium is missing (Debian package chromium); CI (REQUIRE_EXTERNAL=1) fails instead.
  */
@@ -78,6 +79,35 @@ describe.skipIf(!browserProgram.ok)(`the Chinese UI in chromium${browserProgram.
     expect(refused).not.toMatch(/answer|store/i);
     await p.keyboard.press('Escape');
     await p.waitForSelector('#alert-detail', { state: 'detached', timeout: 5000 });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('an auto-resolved alert\'s reason is shown in Chinese from its code, not as the service\'s English', async () => {
+    const d = await ts.registerDevice({ id: 'elev-text-1', family: 'elevator', name: '文三路 1 号梯', district: '330106', meta: {} });
+    const elev = await ts.connectDevice(d.id, d.secret);
+    try {
+      await elev.publishAsync(`elevator/${d.id}/fault`, JSON.stringify({ ...examplePayload('elevator', 'fault', 'f-2', Date.now()), code: 2 }), { qos: 1 });
+      await elev.publishAsync(`elevator/${d.id}/fault`, JSON.stringify({ ...examplePayload('elevator', 'fault', 'f-40', Date.now()), code: 40 }), { qos: 1 });
+    } finally {
+      await elev.endAsync().catch(() => {});
+    }
+    let alert: { id: string; status: string } | undefined;
+    for (let i = 0; i < 100 && alert?.status !== 'resolved'; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      const res = await ts.service.http.inject({ method: 'GET', url: `/api/alerts?deviceId=${d.id}&status=resolved`, headers: { authorization: `Bearer ${ts.adminToken}` } });
+      alert = (res.json() as { items: Array<{ id: string; status: string }> }).items[0];
+    }
+    expect(alert?.status).toBe('resolved');
+    const detail = await ts.service.http.inject({ method: 'GET', url: `/api/alerts/${alert!.id}`, headers: { authorization: `Bearer ${ts.adminToken}` } });
+    expect(detail.json().timeline.at(-1)).toMatchObject({ action: 'auto_resolved', code: 'fault.back_to_normal', params: { event: 40 }, note: expect.stringMatching(/back to normal/) as string });
+
+    const p = await open();
+    await p.waitForSelector('#view-wall', { timeout: 15_000 });
+    await p.evaluate(`import('/js/alertDetail.js').then(({ openAlert }) => openAlert(${JSON.stringify(alert!.id)}))`);
+    await p.waitForFunction(() => (document.querySelector('#detail-timeline')?.textContent ?? '').includes('自动恢复'), undefined, { timeout: 10_000 });
+    const row = await p.$$eval('#detail-timeline tr', (trs) => trs.map((tr) => tr.textContent ?? '').find((x) => x.includes('自动恢复')) ?? '');
+    expect(row).toMatch(/事件 40 恢复正常（序号 \d+）/);
+    expect(row).not.toMatch(/back to normal|seq/);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 

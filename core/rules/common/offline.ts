@@ -20,6 +20,7 @@
 import type { Family } from '../../schemas/index.js';
 import { channelSchemas } from '../../schemas/index.js';
 import type { Effect, RaiseAlert, Rule, RuleContext, Severity } from '../../alerts/types.js';
+import { resolveReason } from '../../alerts/systemNotes.js';
 import { emptyMap, mapForEach, mapGet, mapSet, mapUpdate, type ShardedMap } from './shardedMap.js';
 import { MINUTE, SECOND, reached } from './util.js';
 
@@ -104,7 +105,8 @@ export function offlineRule(family: Family, ruleId: string, defaults: OfflineCon
     };
   };
 
-  const resolve = (deviceId: string, reason: string, at: number): Effect => ({ type: 'resolve', rule: ruleId, deviceId, condition: '', reason, at });
+  const resolve = (deviceId: string, code: 'offline.message_received' | 'offline.reconnected', at: number): Effect =>
+    ({ type: 'resolve', rule: ruleId, deviceId, condition: '', ...resolveReason(code), at });
 
   return {
     id: ruleId,
@@ -129,7 +131,7 @@ export function offlineRule(family: Family, ruleId: string, defaults: OfflineCon
         disconnectedAt: beforeClose ? prev.disconnectedAt : null,
         alerted: beforeClose ? prev.alerted : null,
       };
-      const effects = !beforeClose && prev?.alerted ? [resolve(reading.deviceId, 'message received', at)] : [];
+      const effects = !beforeClose && prev?.alerted ? [resolve(reading.deviceId, 'offline.message_received', at)] : [];
       // a literal, not a spread: this runs for every reading of every device (P1 profile)
       return { state: { devices: mapSet(state.devices, reading.deviceId, next), listeningSince: state.listeningSince }, effects };
     },
@@ -146,7 +148,7 @@ export function offlineRule(family: Family, ruleId: string, defaults: OfflineCon
           disconnectedAt: null,
           alerted: null,
         };
-        const effects = prev?.alerted ? [resolve(event.deviceId, 'reconnected', now)] : [];
+        const effects = prev?.alerted ? [resolve(event.deviceId, 'offline.reconnected', now)] : [];
         return { state: { ...state, devices: mapSet(state.devices, event.deviceId, next) }, effects };
       }
       const next: DeviceLiveness = {

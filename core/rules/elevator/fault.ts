@@ -12,6 +12,7 @@
  */
 import type { ElevatorFault } from '../../schemas/elevator.js';
 import type { Effect, RaiseAlert, Rule, Severity } from '../../alerts/types.js';
+import { resolveReason } from '../../alerts/systemNotes.js';
 import { emptyMap, mapDelete, mapGet, mapSet, type ShardedMap } from '../common/shardedMap.js';
 import { HOUR, noEffects, num, str } from '../common/util.js';
 import { BACK_TO_NORMAL, TRAPPED_CODE, elevatorCodes } from './codes.js';
@@ -56,7 +57,7 @@ export const faultRule: Rule<FaultState, FaultConfig> = {
     if (code === BACK_TO_NORMAL) {
       if (open.length === 0) return noEffects(state);
       const effects: Effect[] = open.map((condition) => ({
-        type: 'resolve', rule: FAULT_RULE_ID, deviceId, condition, reason: `event ${BACK_TO_NORMAL} back to normal (seq ${reading.seq})`, at,
+        type: 'resolve', rule: FAULT_RULE_ID, deviceId, condition, ...resolveReason('fault.back_to_normal', { event: BACK_TO_NORMAL, seq: reading.seq }), at,
       }));
       return { state: { open: mapDelete(state.open, deviceId) }, effects };
     }

@@ -26,6 +26,7 @@
  */
 import type { ViolationType } from '../../schemas/kitchen.js';
 import type { Effect, FlagStore, RaiseAlert, ResolveAlert, Rule, RuleResult, Severity } from '../../alerts/types.js';
+import { resolveReason } from '../../alerts/systemNotes.js';
 import { emptyMap, mapDelete, mapEntries, mapGet, mapSet, mapUpdate, type ShardedMap } from '../common/shardedMap.js';
 import { DAY, MINUTE, appendSeq, noEffects, withinWindow } from '../common/util.js';
 import { VIOLATION_RULE_ID, riskClasses, violationDefaults, violationFacts, type RiskClass } from './violation.js';
@@ -276,7 +277,7 @@ export function markFalsePositive(
       rec = { ...rec, flag: null };
       const resolve: ResolveAlert = {
         type: 'resolve', rule: REPEAT_OFFENDER_RULE_ID, deviceId: flag.deviceId, condition: ref.storeId,
-        reason: `false positive ${occ.key}: ${basis.length} valid alerts left, threshold ${cfg.threshold}`, at: ref.at,
+        ...resolveReason('repeat_offender.lifted', { occurrence: occ.key, valid: basis.length, threshold: cfg.threshold }), at: ref.at,
       };
       effects = [flagEffect(ref.storeId, false, basis.length, ref.at), resolve];
     }

@@ -7,6 +7,7 @@ import { clear, h, safeUrl, toast } from './dom.js';
 import { alertSummary, fieldName, fieldsLine, fieldValue } from './fieldText.js';
 import { conditionLabel, fill, fmtTime, ruleName, t, tv } from './i18n.js';
 import { mayHandle, state, subscribe } from './state.js';
+import { noteText } from './systemNote.js';
 
 let current = null;
 
@@ -139,7 +140,7 @@ function render() {
     // the detail carries the newest entries; say so when the alert has more
     (a.events ?? 0) > (a.timeline ?? []).length ? h('p', { class: 'muted' }, fill(t('detail.timelineOlder'), { shown: (a.timeline ?? []).length, total: a.events })) : null,
     h('table', { id: 'detail-timeline' }, h('tbody', {}, [...(a.timeline ?? [])].reverse().map((e) => h('tr', {},
-      h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, e.note ?? ''))))),
+      h('td', {}, fmtTime(e.at)), h('td', {}, tv('tl', e.action)), h('td', {}, e.by === 'system' ? t('tl.system') : e.by), h('td', { class: 'muted' }, noteText(e)))))),
     h('h3', {}, t('devices.readings')),
     c.readings === null ? h('p', { class: 'muted' }, '…') : c.readings.length === 0 ? h('p', { class: 'muted' }, t('devices.noData')) :
       // the device's own messages, without heartbeats: the drawer is about what happened

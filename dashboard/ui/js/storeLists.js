@@ -10,6 +10,7 @@ import { districtName } from './districts.js';
 import { clear, h } from './dom.js';
 import { fill, fmtTime, t, tv } from './i18n.js';
 import { loadLine } from './loadLine.js';
+import { noteText } from './systemNote.js';
 import { exportButtons } from './tableDownload.js';
 
 /** The stages a person records, in order after `flagged` (core/stores/storeList.ts). */
@@ -48,7 +49,7 @@ export function blackListPanel(f) {
       h('td', { class: 'num' }, e.count),
       h('td', {}, h('ol', { class: 'list-steps' }, e.steps.map((s) => h('li', { dataset: { stage: s.stage } },
         h('b', {}, tv('stage', s.stage)), ' · ', s.by === 'system' ? t('stores.system') : s.by, ' · ', h('span', { class: 'nowrap' }, fmtTime(s.at)),
-        s.note ? h('div', { class: 'muted small step-note' }, s.note) : null)))),
+        s.note ? h('div', { class: 'muted small step-note' }, noteText(s)) : null)))),
       h('td', {}, next
         ? h('button', { type: 'button', class: 'small', dataset: { next }, onclick: () => void step(e, next) }, fill(t('stores.next'), { stage: tv('stage', next) }))
         : h('span', { class: 'muted' }, '-')));

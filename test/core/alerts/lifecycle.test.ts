@@ -8,6 +8,7 @@ import {
 } from '../../../core/alerts/alert.js';
 import { deadlinesFor, defaultDeadlinePolicy as policy, evaluateDeadlines, onTime, type DeadlineEvent } from '../../../core/alerts/deadlines.js';
 import type { RaiseAlert, Severity } from '../../../core/alerts/types.js';
+import { systemNote } from '../../../core/alerts/systemNotes.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 2, 0, 0);
@@ -153,12 +154,15 @@ describe('alert life cycle', () => {
 
   it('auto-resolve by the engine, and no change once closed', () => {
     const o = open();
-    const a = then(o, autoResolve(o, 'fault 40: back to normal', T0 + MIN));
+    const a = then(o, autoResolve(o, systemNote('fault.back_to_normal', { event: 40, seq: 7 }), T0 + MIN));
     expect(a.status).toBe('resolved');
-    expect(a.timeline.at(-1)).toMatchObject({ by: 'system', action: 'auto_resolved', note: 'fault 40: back to normal' });
+    // the reason by code and parameters, with its English
+    expect(a.timeline.at(-1)).toEqual({
+      n: 1, at: T0 + MIN, by: 'system', action: 'auto_resolved', code: 'fault.back_to_normal', params: { event: 40, seq: 7 }, note: 'event 40 back to normal (seq 7)',
+    });
     // a system note is not a person's: it does not count against the cap
     expect(a.notes).toBe(0);
-    const again = autoResolve(a, 'again', T0 + 2 * MIN);
+    const again = autoResolve(a, systemNote('offline.reconnected'), T0 + 2 * MIN);
     expect(again.alert).toBe(a);
     expect(again.entries).toEqual([]);
   });

@@ -261,7 +261,7 @@ describe('offline rules: silence threshold edges', () => {
       tick(late + 29 * MIN), tick(late + 30 * MIN),
     ]);
     expect(r.effects.map((e) => e.map((x) => x.type))).toEqual([[], ['raise'], [], [], ['resolve'], [], ['raise']]);
-    expect(r.effects[4]![0]).toEqual({ type: 'resolve', rule: 'kitchen.camera_dark', deviceId: 'cam-1', condition: '', reason: 'message received', at: late });
+    expect(r.effects[4]![0]).toEqual({ type: 'resolve', rule: 'kitchen.camera_dark', deviceId: 'cam-1', condition: '', code: 'offline.message_received', reason: 'message received', at: late });
     expect(raises(r.effects[1]!)[0]!.windowMs).toBe(0);
   });
 
@@ -302,7 +302,7 @@ describe('offline rules: disconnect grace', () => {
     expect(within.effects.flat()).toEqual([]);
     const after = run(elevatorOfflineRule, [seen, conn('elev-1', false, closeAt), tick(closeAt + 120 * S), conn('elev-1', true, closeAt + 200 * S), tick(closeAt + 200 * S + 179 * S)]);
     expect(after.effects.map((e) => e.map((x) => x.type))).toEqual([[], [], ['raise'], ['resolve'], []]);
-    expect(after.effects[3]![0]).toMatchObject({ type: 'resolve', reason: 'reconnected', at: closeAt + 200 * S });
+    expect(after.effects[3]![0]).toMatchObject({ type: 'resolve', code: 'offline.reconnected', reason: 'reconnected', at: closeAt + 200 * S });
   });
 
   it('a reconnect restarts the silence timer', () => {

@@ -123,7 +123,9 @@ describe('elevator.fault: 40 back to normal', () => {
       ['resolve', 'elevator.fault', 'elev-1', '41', T0 + 10 * S],
       ['resolve', 'elevator.fault', 'elev-1', '43', T0 + 10 * S],
     ]);
-    expect(resolves[0]!.reason).toMatch(/back to normal/);
+    // the reason by code (core/alerts/systemNotes.ts), its English rendered from it
+    expect(resolves[0]).toMatchObject({ code: 'fault.back_to_normal', params: { event: 40, seq: expect.any(Number) as number } });
+    expect(resolves[0]!.reason).toBe(`event 40 back to normal (seq ${resolves[0]!.params!.seq})`);
     expect(r.effects[8]).toEqual([]);
     expect(mapGet(r.state.open, 'elev-1')).toBeUndefined();
     expect(mapGet(r.state.open, 'elev-2')).toEqual(['3']);
@@ -256,7 +258,7 @@ describe('elevator.trapped: one raise per incident', () => {
   it('opensRescueCase is true for trapped raises only', () => {
     const fr = raises(faults([rd(fault(5, T0))]).effects[0]!)[0]!;
     expect(opensRescueCase(fr)).toBe(false);
-    expect(opensRescueCase({ type: 'resolve', rule: 'elevator.trapped', deviceId: 'elev-1', condition: '', reason: '', at: T0 })).toBe(false);
+    expect(opensRescueCase({ type: 'resolve', rule: 'elevator.trapped', deviceId: 'elev-1', condition: '', code: 'offline.reconnected', reason: '', at: T0 })).toBe(false);
   });
 
   it('state round-trips through JSON mid-timer and mid-incident', () => {

@@ -231,7 +231,8 @@ describe('kitchen.repeat_offender: false positives', () => {
     const fp = markFalsePositive(r.state, { storeId: 'S-1', seq: 2, at: T0 + DAY }, repeatOffenderDefaults);
     expect(fp.effects).toEqual([
       { type: 'flagStore', storeId: 'S-1', flagged: false, count: 2, at: T0 + DAY },
-      { type: 'resolve', rule: 'kitchen.repeat_offender', deviceId: 'cam-1', condition: 'S-1', reason: expect.stringContaining('false positive') as string, at: T0 + DAY },
+      { type: 'resolve', rule: 'kitchen.repeat_offender', deviceId: 'cam-1', condition: 'S-1', code: 'repeat_offender.lifted',
+        params: { occurrence: expect.stringMatching(/^cam-1\/rat\//) as string, valid: 2, threshold: 3 }, reason: expect.stringMatching(/^false positive cam-1\/rat\/\d+: 2 valid alerts left, threshold 3$/) as string, at: T0 + DAY },
     ]);
     expect(mapGet(fp.state.stores, 'S-1')!.flag).toBeNull();
     // a third valid alert flags it again

@@ -55,7 +55,7 @@ describe('the black list, step by step', () => {
     expect(lapseIfClean(e, T0 + policy.cleanPeriodMs, policy)).toBeNull();
     const lapsed = lapseIfClean(e, T0 + policy.cleanPeriodMs + 1, policy)!;
     expect(lapsed.stage).toBe('lapsed');
-    expect(lapsed.steps.at(-1)).toMatchObject({ stage: 'lapsed', by: 'system', note: 'no counted alert for 30 days' });
+    expect(lapsed.steps.at(-1)).toEqual({ stage: 'lapsed', at: T0 + policy.cleanPeriodMs + 1, by: 'system', code: 'store_list.lapsed', params: { days: 30 }, note: 'no counted alert for 30 days' });
     // a later counted alert moves the clean period
     expect(lapseIfClean(flagStore(e, 'S-1', 3, T0 + 20 * DAY), T0 + policy.cleanPeriodMs + 1, policy)).toBeNull();
     // off the list: nothing to lapse
@@ -65,7 +65,9 @@ describe('the black list, step by step', () => {
   it('a flag that lost its ground (false positives) is lifted by the system', () => {
     const e = unflagStore(walk(['notified']), 2, T0 + 2 * DAY);
     expect(e).toMatchObject({ stage: 'lifted', count: 2 });
-    expect(e.steps.at(-1)).toMatchObject({ stage: 'lifted', by: 'system' });
+    expect(e.steps.at(-1)).toEqual({
+      stage: 'lifted', at: T0 + 2 * DAY, by: 'system', code: 'store_list.lifted', params: { count: 2 }, note: 'no longer enough counted alerts (2): false positives marked',
+    });
   });
 });
 

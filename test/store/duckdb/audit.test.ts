@@ -80,7 +80,7 @@ describe('audit repository', () => {
 
 describe('schema 9', () => {
   it('upgrades a data directory of schema 8: users kept, an empty audit log that takes entries', async () => {
-    expect(migrations).toHaveLength(9);
+    expect(migrations.length).toBeGreaterThanOrEqual(9);
     const file = tempFile();
     mkdirSync(path.dirname(file), { recursive: true });
     const db = await DuckDBInstance.create(file);
@@ -103,7 +103,7 @@ describe('schema 9', () => {
     const check = await DuckDBInstance.create(file);
     const cc = await check.connect();
     try {
-      expect((await cc.runAndReadAll('SELECT max(version)::INTEGER AS v FROM schema_version')).getRowObjectsJS()).toEqual([{ v: 9 }]);
+      expect((await cc.runAndReadAll('SELECT max(version)::INTEGER AS v FROM schema_version')).getRowObjectsJS()).toEqual([{ v: migrations.length }]);
     } finally {
       cc.closeSync();
       check.closeSync();
