@@ -51,6 +51,7 @@ export const codes = {
   last_admin: { scope: 'http', http: 409, summary: 'The last enabled admin cannot be deleted, disabled or demoted.' },
   admin_scope: { scope: 'http', http: 400, summary: 'An admin sees the whole city: an admin account takes no district.' },
   export_too_large: { scope: 'http', http: 400, summary: 'More rows match than one exported file holds (50,000); nothing was exported.' },
+  export_busy: { scope: 'http', http: 429, summary: 'Two exports are being built already, the most the service builds at once; nothing was exported.' },
   payload_too_large: { scope: 'http', http: 413, summary: 'The request body is larger than HTTP_BODY_LIMIT_BYTES.' },
   unsupported_media_type: { scope: 'http', http: 415, summary: 'The Content-Type is not one this route accepts.' },
   rate_limited: { scope: 'http', http: 429, summary: 'Too many attempts; retry after the time given in Retry-After.' },

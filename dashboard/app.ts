@@ -208,7 +208,7 @@ function sendError(err: FastifyError | CodedError, req: FastifyRequest, reply: F
     req.log.error({ err, reqId: req.id }, 'request failed');
     message = `internal error (request ${req.id})`;
   }
-  if (code === 'rate_limited' && err instanceof CodedError && typeof (err.details as { retryAfterS?: number })?.retryAfterS === 'number') {
+  if ((code === 'rate_limited' || code === 'export_busy') && err instanceof CodedError && typeof (err.details as { retryAfterS?: number })?.retryAfterS === 'number') {
     void reply.header('retry-after', String((err.details as { retryAfterS: number }).retryAfterS));
   }
   void reply.code(status).send({ error: { code, message, ...(details === undefined ? {} : { details }) } });

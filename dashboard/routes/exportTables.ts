@@ -12,10 +12,10 @@ import { CodedError } from '../../core/codes.js';
 import type { XlsxCell } from './xlsxOut.js';
 
 /**
- * Rows in one exported file at most. A file is built in memory in one go, on the event loop
- * (tableOut.ts: an XLSX of 50,000 alerts is a few MB and takes about two seconds to build on two
- * cores), so the bound is also how long one export may hold everything else up. Past it the
- * export is refused, never cut short: a file always holds everything its filters name.
+ * Rows in one exported file at most. A file is built in memory, a slice of rows at a time with
+ * the event loop running between slices (tableOut.ts: an XLSX of 50,000 alerts is a few MB and
+ * holds about 100 MB while it is built), so the bound is what one export may cost in memory. Past
+ * it the export is refused, never cut short: a file always holds everything its filters name.
  */
 export const EXPORT_MAX_ROWS = 50_000;
 

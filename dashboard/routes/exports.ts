@@ -4,6 +4,7 @@
  * of a period with their step times and deadlines met. A list route answers pages; these answer
  * one whole file, so they are routes of their own. The on-time rates export through
  * `format=` on their own routes (stats.ts). Same permissions and district scope as the reads.
+ * Each holds an export slot (tableOut.ts) from reading its rows to sending its file.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -15,7 +16,7 @@ import { rescueCaseDistrict } from '../districts.js';
 import { alertFilters } from './alerts.js';
 import { ErrorBody, TimeParam, filterText, runningEngine } from './common.js';
 import { EXPORT_MAX_ROWS, alertHeader, alertRow, caseHeader, caseRow, stampedName, tooLarge } from './exportTables.js';
-import { sendTable } from './tableOut.js';
+import { inExportSlot, sendTable } from './tableOut.js';
 import type { XlsxCell } from './xlsxOut.js';
 
 /** Alerts read per step of an export: each step is one store query, the event loop runs between them. */
@@ -38,7 +39,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: FileOut, 400: ErrorBody },
     },
     preHandler: app.requires('readAlerts'),
-  }, async (req, reply) => {
+  }, async (req, reply) => inExportSlot(req, async () => {
     const q = req.query;
     // within the caller's district scope, in the query (docs/api.md, District scope)
     const district = scopedDistrict(req.user!, q.district);
@@ -60,7 +61,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
       } while (after);
     }
     return sendTable(reply, q.format, stampedName('alerts', Date.now()), alertHeader, rows);
-  });
+  }));
 
   app.get('/rescue-cases/export', {
     schema: {
@@ -77,7 +78,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: FileOut, 400: ErrorBody },
     },
     preHandler: app.requires('readAlerts'),
-  }, async (req, reply) => {
+  }, async (req, reply) => inExportSlot(req, async () => {
     const q = req.query;
     if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
       throw new CodedError('validation', 'from must be before to', [{ in: 'querystring', path: 'from', message: 'not before to' }]);
@@ -97,5 +98,5 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
     const elevator = (id: string) => registry.get(id);
     const rows = [...cases].sort((a, b) => b.alarmAt - a.alarmAt || a.id.localeCompare(b.id)).map((c) => caseRow(c, app.deps.rescuePolicy, now, elevator));
     return sendTable(reply, q.format, stampedName('rescue-cases', now), caseHeader, rows);
-  });
+  }));
 };

@@ -15,9 +15,14 @@
  *   time) to be chosen for every reader.
  * - Bold header row (styles.xml), frozen below it (§18.3.1.66 pane), column widths from the
  *   longest cell (CJK counted double width), capped.
+ *
+ * Built without holding the event loop (slices.ts): the sheet's XML is written a slice of rows
+ * at a time and deflated by a zlib stream, whose work runs on libuv's thread pool.
  */
 
+import { once } from 'node:events';
 import * as zlib from 'node:zlib';
+import { slices } from './slices.js';
 
 /** Excel's limits (Excel specifications and limits): text per cell, rows per sheet, sheet name length. */
 const MAX_CELL_CHARS = 32_767;
@@ -29,15 +34,16 @@ const MIN_COL_WIDTH = 8;
 export type XlsxCell = string | number | null;
 
 /** The .xlsx file of one sheet: `header` in bold, frozen, then `rows`. */
-export function xlsxBuffer(sheetName: string, header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>): Buffer {
+export async function xlsxBuffer(sheetName: string, header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>): Promise<Buffer> {
   if (rows.length + 1 > MAX_ROWS) throw new RangeError(`an XLSX sheet holds at most ${MAX_ROWS} rows`);
+  const widths = await columnWidths(header, rows);
   return zip([
-    ['[Content_Types].xml', CONTENT_TYPES],
-    ['_rels/.rels', ROOT_RELS],
-    ['xl/workbook.xml', workbookXml(sheetName)],
-    ['xl/_rels/workbook.xml.rels', WORKBOOK_RELS],
-    ['xl/styles.xml', STYLES],
-    ['xl/worksheets/sheet1.xml', sheetXml(header, rows)],
+    ['[Content_Types].xml', [CONTENT_TYPES]],
+    ['_rels/.rels', [ROOT_RELS]],
+    ['xl/workbook.xml', [workbookXml(sheetName)]],
+    ['xl/_rels/workbook.xml.rels', [WORKBOOK_RELS]],
+    ['xl/styles.xml', [STYLES]],
+    ['xl/worksheets/sheet1.xml', sheetXml(header, rows, widths)],
   ]);
 }
 
@@ -101,34 +107,36 @@ function workbookXml(sheetName: string): string {
     + '</workbook>';
 }
 
-function sheetXml(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>): string {
-  const width = rows.reduce((w, r) => Math.max(w, r.length), header.length);
-  const parts: string[] = [XML_DECL, `<worksheet xmlns="${NS_MAIN}">`];
+/** The sheet's XML in parts: the head, then a part per slice of rows, then the end. */
+async function* sheetXml(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>, widths: readonly number[]): AsyncGenerator<string> {
+  const width = widths.length;
   // CT_Worksheet's children are a sequence (§18.3.1.99): dimension, sheetViews, cols, sheetData.
-  parts.push(`<dimension ref="A1${width ? `:${colName(width - 1)}${rows.length + 1}` : ''}"/>`);
+  let head = `${XML_DECL}<worksheet xmlns="${NS_MAIN}"><dimension ref="A1${width ? `:${colName(width - 1)}${rows.length + 1}` : ''}"/>`;
   if (header.length) {
-    parts.push('<sheetViews><sheetView workbookViewId="0">'
+    head += '<sheetViews><sheetView workbookViewId="0">'
       + '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
       + '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
-      + '</sheetView></sheetViews>');
+      + '</sheetView></sheetViews>';
   }
   // <cols> must hold at least one <col> (§18.3.1.17), so none at all for a table without columns
-  if (width) parts.push(`<cols>${columnWidths(header, rows, width).map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`).join('')}</cols>`);
-  parts.push('<sheetData>');
-  if (header.length) parts.push(rowXml(0, header, 1));
-  rows.forEach((r, i) => parts.push(rowXml(i + 1, r, 0)));
-  parts.push('</sheetData></worksheet>');
-  return parts.join('');
+  if (width) head += `<cols>${widths.map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`).join('')}</cols>`;
+  head += '<sheetData>';
+  if (header.length) head += rowXml(0, header, 1);
+  yield head;
+  const cols = Array.from({ length: width }, (_, i) => colName(i));
+  let index = 1;
+  for await (const slice of slices(rows)) yield slice.map((r) => rowXml(index++, r, 0, cols)).join('');
+  yield '</sheetData></worksheet>';
 }
 
 /** One `<row>`; `r` attributes written out so every reader places cells without counting. */
-function rowXml(index: number, cells: ReadonlyArray<XlsxCell>, style: number): string {
+function rowXml(index: number, cells: ReadonlyArray<XlsxCell>, style: number, cols: readonly string[] = []): string {
   const n = index + 1;
   const s = style ? ` s="${style}"` : '';
   let out = `<row r="${n}">`;
   cells.forEach((v, i) => {
     if (v === null) return;
-    const ref = `${colName(i)}${n}`;
+    const ref = `${cols[i] ?? colName(i)}${n}`;
     if (typeof v === 'number' && Number.isFinite(v)) out += `<c r="${ref}"${s}><v>${v}</v></c>`;
     else out += `<c r="${ref}"${s} t="inlineStr"><is><t xml:space="preserve">${escapeText(String(v))}</t></is></c>`;
   });
@@ -142,17 +150,28 @@ function colName(i: number): string {
   return s;
 }
 
-function columnWidths(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>, width: number): number[] {
-  const w = new Array<number>(width).fill(0);
+/** Each column's width from its longest cell (the widest row sets how many), a slice of rows at a time. */
+async function columnWidths(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<XlsxCell>>): Promise<number[]> {
+  const w: number[] = [];
   const see = (cells: ReadonlyArray<XlsxCell>) => cells.forEach((v, i) => {
-    if (v === null) return;
-    let len = 0;
-    for (const ch of String(v).slice(0, 200)) len += ch.codePointAt(0)! >= 0x2e80 ? 2 : 1;
-    w[i] = Math.max(w[i]!, len);
+    w[i] = Math.max(w[i] ?? 0, v === null ? 0 : displayWidth(String(v)));
   });
   see(header);
-  rows.forEach(see);
+  for await (const slice of slices(rows)) slice.forEach(see);
   return w.map((len) => Math.min(MAX_COL_WIDTH, Math.max(MIN_COL_WIDTH, len + 2)));
+}
+
+/** Display width of the first 200 UTF-16 units: CJK and wider code points count 2, others 1. */
+function displayWidth(s: string): number {
+  const end = Math.min(s.length, 200);
+  let len = 0;
+  for (let k = 0; k < end; k++) {
+    const c = s.charCodeAt(k);
+    len += c >= 0x2e80 ? 2 : 1;
+    // a surrogate pair is one code point (>= U+10000: 2)
+    if (c >= 0xd800 && c <= 0xdbff && k + 1 < end && (s.charCodeAt(k + 1) & 0xfc00) === 0xdc00) k++;
+  }
+  return len;
 }
 
 /** The characters XML 1.0 allows (§2.2 Char); lone surrogates, U+FFFE/U+FFFF and C0 controls other than tab, LF and CR are dropped. */
@@ -177,6 +196,9 @@ function escapeXml(s: string): string {
   return s.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
 }
 
+/** Anything escapeText changes: a character XML forbids or escapes, a CR, an underscore, a surrogate (checked the slow way). */
+const NEEDS_ESCAPING = /[^\t\n\u0020\u0021\u0023-\u0025\u0028-\u003b\u003d\u003f-\u005e\u0060-\ud7ff\ue000-\ufffd]/;
+
 /**
  * Cell text: XML-legal, at most Excel's 32,767 characters, escaped. Text that looks like an
  * ST_Xstring escape (`_xHHHH_`, §22.9.2.19) would be read as that character, so every
@@ -185,6 +207,7 @@ function escapeXml(s: string): string {
  * underscore so).
  */
 function escapeText(s: string): string {
+  if (s.length <= MAX_CELL_CHARS && !NEEDS_ESCAPING.test(s)) return s;
   return escapeXml(cut(xmlChars(s), MAX_CELL_CHARS)).replace(/_(?=x[0-9a-fA-F]{4}_)/g, '_x005F_');
 }
 
@@ -201,11 +224,11 @@ const CRC_TABLE = (() => {
 })();
 
 /** zlib.crc32 arrived in Node 20.15 (package.json allows any 20); the table does it before that, 15x slower. */
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
-/** CRC-32 (ISO 3309, the one ZIP uses), byte by byte from a table. */
-export function tableCrc32(data: Uint8Array): number {
-  let c = 0xffffffff;
+/** CRC-32 (ISO 3309, the one ZIP uses), byte by byte from a table; `value`: the CRC of the bytes before `data`. */
+export function tableCrc32(data: Uint8Array, value = 0): number {
+  let c = (value ^ 0xffffffff) >>> 0;
   for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
@@ -219,23 +242,57 @@ const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const UTF8_NAMES = 0x0800;
 /**
  * Method 8, deflate (Part 2 allows stored and deflated items only): SpreadsheetML is repetitive
- * markup, and level 1 sends about a fifteenth of it for a few ms per MB, the event loop held
- * about 4x less long than at zlib's default level, for a file a quarter larger (a 50,000-row list:
- * 36 MB of XML, 2.4 MB sent).
+ * markup, and level 1 sends about a fifteenth of it for a few ms per MB of the thread pool's time,
+ * about 4x less than zlib's default level, for a file a quarter larger (a 50,000-row list: 36 MB
+ * of XML, 2.4 MB sent).
  */
 const DEFLATE = 8;
 const LEVEL = 1;
 
+/** An entry's text, deflated: its CRC and size are those of the UTF-8 bytes before deflating. */
+interface Packed {
+  crc: number;
+  size: number;
+  packed: Buffer;
+}
+
+/**
+ * Deflate `parts` (UTF-8) as one entry through a zlib stream: the compression runs on libuv's
+ * thread pool, the event loop only encodes each part and sums its CRC, waiting while the stream
+ * is full so at most a part or two is held uncompressed.
+ */
+async function deflated(parts: Iterable<string> | AsyncIterable<string>): Promise<Packed> {
+  const z = zlib.createDeflateRaw({ level: LEVEL });
+  const out: Buffer[] = [];
+  z.on('data', (b: Buffer) => out.push(b));
+  const ended = once(z, 'end');
+  ended.catch(() => {}); // awaited below; a stream error also rejects the write in progress
+  let crc = 0;
+  let size = 0;
+  try {
+    for await (const text of parts) {
+      const data = Buffer.from(text, 'utf8');
+      crc = crc32(data, crc);
+      size += data.length;
+      if (!z.write(data)) await once(z, 'drain');
+    }
+    z.end();
+    await ended;
+  } finally {
+    z.destroy();
+  }
+  return { crc, size, packed: Buffer.concat(out) };
+}
+
 /** A ZIP of deflated entries, no ZIP64: sizes and offsets are 32-bit, far above what the routes send. */
-function zip(files: Array<[name: string, text: string]>): Buffer {
+async function zip(files: Array<[name: string, parts: Iterable<string> | AsyncIterable<string>]>): Promise<Buffer> {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  for (const [name, text] of files) {
+  for (const [name, parts] of files) {
     const nameBytes = Buffer.from(name, 'utf8');
-    const data = Buffer.from(text, 'utf8');
-    const packed = zlib.deflateRawSync(data, { level: LEVEL });
-    if (data.length > 0xffffffff || offset + 30 + nameBytes.length + packed.length > 0xffffffff) throw new RangeError('an XLSX export over 4 GiB needs ZIP64');
+    const { crc, size, packed } = await deflated(parts);
+    if (size > 0xffffffff || offset + 30 + nameBytes.length + packed.length > 0xffffffff) throw new RangeError('an XLSX export over 4 GiB needs ZIP64');
     // the fields the local header (4.3.7) and the central directory header (4.3.12) share, in order
     const common = Buffer.alloc(26);
     common.writeUInt16LE(20, 0); // version needed to extract: 2.0 (deflate)
@@ -243,9 +300,9 @@ function zip(files: Array<[name: string, text: string]>): Buffer {
     common.writeUInt16LE(DEFLATE, 4);
     common.writeUInt16LE(DOS_TIME, 6);
     common.writeUInt16LE(DOS_DATE, 8);
-    common.writeUInt32LE(crc32(data), 10);
+    common.writeUInt32LE(crc, 10);
     common.writeUInt32LE(packed.length, 14);
-    common.writeUInt32LE(data.length, 18);
+    common.writeUInt32LE(size, 18);
     common.writeUInt16LE(nameBytes.length, 22);
     // extra field length (24): 0
     const local = Buffer.concat([u32(0x04034b50), common]);

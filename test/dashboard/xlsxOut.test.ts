@@ -33,13 +33,13 @@ describe('sheet names and CRC-32', () => {
 });
 
 describe.skipIf(!python.ok)(`xlsx read back by Python 3's zipfile and ElementTree${python.ok ? '' : ` (skipped: ${python.reason})`}`, () => {
-  it('a table: header bold and frozen, Chinese text, numbers as numbers, a valid ZIP', () => {
+  it('a table: header bold and frozen, Chinese text, numbers as numbers, a valid ZIP', async () => {
     const rows = [
       ['S-1', '好味道餐馆', '330106', 3, '2025-05-01T08:00:00.000Z'],
       ['S-2', '西湖区文三路 1 号', null, 0.5, '2025-05-02T08:00:00.000Z'],
       ['S-3', null, '330102', -12, null],
     ];
-    const x = readXlsx(xlsxBuffer('black-list-30d', HEADER, rows));
+    const x = readXlsx(await xlsxBuffer('black-list-30d', HEADER, rows));
     expect(x.badEntry).toBeNull();
     expect(x.parts).toEqual(expect.arrayContaining(['[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', 'xl/worksheets/sheet1.xml', 'xl/styles.xml']));
     expect(x.contentTypes['/xl/workbook.xml']).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml');
@@ -55,16 +55,16 @@ describe.skipIf(!python.ok)(`xlsx read back by Python 3's zipfile and ElementTre
     expect(x.formula).toBe(false);
   });
 
-  it('keeps formula-looking text literal, with no <f> anywhere', () => {
+  it('keeps formula-looking text literal, with no <f> anywhere', async () => {
     const evil = ['=HYPERLINK("http://x","点我")', '@SUM(1)', '+1+1', '-2+3', '=1+1', '\t=cmd|"/c calc"!A1'];
-    const x = readXlsx(xlsxBuffer('s', ['name'], evil.map((v) => [v])));
+    const x = readXlsx(await xlsxBuffer('s', ['name'], evil.map((v) => [v])));
     expect(x.formula).toBe(false);
     expect(x.rows.slice(1).map((r) => r[0])).toEqual(evil);
     expect(x.types.slice(1).every((t) => t[0] === 's')).toBe(true);
   });
 
-  it('escapes XML specials, drops characters XML 1.0 forbids, keeps tab, newlines and _xHHHH_ text', () => {
-    const file = xlsxBuffer('a<b>&"c\'d', ['<&>"\''], [
+  it('escapes XML specials, drops characters XML 1.0 forbids, keeps tab, newlines and _xHHHH_ text', async () => {
+    const file = await xlsxBuffer('a<b>&"c\'d', ['<&>"\''], [
       ['a & b <c> "d" \'e\''],
       ['bell\u0007 nul\u0000 esc\u001b vt\u000b ff\u000c fffe\uFFFE lone\uD800 end'],
       ['tab\there\nline two\r\nCRLF'],
@@ -85,27 +85,27 @@ describe.skipIf(!python.ok)(`xlsx read back by Python 3's zipfile and ElementTre
     ]);
   });
 
-  it('cuts text at Excel\'s 32,767 characters; non-finite numbers become their text', () => {
-    const x = readXlsx(xlsxBuffer('s', ['v'], [['长'.repeat(40_000)], [Number.NaN], [Infinity], [1e21], [0]]));
+  it('cuts text at Excel\'s 32,767 characters; non-finite numbers become their text', async () => {
+    const x = readXlsx(await xlsxBuffer('s', ['v'], [['长'.repeat(40_000)], [Number.NaN], [Infinity], [1e21], [0]]));
     expect((x.rows[1]![0] as string).length).toBe(32_767);
     expect(x.rows.slice(2)).toEqual([['NaN'], ['Infinity'], [1e21], [0]]);
     expect(x.types.slice(2).map((t) => t[0])).toEqual(['s', 's', 'n', 'n']);
   });
 
-  it('an empty table: the header only, or nothing at all', () => {
-    const headerOnly = readXlsx(xlsxBuffer('red-list-30d', ['storeId', 'storeName', 'district'], []));
+  it('an empty table: the header only, or nothing at all', async () => {
+    const headerOnly = readXlsx(await xlsxBuffer('red-list-30d', ['storeId', 'storeName', 'district'], []));
     expect(headerOnly.badEntry).toBeNull();
     expect(headerOnly.rows).toEqual([['storeId', 'storeName', 'district']]);
-    const nothing = readXlsx(xlsxBuffer('', [], []));
+    const nothing = readXlsx(await xlsxBuffer('', [], []));
     expect(nothing.badEntry).toBeNull();
     expect(nothing.sheets).toEqual(['Sheet1']);
     expect(nothing.rows).toEqual([]);
     expect(nothing.pane).toBeNull();
   });
 
-  it('places cells past column Z (AA, AB...) where they belong', () => {
+  it('places cells past column Z (AA, AB...) where they belong', async () => {
     const header = Array.from({ length: 30 }, (_, i) => `c${i}`);
-    const x = readXlsx(xlsxBuffer('wide', header, [header.map((_, i) => i)]));
+    const x = readXlsx(await xlsxBuffer('wide', header, [header.map((_, i) => i)]));
     expect(x.rows).toEqual([header, header.map((_, i) => i)]);
   });
 });

@@ -81,6 +81,6 @@ print(json.dumps({
 
 export function readXlsx(file: Buffer): XlsxRead {
   if (!python.ok) throw new Error(python.reason);
-  const out = execFileSync(python.paths.python3!, ['-c', SCRIPT], { input: file, encoding: 'utf8', env: { ...process.env, PYTHONIOENCODING: 'utf-8' } });
+  const out = execFileSync(python.paths.python3!, ['-c', SCRIPT], { input: file, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PYTHONIOENCODING: 'utf-8' } });
   return JSON.parse(out) as XlsxRead;
 }

@@ -7,6 +7,7 @@ import { clear, h, safeUrl, toast } from './dom.js';
 import { alertSummary, fieldName, fieldsLine, fieldValue } from './fieldText.js';
 import { conditionLabel, fill, fmtTime, ruleName, t, tv } from './i18n.js';
 import { mayHandle, state, subscribe } from './state.js';
+import { printButton } from './print.js';
 import { noteText } from './systemNote.js';
 
 let current = null;
@@ -117,7 +118,7 @@ function render() {
   clear(c.drawer,
     h('div', { class: 'drawer-head' },
       h('h2', {}, h('span', { class: `sev sev-${a.severity}` }, tv('severity', a.severity)), ' ', ruleName(a.rule)),
-      h('button', { onclick: closeAlert }, t('detail.close'))),
+      h('span', { class: 'actions' }, printButton({ id: 'detail-print' }), h('button', { onclick: closeAlert }, t('detail.close')))),
     h('div', { class: 'kv' },
       h('div', {}, t('col.status')), h('div', {}, h('span', { class: `st st-${a.status}`, id: 'detail-status' }, tv('status', a.status)), ' ', alertCountdown(a)),
       h('div', {}, t('col.rule')), h('div', {}, conditionLabel(a)),

@@ -20,6 +20,7 @@ import { fill, t, tv } from './i18n.js';
 import { listHold } from './listHold.js';
 import { retrying, worstState } from './retry.js';
 import { absorb, state, subscribe } from './state.js';
+import { printButton } from './print.js';
 import { exportButtons } from './tableDownload.js';
 
 export { HOLD_IDLE_MS } from './listHold.js';
@@ -83,7 +84,9 @@ export function alertList({ fixedFamily, onDistrict } = {}) {
           districtTimer = setTimeout(() => { filters.district = e.target.value.trim(); paintDistrict(); onDistrict?.(filters.district); filtersChanged(); }, 300);
         },
       }),
-      districtTag, count, heldEl, loadEl, exportButtons('alerts-export', exportPath));
+      districtTag, count, heldEl, loadEl, exportButtons('alerts-export', exportPath),
+      // on paper the list's panel only (on the wall: not the map and the counts)
+      printButton({ id: 'alerts-print', scope: () => bar.closest('.panel') }));
     paintDistrict();
   }
 

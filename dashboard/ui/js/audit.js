@@ -5,6 +5,7 @@
 import { get } from './api.js';
 import { clear, h, select } from './dom.js';
 import { cstInput, fill, fmtTime, parseCstInput, t, tv } from './i18n.js';
+import { printButton } from './print.js';
 import { exportButtons } from './tableDownload.js';
 import { errorText } from './users.js';
 
@@ -37,7 +38,7 @@ export function auditView(root) {
       h('label', { for: 'audit-to', class: 'muted' }, t('audit.to')), to,
       h('button', { type: 'submit', class: 'primary', id: 'audit-search' }, t('audit.search')),
       h('button', { type: 'button', id: 'audit-clear', onclick: reset }, t('audit.clear')),
-      exportButtons('audit-export', () => `/api/audit?${query(false)}`)),
+      exportButtons('audit-export', () => `/api/audit?${query(false)}`), printButton({ id: 'audit-print' })),
     msg,
     h('div', { class: 'scroll' }, h('table', { id: 'audit-table' },
       h('thead', {}, h('tr', {}, ['audit.at', 'audit.actor', 'audit.action', 'audit.target', 'audit.address', 'audit.details'].map((k) => h('th', {}, t(k))))),

@@ -1,12 +1,13 @@
 // The printable report of a 96333 rescue case (结案单): the case, the elevator and its codes,
 // the unit, how it was reported, every step with its time, person, details and reason, the
 // elapsed times against the deadlines, and the escalations. Built with dom.js (text only);
-// printed from a print-only container (style.css @media print hides everything else), in
+// printed from a print-only container (print.js, print.css: nothing else on paper), in
 // the same window. Also shown on screen (openCase) from the statistics' drill-down.
 import { get, session } from './api.js';
 import { districtName } from './districts.js';
 import { clear, h, toast } from './dom.js';
 import { fill, fmtDuration, fmtTime, t, tv } from './i18n.js';
+import { printReport } from './print.js';
 import { stepDeadline } from './rescueActions.js';
 
 const kv = (pairs) => h('div', { class: 'kv' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => [h('div', {}, t(k)), h('div', {}, String(v))]));
@@ -92,7 +93,7 @@ export async function printCase(c) {
     document.body.append(box);
   }
   clear(box, reportContent(rc));
-  window.print();
+  printReport();
 }
 
 let shown = null;

@@ -8,6 +8,7 @@ import { cylinderTrace, regDate } from './cylinderTrace.js';
 import { clear, h, select } from './dom.js';
 import { fill, t, tv } from './i18n.js';
 import { loadLine } from './loadLine.js';
+import { printButton } from './print.js';
 
 const PAGE = 50;
 const statuses = ['in_service', 'scrapped', 'lost'];
@@ -70,7 +71,7 @@ export function cylindersView(root) {
         h('div', { class: 'filters' },
           h('input', { id: 'cyl-q', placeholder: t('cyl.filterCode'), 'aria-label': t('cyl.filterCode'), oninput: typed('q') }),
           h('input', { id: 'cyl-station', placeholder: t('cyl.filterStation'), 'aria-label': t('cyl.filterStation'), size: 12, oninput: typed('stationId') }),
-          statusSel),
+          statusSel, printButton({ id: 'cyl-print' })),
         h('div', { class: 'scroll' }, h('table', { id: 'cyl-table' },
           h('thead', {}, h('tr', {}, ['cyl.code', 'cyl.model', 'cyl.owner', 'cyl.entrusted', 'col.status', 'cyl.nextInspection'].map((k) => h('th', {}, t(k))))),
           body)),

@@ -8,6 +8,7 @@ import { ApiError, get, post, session } from './api.js';
 import { payloadBlock } from './deadLetterPayload.js';
 import { clear, h, select } from './dom.js';
 import { fill, fmtTime, parseCstInput, t, tv } from './i18n.js';
+import { printButton } from './print.js';
 
 /** The reasons a dead letter is written with (core/codes.ts, scope device); the filter offers these. */
 export const deadLetterReasons = ['invalid_json', 'schema', 'too_large', 'packet_too_large', 'unknown_channel', 'unknown_device', 'topic_invalid', 'topic_not_allowed'];
@@ -58,7 +59,8 @@ export function deadLettersView(root) {
     deviceInput, reasonSelect,
     h('label', { for: 'dl-since', class: 'muted' }, t('dl.since')), sinceInput,
     h('label', { for: 'dl-until', class: 'muted' }, t('dl.until')), untilInput,
-    h('button', { type: 'submit', id: 'dl-search' }, t('dl.search')));
+    h('button', { type: 'submit', id: 'dl-search' }, t('dl.search')),
+    printButton({ id: 'dl-print' }));
 
   const head = ['dl.col.time', 'dl.col.device', 'dl.col.topic', 'dl.col.reason', 'dl.col.msgId', 'dl.col.size'].map((k) => h('th', {}, t(k)));
   clear(root, h('div', { class: 'split dl-layout' },

@@ -8,6 +8,7 @@ import { districtName } from './districts.js';
 import { clear, h, select, toast } from './dom.js';
 import { fill, fmtTime, t, tv } from './i18n.js';
 import { deviceDetail } from './deviceDetail.js';
+import { printButton } from './print.js';
 
 const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'];
 /** devices per page */
@@ -41,7 +42,7 @@ export function devicesView(root) {
         h('input', { placeholder: t('devices.search'), 'aria-label': t('devices.search'), id: 'device-search', oninput: typed('q') }),
         select(families.map((f) => [f, tv('family', f)]), '', (v) => { q.family = v; void go(0); }, `${t('filter.family')}: ${t('filter.all')}`),
         h('input', { placeholder: t('filter.district'), 'aria-label': t('filter.district'), id: 'device-district', size: 8, maxlength: 12, oninput: typed('district') }),
-        summary, online),
+        summary, online, printButton({ id: 'devices-print' })),
       scroller,
       h('div', { class: 'filters pager' }, prev, pageEl, next),
       importer?.el ?? null),

@@ -9,6 +9,7 @@ import { districtName } from './districts.js';
 import { axisTooltip, clear, h, select, toast } from './dom.js';
 import { t, tv } from './i18n.js';
 import { drillPanel, figureName } from './statsDrill.js';
+import { printButton } from './print.js';
 import { exportButtons } from './tableDownload.js';
 
 const families = ['kitchen', 'elevator', 'cylinder', 'dispenser'];
@@ -37,7 +38,8 @@ export function statsView(root) {
       h('input', { placeholder: t('filter.district'), 'aria-label': t('filter.district'), size: 8, oninput: (e) => { f.district = e.target.value.trim(); } }),
       h('button', { class: 'primary', onclick: () => void load() }, t('stats.apply')),
       // the period shown (the last one queried), so the file holds the figures on screen
-      exportButtons('stats-export', () => `/api/stats/on-time?${new URLSearchParams(period ? Object.fromEntries(Object.entries(period).map(([k, v]) => [k, String(v)])) : {})}`)),
+      exportButtons('stats-export', () => `/api/stats/on-time?${new URLSearchParams(period ? Object.fromEntries(Object.entries(period).map(([k, v]) => [k, String(v)])) : {})}`),
+      printButton({ id: 'stats-print' })),
     h('p', { class: 'muted small' }, t('stats.formula')),
     top, chartEl, out), drill.el));
   const chart = echarts.init(chartEl, 'dark');

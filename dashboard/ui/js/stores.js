@@ -5,6 +5,7 @@
 // follows what is chosen. A district-scoped account sees its district only (the server filters).
 import { clear, h, select } from './dom.js';
 import { fill, t } from './i18n.js';
+import { printButton } from './print.js';
 import { subscribe } from './state.js';
 import { blackListPanel, redListPanel } from './storeLists.js';
 import { drawPanel, scoresPanel } from './storeScores.js';
@@ -44,7 +45,7 @@ export function storesView(root) {
   clear(root, h('div', { class: 'stack stores-layout' },
     h('div', { class: 'panel filters', id: 'stores-filters' },
       h('label', { for: 'stores-period' }, t('stores.period')), periodSel,
-      h('label', { for: 'stores-district' }, t('stores.district')), district, districtErr),
+      h('label', { for: 'stores-district' }, t('stores.district')), district, districtErr, printButton({ id: 'stores-print' })),
     black.el,
     h('div', { class: 'grid cols-2' }, red.el, scores.el),
     draw.el));
