@@ -124,3 +124,13 @@ export async function adminToken(httpPort: number): Promise<string> {
   if (!res.ok) throw new Error(`login failed: ${res.status}`);
   return (await res.json() as { token: string }).token;
 }
+
+/**
+ * The service's event-loop delay since the previous call (prom-client's default metrics reset
+ * the histogram at each scrape; its 10 ms sampling resolution is taken off): p99 and max in ms.
+ */
+export async function eventLoopLag(httpPort: number): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000 - 10;
+  return { p99: Math.max(0, read('nodejs_eventloop_lag_p99_seconds')), max: Math.max(0, read('nodejs_eventloop_lag_max_seconds')) };
+}

@@ -42,7 +42,9 @@ export type Request =
   /** no answer: abandon the history step in progress */
   | { kind: 'interrupt' }
   /** tests only, when the worker was started with seams: make CHECKPOINT fail with this message, or work again (null) */
-  | { kind: 'seam'; id: number; checkpointError: string | null; options: { checkpointWalBytes?: number; checkpointRetryMs?: number } };
+  | { kind: 'seam'; id: number; checkpointError: string | null; options: { checkpointWalBytes?: number; checkpointRetryMs?: number } }
+  /** tests only, with seams: close DuckDB, then end the thread with this exit code, answering nothing */
+  | { kind: 'exitSeam'; code: number };
 
 export interface SerializedError {
   name: string;

@@ -72,7 +72,7 @@ function call(target: object, method: string, args: unknown[]): Promise<unknown>
   return Promise.resolve((fn as (...a: unknown[]) => unknown).apply(target, args));
 }
 
-function handle(req: Exclude<Request, { kind: 'interrupt' }>): Promise<unknown> {
+function handle(req: Exclude<Request, { kind: 'interrupt' | 'exitSeam' }>): Promise<unknown> {
   switch (req.kind) {
     case 'call': {
       const allowed = REPOSITORY_METHODS[req.repo] as readonly string[] | undefined;
@@ -111,6 +111,9 @@ async function close(): Promise<null> {
 
 port.on('message', (req: Request) => {
   if (req.kind === 'interrupt') { store.interruptMaintenance(); return; }
+  // DuckDB is closed first: a thread ended under an open database would leave its threads
+  // working on memory the ended thread's heap owned
+  if (req.kind === 'exitSeam') { if (data.seams) void close().finally(() => process.exit(req.code)); return; }
   let answer: Promise<unknown>;
   try {
     answer = handle(req);

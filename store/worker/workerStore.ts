@@ -119,6 +119,11 @@ export class WorkerStore implements EmbeddedStore {
     await this.ask({ kind: 'seam', checkpointError: message, options });
   }
 
+  /** Tests only (started with `seams`): the worker closes DuckDB and ends, as a worker that failed would. */
+  stopWorkerForTest(code: number): void {
+    this.worker?.postMessage({ kind: 'exitSeam', code } satisfies Request);
+  }
+
   /**
    * One message for the frames of several group commits: copied into one fresh buffer (a
    * Buffer may be a slice of Node's shared pool, which must not be transferred) and moved.

@@ -36,6 +36,7 @@ function gate(): { wait: Promise<void>; open: () => void } {
  * (1-based), `failAt` makes the n-th stage throw. Returns how to undo it.
  */
 function interceptImport(store: Store, opts: { holdAt?: number; hold?: Promise<void>; failAt?: number; reached?: () => void }): () => void {
+  const own = Object.getOwnPropertyDescriptor(store.devices, 'beginImport');
   const original = store.devices.beginImport.bind(store.devices);
   store.devices.beginImport = async (): Promise<DeviceImportWriter> => {
     const real = await original();
@@ -51,7 +52,8 @@ function interceptImport(store: Store, opts: { holdAt?: number; hold?: Promise<v
       abort: () => real.abort(),
     };
   };
-  return () => { delete (store.devices as { beginImport?: unknown }).beginImport; };
+  // put back what was there: an own property (the worker store's proxy) or the class's method
+  return () => { if (own) Object.defineProperty(store.devices, 'beginImport', own); else delete (store.devices as { beginImport?: unknown }).beginImport; };
 }
 
 describe('device import jobs on a real service', () => {

@@ -114,10 +114,13 @@ describe('the store in a worker thread', () => {
 
   it('a worker that stops fails the calls waiting and every later one', async () => {
     const s = await workerStore();
+    const exited = new Promise<number>((resolve) => (s as unknown as { worker: Worker }).worker.once('exit', resolve));
+    s.stopWorkerForTest(3);
+    // asked while the worker closes: answered with an error or failed when it ends, never left waiting
     const waiting = s.readings.count();
-    await (s as unknown as { worker: Worker }).worker.terminate();
-    await expect(waiting).rejects.toThrow(/worker thread stopped/);
-    await expect(s.settings.get('x')).rejects.toThrow(/worker thread stopped/);
+    expect(await exited).toBe(3);
+    await expect(waiting).rejects.toThrow();
+    await expect(s.settings.get('x')).rejects.toThrow(/worker thread stopped \(exit code 3\)/);
     await expect(s.readings.appendBatch([simple('w-2', 'm-1', T0)], [])).rejects.toThrow(/worker thread stopped/);
     await s.close();
   });
