@@ -35,9 +35,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { violationTypes } from '../core/schemas/kitchen.js';
 import { startBackgroundLoad, type BackgroundLoad, type Counters } from './lib/backgroundLoad.js';
-import { alertReadings, connectProbes, heartbeats, publishPaced, registerProbes, type ProbeDevice } from './lib/alertDevices.js';
+import { alertingTypes, alertReadings, connectProbes, heartbeats, publishPaced, registerProbes, type ProbeDevice } from './lib/alertDevices.js';
 import { adminToken, pct, registerDevices, startOurs } from './lib/harness.js';
 import { addNotes, NOTE_FAILURES_IN_A_ROW } from './lib/alertNotes.js';
 import { startCity, type City } from './lib/demoCity.js';
@@ -48,7 +47,7 @@ const usage = `Usage: npm run bench:api -- [options]
   --rate N            background QoS 1 readings/s during the measurement (target; achieved is printed) [20000]
   --clients N         background devices [100]
   --alerts N          open alerts raised through devices before measuring [10000]
-  --per-device K      distinct alert conditions per device (1-13) [5]
+  --per-device K      distinct alert conditions per device (1-8: the detection types that raise alerts) [5]
   --alert-rate N      readings/s while raising them [200]
   --notes N           notes added through the API [1000]
   --noted-alerts N    alerts that get half of the notes (at most 190 each) [5]
@@ -99,7 +98,7 @@ const opts = {
   rate: intArg('rate', 0),
   clients: intArg('clients', 1),
   alerts: intArg('alerts', 1, 1_000_000),
-  perDevice: intArg('per-device', 1, violationTypes.length),
+  perDevice: intArg('per-device', 1, alertingTypes.length),
   alertRate: intArg('alert-rate', 1),
   notes: intArg('notes', 0),
   notedAlerts: intArg('noted-alerts', 1),

@@ -6,6 +6,10 @@
  * so a distinct alert, at a paced rate.
  */
 import { violationTypes } from '../../core/schemas/kitchen.js';
+import { riskClasses, violationDefaults } from '../../core/rules/kitchen/violation.js';
+
+/** The detection types that raise an alert at the default settings (class 3 is scored, not alerted). */
+export const alertingTypes = violationTypes.filter((t) => riskClasses[t] <= violationDefaults.maxAlertClass);
 import { seededRng } from '../../simulators/fleet/rng.js';
 import { RawClient } from '../../simulators/load/client.js';
 import { connectAll } from '../../simulators/load/connect.js';
@@ -85,7 +89,7 @@ export function alertReadings(devices: ProbeDevice[], perDevice: number, elevato
         e++;
       } else {
         if (k >= kitchenAlerts) break;
-        const type = violationTypes[(ki * perDevice + j) % violationTypes.length]!;
+        const type = alertingTypes[(ki * perDevice + j) % alertingTypes.length]!;
         const x = pick() * 0.5;
         const y = pick() * 0.5;
         out.push({
