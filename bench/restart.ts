@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       await stmt.run();
     }
     // each alert's timeline is rows of its own (schema 5)
-    await c.run(`INSERT INTO alert_timeline SELECT id, 0, first_seen, 'system', 'opened', NULL FROM alerts`);
+    await c.run(`INSERT INTO alert_timeline (alert_id, n, happened_at, actor, action, note) SELECT id, 0, first_seen, 'system', 'opened', NULL FROM alerts`);
     await c.run(`INSERT OR REPLACE INTO engine_state VALUES ('lastSeq', '${rows}')`);
     c.closeSync();
     inst.closeSync();
