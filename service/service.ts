@@ -90,7 +90,11 @@ export class Service {
     this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
     const duckdbOptions = { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) };
     const store = this.duckdb = config.duckdb.worker
-      ? new WorkerStore(config.dbPath, { ...duckdbOptions, seams: seams.store === true })
+      ? new WorkerStore(config.dbPath, {
+        ...duckdbOptions, seams: seams.store === true,
+        // every later call fails; the journal keeps the readings and /healthz reports the failing writes
+        onStopped: (err) => log.fatal({ err, component: 'store' }, 'DuckDB\'s worker thread stopped: the store answers nothing until the service is restarted'),
+      })
       : new DuckDbStore(config.dbPath, duckdbOptions);
     const journalLog = log.child({ component: 'journal' });
     this.journal = config.ingest.journal

@@ -27,6 +27,8 @@ type Ask = Request extends infer R ? R extends { id: number } ? Omit<R, 'id'> : 
 export interface WorkerStoreOptions extends DuckDbOptions {
   /** accept fault injection (tests only): `failCheckpoints` */
   seams?: boolean;
+  /** the worker stopped while the store was open (not at close): for the service's log */
+  onStopped?: (err: Error) => void;
 }
 
 export class WorkerStore implements EmbeddedStore {
@@ -35,6 +37,8 @@ export class WorkerStore implements EmbeddedStore {
   private nextId = 1;
   private stopped: Error | null = null;
   private closing = false;
+  /** the worker said it is ready: a stop after that is reported (onStopped), one during open is open's error */
+  private opened = false;
   private latest: StoreStatus = {
     checkpoint: { checkpoints: 0, failures: 0, consecutiveFailures: 0, lastError: null, failingSince: null, lastCheckpointAt: null },
     runs: [],
@@ -73,7 +77,7 @@ export class WorkerStore implements EmbeddedStore {
     const worker = this.worker = startWorker(data);
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
-        if (m.kind === 'ready') { this.latest = m.status; resolve(); } else if (m.kind === 'openFailed') reject(reviveError(m.error));
+        if (m.kind === 'ready') { this.latest = m.status; this.opened = true; resolve(); } else if (m.kind === 'openFailed') reject(reviveError(m.error));
         else this.onMessage(m);
       });
       worker.once('error', (err) => { reject(err); this.fail(err); });
@@ -174,6 +178,7 @@ export class WorkerStore implements EmbeddedStore {
   }
 
   private fail(err: Error): void {
+    if (!this.stopped && !this.closing && this.opened) this.options.onStopped?.(err);
     this.stopped ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();

@@ -10,14 +10,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
 import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 
-describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? '' : ` (skipped: ${browserProgram.reason})`}`, () => {
+describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? '' : ` (skipped: ${browserProgram.reason})`}`, { timeout: 60_000 }, () => {
   let ts: TestService;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
@@ -59,6 +59,12 @@ describe.skipIf(!browserProgram.ok)(`dashboard in chromium${browserProgram.ok ? 
     // launch() starts chromium on a fresh temporary profile (user-data-dir) of its own and removes it on close
     browser = await launchChromium();
   }, 60_000);
+
+  // a test's pages go with it: the walls left open (map, clock, live push) would take the CPU
+  // the next test's pages need, on a machine running other suites
+  afterEach(async () => {
+    for (const c of contexts.splice(0)) await c.close().catch(() => {});
+  });
 
   afterAll(async () => {
     for (const d of Object.values(devices)) await d.client?.endAsync();

@@ -20,8 +20,10 @@ afterAll(async () => {
   for (const s of open) await s.close().catch(() => undefined);
 });
 
+const stoppedReports: Error[] = [];
+
 async function workerStore(file = tempFile()): Promise<WorkerStore> {
-  const s = new WorkerStore(file, { seams: true });
+  const s = new WorkerStore(file, { seams: true, onStopped: (err) => stoppedReports.push(err) });
   await s.open();
   open.push(s);
   return s;
@@ -121,6 +123,8 @@ describe('the store in a worker thread', () => {
     expect(await exited).toBe(3);
     await expect(waiting).rejects.toThrow();
     await expect(s.settings.get('x')).rejects.toThrow(/worker thread stopped \(exit code 3\)/);
+    // reported once, for the service's log; a close is not a stop
+    expect(stoppedReports.map((e) => e.message)).toEqual(['the store\'s worker thread stopped (exit code 3)']);
     await expect(s.readings.appendBatch([simple('w-2', 'm-1', T0)], [])).rejects.toThrow(/worker thread stopped/);
     await s.close();
   });
