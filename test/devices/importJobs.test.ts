@@ -48,8 +48,7 @@ function interceptImport(store: Store, opts: { holdAt?: number; hold?: Promise<v
         if (n === opts.failAt) throw new Error('injected: the disk went away');
         return real.stage(created, updated);
       },
-      commit: () => real.commit(),
-      abort: () => real.abort(),
+      commit: () => real.commit(), abort: () => real.abort(),
     };
   };
   // put back what was there: an own property (the worker store's proxy) or the class's method
