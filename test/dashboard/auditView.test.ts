@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
-import { addUsers, browserProgram, closeAll, launchChromium, signIn } from '../helpers/browser.js';
+import { addUsers, browserProgram, closeAll, launchChromium, openSignedIn } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 
@@ -22,12 +22,7 @@ describe.skipIf(!browserProgram.ok)(`the audit log in chromium${browserProgram.o
   const pageErrors: string[] = [];
 
   async function open(user: string, password: string, view: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await signIn(page, `${ts.httpUrl}/#/${view}`, user, password);
-    return page;
+    return openSignedIn(browser, { contexts, pageErrors }, `${ts.httpUrl}/#/${view}`, user, password, { width: 1440, height: 900, acceptDownloads: true });
   }
 
   const loginStatus = async (username: string, password: string): Promise<number> =>

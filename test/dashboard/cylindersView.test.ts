@@ -14,7 +14,7 @@ import type { MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
+import { browserProgram, launchChromium, addUsers, closeAll, openSignedIn } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const CODE = 'LPG-UI-0001';
@@ -37,13 +37,7 @@ describe.skipIf(!browserProgram.ok)(`cylinder view in chromium${browserProgram.o
   let n = 0;
 
   async function open(user: string, password: string, view: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    page.on('dialog', (d) => { jsDialogs.push(d.message()); void d.dismiss(); });
-    await signIn(page, `${ts.httpUrl}/#/${view}`, user, password);
-    return page;
+    return openSignedIn(browser, { contexts, pageErrors, jsDialogs }, `${ts.httpUrl}/#/${view}`, user, password);
   }
 
   async function scanner(id: string, stationId: string): Promise<MqttClient> {

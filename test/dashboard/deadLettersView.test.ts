@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, connectMqtt, startService, type TestService } from '../helpers/service.js';
-import { addUsers, browserProgram, closeAll, launchChromium, signIn } from '../helpers/browser.js';
+import { addUsers, browserProgram, closeAll, launchChromium, openSignedIn } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const SCRIPT = '<script>alert("dl")</script><img src=x onerror=alert(2)>';
@@ -30,12 +30,7 @@ describe.skipIf(!browserProgram.ok)(`dead-letter view in chromium${browserProgra
   const ids: Record<string, number> = {};
 
   async function open(user: string, password: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    page.on('dialog', (d) => { jsDialogs.push(d.message()); void d.dismiss(); });
-    await signIn(page, `${ts.httpUrl}/#/dead-letters`, user, password);
+    const page = await openSignedIn(browser, { contexts, pageErrors, jsDialogs }, `${ts.httpUrl}/#/dead-letters`, user, password, { height: 900 });
     await page.waitForSelector('#view-dead-letters #dl-table tbody tr[data-id]');
     return page;
   }

@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
+import { browserProgram, launchChromium, addUsers, closeAll, openSignedIn } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 /** a datetime-local value in China Standard Time, to the second */
@@ -29,11 +29,7 @@ describe.skipIf(!browserProgram.ok)(`device view in chromium${browserProgram.ok 
   let caseId = '';
 
   async function open(user: string, password: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    await signIn(page, ts.httpUrl, user, password);
+    const page = await openSignedIn(browser, { contexts, pageErrors }, ts.httpUrl, user, password);
     await page.click('[data-nav="devices"]');
     await page.waitForSelector('#device-list tbody tr[data-device]');
     return page;

@@ -7,7 +7,7 @@
  * must hold what the filters name and nothing else. Skipped without chromium; REQUIRE_EXTERNAL=1
  * turns the skip into a failure.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { alertHeader, caseHeader, ratesHeader } from '../../dashboard/routes/exportTables.js';
 import { startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
+import { browserProgram, launchChromium, addUsers, closeAll, openSignedIn, downloadBy } from '../helpers/browser.js';
 import { python, readXlsx } from '../helpers/xlsx.js';
 
 const FORMULA = '=HYPERLINK("http://evil.example","点我")';
@@ -31,20 +31,9 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
   let caseId = '';
 
   async function open(user: string, password: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    await signIn(page, ts.httpUrl, user, password);
-    return page;
+    return openSignedIn(browser, { contexts, pageErrors }, ts.httpUrl, user, password, { acceptDownloads: true });
   }
 
-  /** Click an export button and read the file the browser saved: its name and bytes. */
-  async function download(p: Page, button: string): Promise<{ name: string; bytes: Buffer }> {
-    const [dl] = await Promise.all([p.waitForEvent('download', { timeout: 15_000 }), p.click(button)]);
-    const file = await dl.path();
-    return { name: dl.suggestedFilename(), bytes: readFileSync(file) };
-  }
   const csvRows = (bytes: Buffer): string[][] => parse(bytes.toString('utf8'), { bom: true }) as string[][];
   const ids = (rows: string[][]): string[] => rows.slice(1).map((r) => r[0]!).sort();
 
@@ -91,7 +80,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
       return rows.length === 2 && rows.every((tr) => tr.textContent!.includes('cam-there'));
     });
     await p.screenshot({ path: path.join(out, 'exports-wall-zh.png') });
-    const csv = await download(p, '#alerts-export-csv');
+    const csv = await downloadBy(p, '#alerts-export-csv');
     expect(csv.name).toMatch(/^alerts-\d{8}-\d{4}\.csv$/);
     const rows = csvRows(csv.bytes);
     expect(rows[0]).toEqual(alertHeader);
@@ -100,7 +89,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
     // no filter: everything active, with the formula-looking name as text in the XLSX
     await p.fill('#view-wall .alert-list .filters input', '');
     await p.waitForFunction(() => document.querySelectorAll('#view-wall tr.alert-row').length === 5);
-    const xlsx = await download(p, '#alerts-export-xlsx');
+    const xlsx = await downloadBy(p, '#alerts-export-xlsx');
     expect(xlsx.name).toMatch(/^alerts-\d{8}-\d{4}\.xlsx$/);
     if (python.ok) {
       const x = readXlsx(xlsx.bytes);
@@ -114,7 +103,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
   it('a district-scoped operator exports only the district', async () => {
     const p = await open('op106', 'op106-password');
     await p.waitForSelector('#view-wall tr.alert-row');
-    const rows = csvRows((await download(p, '#alerts-export-csv')).bytes);
+    const rows = csvRows((await downloadBy(p, '#alerts-export-csv')).bytes);
     expect(ids(rows)).toEqual([...alertsOf['cam-here']!, ...alertsOf['lift-here']!].sort());
   });
 
@@ -122,7 +111,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
     const p = await open('op1', 'op1-password');
     await p.click('[data-nav="stats"]');
     await p.waitForSelector('#stats-tiles');
-    const rates = await download(p, '#stats-export-csv');
+    const rates = await downloadBy(p, '#stats-export-csv');
     expect(rates.name).toMatch(/^on-time-rates-\d{8}-\d{8}\.csv$/);
     const rows = csvRows(rates.bytes);
     expect(rows[0]).toEqual(ratesHeader);
@@ -133,7 +122,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
     await p.click('button.fig[data-where="district:330108"][data-measure="alerts"][data-outcome=""]');
     await p.waitForSelector('#stats-drill [data-alert-id]');
     await p.screenshot({ path: path.join(out, 'exports-stats-zh.png') });
-    const items = await download(p, '#drill-export-csv');
+    const items = await downloadBy(p, '#drill-export-csv');
     expect(items.name).toMatch(/^on-time-items-\d{8}-\d{8}\.csv$/);
     const listed = await p.$$eval('#stats-drill [data-alert-id]', (els) => els.map((e) => (e as HTMLElement).dataset.alertId!).sort());
     expect(ids(csvRows(items.bytes))).toEqual(listed);
@@ -145,7 +134,7 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
     const p = await open('disp1', 'disp1-password');
     await p.waitForSelector(`#case-history tr[data-case="${caseId}"]`);
     await p.screenshot({ path: path.join(out, 'exports-dispatch-zh.png') });
-    const csv = await download(p, '#cases-export-csv');
+    const csv = await downloadBy(p, '#cases-export-csv');
     expect(csv.name).toMatch(/^rescue-cases-\d{8}-\d{4}\.csv$/);
     const rows = csvRows(csv.bytes);
     expect(rows[0]).toEqual(caseHeader);
@@ -154,8 +143,8 @@ describe.skipIf(!browserProgram.ok)(`exports from the dashboard in chromium${bro
     // a period before the case: an empty file, the header only
     await p.fill('#cases-from', '2024-01-01');
     await p.fill('#cases-to', '2024-01-31');
-    expect(csvRows((await download(p, '#cases-export-csv')).bytes)).toEqual([caseHeader]);
-    const xlsx = await download(p, '#cases-export-xlsx');
+    expect(csvRows((await downloadBy(p, '#cases-export-csv')).bytes)).toEqual([caseHeader]);
+    const xlsx = await downloadBy(p, '#cases-export-xlsx');
     expect(xlsx.name).toMatch(/^rescue-cases-\d{8}-\d{4}\.xlsx$/);
     if (python.ok) expect(readXlsx(xlsx.bytes).rows).toEqual([caseHeader]);
     expect(pageErrors).toEqual([]);

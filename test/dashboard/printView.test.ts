@@ -15,7 +15,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { ADMIN_PASSWORD, startService, type TestService } from '../helpers/service.js';
-import { addUsers, browserProgram, closeAll, launchChromium, signIn } from '../helpers/browser.js';
+import { addUsers, browserProgram, closeAll, launchChromium, openSignedIn } from '../helpers/browser.js';
 
 const out = path.resolve('test-output');
 const MARKUP = '<b>粗体</b><img src=x>';
@@ -27,11 +27,7 @@ describe.skipIf(!browserProgram.ok)(`printing the views in chromium${browserProg
   const pageErrors: string[] = [];
 
   async function open(user: string, password: string, view: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    await signIn(page, `${ts.httpUrl}/#/${view}`, user, password);
+    const page = await openSignedIn(browser, { contexts, pageErrors }, `${ts.httpUrl}/#/${view}`, user, password);
     // the print dialog stubbed: counted, never shown
     await page.evaluate(() => {
       const w = window as unknown as { __printed: number };

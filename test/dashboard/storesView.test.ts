@@ -11,13 +11,13 @@
  * Screenshot in test-output/. Skipped without
  * chromium; REQUIRE_EXTERNAL=1 turns the skip into a failure.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePayload } from '../../core/schemas/examples.js';
 import { startService, type TestService } from '../helpers/service.js';
-import { browserProgram, launchChromium, signIn, addUsers, closeAll } from '../helpers/browser.js';
+import { browserProgram, launchChromium, addUsers, closeAll, openSignedIn, downloadBy } from '../helpers/browser.js';
 import { python, readXlsx } from '../helpers/xlsx.js';
 
 const out = path.resolve('test-output');
@@ -39,19 +39,7 @@ describe.skipIf(!browserProgram.ok)(`store view in chromium${browserProgram.ok ?
   };
 
   async function open(user: string, password: string, view: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1600, height: 1200 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${user}: ${e.message}`));
-    page.on('dialog', (d) => { jsDialogs.push(d.message()); void d.dismiss(); });
-    await signIn(page, `${ts.httpUrl}/#/${view}`, user, password);
-    return page;
-  }
-
-  /** Click an export button and read the file the page saved: its name and bytes. */
-  async function download(page: Page, button: string): Promise<{ name: string; body: Buffer }> {
-    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click(button)]);
-    return { name: dl.suggestedFilename(), body: readFileSync((await dl.path())!) };
+    return openSignedIn(browser, { contexts, pageErrors, jsDialogs }, `${ts.httpUrl}/#/${view}`, user, password, { height: 1200, acceptDownloads: true });
   }
 
   beforeAll(async () => {
@@ -132,9 +120,9 @@ describe.skipIf(!browserProgram.ok)(`store view in chromium${browserProgram.ok ?
 
     // the black list's CSV over the period chosen
     await p.selectOption('#stores-period', '7d');
-    const csv = await download(p, '#stores-black-export-csv');
+    const csv = await downloadBy(p, '#stores-black-export-csv');
     expect(csv.name).toBe('black-list-7d.csv');
-    const text = csv.body.toString('utf8');
+    const text = csv.bytes.toString('utf8');
     expect(text.startsWith('\uFEFF"storeId"')).toBe(true);
     expect(text).toContain('"S-BAD"');
     expect(text).toContain('"现场复查合格"');
@@ -157,11 +145,11 @@ describe.skipIf(!browserProgram.ok)(`store view in chromium${browserProgram.ok ?
     expect(await p.textContent('#stores-district-error')).toBe('区划代码只能是数字（最多 12 位）');
     await p.fill('#stores-district', '330108');
     await p.waitForFunction(() => [...document.querySelectorAll('#stores-scores-table tbody tr')].map((e) => (e as HTMLElement).dataset.store).join() === 'S-C3', null, { timeout: 15_000 });
-    const x = await download(p, '#stores-scores-export-xlsx');
+    const x = await downloadBy(p, '#stores-scores-export-xlsx');
     expect(x.name).toBe('store-scores.xlsx');
-    expect(x.body.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+    expect(x.bytes.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
     if (python.ok) {
-      const read = readXlsx(x.body);
+      const read = readXlsx(x.bytes);
       expect(read.badEntry).toBeNull();
       expect(read.rows[0]!.slice(0, 5)).toEqual(['storeId', 'storeName', 'district', 'score', 'deducted']);
       expect(read.rows.slice(1).map((r) => r.slice(0, 4))).toEqual([['S-C3', '三类小吃', '330108', 98]]);
