@@ -5,7 +5,7 @@
 import { ApiError, post } from './api.js';
 import { clear, h, select } from './dom.js';
 import { fill, t } from './i18n.js';
-import { importBody, rowProblems } from './importRows.js';
+import { importBody, importForm, rowProblems } from './importRows.js';
 
 const COLUMNS = 'code,model,mfgDate,designLifeYears,lastInspection,nextInspection,ownerStationId,entrustedStationIds,status,maxFillKg';
 const conflicts = ['error', 'skip', 'update'];
@@ -50,13 +50,7 @@ export function cylinderImport(imported) {
     } finally { busy = false; go.disabled = false; }
   }
 
-  const el = h('form', { class: 'panel form', id: 'cyl-import', onsubmit: (e) => { e.preventDefault(); void submit(); } },
-    h('h2', {}, t('cyl.import')),
-    h('p', { class: 'muted small' }, t('cyl.importHint'), ' ', h('code', {}, COLUMNS)),
-    h('label', { for: 'cyl-import-file' }, t('cyl.importFile')), file,
-    h('label', { for: 'cyl-import-text' }, t('cyl.importPaste')), text,
-    h('label', { for: 'cyl-import-conflict' }, t('cyl.onConflict')), conflictSel,
-    h('div', { class: 'actions' }, go),
-    msg, errors);
+  const el = importForm('cyl-import', { title: 'cyl.import', hint: 'cyl.importHint', file: 'cyl.importFile', paste: 'cyl.importPaste', onConflict: 'cyl.onConflict' },
+    COLUMNS, { file, text, conflict: conflictSel, go, msg, out: errors }, submit);
   return { el, dispose() {} };
 }

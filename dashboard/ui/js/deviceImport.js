@@ -6,7 +6,7 @@
 import { ApiError, get, post } from './api.js';
 import { clear, h, select } from './dom.js';
 import { fill, t } from './i18n.js';
-import { importBody, rowProblems } from './importRows.js';
+import { importBody, importForm, rowProblems } from './importRows.js';
 
 const COLUMNS = 'id,family,name,lat,lng,district,storeId,storeName,registrationCode,rescueCode,maintenanceUnit,maintenancePhone,stationId,stationName';
 const conflicts = ['error', 'skip', 'update'];
@@ -95,13 +95,7 @@ export function deviceImport(imported) {
     } finally { busy = false; go.disabled = false; }
   }
 
-  const el = h('form', { class: 'panel form', id: 'dev-import', onsubmit: (e) => { e.preventDefault(); void submit(); } },
-    h('h2', {}, t('devImport.title')),
-    h('p', { class: 'muted small' }, t('devImport.hint'), ' ', h('code', {}, COLUMNS)),
-    h('label', { for: 'dev-import-file' }, t('devImport.file')), file,
-    h('label', { for: 'dev-import-text' }, t('devImport.paste')), text,
-    h('label', { for: 'dev-import-conflict' }, t('devImport.onConflict')), conflictSel,
-    h('div', { class: 'actions' }, go),
-    msg, out);
+  const el = importForm('dev-import', { title: 'devImport.title', hint: 'devImport.hint', file: 'devImport.file', paste: 'devImport.paste', onConflict: 'devImport.onConflict' },
+    COLUMNS, { file, text, conflict: conflictSel, go, msg, out }, submit);
   return { el, dispose() { disposed = true; } };
 }

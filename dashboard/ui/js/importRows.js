@@ -1,6 +1,6 @@
 // What the two registry imports (devices: deviceImport.js; cylinders: cylinderImport.js) share:
-// the body read from a chosen file or pasted text, and the table of the rows a refused import
-// names (row, field, problem). Row text is text.
+// the form's layout, the body read from a chosen file or pasted text, and the table of the rows
+// a refused import names (row, field, problem). Row text is text.
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
@@ -26,4 +26,20 @@ export function rowProblems(id, rows, labels) {
     h('thead', {}, h('tr', {}, labels.map((k) => h('th', {}, t(k))))),
     h('tbody', {}, rows.map((e) => h('tr', { dataset: { row: String(e.row ?? '') } },
       h('td', { class: 'num' }, String(e.row ?? '-')), h('td', {}, e.path || '-'), h('td', {}, e.message ?? ''))))));
+}
+
+/**
+ * The import form: title, hint with the CSV columns, file, paste, on-conflict choice, the
+ * submit button, then the message and the result below. `id` prefixes the fields' ids
+ * (`<id>-file`, `<id>-text`, `<id>-conflict`); `keys` names the i18n texts.
+ */
+export function importForm(id, keys, columns, parts, submit) {
+  return h('form', { class: 'panel form', id, onsubmit: (e) => { e.preventDefault(); void submit(); } },
+    h('h2', {}, t(keys.title)),
+    h('p', { class: 'muted small' }, t(keys.hint), ' ', h('code', {}, columns)),
+    h('label', { for: `${id}-file` }, t(keys.file)), parts.file,
+    h('label', { for: `${id}-text` }, t(keys.paste)), parts.text,
+    h('label', { for: `${id}-conflict` }, t(keys.onConflict)), parts.conflict,
+    h('div', { class: 'actions' }, parts.go),
+    parts.msg, parts.out);
 }
