@@ -9,15 +9,12 @@
  * later one ("the store's worker thread stopped"): the journal keeps the readings meanwhile,
  * and /healthz reports the store's failing writes.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { CheckpointStatus, DuckDbOptions, EmbeddedStore } from '../duckdbStore.js';
 import { encodeFrame } from '../journal/frame.js';
 import type { ArchiveStep, RunPolicy } from '../readingRuns.js';
 import type { DeadLetter, DeviceImportWriter, Reading, Store } from '../types.js';
+import { startWorker } from './startWorker.js';
 import { REPOSITORY_METHODS, reviveError, type RepositoryName, type Request, type StoreStatus, type WorkerData, type WorkerMessage } from './protocol.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -74,7 +71,7 @@ export class WorkerStore implements EmbeddedStore {
       options: { ...(this.options.memoryLimit ? { memoryLimit: this.options.memoryLimit } : {}), ...(this.options.threads ? { threads: this.options.threads } : {}) },
       seams: this.options.seams === true,
     };
-    const worker = this.worker = startWorker(data);
+    const worker = this.worker = startWorker(import.meta.url, './storeHost', data);
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
         if (m.kind === 'ready') { this.latest = m.status; this.opened = true; resolve(); } else if (m.kind === 'openFailed') reject(reviveError(m.error));
@@ -183,20 +180,4 @@ export class WorkerStore implements EmbeddedStore {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
-}
-
-/**
- * The host module next to this one: its .js under dist/, its .ts under tsx or vitest, whose
- * loader a worker does not inherit, so the worker registers tsx first.
- */
-function startWorker(workerData: WorkerData): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./storeHost.js', here), { workerData });
-  const host = new URL('./storeHost.ts', here).href;
-  // tsx's ESM entry, by its package's own export map (require.resolve would give the CommonJS one)
-  const pkgFile = createRequire(here).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const tsx = pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(host)}); })`;
-  return new Worker(boot, { eval: true, workerData });
 }
