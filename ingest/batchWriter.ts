@@ -16,6 +16,8 @@ export interface BatchResult {
   token: BatchToken;
   readings: readonly Reading[];
   deadLetters: readonly DeadLetter[];
+  /** the journal's frame of the batch, when the store journals (Store.readings.appendBatch) */
+  frame: Uint8Array | null;
   durationMs: number;
 }
 
@@ -132,14 +134,14 @@ export class BatchWriter {
       const started = this.clock();
       try {
         if (this.stopped) throw new Error('ingest is stopping');
-        if (size) await this.store.readings.appendBatch(batch.readings, batch.deadLetters, batch.payloads);
-        const result = { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started };
+        const frame = size ? await this.store.readings.appendBatch(batch.readings, batch.deadLetters, batch.payloads) : undefined;
+        const result = { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, frame: frame instanceof Uint8Array ? frame : null, durationMs: this.clock() - started };
         this.safely(() => this.events.committed(result));
         for (const cb of batch.callbacks) cb(null);
         if (this.events.acknowledged) this.safely(() => this.events.acknowledged!(result));
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
-        this.safely(() => this.events.failed(err, { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, durationMs: this.clock() - started }));
+        this.safely(() => this.events.failed(err, { token: batch, readings: batch.readings, deadLetters: batch.deadLetters, frame: null, durationMs: this.clock() - started }));
         for (const cb of batch.callbacks) cb(err);
       }
     }

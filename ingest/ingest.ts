@@ -64,6 +64,12 @@ export interface DeviceReplier {
   sendError(family: Family, deviceId: string, error: DeviceError): void;
 }
 
+/** A commit's readings, with the journal's frame of them when the store journals (the rules' worker takes it). */
+export interface StoredReadings {
+  readings: readonly Reading[];
+  frame: Uint8Array | null;
+}
+
 /** What ingest tells the bus (service/dataPath.ts wires who listens). */
 export interface IngestEvents {
   /**
@@ -72,7 +78,7 @@ export interface IngestEvents {
    */
   'reading.accepted': Reading;
   /** Readings committed, once their PUBACKs are written, still in the commit's tick. */
-  'readings.stored': readonly Reading[];
+  'readings.stored': StoredReadings;
   /** After every commit attempt: null (stored) or the error. */
   'commit.outcome': Error | null;
 }
@@ -299,7 +305,7 @@ export class Ingest {
    * engine has seen the reading, but the acknowledgements do not wait for the rules.
    */
   private onAcknowledged(r: BatchResult): void {
-    if (r.readings.length) this.events.emit('readings.stored', r.readings);
+    if (r.readings.length) this.events.emit('readings.stored', { readings: r.readings, frame: r.frame });
   }
 
   private takePairs(token: BatchToken): readonly number[] {

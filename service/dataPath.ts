@@ -34,8 +34,8 @@ export function wireDataPath(bus: ServiceBus, p: DataPathParts): Array<() => voi
     // 3. accepted: the scan reply leaves before the commit; the same scan is evaluated again at 5
     bus.on('reading.accepted', (r) => p.engine.handleAccepted(r)),
     // 5. stored: rules see readings only once they are durable
-    bus.on('readings.stored', (readings) => p.engine.handleReadings(readings)),
-    ...(p.influx ? [bus.on('readings.stored', (readings) => p.influx!.notify(readings))] : []),
+    bus.on('readings.stored', ({ readings, frame }) => p.engine.handleReadings(readings, frame)),
+    ...(p.influx ? [bus.on('readings.stored', ({ readings }) => p.influx!.notify(readings))] : []),
     // connections feed the offline rules
     bus.on('device.connection', ({ deviceId, connected }) => p.engine.handleConnection(deviceId, connected)),
     // 6. effects beyond the dashboard

@@ -217,9 +217,11 @@ export interface ReadingRepository {
   /**
    * Write readings and dead letters in one durable transaction (group commit). `payloads`, when
    * given, holds each reading's payload as the device sent it (same index): a store may keep
-   * those bytes instead of re-encoding the reading (the ingest journal does).
+   * those bytes instead of re-encoding the reading (the ingest journal does). The journal
+   * resolves with the frame it wrote (store/journal/frame.ts), which the rules' worker takes
+   * as it is (alerts/ruleThread/); other stores resolve with nothing.
    */
-  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void>;
+  appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<Uint8Array | void>;
   /**
    * The same as appendBatch, given as the journal's frames of those batches
    * (store/journal/frame.ts): a store in another thread takes them as they are

@@ -180,7 +180,7 @@ export class JournaledStore implements Store {
    * Durable once the frame is fsynced; the store behind gets it from the applier. The payloads
    * go into the frame as they are (store/journal/frame.ts) and are not kept past the write.
    */
-  private appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<void> {
+  private appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[], payloads?: readonly Uint8Array[]): Promise<Uint8Array> {
     return this.writes.run(async () => {
       if (this.closing) throw new Error('the journal is closing');
       if (this.backlogRows >= this.opts.maxBacklogRows) {
@@ -198,6 +198,7 @@ export class JournaledStore implements Store {
       this.backlogRows += readings.length + deadLetters.length;
       this.journaled++;
       this.scheduleApply();
+      return frame;
     });
   }
 
@@ -259,7 +260,7 @@ export class JournaledStore implements Store {
     this.notify();
   }
 
-  private write(take: readonly Pending[]): Promise<void> {
+  private write(take: readonly Pending[]): Promise<unknown> {
     const inner = this.inner.readings;
     if (take[0]!.frame && inner.appendFrames) return inner.appendFrames(take.map((p) => p.frame!));
     const readings = take.length === 1 ? take[0]!.readings : take.flatMap((p) => p.readings);

@@ -21,6 +21,6 @@ export function aroundAppends(store: Store, around: (write: () => Promise<void>)
     r.appendFrames = (frames) => around(() => real(frames));
   } else {
     const real = r.appendBatch.bind(r);
-    r.appendBatch = (readings, deadLetters, payloads) => around(() => real(readings, deadLetters, payloads));
+    r.appendBatch = (readings, deadLetters, payloads) => around(async () => { await real(readings, deadLetters, payloads); });
   }
 }
