@@ -2,12 +2,23 @@
  * The engine's checkpoints: rule states (as of the last reading they reflect), store flags and
  * every changed alert, timeline row and case, in one transaction of the store, one at a time.
  * A restart replays the readings after the last checkpoint's seq (engine.ts).
+ *
+ * The rule states come from wherever the rules run (alerts/rulesCore.ts): `snapshot` hands
+ * them over at the point of the input order where the checkpoint was asked, after the effects
+ * of every reading up to `lastSeq` were applied and before any later one's, and the alerts are
+ * cut in that same turn, so the states, the alerts and the seq of a checkpoint agree.
  */
-import type { RuleRunner } from '../core/ruleRunner.js';
+import type { RulesCore } from './rulesCore.js';
 import type { Store } from '../store/types.js';
 import type { AlertBook } from './alertBook.js';
 import type { EnginePersistStatus } from './engineTypes.js';
 import { FLAGS_KEY, type StoreFlags } from './storeFlags.js';
+
+interface Cut {
+  ruleStates: Record<string, string>;
+  flags: string | null;
+  changes: ReturnType<AlertBook['cut']>;
+}
 
 export class Checkpointer {
   /** the seq of the last reading the rules have seen */
@@ -18,14 +29,14 @@ export class Checkpointer {
   private startSeq = 0;
   /** timer rules and operator feedback change state without readings: save them too */
   stateTouched = false;
-  /** each rule's state as last written (by identity) */
-  private readonly savedStates = new Map<string, unknown>();
+  /** rule states of a checkpoint that failed: the next one writes them (unless newer ones replace them) */
+  private unsaved: Record<string, string> = {};
   private chain: Promise<void> = Promise.resolve();
   private persist: EnginePersistStatus = { ok: true, consecutiveFailures: 0, failures: 0, lastError: null, failingSince: null, lastSavedAt: null };
 
   constructor(
     private readonly book: AlertBook,
-    private readonly runner: RuleRunner,
+    private readonly rules: Pick<RulesCore, 'snapshot'>,
     private readonly flags: StoreFlags,
     private readonly store: Store,
     private readonly now: () => number,
@@ -56,25 +67,22 @@ export class Checkpointer {
 
   private async write(): Promise<void> {
     if (!this.book.dirty && this.savedSeq === this.lastSeq && !this.stateTouched) return;
-    // only the rule states that changed since the last save: an operator's note does not
-    // rewrite every rule's state (states are immutable outside a batch, so identity tells)
-    const ruleStates: Record<string, string> = {};
-    const cut = new Map<string, unknown>();
-    for (const [id, state] of Object.entries(this.runner.states)) {
-      if (this.savedStates.get(id) === state) continue;
-      ruleStates[id] = JSON.stringify(state);
-      cut.set(id, state);
-    }
-    const flags = this.flags.cut();
-    if (flags !== null) ruleStates[FLAGS_KEY] = flags;
-    // readable as "not yet stored" until the transaction committed (alertReads.ts)
-    const changes = this.book.cut();
     const lastSeq = this.lastSeq;
     this.stateTouched = false;
+    let cut: Cut | null = null;
     try {
-      await this.store.alerts.saveCheckpoint({ lastSeq, ruleStates, ...changes });
+      // only the rule states that changed since the last snapshot: an operator's note does not
+      // rewrite every rule's state
+      cut = await this.rules.snapshot((changed): Cut => {
+        const ruleStates = { ...this.unsaved, ...changed };
+        this.unsaved = {};
+        const flags = this.flags.cut();
+        if (flags !== null) ruleStates[FLAGS_KEY] = flags;
+        // readable as "not yet stored" until the transaction committed (alertReads.ts)
+        return { ruleStates, flags, changes: this.book.cut() };
+      });
+      await this.store.alerts.saveCheckpoint({ lastSeq, ruleStates: cut.ruleStates, ...cut.changes });
       this.book.saved();
-      for (const [id, state] of cut) this.savedStates.set(id, state);
       this.savedSeq = lastSeq;
       this.persist = { ok: true, consecutiveFailures: 0, failures: this.persist.failures, lastError: null, failingSince: null, lastSavedAt: this.now() };
     } catch (err) {
@@ -83,8 +91,12 @@ export class Checkpointer {
         lastError: (err as Error).message, failingSince: this.persist.failingSince ?? this.now(), lastSavedAt: this.persist.lastSavedAt,
       };
       // keep them for the next attempt
-      this.book.restore(changes);
-      if (flags !== null) this.flags.unsaved();
+      if (cut) {
+        this.book.restore(cut.changes);
+        const { [FLAGS_KEY]: _flags, ...states } = cut.ruleStates;
+        this.unsaved = { ...states, ...this.unsaved };
+        if (cut.flags !== null) this.flags.unsaved();
+      }
       this.stateTouched = true;
       throw err;
     }

@@ -21,9 +21,8 @@ import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines
 import {
   acknowledgeEscalation, evaluateRescue, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
 } from '../core/alerts/rescueCase.js';
-import type { CylinderRecord } from '../core/alerts/types.js';
-import { RuleRunner, type AnyRule } from '../core/ruleRunner.js';
-import { withTransientMaps } from '../core/rules/common/shardedMap.js';
+import type { CylinderRecord, DeviceInfo, Effect } from '../core/alerts/types.js';
+import type { AnyRule } from '../core/ruleRunner.js';
 import { AlertBook } from './alertBook.js';
 import { AlertReads, type RescueCaseListQuery } from './alertReads.js';
 import { Checkpointer } from './checkpointer.js';
@@ -33,7 +32,8 @@ import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
 import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
 import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
 import { systemNote } from '../core/alerts/systemNotes.js';
-import { STORE_SCORE_RULE_ID, scorePeriod, storeScoreDefaults, storeScores, type StoreScore, type StoreScoreConfig, type StoreScoreState } from '../core/rules/kitchen/storeScore.js';
+import { WorkerRules } from './ruleThread/workerRules.js';
+import { InThreadRules, type RulesCore, type RulesCoreDeps, type StoreScoreAnswer } from './rulesCore.js';
 
 export type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 
@@ -50,11 +50,15 @@ export interface EngineOptions {
   replyMaxAgeMs: number;
   /** the black list's clean period (default 30 days) */
   storeListPolicy?: StoreListPolicy;
+  /** run the rules in a worker thread of their own (alerts/ruleThread/; ENGINE_WORKER); default: in this thread */
+  ruleThread?: boolean;
 }
 
 export interface EngineDeps {
   store: Store;
   device(id: string): DeviceRecord | undefined;
+  /** every registered device: the rules' worker keeps a mirror of what rules may know of them (devicesChanged keeps it current) */
+  devices?(): Iterable<DeviceRecord>;
   cylinder(code: string): CylinderRecord | undefined;
   /** MQTT publish on behalf of the platform */
   publish(topic: string, payload: string, qos: 0 | 1): void;
@@ -70,8 +74,11 @@ export const ACTION_TIMELINE = 20;
 /** Readings replayed between two checkpoints at start: what the replay holds in memory is bounded. */
 const REPLAY_BATCH = 5000;
 
+/** What rules may know of a device: no secret hash crosses to the rules' worker. */
+const deviceInfo = (d: DeviceRecord): DeviceInfo => ({ id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta });
+
 export class AlertEngine {
-  readonly runner: RuleRunner;
+  private readonly rules: RulesCore;
   private readonly now: () => number;
   private readonly book: AlertBook;
   private readonly reads: AlertReads;
@@ -84,38 +91,45 @@ export class AlertEngine {
 
   constructor(private readonly opts: EngineOptions, private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
-    this.runner = new RuleRunner(opts.rules, opts.ruleOverrides, {
+    const rulesDeps: RulesCoreDeps = {
       device: (id) => {
         const d = deps.device(id);
-        return d ? { id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta } : undefined;
+        return d ? deviceInfo(d) : undefined;
       },
       cylinder: (code) => deps.cylinder(code),
-    }, ({ rule, error }) => {
-      this.ruleErrors++;
-      deps.log.error({ rule, err: error }, 'alert rule failed; its state is kept');
-    });
+      onEffects: (groups) => {
+        for (const g of groups) this.apply(g.effects, g.now, g.at);
+      },
+      onRuleError: ({ rule, error }) => {
+        this.ruleErrors++;
+        deps.log.error({ rule, err: error }, 'alert rule failed; its state is kept');
+      },
+    };
+    this.rules = opts.ruleThread
+      ? new WorkerRules(opts.rules, opts.ruleOverrides, rulesDeps, {
+        onStopped: (err) => deps.log.fatal({ err, component: 'rules' }, 'the rules\' worker thread stopped: no rule runs and checkpoints fail until the service is restarted (it replays from the last checkpoint)'),
+      })
+      : new InThreadRules(opts.rules, opts.ruleOverrides, rulesDeps);
     const emit = (e: EngineEvent): void => this.emit(e);
     this.book = new AlertBook(emit);
     this.reads = new AlertReads(this.book, deps.store);
     this.effects = new EffectExecutor(opts, this.book, this.flags, { device: deps.device, publish: deps.publish, emit, now: this.now });
-    this.checkpoints = new Checkpointer(this.book, this.runner, this.flags, deps.store, this.now);
+    this.checkpoints = new Checkpointer(this.book, this.rules, this.flags, deps.store, this.now);
   }
 
   async start(): Promise<void> {
     const { store } = this.deps;
     const saved = await store.alerts.loadEngineState();
     const { [FLAGS_KEY]: flags, ...ruleStates } = saved?.ruleStates ?? {};
-    this.runner.load(ruleStates);
     this.flags.load(flags);
     // First start on existing data: begin after what is stored (no replay of history).
     this.checkpoints.begin(saved ? saved.lastSeq : (await store.readings.lastSequences()).readingSeq);
+    const devices = this.deps.devices ? [...this.deps.devices()].map(deviceInfo) : [];
+    await this.rules.start(ruleStates, this.checkpoints.lastSeq, devices);
     this.book.load(await store.alerts.loadActive(), await store.alerts.loadActiveCases());
     await this.replay();
     // the service was not listening until now: rules that time silence start counting again
-    const now = this.now();
-    for (const rule of this.opts.rules) {
-      if (rule.onResume) this.runner.update(rule.id, (s) => ({ state: rule.onResume!(s, now), effects: [] }));
-    }
+    this.rules.resume(this.now());
     this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tickTimer.unref();
     this.checkpointTimer = setInterval(() => void this.checkpoint().catch((err) => this.deps.log.error({ err }, 'alert checkpoint failed')), this.opts.checkpointMs);
@@ -132,6 +146,7 @@ export class AlertEngine {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.tickTimer = this.checkpointTimer = null;
     await this.checkpoint();
+    await this.rules.stop();
   }
 
   // ---- inputs
@@ -143,33 +158,38 @@ export class AlertEngine {
    */
   handleAccepted(r: Reading): void {
     if (r.family !== 'cylinder' || r.channel !== 'scan') return;
-    for (const e of this.runner.peek(r, this.now())) if (e.type === 'scanReply') this.effects.replyEarly(e);
+    for (const e of this.rules.peek(r, this.now())) if (e.type === 'scanReply') this.effects.replyEarly(e);
   }
 
-  /** Readings the store has committed (ingest's stored readings). Synchronous: effects apply in order. */
-  handleReadings(readings: readonly Reading[]): void {
+  /**
+   * Readings the store has committed (ingest's stored readings), with the journal's frame of
+   * them when there is one (the rules' worker decodes it). In this thread the effects apply
+   * before this returns; from the worker, in the same order, as its answers arrive.
+   */
+  handleReadings(readings: readonly Reading[], frame: Uint8Array | null = null): void {
     const cp = this.checkpoints;
-    // one batch: rule state made while it runs is updated in place (shardedMap.ts explains why that is safe)
-    withTransientMaps(() => {
-      for (const r of readings) {
-        if (r.seq <= cp.lastSeq) continue;
-        const now = this.effects.replaying ? r.receivedAt : this.now();
-        this.apply(this.runner.reading(r, now), now, r.receivedAt);
-        cp.lastSeq = r.seq;
-      }
-    });
+    if (!readings.length || readings[readings.length - 1]!.seq <= cp.lastSeq) return;
+    // a replay may overlap what was already seen; then the frame (which holds them all) is not used
+    const fresh = readings[0]!.seq > cp.lastSeq ? readings : readings.filter((r) => r.seq > cp.lastSeq);
+    this.rules.readings(fresh, fresh === readings ? frame : null, this.effects.replaying ? null : this.now());
+    cp.lastSeq = fresh[fresh.length - 1]!.seq;
+  }
+
+  /** Devices registered or changed (DeviceRegistry.onChange): what the rules know of them. */
+  devicesChanged(devices: readonly DeviceRecord[]): void {
+    this.rules.devicesChanged(devices.map(deviceInfo));
   }
 
   handleConnection(deviceId: string, connected: boolean): void {
     const d = this.deps.device(deviceId);
     if (!d) return;
     const now = this.now();
-    this.apply(this.runner.connection({ deviceId, connected }, d.family, now), now, now);
+    this.rules.connection(deviceId, connected, d.family, now);
   }
 
   /** The clock: timer rules, handling deadlines, rescue deadlines, the black list's clean period. */
   tick(now: number = this.now()): void {
-    this.apply(this.runner.tick(now), now, now);
+    this.rules.tick(now);
     for (const entry of this.flags.lapse(now, this.opts.storeListPolicy ?? defaultStoreListPolicy)) {
       this.checkpoints.stateTouched = true;
       this.effects.emitEntry(entry);
@@ -205,10 +225,8 @@ export class AlertEngine {
   }
 
   /** Each store's periodic score (kitchen.store_score) now; `storeIds` adds stores without a counted detection (100). */
-  storeScores(storeIds: Iterable<string>): { from: number; to: number; items: StoreScore[] } {
-    const cfg = (this.runner.config(STORE_SCORE_RULE_ID) ?? storeScoreDefaults) as StoreScoreConfig;
-    const now = this.now();
-    return { ...scorePeriod(cfg, now), items: storeScores(this.runner.states[STORE_SCORE_RULE_ID] as StoreScoreState | undefined, cfg, now, storeIds) };
+  storeScores(storeIds: Iterable<string>): Promise<StoreScoreAnswer> {
+    return this.rules.storeScores([...storeIds], this.now());
   }
 
   /** A person's step on a store's black-list entry (notified, rectified, re-checked, lifted), with a note. */
@@ -343,36 +361,40 @@ export class AlertEngine {
         const batch = await this.deps.store.readings.after(this.checkpoints.lastSeq, REPLAY_BATCH);
         if (!batch.length) break;
         // timers that fell due between two replayed readings fire in order, on the same
-        // clock resolution as live operation (not once per reading: a replay can be long)
-        for (const r of batch) {
-          if (r.receivedAt - lastTick >= this.opts.tickMs) {
-            this.tick(r.receivedAt);
-            lastTick = r.receivedAt;
-          }
-          this.handleReadings([r]);
+        // clock resolution as live operation (not once per reading: a replay can be long);
+        // the readings between two ticks go to the rules together
+        let from = 0;
+        for (let i = 0; i < batch.length; i++) {
+          const r = batch[i]!;
+          if (r.receivedAt - lastTick < this.opts.tickMs) continue;
+          this.handleReadings(batch.slice(from, i));
+          from = i;
+          this.tick(r.receivedAt);
+          lastTick = r.receivedAt;
         }
+        this.handleReadings(batch.slice(from));
         this.deps.log.info({ upTo: this.checkpoints.lastSeq, count: batch.length }, 'alert engine replayed stored readings');
         // a long backlog is replayed in bounded steps: each batch's alerts, timeline rows and
         // rule states are written before the next is read, so memory does not grow with it
         await this.checkpoint();
       }
     } finally {
+      // the worker's effects of the replayed readings are applied as replayed ones
+      await this.rules.settled().catch(() => undefined);
       this.effects.replaying = false;
     }
     await this.checkpoint();
   }
 
-  private apply(effects: Parameters<EffectExecutor['apply']>[0], now: number, readingTime: number): void {
+  private apply(effects: readonly Effect[], now: number, readingTime: number): void {
     if (this.effects.apply(effects, now, readingTime)) this.checkpoints.stateTouched = true;
   }
 
   /** An operator closed an alert: rules that count alerts (repeat offenders) hear of it. */
   private closedFeedback(a: Alert, falsePositive: boolean, now: number): void {
-    for (const rule of this.opts.rules) {
-      if (!rule.onAlertClosed) continue;
-      this.checkpoints.stateTouched = true;
-      this.apply(this.runner.update(rule.id, (s, ctx) => rule.onAlertClosed!(s, { alert: a, falsePositive, at: now }, ctx)), now, now);
-    }
+    if (!this.opts.rules.some((rule) => rule.onAlertClosed)) return;
+    this.checkpoints.stateTouched = true;
+    this.rules.alertClosed({ alert: a, falsePositive, at: now });
   }
 
   private emit(e: EngineEvent): void {

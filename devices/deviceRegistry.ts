@@ -48,6 +48,7 @@ export interface RowProblem {
 
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
+  private readonly listeners = new Set<(devices: readonly DeviceRecord[]) => void>();
 
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
@@ -62,6 +63,20 @@ export class DeviceRegistry {
 
   get(id: string): DeviceRecord | undefined {
     return this.devices.get(id);
+  }
+
+  all(): IterableIterator<DeviceRecord> {
+    return this.devices.values();
+  }
+
+  /** Devices registered or changed once they are in the registry (the rules' worker mirrors them); returns the unsubscribe. */
+  onChange(listener: (devices: readonly DeviceRecord[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(devices: readonly DeviceRecord[]): void {
+    if (devices.length) for (const l of this.listeners) l(devices);
   }
 
   /** Check a device's credentials; the record when they match. */
@@ -99,6 +114,7 @@ export class DeviceRegistry {
     const { record, secret } = this.newRecord(input);
     await this.store.devices.insert([record]);
     this.devices.set(record.id, record);
+    this.changed([record]);
     return { device: record, secret };
   }
 
@@ -209,6 +225,7 @@ export class DeviceRegistry {
       const current = this.devices.get(d.id) ?? d;
       this.devices.set(d.id, { ...current, name: d.name, location: d.location, district: d.district, meta: d.meta, updatedAt: d.updatedAt });
     }
+    this.changed([...fresh, ...changed].map((d) => this.devices.get(d.id)!));
     return result;
   }
 

@@ -75,6 +75,7 @@ export const settings = {
   HTTP_EXPOSE_DOCS: { schema: bool, default: true, doc: 'Serve the OpenAPI document and its UI at /docs (false: 404).' },
   METRICS_REQUIRE_TOKEN: { schema: bool, default: false, doc: 'Require an admin bearer token for /metrics (for deployments whose HTTP port is reachable by strangers).' },
   ALERT_OVERRIDES: { schema: z.string().optional(), default: undefined, doc: 'JSON (or @path to a JSON file) overriding alert defaults: {"rules": {"<rule id>": {"<threshold>": value}}, "deadlines": {...}, "rescue": {...}, "storeList": {...}}; every key, its unit and its allowed range: docs/configuration.md; a value out of range or breaking a rule between keys stops start-up.' },
+  ENGINE_WORKER: { schema: bool, default: true, doc: 'Run the alert rules (all but the cylinder family\'s, whose scan reply is decided before the commit) in a worker thread of their own, fed the journal\'s frames of committed readings; alerts, deadlines, rescue cases and checkpoints stay in the main thread, which applies the rules\' effects in order (docs/architecture.md, Threads). false = in the main thread: for profiles side by side (docs/benchmarks.md).' },
   ALERT_TICK_MS: { schema: positiveInt, default: 1000, doc: 'Clock of the timer rules and deadlines (offline, trapped timers, warnings, escalations).' },
   ALERT_CHECKPOINT_MS: { schema: positiveInt, default: 1000, doc: 'How often rule state and changed alerts are checkpointed (after a crash the readings since are replayed).' },
   ALERT_WEBHOOKS: { schema: z.string().optional(), default: undefined, doc: 'Comma-separated URLs that receive every alert and rescue-case change as a JSON POST (retried with back-off).' },
@@ -166,6 +167,8 @@ export interface Config {
   readonly alerts: {
     /** parsed ALERT_OVERRIDES, checked by meaning against the rules, deadlines and rescue policy */
     readonly overrides: AlertOverrides;
+    /** ENGINE_WORKER: the rules in a worker thread (alerts/ruleThread/) */
+    readonly worker: boolean;
     readonly tickMs: number;
     readonly checkpointMs: number;
     readonly webhooks: readonly string[];
@@ -334,7 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     audit: { retentionDays: v.AUDIT_RETENTION_DAYS as number, maxRows: v.AUDIT_MAX_ROWS as number },
     map: { city: v.MAP_CITY as string },
-    alerts: { overrides: alertOverrides, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks, storeContactWebhooks },
+    alerts: { overrides: alertOverrides, worker: v.ENGINE_WORKER as boolean, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks, storeContactWebhooks },
   };
   return deepFreeze(config);
 }

@@ -137,9 +137,11 @@ export class Service {
       checkpointMs: config.alerts.checkpointMs,
       replyMaxAgeMs: 10_000,
       storeListPolicy: storeListPolicy(config.alerts.overrides),
+      ruleThread: config.alerts.worker,
     }, {
       store: this.store,
       device: (id) => this.registry.get(id),
+      devices: () => this.registry.all(),
       cylinder: (code) => this.cylinders.get(code),
       publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
       events: this.bus,
@@ -170,6 +172,8 @@ export class Service {
     chmodSync(config.dataDir, 0o700);
     this.subscriptions = [
       ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks, storeContact: this.storeContact }),
+      // what the rules may know of devices follows the registry (the rules' worker keeps a copy)
+      this.registry.onChange((devices) => this.engine.devicesChanged(devices)),
       this.bus.on('commit.outcome', (err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; }),
       logStoreOutcomes(this.bus, log.child({ component: 'ingest' })),
       auditImportJobs(this.bus, this.audit),

@@ -24,10 +24,10 @@ const District = filterText(12).regex(/^\d{0,12}$/, 'a district code or its pref
 export const storeScoreRoutes: FastifyPluginAsyncZod = async (app) => {
   /** Every store the registry knows, scored, and stores scored that it no longer knows. */
   /** `district`: a prefix, none, or false when the caller's district scope excludes the one asked for (accounts/scope.ts). */
-  const scored = (district: string | undefined | false) => {
+  const scored = async (district: string | undefined | false) => {
     const engine = runningEngine(app.deps);
     const stores = knownStores(app as unknown as App);
-    const { from, to, items } = engine.storeScores(stores.keys());
+    const { from, to, items } = await engine.storeScores(stores.keys());
     return {
       from, to, items: items.map(({ from: _f, to: _t, ...s }) => ({ ...s, storeName: stores.get(s.storeId)?.storeName ?? null, district: stores.get(s.storeId)?.district ?? null }))
         .filter((s) => district !== false && (!district || (s.district ?? '').startsWith(district))),
@@ -50,7 +50,7 @@ export const storeScoreRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readStats'),
   }, async (req, reply) => {
     // only the stores of the caller's district scope (docs/api.md, District scope)
-    const { from, to, items } = scored(scopedDistrict(req.user!, req.query.district));
+    const { from, to, items } = await scored(scopedDistrict(req.user!, req.query.district));
     if (req.query.format !== 'json') {
       return sendTable(reply, req.query.format, 'store-scores', ['storeId', 'storeName', 'district', 'score', 'deducted', ...violationTypes],
         items.map((s) => [s.storeId, s.storeName, s.district, s.score, s.deducted, ...violationTypes.map((t) => s.counts[t] ?? 0)]));
@@ -78,7 +78,7 @@ export const storeScoreRoutes: FastifyPluginAsyncZod = async (app) => {
     preHandler: app.requires('readStats'),
   }, async (req) => {
     // drawn among the stores of the caller's district scope only (docs/api.md, District scope)
-    const population = scored(scopedDistrict(req.user!, req.body.district)).items;
+    const population = (await scored(scopedDistrict(req.user!, req.body.district))).items;
     const seed = req.body.seed ?? randomBytes(12).toString('hex');
     const byId = new Map(population.map((s) => [s.storeId, s]));
     const items = drawStores(population, req.body.count, seed).map((d) => {

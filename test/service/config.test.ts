@@ -37,7 +37,7 @@ describe('defaults', () => {
       auth: { tokenTtlS: 43200, loginMaxAttempts: 10, loginMaxAttemptsPerAddress: 100, loginUnknownPerMinute: 60 },
       audit: { retentionDays: 365, maxRows: 1_000_000 },
       map: { city: '330100' },
-      alerts: { overrides: {}, tickMs: 1000, checkpointMs: 1000, webhooks: [], storeContactWebhooks: [] },
+      alerts: { overrides: {}, worker: true, tickMs: 1000, checkpointMs: 1000, webhooks: [], storeContactWebhooks: [] },
     } satisfies Config);
     expect(c.auth).not.toHaveProperty('adminPassword');
   });
