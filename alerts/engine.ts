@@ -66,6 +66,12 @@ export interface EngineDeps {
   events: Emitter<EngineEvents>;
   log: Logger;
   now?: () => number;
+  /**
+   * The rules' worker thread stopped on its own (out of memory, a bug): no rule runs from then
+   * on, so the composition root stops the service (a supervisor restarts it; the replay from
+   * the last checkpoint makes the rules whole again) rather than run without alarms.
+   */
+  onRulesStopped?(err: Error): void;
 }
 
 /** Timeline entries an action's answer carries (the newest): what the action added and a little before it. */
@@ -107,7 +113,10 @@ export class AlertEngine {
     };
     this.rules = opts.ruleThread
       ? new WorkerRules(opts.rules, opts.ruleOverrides, rulesDeps, {
-        onStopped: (err) => deps.log.fatal({ err, component: 'rules' }, 'the rules\' worker thread stopped: no rule runs and checkpoints fail until the service is restarted (it replays from the last checkpoint)'),
+        onStopped: (err) => {
+          deps.log.fatal({ err, component: 'rules' }, 'the rules\' worker thread stopped: no rule runs until the service is restarted (it replays from the last checkpoint)');
+          deps.onRulesStopped?.(err);
+        },
       })
       : new InThreadRules(opts.rules, opts.ruleOverrides, rulesDeps);
     const emit = (e: EngineEvent): void => this.emit(e);
@@ -145,8 +154,11 @@ export class AlertEngine {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.tickTimer = this.checkpointTimer = null;
-    await this.checkpoint();
-    await this.rules.stop();
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.rules.stop();
+    }
   }
 
   // ---- inputs
@@ -341,6 +353,11 @@ export class AlertEngine {
     this.checkpoints.stateTouched = true;
     await this.checkpoint();
     return r;
+  }
+
+  /** Tests only: the rules' worker ends as one that failed would (nothing in this thread's mode). */
+  async stopRulesWorkerForTest(): Promise<void> {
+    if (this.rules instanceof WorkerRules) await this.rules.terminateForTest();
   }
 
   /** Persist rule states (as of the last reading seen) with every changed alert and case, in one transaction. */

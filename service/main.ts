@@ -41,6 +41,12 @@ process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'uncaught exception: stopping');
   void service.stop().finally(() => process.exit(1));
 });
+// the rules' worker thread gone: no alarm would be raised, so stop and let the supervisor restart
+// us (exit 70, EX_SOFTWARE); the start replays the journal and the readings since the last checkpoint
+service.onFatal((err) => {
+  log.fatal({ err }, 'a part the service cannot run without stopped: stopping');
+  void service.stop().finally(() => process.exit(70));
+});
 process.on('unhandledRejection', (err) => {
   log.error({ err }, 'unhandled rejection');
 });

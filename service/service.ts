@@ -11,7 +11,7 @@ import { AlertEngine } from '../alerts/engine.js';
 import { deadlinePolicy, rescuePolicy, ruleOverrides, storeListPolicy } from '../core/alerts/policy.js';
 import { allRules, RESCUE_RULE } from '../core/rules/index.js';
 import { Webhooks } from '../alerts/webhooks.js';
-import { Broker } from '../broker/broker.js';
+import { Broker, type BrokerCluster } from '../broker/broker.js';
 import { ConnectionTracker } from '../devices/connectionState.js';
 import { DeviceRegistry } from '../devices/deviceRegistry.js';
 import { ImportJobs } from '../devices/importJobs.js';
@@ -44,6 +44,18 @@ export interface Started {
   httpPort: number;
   /** path of the generated admin password, when one was generated at this start */
   adminPasswordFile: string | null;
+}
+
+/** What tests reach that configuration does not (yet). */
+export interface ServiceSeams {
+  /** the store accepts fault injection (tests of failures inside DuckDB's thread) */
+  store?: boolean;
+  /**
+   * MQTT across nodes over Redis (broker/redisBackends.ts), tested on its own; the
+   * configuration that turns cluster mode on (REDIS_URL with DATABASE_URL, docs/cluster.md)
+   * comes with the shared PostgreSQL store
+   */
+  mqttCluster?: BrokerCluster;
 }
 
 export class Service {
@@ -82,11 +94,11 @@ export class Service {
   /** the dashboard's live push (GET /ws), once started */
   live: LiveHub | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly fatalListeners = new Set<(err: Error) => void>();
   /** when the current run of failed group commits began (null while they succeed) */
   private commitsFailingSince: number | null = null;
 
-  /** `seams`: the store accepts fault injection (tests of failures inside DuckDB's thread) */
-  constructor(readonly config: Config, private readonly log: Logger, seams: { store?: boolean } = {}) {
+  constructor(readonly config: Config, private readonly log: Logger, seams: ServiceSeams = {}) {
     this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
     const duckdbOptions = { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) };
     const store = this.duckdb = config.duckdb.worker
@@ -123,7 +135,7 @@ export class Service {
     this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS, this.bus);
     const auditLog = log.child({ component: 'audit' });
     this.audit = new AuditLog(this.store, config.audit, (err, what) => auditLog.error({ err }, what));
-    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users);
+    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users, seams.mqttCluster ?? null);
     this.cylinders = new CylinderRegistry(this.store);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
     this.storeContact = new Webhooks({ urls: config.alerts.storeContactWebhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'storeContact' }));
@@ -146,6 +158,7 @@ export class Service {
       publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
       events: this.bus,
       log: log.child({ component: 'alerts' }),
+      onRulesStopped: (err) => this.fatal(err),
     });
     this.influx = config.influx
       ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
@@ -285,6 +298,20 @@ export class Service {
     return detail ? { ok: true, detail } : { ok: true };
   }
 
+  /**
+   * Something the service cannot run without stopped on its own (the rules' worker thread): the
+   * entry point (main.ts) logs it, stops the service and exits non-zero, for its supervisor to
+   * restart it. Returns the unsubscribe.
+   */
+  onFatal(listener: (err: Error) => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
+  }
+
+  private fatal(err: Error): void {
+    for (const l of this.fatalListeners) l(err);
+  }
+
   /** Stop in reverse order: no new connections, drain ingest, then close the store. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -295,7 +322,9 @@ export class Service {
       if (this.app) await this.app.close();
       await this.broker.stop();
       await this.ingest.stop();
-      await this.engine.stop();
+      // a last checkpoint that fails (a failing store, the rules' worker gone) does not keep the
+      // store from closing: a restart replays from the checkpoint before it
+      await this.engine.stop().catch((err: unknown) => this.log.error({ err }, 'the alert engine\'s last checkpoint failed; the next start replays from the one before'));
       await this.influx?.stop();
       await this.archiver?.stop();
       this.webhooks.stop();

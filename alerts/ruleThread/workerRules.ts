@@ -29,7 +29,8 @@ import type { FromRules, RuleFailure, RulesWorkerData, ToRules } from './protoco
 
 type Waiting =
   | { kind: 'effects'; local: EffectGroup[] }
-  | { kind: 'snapshot'; local: Record<string, string>; resolve: (changed: Record<string, string>) => void; reject: (e: Error) => void }
+  /** `run` hands the states to the caller's take in the message's own turn (no other answer can come between) */
+  | { kind: 'snapshot'; run: (remote: Record<string, string>) => void; reject: (e: Error) => void }
   | { kind: 'value'; resolve: (v: StoreScoreAnswer) => void; reject: (e: Error) => void }
   | { kind: 'settled'; resolve: () => void; reject: (e: Error) => void };
 
@@ -123,10 +124,18 @@ export class WorkerRules implements RulesCore {
   }
 
   snapshot<T>(take: (changed: Record<string, string>) => T): Promise<T> {
-    return new Promise<Record<string, string>>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       // this thread's states as of this point of the input order, the worker's at its answer
-      this.ask({ kind: 'snapshot', local: changedStates(this.local, this.taken), resolve, reject }, { kind: 'snapshot' });
-    }).then(take);
+      const local = changedStates(this.local, this.taken);
+      const run = (remote: Record<string, string>): void => {
+        try {
+          resolve(take({ ...local, ...remote }));
+        } catch (err) {
+          reject(err as Error);
+        }
+      };
+      this.ask({ kind: 'snapshot', run, reject }, { kind: 'snapshot' });
+    });
   }
 
   storeScores(storeIds: readonly string[], now: number): Promise<StoreScoreAnswer> {
@@ -169,7 +178,7 @@ export class WorkerRules implements RulesCore {
       w.resolve();
     } else if (m.kind === 'snapshot' && w.kind === 'snapshot') {
       // take runs now: after the effects of every input before the snapshot, before any after it
-      w.resolve({ ...w.local, ...m.changed });
+      w.run(m.changed);
     } else if (m.kind === 'storeScores' && w.kind === 'value') {
       w.resolve(m.value);
     } else {
