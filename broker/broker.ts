@@ -29,10 +29,17 @@ import { Listeners } from './listeners.js';
 import { Authentication } from './authenticate.js';
 import { Authorization } from './authorize.js';
 import { trackSessions } from './sessions.js';
+import { redisBackends, type RedisBackends } from './redisBackends.js';
 
+/** MQTT across nodes (broker/redisBackends.ts): sessions and delivery through Redis, this node named. */
+export interface BrokerCluster {
+  redisUrl: string;
+  nodeId: string;
+}
 
 export class Broker implements DeviceReplier {
   private aedes: Aedes | null = null;
+  private backends: RedisBackends | null = null;
   /** the caps on connections, in all and per source address; the pre-authentication deadline */
   private readonly limits: ConnectionLimits;
   private readonly clients = new Clients();
@@ -48,6 +55,7 @@ export class Broker implements DeviceReplier {
     private readonly log: Logger,
     /** dashboard accounts, for integration clients subscribing to alerts */
     users: Pick<Users, 'check'> | null = null,
+    private readonly cluster: BrokerCluster | null = null,
   ) {
     this.limits = new ConnectionLimits({
       maxConnections: config.maxConnections,
@@ -62,7 +70,9 @@ export class Broker implements DeviceReplier {
 
   async start(): Promise<void> {
     assertPatchedInternals();
+    const backends = this.backends = this.cluster ? redisBackends(this.cluster.redisUrl, this.log) : null;
     const aedes = await Aedes.createBroker({
+      ...(backends && this.cluster ? { mq: backends.mq, persistence: backends.persistence, id: this.cluster.nodeId } : {}),
       drainTimeout: this.config.drainTimeoutMs,
       connectTimeout: this.config.connectTimeoutMs,
       maxTopicLevels: this.config.maxTopicLevels,
@@ -112,6 +122,11 @@ export class Broker implements DeviceReplier {
     return this.aedes?.connectedClients ?? 0;
   }
 
+  /** In cluster mode, whether every Redis connection is ready; null on a single node. */
+  get redisReady(): boolean | null {
+    return this.backends ? this.backends.ready() : null;
+  }
+
   get running(): boolean {
     return this.aedes !== null && !this.aedes.closed;
   }
@@ -123,6 +138,8 @@ export class Broker implements DeviceReplier {
       await new Promise<void>((resolve) => a.close(() => resolve()));
     }
     await this.listeners.stop();
+    await this.backends?.close();
+    this.backends = null;
     this.aedes = null;
   }
 

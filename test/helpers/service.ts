@@ -9,7 +9,7 @@ import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
 import { loadConfig, type SettingName } from '../../service/config.js';
-import { Service, type Started } from '../../service/service.js';
+import { Service, type ServiceSeams, type Started } from '../../service/service.js';
 import type { ImportJobView } from '../../devices/importJobs.js';
 
 export const ADMIN_PASSWORD = 'test-admin-password';
@@ -37,13 +37,14 @@ export interface TestService {
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
 }
 
-export async function startService(overrides: Partial<Record<SettingName, unknown>> = {}, dataDir?: string): Promise<TestService> {
+/** `seams`: Service's (the store's fault injection is always on here); `mqttCluster`: the broker over Redis. */
+export async function startService(overrides: Partial<Record<SettingName, unknown>> = {}, dataDir?: string, seams: Omit<ServiceSeams, 'store'> = {}): Promise<TestService> {
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'supervision-test-'));
   const config = loadConfig({}, {
     DATA_DIR: dir, MQTT_PORT: 0, HTTP_PORT: 0, MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1',
     ADMIN_PASSWORD, LOG_LEVEL: 'silent', ...overrides,
   });
-  const service = new Service(config, pino({ level: 'silent' }), { store: true });
+  const service = new Service(config, pino({ level: 'silent' }), { ...seams, store: true });
   const started = await service.start();
   const httpUrl = `http://127.0.0.1:${started.httpPort}`;
   const mqttUrl = `mqtt://127.0.0.1:${started.mqttPort}`;
