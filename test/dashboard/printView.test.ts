@@ -114,10 +114,12 @@ describe.skipIf(!browserProgram.ok)(`printing the views in chromium${browserProg
     expect(head).toMatch(/筛选条件: .*330106/);
     expect(head).toMatch(/打印时间 \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
     expect(head).toContain('admin');
-    expect(await style(p, '#device-list thead', 'display')).toBe('table-header-group');
-    expect(await style(p, '#device-list tbody tr', 'break-inside')).toBe('avoid');
-    expect(await style(p, 'body', 'background-color')).toBe('rgb(255, 255, 255)');
-    expect(await style(p, '#device-list td', 'color')).toBe('rgb(0, 0, 0)');
+    // polled: the list may be drawn again meanwhile (the wall's refresh), and a row replaced
+    // between the query and the read has no computed style
+    await expect.poll(() => style(p, '#device-list thead', 'display')).toBe('table-header-group');
+    await expect.poll(() => style(p, '#device-list tbody tr[data-device]', 'break-inside')).toBe('avoid');
+    await expect.poll(() => style(p, 'body', 'background-color')).toBe('rgb(255, 255, 255)');
+    await expect.poll(() => style(p, '#device-list td', 'color')).toBe('rgb(0, 0, 0)');
     // the table across the page, not the screen's split
     const [table, page] = await p.evaluate(() => [document.querySelector('#device-list')!.getBoundingClientRect().width, document.body.getBoundingClientRect().width]);
     expect(table).toBeGreaterThan(page * 0.9);
