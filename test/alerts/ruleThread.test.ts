@@ -132,6 +132,28 @@ describe('the rules in their worker thread', () => {
     expect(states['kitchen.store_score'] ?? '').toContain('S-NEW');
   }, 30_000);
 
+  it('take a large registry change in slices, the event loop free between them, and evaluate later readings after all of it', async () => {
+    const trace: Trace = { groups: [], snapshots: [], errors: [] };
+    const worker = new WorkerRules(allRules, {}, deps(trace, new Map()));
+    cores.push(worker);
+    await worker.start({}, 0, []);
+    // 3,500 devices, the camera that reports last among them
+    const many: DeviceInfo[] = Array.from({ length: 3500 }, (_, i) => ({ id: `kitchen-x${i}`, family: 'kitchen' as const, name: null, district: null, meta: {} }));
+    many.push({ id: 'kitchen-0', family: 'kitchen', name: null, district: null, meta: { storeId: 'S-LATE' } });
+    let turns = 0;
+    const spin = (): void => { turns++; if (turns < 1000) setImmediate(spin); };
+    setImmediate(spin);
+    worker.devicesChanged(many);
+    const violations = Array.from({ length: 2 }, (_, i) => ({ channel: { family: 'kitchen' as const, channel: 'violation', key: 'kitchen/violation' }, device: 0, gapMs: 1000 * i, trappedLike: false, code: 11 as const }));
+    const { readings } = cityReadings(violations);
+    for (const r of readings) delete r.data['storeId'];
+    worker.readings(readings, encodeFrame(readings, []), null);
+    const states = await worker.snapshot((c) => c);
+    expect(states['kitchen.store_score'] ?? '').toContain('S-LATE');
+    // four slices: the event loop ran between them
+    expect(turns).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+
   it('fail every snapshot waiting and later when the worker stops, and say so once', async () => {
     const trace: Trace = { groups: [], snapshots: [], errors: [] };
     const stopped: Error[] = [];
