@@ -126,7 +126,8 @@ export class WorkerRules implements RulesCore {
    * the inputs that come meanwhile are held and sent after it, in their order.
    */
   devicesChanged(devices: readonly DeviceInfo[]): void {
-    if (!devices.length || this.stopped) return;
+    // before start there is nothing to tell: start() sends the whole registry
+    if (!devices.length || this.stopped || !this.worker) return;
     if (devices.length <= DEVICE_SLICE && !this.held) {
       this.post({ kind: 'devices', devices: [...devices] });
       return;
