@@ -3,7 +3,7 @@
  * events, and applies operators' actions. Its parts, each in a file of its own:
  * - the book of alerts and cases in memory (alertBook.ts) and the reads over it (alertReads.ts),
  * - the effect executor (effects.ts): alerts, 96333 rescue cases, scan replies, store flags,
- * - checkpoints (checkpointer.ts) and the replay after a restart (here, `replay`).
+ * - checkpoints (checkpointer.ts) and the replay after a restart (replay.ts).
  *
  * Durability: readings are stored before rules see them. Rule states, changed alerts and
  * cases are checkpointed together with the seq of the last reading they reflect; after a
@@ -32,6 +32,7 @@ import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
 import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
 import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
 import { systemNote } from '../core/alerts/systemNotes.js';
+import { replayStored } from './replay.js';
 import { WorkerRules } from './ruleThread/workerRules.js';
 import { InThreadRules, type RulesCore, type RulesCoreDeps, type StoreScoreAnswer } from './rulesCore.js';
 
@@ -76,9 +77,6 @@ export interface EngineDeps {
 
 /** Timeline entries an action's answer carries (the newest): what the action added and a little before it. */
 export const ACTION_TIMELINE = 20;
-
-/** Readings replayed between two checkpoints at start: what the replay holds in memory is bounded. */
-const REPLAY_BATCH = 5000;
 
 /** What rules may know of a device: no secret hash crosses to the rules' worker. */
 const deviceInfo = (d: DeviceRecord): DeviceInfo => ({ id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta });
@@ -370,37 +368,15 @@ export class AlertEngine {
     return this.checkpoints.status();
   }
 
-  private async replay(): Promise<void> {
-    this.effects.replaying = true;
-    let lastTick = 0;
-    try {
-      for (;;) {
-        const batch = await this.deps.store.readings.after(this.checkpoints.lastSeq, REPLAY_BATCH);
-        if (!batch.length) break;
-        // timers that fell due between two replayed readings fire in order, on the same
-        // clock resolution as live operation (not once per reading: a replay can be long);
-        // the readings between two ticks go to the rules together
-        let from = 0;
-        for (let i = 0; i < batch.length; i++) {
-          const r = batch[i]!;
-          if (r.receivedAt - lastTick < this.opts.tickMs) continue;
-          this.handleReadings(batch.slice(from, i));
-          from = i;
-          this.tick(r.receivedAt);
-          lastTick = r.receivedAt;
-        }
-        this.handleReadings(batch.slice(from));
-        this.deps.log.info({ upTo: this.checkpoints.lastSeq, count: batch.length }, 'alert engine replayed stored readings');
-        // a long backlog is replayed in bounded steps: each batch's alerts, timeline rows and
-        // rule states are written before the next is read, so memory does not grow with it
-        await this.checkpoint();
-      }
-    } finally {
-      // the worker's effects of the replayed readings are applied as replayed ones
-      await this.rules.settled().catch(() => undefined);
-      this.effects.replaying = false;
-    }
-    await this.checkpoint();
+  private replay(): Promise<void> {
+    return replayStored({
+      store: this.deps.store, log: this.deps.log, tickMs: this.opts.tickMs,
+      lastSeq: () => this.checkpoints.lastSeq,
+      readings: (batch) => this.handleReadings(batch),
+      tick: (now) => this.tick(now),
+      checkpoint: () => this.checkpoint(), settled: () => this.rules.settled(),
+      replaying: (on) => { this.effects.replaying = on; },
+    });
   }
 
   private apply(effects: readonly Effect[], now: number, readingTime: number): void {
