@@ -5,7 +5,8 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { AuditEntry, AuditQuery, AuditRepository } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
-import { all, numOrNull, strOrNull, type Row } from './sql.js';
+import { auditEntryOf } from '../rows.js';
+import { all } from './sql.js';
 
 /** Rows per INSERT statement (8 parameters each). */
 const ROWS_PER_STATEMENT = 250;
@@ -49,7 +50,7 @@ export class DuckDbAudit implements AuditRepository {
         ? await all(c, `SELECT id::DOUBLE AS id, epoch_ms(happened_at)::DOUBLE AS at, actor, action, target_kind, target_id, address, details
           FROM audit_log ${filter} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, q.limit, q.offset])
         : [];
-      return { total, items: rows.map(toEntry) };
+      return { total, items: rows.map(auditEntryOf) };
     });
   }
 
@@ -64,17 +65,4 @@ export class DuckDbAudit implements AuditRepository {
 
 async function maxId(c: DuckDBConnection): Promise<number> {
   return Number((await all(c, 'SELECT coalesce(max(id), 0)::DOUBLE AS m FROM audit_log'))[0]?.m ?? 0);
-}
-
-function toEntry(r: Row): AuditEntry {
-  return {
-    id: Number(r.id),
-    at: numOrNull(r.at) ?? 0,
-    actor: strOrNull(r.actor),
-    action: String(r.action),
-    targetKind: strOrNull(r.target_kind),
-    targetId: strOrNull(r.target_id),
-    address: strOrNull(r.address),
-    details: r.details ? JSON.parse(String(r.details)) as AuditEntry['details'] : null,
-  };
 }

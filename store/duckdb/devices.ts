@@ -1,9 +1,10 @@
 /** The device registry and connection states in DuckDB. */
 import type { DuckDBAppender, DuckDBValue } from '@duckdb/node-api';
 import type { Family } from '../../core/schemas/index.js';
+import { connectionStateOf } from '../rows.js';
 import type { ConnectionState, DeviceImportWriter, DeviceRecord, DeviceRepository } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
-import { all, appendNullable, appendTs, numOrNull } from './sql.js';
+import { all, appendNullable, appendTs } from './sql.js';
 
 /** The control connection's temporary table of a device import (beginImport). */
 const DEVICE_IMPORT_STAGE = 'device_import_stage';
@@ -134,14 +135,7 @@ export class DuckDbDevices implements DeviceRepository {
       const rows = await all(c, `SELECT device_id, connected, epoch_ms(last_seen)::DOUBLE AS last_seen,
         epoch_ms(last_connected_at)::DOUBLE AS last_connected_at, epoch_ms(last_disconnected_at)::DOUBLE AS last_disconnected_at,
         remote_address FROM device_state`);
-      return rows.map((r) => ({
-        deviceId: String(r.device_id),
-        connected: Boolean(r.connected),
-        lastSeen: numOrNull(r.last_seen),
-        lastConnectedAt: numOrNull(r.last_connected_at),
-        lastDisconnectedAt: numOrNull(r.last_disconnected_at),
-        remoteAddress: r.remote_address === null ? null : String(r.remote_address),
-      }));
+      return rows.map(connectionStateOf);
     });
   }
 }

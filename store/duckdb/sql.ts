@@ -17,13 +17,7 @@ export function appendNullable(a: DuckDBAppender, v: string | null): void {
   if (v === null) a.appendNull(); else a.appendVarchar(v);
 }
 
-export function numOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
-export function strOrNull(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
-}
+export { numOrNull, strOrNull } from '../rows.js';
 
 export function blobBytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;

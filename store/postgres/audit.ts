@@ -9,8 +9,9 @@
  * batch leaves its numbers free, as in DuckDB), while reads go on (EXCLUSIVE mode blocks only
  * writers). A sequence would not do: it leaves gaps, and prune counts rows by ids.
  */
+import { auditEntryOf } from '../rows.js';
 import type { AuditEntry, AuditQuery, AuditRepository } from '../types.js';
-import { ms, num, strOrNull, unnest, type PostgresDatabase, type Row } from './database.js';
+import { ms, num, unnest, type PostgresDatabase } from './database.js';
 
 const ENTRY_COLUMNS = 'id, happened_at, actor, action, target_kind, target_id, address, details';
 
@@ -46,10 +47,10 @@ export class PgAudit implements AuditRepository {
     return this.db.tx(async (c) => {
       const total = num((await c.query(`SELECT count(*) AS n FROM audit_log ${filter}`, params)).rows[0]?.n ?? 0);
       const rows = total > q.offset
-        ? (await c.query(`SELECT ${ENTRY_COLUMNS} FROM audit_log ${filter} ORDER BY id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        ? (await c.query(`SELECT id, happened_at AS at, actor, action, target_kind, target_id, address, details FROM audit_log ${filter} ORDER BY id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
           [...params, q.limit, q.offset])).rows
         : [];
-      return { total, items: rows.map(toEntry) };
+      return { total, items: rows.map(auditEntryOf) };
     }, 'readOnly');
   }
 
@@ -57,17 +58,4 @@ export class PgAudit implements AuditRepository {
     // ids are dense and in order, so "all but the newest keepRows" is an id bound
     return this.db.run('DELETE FROM audit_log WHERE happened_at < $1 OR id <= (SELECT coalesce(max(id), 0) FROM audit_log) - $2', [ms(before), keepRows]);
   }
-}
-
-function toEntry(r: Row): AuditEntry {
-  return {
-    id: num(r.id),
-    at: num(r.happened_at),
-    actor: strOrNull(r.actor),
-    action: String(r.action),
-    targetKind: strOrNull(r.target_kind),
-    targetId: strOrNull(r.target_id),
-    address: strOrNull(r.address),
-    details: r.details ? JSON.parse(String(r.details)) as AuditEntry['details'] : null,
-  };
 }

@@ -222,13 +222,7 @@ export function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v);
 }
 
-export function numOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : num(v);
-}
-
-export function strOrNull(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
-}
+export { numOrNull, strOrNull } from '../rows.js';
 
 /**
  * Epoch ms for a BIGINT parameter. DuckDB takes a fraction of a ms and rounds it (`?::BIGINT`);

@@ -5,8 +5,9 @@
  * Batches go in as one statement of array parameters (database.ts, unnest).
  */
 import type { Family } from '../../core/schemas/index.js';
+import { connectionStateOf } from '../rows.js';
 import type { ConnectionState, DeviceImportWriter, DeviceRecord, DeviceRepository } from '../types.js';
-import { ms, msOrNull, num, numOrNull, strOrNull, unnest, type HeldConnection, type PostgresDatabase, type Row, type Sql } from './database.js';
+import { ms, msOrNull, num, strOrNull, unnest, type HeldConnection, type PostgresDatabase, type Row, type Sql } from './database.js';
 
 const DEVICE_COLUMNS = 'id, family, name, lat, lng, district, meta, secret_hash, created_at, updated_at';
 
@@ -130,14 +131,7 @@ export class PgDevices implements DeviceRepository {
 
   async loadConnectionStates(): Promise<ConnectionState[]> {
     const rows = await this.db.rows('SELECT device_id, connected, last_seen, last_connected_at, last_disconnected_at, remote_address FROM device_state');
-    return rows.map((r) => ({
-      deviceId: String(r.device_id),
-      connected: Boolean(r.connected),
-      lastSeen: numOrNull(r.last_seen),
-      lastConnectedAt: numOrNull(r.last_connected_at),
-      lastDisconnectedAt: numOrNull(r.last_disconnected_at),
-      remoteAddress: strOrNull(r.remote_address),
-    }));
+    return rows.map(connectionStateOf);
   }
 }
 
