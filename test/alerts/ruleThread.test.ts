@@ -85,6 +85,13 @@ async function run(core: RulesCore, trace: Trace, steps: readonly Step[], specs:
   await core.settled();
 }
 
+/** kitchen-0's detections, a second apart, from a camera that does not name its store: the rules take the registry's (device meta storeId). */
+function storelessViolations(n: number): ReturnType<typeof cityReadings>['readings'] {
+  const { readings } = cityReadings(Array.from({ length: n }, (_, i) => ({ channel: { family: 'kitchen' as const, channel: 'violation', key: 'kitchen/violation' }, device: 0, gapMs: 1000 * i, trappedLike: false, code: 11 as const })));
+  for (const r of readings) delete r.data['storeId'];
+  return readings;
+}
+
 const cores: RulesCore[] = [];
 afterEach(async () => {
   for (const c of cores.splice(0)) await c.stop();
@@ -122,10 +129,7 @@ describe('the rules in their worker thread', () => {
     await worker.start({}, 0, []);
     const added = { id: 'kitchen-0', family: 'kitchen' as const, name: 'K', district: null, meta: { storeId: 'S-NEW' } };
     worker.devicesChanged([added]);
-    const violations = Array.from({ length: 3 }, (_, i) => ({ channel: { family: 'kitchen' as const, channel: 'violation', key: 'kitchen/violation' }, device: 0, gapMs: 1000 * i, trappedLike: false, code: 11 as const }));
-    const { readings } = cityReadings(violations);
-    // a camera that does not name its store: the rules take the registry's (device meta storeId)
-    for (const r of readings) delete r.data['storeId'];
+    const readings = storelessViolations(3);
     worker.readings(readings, encodeFrame(readings, []), null);
     const states = await worker.snapshot((c) => c);
     // the store score counts detections per store: the store is the one the registry gave after start
@@ -144,9 +148,7 @@ describe('the rules in their worker thread', () => {
     const spin = (): void => { turns++; if (turns < 1000) setImmediate(spin); };
     setImmediate(spin);
     worker.devicesChanged(many);
-    const violations = Array.from({ length: 2 }, (_, i) => ({ channel: { family: 'kitchen' as const, channel: 'violation', key: 'kitchen/violation' }, device: 0, gapMs: 1000 * i, trappedLike: false, code: 11 as const }));
-    const { readings } = cityReadings(violations);
-    for (const r of readings) delete r.data['storeId'];
+    const readings = storelessViolations(2);
     worker.readings(readings, encodeFrame(readings, []), null);
     const states = await worker.snapshot((c) => c);
     expect(states['kitchen.store_score'] ?? '').toContain('S-LATE');
