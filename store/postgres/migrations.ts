@@ -13,6 +13,9 @@
  *    whatever locale the database was created with.
  */
 import type { Sql } from './database.js';
+import { alertsMigration } from './schema/alerts.js';
+import { cylindersMigration } from './schema/cylinders.js';
+import { readingsMigration } from './schema/readings.js';
 
 export interface Migration {
   version: number;
@@ -67,7 +70,7 @@ const audit: Migration = {
   ],
 };
 
-export const migrations: readonly Migration[] = [registry, accounts, settings, audit];
+export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration];
 
 /**
  * Every node of a cluster runs this at start, maybe at the same moment: a session-level
