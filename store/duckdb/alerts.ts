@@ -3,14 +3,13 @@
  * checkpoint writes them in one transaction; the operators' reads use the records connection.
  */
 import type { DuckDBValue } from '@duckdb/node-api';
-import type { Alert, TimelineAction, TimelineEntry } from '../../core/alerts/alert.js';
+import type { Alert, TimelineEntry } from '../../core/alerts/alert.js';
 import type { AlertFilter, AlertSort } from '../../core/alerts/alertQuery.js';
 import type { RescueCase } from '../../core/alerts/rescueCase.js';
-import type { NoteParams } from '../../core/alerts/systemNotes.js';
-import type { Family } from '../../core/schemas/index.js';
+import { alertOf, alertOutcomeOf, rescueCaseOf, timelineEntryOf } from '../alertRows.js';
 import type { AlertOutcome, AlertOutcomeQuery, AlertQuery, AlertRepository, EngineCheckpoint, RescueCaseQuery } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
-import { all, numOrNull, placeholders, strOrNull } from './sql.js';
+import { all, placeholders } from './sql.js';
 
 /** Timeline rows per INSERT statement in a checkpoint. */
 const TIMELINE_ROWS_PER_INSERT = 200;
@@ -92,7 +91,7 @@ export class DuckDbAlerts implements AlertRepository {
   }
 
   loadActive(): Promise<Alert[]> {
-    return this.db.readRecords(async (c) => (await all(c, "SELECT doc FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY last_seen")).map((r) => JSON.parse(String(r.doc)) as Alert));
+    return this.db.readRecords(async (c) => (await all(c, "SELECT doc FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY last_seen")).map(alertOf));
   }
 
   query(q: AlertQuery): Promise<Alert[]> {
@@ -110,14 +109,14 @@ export class DuckDbAlerts implements AlertRepository {
       }
       params.push(q.limit);
       const rows = await all(c, `SELECT doc FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${sort.join(', ')} LIMIT ?`, params);
-      return rows.map((r) => JSON.parse(String(r.doc)) as Alert);
+      return rows.map(alertOf);
     });
   }
 
   get(id: string): Promise<Alert | null> {
     return this.db.readRecords(async (c) => {
       const rows = await all(c, 'SELECT doc FROM alerts WHERE id = ?', [id]);
-      return rows[0] ? JSON.parse(String(rows[0].doc)) as Alert : null;
+      return rows[0] ? alertOf(rows[0]) : null;
     });
   }
 
@@ -125,10 +124,7 @@ export class DuckDbAlerts implements AlertRepository {
     return this.db.readRecords(async (c) => {
       const rows = await all(c, `SELECT n, epoch_ms(happened_at)::DOUBLE AS at, actor, action, note, code, params FROM alert_timeline
         WHERE alert_id = ? ${before === undefined ? '' : 'AND n < ?'} ORDER BY n DESC LIMIT ?`, before === undefined ? [alertId, limit] : [alertId, before, limit]);
-      return rows.reverse().map((r) => ({
-        n: Number(r.n), at: Number(r.at), by: String(r.actor), action: String(r.action) as TimelineAction, ...(r.note === null ? {} : { note: String(r.note) }),
-        ...(r.code === null ? {} : { code: String(r.code) }), ...(r.params === null ? {} : { params: JSON.parse(String(r.params)) as NoteParams }),
-      }));
+      return rows.reverse().map((r) => timelineEntryOf(r));
     });
   }
 
@@ -140,17 +136,12 @@ export class DuckDbAlerts implements AlertRepository {
       const ms = (col: string) => `epoch_ms(${col})::DOUBLE AS ${col}`;
       const rows = await all(c, `SELECT id, family, rule, severity, status, device_id, district, closed_by, ${['first_seen', 'ack_by', 'resolve_by', 'acknowledged_at', 'resolved_at'].map(ms).join(', ')}
         FROM alerts WHERE ${where.join(' AND ')} ORDER BY first_seen LIMIT ?`, params);
-      return rows.map((r) => ({
-        id: String(r.id), family: String(r.family) as Family, rule: String(r.rule), severity: String(r.severity) as Alert['severity'],
-        status: String(r.status) as Alert['status'], firstSeen: Number(r.first_seen),
-        device: { id: String(r.device_id), district: strOrNull(r.district) }, closedBy: strOrNull(r.closed_by),
-        deadlines: { ackBy: numOrNull(r.ack_by), resolveBy: numOrNull(r.resolve_by), acknowledgedAt: numOrNull(r.acknowledged_at), resolvedAt: numOrNull(r.resolved_at) },
-      }));
+      return rows.map((r) => alertOutcomeOf(r));
     });
   }
 
   loadActiveCases(): Promise<RescueCase[]> {
-    return this.db.readRecords(async (c) => (await all(c, "SELECT doc FROM rescue_cases WHERE status NOT IN ('closed', 'false_alarm') ORDER BY alarm_at")).map((r) => JSON.parse(String(r.doc)) as RescueCase));
+    return this.db.readRecords(async (c) => (await all(c, "SELECT doc FROM rescue_cases WHERE status NOT IN ('closed', 'false_alarm') ORDER BY alarm_at")).map(rescueCaseOf));
   }
 
   queryCases(q: RescueCaseQuery): Promise<RescueCase[]> {
@@ -168,14 +159,14 @@ export class DuckDbAlerts implements AlertRepository {
       }
       params.push(q.limit);
       const rows = await all(c, `SELECT doc FROM rescue_cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY alarm_at DESC LIMIT ?`, params);
-      return rows.map((r) => JSON.parse(String(r.doc)) as RescueCase);
+      return rows.map(rescueCaseOf);
     });
   }
 
   getCase(id: string): Promise<RescueCase | null> {
     return this.db.readRecords(async (c) => {
       const rows = await all(c, 'SELECT doc FROM rescue_cases WHERE id = ?', [id]);
-      return rows[0] ? JSON.parse(String(rows[0].doc)) as RescueCase : null;
+      return rows[0] ? rescueCaseOf(rows[0]) : null;
     });
   }
 }
