@@ -13,11 +13,11 @@
  * (sealed with the runs, store/readingArchive.ts) would make it a lookup.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { ScanPoint } from '../../core/schemas/index.js';
 import type { ScanQuery, StoredScan } from '../../core/cylinders/trace.js';
+import { scanPage } from '../cylinderRows.js';
 import { readingTables } from '../readingTables.js';
 import { runsMatching, runTable, type ReadingRun } from '../readingRuns.js';
-import { all, numOrNull } from './sql.js';
+import { all } from './sql.js';
 
 const SCAN_TABLE = readingTables.cylinder.scan!.table;
 
@@ -47,17 +47,5 @@ export async function scansOf(c: DuckDBConnection, q: ScanQuery): Promise<{ scan
   const rows = await all(c, `SELECT seq::DOUBLE AS seq, device_id, msg_id, epoch_ms(ts)::DOUBLE AS ts, epoch_ms(received_at)::DOUBLE AS received_at,
       station_id, point, operator_id, net_kg
     FROM (${branches.join(' UNION ALL ')}) ORDER BY ts DESC, seq DESC LIMIT ?`, [...tables.flatMap(() => params), q.limit + 1]);
-  const more = rows.length > q.limit;
-  const scans = rows.slice(0, q.limit).reverse().map((r): StoredScan => ({
-    seq: Number(r.seq),
-    deviceId: String(r.device_id),
-    msgId: String(r.msg_id),
-    ts: Number(r.ts),
-    receivedAt: Number(r.received_at),
-    stationId: String(r.station_id),
-    point: String(r.point) as ScanPoint,
-    operatorId: String(r.operator_id),
-    netKg: numOrNull(r.net_kg),
-  }));
-  return { scans, more };
+  return scanPage(rows, q.limit);
 }

@@ -6,6 +6,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { CylinderRecord } from '../../core/alerts/types.js';
 import type { CylinderVersion, ScanQuery, StoredScan } from '../../core/cylinders/trace.js';
+import { cylinderDoc, cylinderOf, cylinderVersionOf } from '../cylinderRows.js';
 import type { CylinderRepository } from '../types.js';
 import { scansOf } from './cylinderScans.js';
 import type { DuckDbDatabase } from './database.js';
@@ -26,7 +27,7 @@ export class DuckDbCylinders implements CylinderRepository {
       for (let i = 0; i < records.length; i += CYLINDER_ROWS_PER_INSERT) {
         const slice = records.slice(i, i + CYLINDER_ROWS_PER_INSERT);
         const params: DuckDBValue[] = [];
-        for (const r of slice) params.push(r.code, r.ownerStationId, r.status, JSON.stringify(r));
+        for (const r of slice) params.push(r.code, r.ownerStationId, r.status, cylinderDoc(r));
         await c.run(`INSERT INTO cylinder_stage VALUES ${slice.map(() => '(?, ?, ?, ?)').join(', ')}`, params);
       }
       // a record that changes (or is new) becomes a version from `at`; one written again as it was does not
@@ -41,12 +42,12 @@ export class DuckDbCylinders implements CylinderRepository {
   }
 
   load(): Promise<CylinderRecord[]> {
-    return this.db.read(async (c) => (await all(c, 'SELECT doc FROM cylinders ORDER BY code')).map((r) => JSON.parse(String(r.doc)) as CylinderRecord));
+    return this.db.read(async (c) => (await all(c, 'SELECT doc FROM cylinders ORDER BY code')).map((r) => cylinderOf(r.doc)));
   }
 
   versions(code: string): Promise<CylinderVersion[]> {
     return this.db.read(async (c) => (await all(c, 'SELECT epoch_ms(valid_from)::DOUBLE AS at, doc FROM cylinder_versions WHERE code = ? ORDER BY valid_from, rowid', [code]))
-      .map((r) => ({ from: Number(r.at), record: JSON.parse(String(r.doc)) as CylinderRecord })));
+      .map(cylinderVersionOf));
   }
 
   scans(q: ScanQuery): Promise<{ scans: StoredScan[]; more: boolean }> {

@@ -1,8 +1,9 @@
 /**
- * The cylinder repository (store/duckdb/cylinders.ts) in a temp dir: a whole registry import
- * in one upsert stays within DuckDB's memory limit; every change of a record is a version
- * (schema 7 turns the records of an older store into versions from 0); the scans of one code
- * come from the readings of every device, hot and in device-clustered history alike.
+ * The cylinder repository (store/duckdb/cylinders.ts) in a temp dir, what only DuckDB has (the
+ * contract of every store is test/store/contract/cylinders.ts, run by cylindersContract.test.ts):
+ * a whole registry import in one upsert stays within DuckDB's memory limit; schema 7 turns the
+ * records of an older store into versions from 0; the scans of one code come from the readings
+ * of every device, hot and in device-clustered history alike.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,12 +12,8 @@ import { describe, expect, it } from 'vitest';
 import type { CylinderRecord } from '../../../core/alerts/types.js';
 import { DuckDbStore } from '../../../store/duckdbStore.js';
 import { migrations } from '../../../store/migrations.js';
-import { T0, freshStore, readingFrom, tempFile } from './fixtures.js';
-
-const rec = (code: string, over: Partial<CylinderRecord> = {}): CylinderRecord => ({
-  code, model: 'YSP15', mfgDate: Date.UTC(2022, 2, 1), designLifeYears: 8, lastInspection: null, nextInspection: Date.UTC(2028, 0, 10),
-  ownerStationId: 'ST-1', entrustedStationIds: [], status: 'in_service', maxFillKg: 14.5, ...over,
-});
+import { rec, scanAt } from '../contract/cylinders.js';
+import { T0, freshStore, tempFile } from './fixtures.js';
 
 describe('bulk writes within the memory limit', () => {
   it('a cylinder import of 20,000 records in one go; a code given twice keeps the last', async () => {
@@ -33,19 +30,7 @@ describe('bulk writes within the memory limit', () => {
   });
 });
 
-describe('record versions', () => {
-  it('a new or changed record is a version from the import time; the same record again is none', async () => {
-    const s = await freshStore();
-    await s.cylinders.upsert([rec('A'), rec('B')], T0);
-    await s.cylinders.upsert([rec('A'), rec('B', { status: 'lost' })], T0 + 1000);
-    await s.cylinders.upsert([rec('B', { status: 'in_service', ownerStationId: 'ST-2' })], T0 + 2000);
-    expect(await s.cylinders.versions('A')).toEqual([{ from: T0, record: rec('A') }]);
-    expect((await s.cylinders.versions('B')).map((v) => [v.from, v.record.status, v.record.ownerStationId])).toEqual([
-      [T0, 'in_service', 'ST-1'], [T0 + 1000, 'lost', 'ST-1'], [T0 + 2000, 'in_service', 'ST-2'],
-    ]);
-    expect(await s.cylinders.versions('NONE')).toEqual([]);
-  });
-
+describe('record versions of an older store', () => {
   it('schema 7 makes each record of an older store one version from 0', async () => {
     const file = tempFile();
     mkdirSync(path.dirname(file), { recursive: true });
@@ -72,9 +57,6 @@ describe('record versions', () => {
 });
 
 describe('the scans of one code', () => {
-  const scanAt = (device: string, code: string, station: string, point: string, ts: number, msgId: string) =>
-    readingFrom('cylinder', 'scan', device, { msgId, ts, cylinderCode: code, stationId: station, point, operatorId: `OP-${station}`, ...(point === 'post_fill' ? { netKg: 14.2 } : {}) });
-
   it('from every device and station, hot and archived, oldest first; other codes left out; from/to and limit', async () => {
     const s = await freshStore();
     const mine = [
