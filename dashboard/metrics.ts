@@ -8,6 +8,7 @@ import type { DeviceRegistry } from '../devices/deviceRegistry.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
+import type { PostgresStatus } from '../store/postgres/database.js';
 import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
 import type { HttpRefusals } from './httpLimits.js';
@@ -37,6 +38,8 @@ export interface MetricSources {
   duckdbMemory?: (() => Promise<number>) | null;
   /** DuckDB's checkpoints, run by the store (store/duckdbStore.ts checkpointIfDue) */
   duckdb?: (() => CheckpointStatus) | null;
+  /** cluster mode's shared store: its connection pool (store/postgres/database.ts) */
+  postgres?: (() => PostgresStatus) | null;
   /** the alert engine's checkpoints of alerts, cases and rule state (alerts/engine.ts) */
   alerts?: (() => EnginePersistStatus) | null;
   /** what /healthz reports: component_up per component */
@@ -195,6 +198,13 @@ export function createMetrics(src: MetricSources): Registry {
     gauge('duckdb_checkpoint_consecutive_failures', 'CHECKPOINTs failed since the last one that succeeded (the store is reported down past 5, or 2 spanning 30 s)', () => duckdb().consecutiveFailures);
   }
 
+  const postgres = src.postgres;
+  if (postgres) {
+    gauge('postgres_pool_connections', 'Connections open to the shared PostgreSQL (at most its pool size)', () => postgres().connections);
+    gauge('postgres_pool_idle_connections', 'Open connections to PostgreSQL waiting for a job', () => postgres().idle);
+    gauge('postgres_pool_waiting', 'Jobs waiting for a PostgreSQL connection (the pool is full)', () => postgres().waiting);
+    counter('postgres_failures_total', 'Statements and connections failed for want of the server (refusals it answered, such as a duplicate key, not counted)', () => postgres().failures);
+  }
   const duckdbMemory = src.duckdbMemory;
   if (duckdbMemory) {
     new Gauge({
@@ -212,7 +222,7 @@ export function createMetrics(src: MetricSources): Registry {
   const health = src.health;
   if (health) {
     new Gauge({
-      name: 'component_up', help: '1 when the component is ok on /healthz, 0 when not (store, journal, alerts, broker, http: any 0 makes /healthz 503; influx only degrades)',
+      name: 'component_up', help: '1 when the component is ok on /healthz, 0 when not (store, journal, alerts, broker, http, postgres: any 0 makes /healthz 503; influx only degrades)',
       labelNames: ['component'], registers: [registry],
       collect() {
         this.reset();

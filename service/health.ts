@@ -7,6 +7,7 @@
 import type { EnginePersistStatus } from '../alerts/engine.js';
 import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
+import type { PostgresStatus } from '../store/postgres/database.js';
 
 export interface ComponentHealth {
   ok: boolean;
@@ -95,4 +96,18 @@ export function journalHealth(j: JournalStatus, now: number): ComponentHealth {
     };
   }
   return { ok: true, detail: backlog };
+}
+
+/**
+ * Cluster mode's shared store: down while its last contact failed (no connection, the server
+ * shutting down or out of resources) and nothing has succeeded since; refusals the server
+ * answered (a duplicate key) are contact. The pool's connections in the detail.
+ */
+export function postgresHealth(s: PostgresStatus): ComponentHealth {
+  const pool = `${s.connections} connections (${s.idle} idle), ${s.waiting} waiting`;
+  if (!s.open) return { ok: false, detail: 'not open', error: 'not open' };
+  if (s.failing) {
+    return { ok: false, detail: `PostgreSQL unreachable: ${s.lastError ?? 'unknown error'}; ${pool}`, error: s.lastError ?? 'unknown error', ...(s.lastErrorAt !== null ? { since: iso(s.lastErrorAt) } : {}) };
+  }
+  return { ok: true, detail: pool };
 }

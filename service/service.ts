@@ -26,8 +26,8 @@ import { Users } from '../accounts/users.js';
 import { LiveHub } from '../dashboard/ws/hub.js';
 import { Ingest } from '../ingest/ingest.js';
 import { DeadLetterReplay } from '../ingest/replay.js';
-import { DuckDbStore, type EmbeddedStore } from '../store/duckdbStore.js';
-import { WorkerStore } from '../store/worker/workerStore.js';
+import type { EmbeddedStore } from '../store/duckdbStore.js';
+import type { PostgresStore } from '../store/postgresStore.js';
 import { InfluxForwarder } from '../store/influx/forwarder.js';
 import { JournaledStore, replayJournal } from '../store/journal/journaledStore.js';
 import { ReadingArchiver } from '../store/readingArchiver.js';
@@ -36,7 +36,8 @@ import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { wireDataPath } from './dataPath.js';
 import { serviceBus, type ServiceBus } from './events.js';
-import { alertsHealth, checkpointFailure, journalHealth, type ComponentHealth } from './health.js';
+import { alertsHealth, checkpointFailure, journalHealth, postgresHealth, type ComponentHealth } from './health.js';
+import { chooseStores, type SharedStoreChoice } from './stores.js';
 
 export interface Started {
   mqttPort: number;
@@ -56,6 +57,11 @@ export interface ServiceSeams {
    * comes with the shared PostgreSQL store
    */
   mqttCluster?: BrokerCluster;
+  /**
+   * Cluster mode's shared store (store/postgresStore.ts) in place of DuckDB, for the API suites
+   * run against both stores; configuration (DATABASE_URL) comes with rule ownership
+   */
+  sharedStore?: SharedStoreChoice;
 }
 
 export class Service {
@@ -66,9 +72,10 @@ export class Service {
   readonly store: Store;
   /** null when HISTORY_RUN_ROWS is 0 */
   readonly archiver: ReadingArchiver | null;
-  /** the store as what it is, for what only DuckDB has (history runs) */
-  /** DuckDB, in its worker thread (DUCKDB_WORKER) or in this one */
-  readonly duckdb: EmbeddedStore;
+  /** DuckDB, in its worker thread (DUCKDB_WORKER) or in this one, for what only it has (history runs, checkpoints); null in cluster mode */
+  readonly duckdb: EmbeddedStore | null;
+  /** cluster mode's shared PostgreSQL store; null on the embedded default */
+  readonly shared: PostgresStore | null;
   /** the ingest journal in front of DuckDB; null when INGEST_JOURNAL is false */
   readonly journal: JournaledStore | null;
   readonly registry: DeviceRegistry;
@@ -100,17 +107,12 @@ export class Service {
 
   constructor(readonly config: Config, private readonly log: Logger, seams: ServiceSeams = {}) {
     this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
-    const duckdbOptions = { memoryLimit: config.duckdb.memoryLimit, ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}) };
-    const store = this.duckdb = config.duckdb.worker
-      ? new WorkerStore(config.dbPath, {
-        ...duckdbOptions, seams: seams.store === true,
-        // every later call fails; the journal keeps the readings and /healthz reports the failing writes
-        onStopped: (err) => log.fatal({ err, component: 'store' }, 'DuckDB\'s worker thread stopped: the store answers nothing until the service is restarted'),
-      })
-      : new DuckDbStore(config.dbPath, duckdbOptions);
+    const { store, duckdb, shared } = chooseStores(config, log, seams.sharedStore ?? null, seams.store === true);
+    this.duckdb = duckdb;
+    this.shared = shared;
     const journalLog = log.child({ component: 'journal' });
     this.journal = config.ingest.journal
-      ? new JournaledStore(store, { ...config.ingest.journal, onError: (err) => journalLog.error({ err }, 'writing journaled readings to DuckDB failed; they stay in the journal and are retried') })
+      ? new JournaledStore(store, { ...config.ingest.journal, onError: (err) => journalLog.error({ err }, `writing journaled readings to ${storeName(this)} failed; they stay in the journal and are retried`) })
       : null;
     this.store = this.journal ?? store;
     this.registry = new DeviceRegistry(this.store);
@@ -164,8 +166,8 @@ export class Service {
       ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
       : null;
     const archiveLog = log.child({ component: 'history' });
-    this.archiver = config.history.runRows > 0
-      ? new ReadingArchiver(store, {
+    this.archiver = duckdb && config.history.runRows > 0
+      ? new ReadingArchiver(duckdb, {
         policy: { runRows: config.history.runRows, sealAfterMs: config.history.sealAfterMs, fanout: HISTORY_FANOUT, maxLevel: HISTORY_MAX_LEVEL },
         intervalMs: 1000,
         // what a restart would replay, and what InfluxDB has not confirmed, stays in arrival order
@@ -235,10 +237,11 @@ export class Service {
       audit: this.audit,
       metrics: createMetrics({ httpRefusals, passwordChecks: this.users.counts, ingest: this.ingest, tracker: this.tracker, registry: this.registry, mqttClients: () => this.broker.connectedClients, mqtt: () => this.broker.status(), influx: this.influx,
         live: () => (this.live ? { clients: this.live.connectedClients, dropped: this.live.dropped } : null),
-        history: this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
+        history: this.duckdb && this.archiver ? historyStatus(this.duckdb, this.archiver) : null,
         journal: this.journal ? () => this.journal!.status() : null,
-        duckdb: () => this.duckdb.checkpointStatus(),
-        duckdbMemory: () => this.duckdb.memoryBytes(),
+        duckdb: this.duckdb ? () => this.duckdb!.checkpointStatus() : null,
+        duckdbMemory: this.duckdb ? () => this.duckdb!.memoryBytes() : null,
+        postgres: this.shared ? () => this.shared!.db.status() : null,
         alerts: () => this.engine.persistStatus(),
         health: () => this.health() }),
       health: () => this.health(),
@@ -273,6 +276,7 @@ export class Service {
       alerts: alertsHealth(this.engine.persistStatus(), { alerts: this.engine.activeAlerts().length, cases: this.engine.activeRescueCases().length }),
       store: this.storeHealth(journal, now),
       ...(journal ? { journal: journalHealth(journal, now) } : {}),
+      ...(this.shared ? { postgres: postgresHealth(this.shared.db.status()) } : {}),
       broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running', error: 'not running' },
       http: this.app !== null ? { ok: true } : { ok: false, detail: 'not listening', error: 'not listening' },
       ...(this.influx ? { influx: influxHealth(this.influx) } : {}),
@@ -287,10 +291,11 @@ export class Service {
     if (storeError) return { ok: false, detail: `last commit failed: ${storeError.message}`, error: storeError.message, ...since(this.commitsFailingSince) };
     if (journal?.lastError) {
       return {
-        ok: false, detail: `writing to DuckDB fails: ${journal.lastError.message}; ${journal.backlogRows} readings are kept in the journal and retried`,
+        ok: false, detail: `writing to ${storeName(this)} fails: ${journal.lastError.message}; ${journal.backlogRows} readings are kept in the journal and retried`,
         error: journal.lastError.message, ...since(journal.failingSince),
       };
     }
+    if (!this.duckdb) return { ok: true };
     const checkpoints = this.duckdb.checkpointStatus();
     const failing = checkpointFailure(checkpoints, now);
     if (failing) return failing;
@@ -377,6 +382,11 @@ function historyStatus(store: EmbeddedStore, archiver: ReadingArchiver): () => {
     const tables = store.readingRuns();
     return { runs: tables.reduce((n, t) => n + t.runs, 0), readings: tables.reduce((n, t) => n + t.rows, 0), ...archiver.status() };
   };
+}
+
+/** What the journal writes into, in messages. */
+function storeName(s: Service): string {
+  return s.shared ? 'PostgreSQL' : 'DuckDB';
 }
 
 /** Log the first failed commit and the recovery, not every failed batch. */

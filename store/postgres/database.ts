@@ -9,7 +9,7 @@
  * job and the server orders what conflicts. Every statement is parameterized.
  */
 import pg from 'pg';
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow, Submittable } from 'pg';
 import { migrate } from './migrations.js';
 
 export interface PostgresOptions {
@@ -37,6 +37,15 @@ export interface Sql {
   query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
 }
 
+/** A pooled connection (a transaction's): also takes streaming queries. */
+export interface PooledSql extends Sql {
+  /**
+   * A streaming query on this connection (pg-copy-streams' COPY FROM STDIN, store/postgres/
+   * readings.ts), returned as given; its errors come through the stream.
+   */
+  submit<Q extends Submittable>(query: Q): Q;
+}
+
 /** A connection of its own (PostgresDatabase.hold) until released, by its holder or by close(). */
 export interface HeldConnection {
   sql: Sql;
@@ -46,8 +55,27 @@ export interface HeldConnection {
   release(broken?: Error): void;
 }
 
+/** The pool's state for /healthz and /metrics (service/health.ts postgresHealth). */
+export interface PostgresStatus {
+  open: boolean;
+  /** connections open, idle among them, and jobs waiting for one */
+  connections: number;
+  idle: number;
+  waiting: number;
+  /** statements and connections failed since start for want of the server (not refusals it answered: answeredByServer) */
+  failures: number;
+  /** the last failure of a statement or of an idle connection, and when (null: none yet) */
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** the last contact with the server failed (a statement or a connection), none succeeded since */
+  failing: boolean;
+}
+
 export class PostgresDatabase {
   private pool: Pool | null = null;
+  private failures = 0;
+  private lastError: { message: string; at: number } | null = null;
+  private failing = false;
   /** connections checked out for longer than one job (a device import): closed with the store */
   private readonly held = new Set<(broken?: Error) => void>();
 
@@ -67,13 +95,14 @@ export class PostgresDatabase {
     });
     // An idle connection that breaks emits 'error' on the pool; without a listener Node would
     // end the process over a connection the pool simply replaces.
-    pool.on('error', (err) => o.onError?.(err));
+    pool.on('error', (err) => { this.failed(err); o.onError?.(err); });
     this.pool = pool;
     try {
       const { sql, release } = await this.checkout();
       try {
         await migrate(sql);
         release();
+        this.failing = false;
       } catch (err) {
         // it may still hold the migrations' advisory lock: closed, not pooled
         release(err instanceof Error ? err : new Error(String(err)));
@@ -111,7 +140,7 @@ export class PostgresDatabase {
    * One transaction on one connection: committed when `fn` resolves, rolled back when it
    * throws. `readOnly` reads take a snapshot (REPEATABLE READ), so several statements agree.
    */
-  async tx<T>(fn: (c: Sql) => Promise<T>, mode: 'write' | 'readOnly' = 'write'): Promise<T> {
+  async tx<T>(fn: (c: PooledSql) => Promise<T>, mode: 'write' | 'readOnly' = 'write'): Promise<T> {
     const { sql, release } = await this.checkout();
     let broken: Error | undefined;
     try {
@@ -148,20 +177,57 @@ export class PostgresDatabase {
     };
   }
 
+  status(): PostgresStatus {
+    const p = this.pool;
+    return {
+      open: p !== null,
+      connections: p?.totalCount ?? 0,
+      idle: p?.idleCount ?? 0,
+      waiting: p?.waitingCount ?? 0,
+      failures: this.failures,
+      lastError: this.lastError?.message ?? null,
+      lastErrorAt: this.lastError?.at ?? null,
+      failing: this.failing,
+    };
+  }
+
+  /**
+   * A statement or connection failed. A refusal the server answered (a duplicate key, a bad
+   * value) shows it reachable and counts as contact; the rest (no connection, the server
+   * shutting down or out of resources) is counted and kept for status().
+   */
+  private failed(err: unknown): void {
+    if (answeredByServer(err)) { this.succeeded(); return; }
+    this.failures++;
+    this.failing = true;
+    this.lastError = { message: err instanceof Error ? err.message : String(err), at: Date.now() };
+  }
+
+  /** A statement succeeded (or was refused by the server): it answers. */
+  private succeeded(): void {
+    this.failing = false;
+  }
+
   private open_(): Pool {
     if (!this.pool) throw new Error('store is not open');
     return this.pool;
   }
 
-  private async checkout(): Promise<{ sql: Sql; release: (broken?: Error) => void }> {
-    const client = await this.open_().connect();
+  private async checkout(): Promise<{ sql: PooledSql; release: (broken?: Error) => void }> {
+    let client: PoolClient;
+    try {
+      client = await this.open_().connect();
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
     // Between two statements a checked-out connection has no query to fail: a break then is
     // an 'error' event, which would end the process unheard. The next statement reports it.
     const onError = (): void => undefined;
     client.on('error', onError);
     let released = false;
     return {
-      sql: checked(client),
+      sql: checked(client, (err) => (err ? this.failed(err) : this.succeeded())),
       release: (broken) => {
         if (released) return;
         released = true;
@@ -173,23 +239,38 @@ export class PostgresDatabase {
 
   private async exec<R extends Row>(pool: Pool, sql: string, params: unknown[]): Promise<QueryResult<R>> {
     try {
-      return await pool.query<R>(sql, params);
+      const result = await pool.query<R>(sql, params);
+      this.succeeded();
+      return result;
     } catch (err) {
+      this.failed(err);
       throw withDetail(err);
     }
   }
 }
 
+/**
+ * The server ran the statement and refused it (SQLSTATE outside the classes of connection
+ * exceptions 08, insufficient resources 53, operator intervention 57 and system errors 58).
+ */
+function answeredByServer(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && typeof err.code === 'string' && !/^(08|53|57|58)/.test(err.code);
+}
+
 /** A connection whose failed statements carry PostgreSQL's detail in their message. */
-function checked(c: PoolClient): Sql {
+function checked(c: PoolClient, outcome: (err: unknown) => void): PooledSql {
   return {
     query: async <R extends Row>(sql: string, params?: unknown[]) => {
       try {
-        return await c.query<R>(sql, params);
+        const result = await c.query<R>(sql, params);
+        outcome(null);
+        return result;
       } catch (err) {
+        outcome(err);
         throw withDetail(err);
       }
     },
+    submit: (query) => c.query(query),
   };
 }
 

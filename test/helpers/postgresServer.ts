@@ -85,18 +85,24 @@ export class PostgresServer {
   private running = false;
   private readonly stopAtExit = (): void => this.stopSync();
 
-  private constructor(private readonly paths: Record<string, string>, readonly port: number, readonly dir: string, private readonly user: RunAs | null) {
+  private constructor(private readonly paths: Record<string, string>, readonly port: number, readonly dir: string, private readonly user: RunAs | null,
+    private readonly durable: boolean) {
     this.url = this.urlOf('supervision');
   }
 
   /** initdb, start, wait until it takes connections, create the database of `url`. */
-  static async start(paths: Record<string, string>): Promise<PostgresServer> {
+  /**
+   * `durable`: commits survive the server's stop (fsync and synchronous commit on, as in
+   * production), for tests that stop it as an outage; otherwise a commit of the last few hundred
+   * ms may be lost to `stop`, which only throwaway data can afford.
+   */
+  static async start(paths: Record<string, string>, opts: { durable?: boolean } = {}): Promise<PostgresServer> {
     const user = runAs();
     const dir = mkdtempSync(path.join(tmpdir(), 'supervision-pg-'));
     // the server's socket dir goes into pg_ctl's -o, split on white space
     if (/\s/.test(dir)) throw new Error(`temp dir ${dir} has white space`);
     if (user) chownSync(dir, user.uid, user.gid);
-    const s = new PostgresServer(paths, await freePort(), dir, user);
+    const s = new PostgresServer(paths, await freePort(), dir, user, opts.durable === true);
     try {
       await s.start();
       await s.createDatabase('supervision');
@@ -114,11 +120,21 @@ export class PostgresServer {
   private async start(): Promise<void> {
     // C locale: the same string order and no locale the machine may lack; no fsync: a test's data
     await run(this.paths.initdb!, ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], this.dir, this.user);
+    await this.launch();
+  }
+
+  /** Start the server again on the same data and port after stop() (an outage's end). */
+  async restart(): Promise<void> {
+    if (this.running) return;
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
     this.running = true;
     process.once('exit', this.stopAtExit);
     // -w: pg_ctl returns once the server accepts connections
     await run(this.paths.pg_ctl!, ['-D', this.dataDir, '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60', '-o',
-      `-k ${this.dir} -c listen_addresses=127.0.0.1 -p ${this.port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, 'start'], this.dir, this.user);
+      `-k ${this.dir} -c listen_addresses=127.0.0.1 -p ${this.port}${this.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'}`, 'start'], this.dir, this.user);
     // and so does a client over TCP, as the store will connect
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -140,7 +156,7 @@ export class PostgresServer {
     return this.urlOf(name);
   }
 
-  /** Stop at once: nothing of it is kept. */
+  /** Stop at once (an outage: restart() brings the same data back; dispose() removes it). */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;

@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import pg from 'pg';
 import { pino } from 'pino';
+import { inject } from 'vitest';
 import { loadConfig, type SettingName } from '../../service/config.js';
 import { Service, type ServiceSeams, type Started } from '../../service/service.js';
 import type { ImportJobView } from '../../devices/importJobs.js';
@@ -37,14 +39,44 @@ export interface TestService {
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
 }
 
-/** `seams`: Service's (the store's fault injection is always on here); `mqttCluster`: the broker over Redis. */
+/** Which store startService runs on: DuckDB, or PostgreSQL in the run of vitest.postgres.config.ts. */
+export const testStore: 'duckdb' | 'postgres' = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'duckdb';
+
+let databases = 0;
+/** each data dir's database: a service started again on the same dir (a restart) finds its data */
+const databaseOfDir = new Map<string, string>();
+
+/** The database of a data dir on the run's PostgreSQL (test/helpers/postgresGlobal.ts), made at its first service. */
+async function databaseOf(dir: string): Promise<string> {
+  const known = databaseOfDir.get(dir);
+  if (known) return known;
+  const admin = inject('postgresAdminUrl');
+  const name = `svc_${process.pid}_${++databases}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const url = admin.replace(/\/postgres$/, `/${name}`);
+  databaseOfDir.set(dir, url);
+  return url;
+}
+
+/**
+ * `seams`: Service's (the store's fault injection is always on here); `mqttCluster`: the broker
+ * over Redis. In the PostgreSQL run (testStore) every data dir gets a database of its own (a
+ * restart on the same dir finds it), unless the seams name one.
+ */
 export async function startService(overrides: Partial<Record<SettingName, unknown>> = {}, dataDir?: string, seams: Omit<ServiceSeams, 'store'> = {}): Promise<TestService> {
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'supervision-test-'));
   const config = loadConfig({}, {
     DATA_DIR: dir, MQTT_PORT: 0, HTTP_PORT: 0, MQTT_HOST: '127.0.0.1', HTTP_HOST: '127.0.0.1',
     ADMIN_PASSWORD, LOG_LEVEL: 'silent', ...overrides,
   });
-  const service = new Service(config, pino({ level: 'silent' }), { ...seams, store: true });
+  const sharedStore = seams.sharedStore ?? (testStore === 'postgres' ? { url: await databaseOf(dir), nodeId: 'test-node' } : undefined);
+  const service = new Service(config, pino({ level: 'silent' }), { ...seams, store: true, ...(sharedStore ? { sharedStore } : {}) });
   const started = await service.start();
   const httpUrl = `http://127.0.0.1:${started.httpPort}`;
   const mqttUrl = `mqtt://127.0.0.1:${started.mqttPort}`;
