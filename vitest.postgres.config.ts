@@ -1,6 +1,6 @@
 /**
- * "One suite, two stores" at the API: the route suites run again with every service they
- * start on cluster mode's shared PostgreSQL store instead of DuckDB (TEST_STORE=postgres,
+ * "One suite, two stores" at the API: the route suites (and InfluxDB forwarding's) run again
+ * with every service they start on cluster mode's shared PostgreSQL store instead of DuckDB (TEST_STORE=postgres,
  * test/helpers/service.ts), on a real server started for the run (test/helpers/postgresGlobal.ts).
  * Without PostgreSQL's programs it runs nothing and says why (a failure under REQUIRE_EXTERNAL=1).
  */
@@ -15,7 +15,8 @@ process.env.TEST_STORE = 'postgres';
 export default defineConfig({
   test: {
     ...base.test,
-    include: found.ok ? ['test/dashboard/routes/**/*.test.ts'] : [],
+    // the API, and InfluxDB forwarding from the shared readings (each node forwards what it stored)
+    include: found.ok ? ['test/dashboard/routes/**/*.test.ts', 'test/store/influx/forwarding.test.ts'] : [],
     passWithNoTests: !found.ok,
     globalSetup: found.ok ? ['test/helpers/postgresGlobal.ts'] : [],
     env: { TEST_STORE: 'postgres' },
