@@ -4,8 +4,9 @@
  * (docs/architecture.md, Threads; docs/benchmarks.md measured what it frees).
  *
  * The cylinder family's rules stay here: the allow/refuse reply to a scan is due within 200 ms
- * (docs/protocol.md) and is decided from their state before the scan is committed (`peek`),
- * so that state must be in this thread. Their effects for committed readings wait for the
+ * (docs/protocol.md) and is decided by their `peek` before the scan is committed (from the
+ * registry's record of the code, not from rule state), which must not wait on a round trip to
+ * the worker behind other work. Their effects for committed readings wait for the
  * worker's answer to the same input and are merged with it by reading seq, so that every input's
  * effects reach the engine in one piece and in input order (alerts/rulesCore.ts).
  *

@@ -14,6 +14,7 @@
  */
 import type { Sql } from './database.js';
 import { alertsMigration } from './schema/alerts.js';
+import { clusterMigration } from './schema/cluster.js';
 import { cylindersMigration } from './schema/cylinders.js';
 import { readingsMigration } from './schema/readings.js';
 
@@ -70,7 +71,7 @@ const audit: Migration = {
   ],
 };
 
-export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration];
+export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration, clusterMigration];
 
 /**
  * Every node of a cluster runs this at start, maybe at the same moment: a session-level
