@@ -11,19 +11,12 @@
  * other node alike, and a node that leaves gives its slots to the others evenly, and nothing
  * else moves.
  */
+import { fnv1a } from '../hash.js';
 
 /** Slots of rule keys: enough that N nodes share them evenly, few enough to hold a lock each. */
 export const SLOTS = 256;
 
-/** FNV-1a, 32 bits, of the string's UTF-16 code units: stable across processes and builds. */
-export function fnv1a(text: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
+export { fnv1a };
 
 /** The slot of a rule key. */
 export function slotOf(key: string, slots = SLOTS): number {

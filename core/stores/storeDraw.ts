@@ -9,6 +9,8 @@
  * in (0, 1), the `count` largest keys drawn), with a mulberry32 generator seeded from the seed
  * string (FNV-1a), the stores taken in id order so the input's order does not matter.
  */
+import { fnv1a } from '../hash.js';
+
 export interface ScoredStore {
   storeId: string;
   score: number;
@@ -20,14 +22,6 @@ export interface DrawnStore extends ScoredStore {
 
 export const drawWeight = (score: number): number => 1 + (100 - Math.min(100, Math.max(0, score))) / 10;
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
 
 /** mulberry32: a small, well-mixed 32-bit generator; uniform in [0, 1). */
 function generator(seed: number): () => number {

@@ -3,6 +3,8 @@
  * reproducible from a seed. The state is one 32-bit integer: `snapshot()`/`restore()` make
  * a generator step a pure function of (state, rng state, now) in the tests.
  */
+import { fnv1a } from '../../core/hash.js';
+
 export interface Rng {
   /** uniform in [0, 1) */
   next(): number;
@@ -55,13 +57,8 @@ export function seededRng(seed: number): Rng {
 }
 
 /** A stable 32-bit hash of a string (FNV-1a), to derive one RNG per device from the run seed. */
-export function hashString(text: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
+export function hashString(text: string, seed?: number): number {
+  return fnv1a(text, seed);
 }
 
 export function deviceRng(runSeed: number, deviceId: string): Rng {

@@ -15,6 +15,8 @@
  * `__proto__` or `constructor` is an ordinary key.
  */
 
+import { fnv1a } from '../../hash.js';
+
 type Leaf<T> = Record<string, T>;
 
 /**
@@ -61,12 +63,7 @@ const groupSize = (leaves: number): number => Math.ceil(Math.sqrt(leaves));
 
 /** FNV-1a 32-bit over UTF-16 code units: stable across processes and restarts. */
 export function shardOf(key: string, shardCount: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shardCount;
+  return fnv1a(key) % shardCount;
 }
 
 type Grouped<T> = { leaves: number; groups: Array<Array<Leaf<T>>> };
