@@ -96,8 +96,8 @@ export class Broker implements DeviceReplier {
    * MQTT over WebSocket, asked at the upgrade of /mqtt on the HTTP port, before the
    * WebSocket handshake: false = refused (the caller answers 503 and closes).
    */
-  admitWebSocket(socket: Duplex & { remoteAddress?: string }): boolean {
-    return this.listeners.admitWebSocket(socket);
+  admitWebSocket(socket: Duplex & { remoteAddress?: string }, req?: HttpRequest): boolean {
+    return this.listeners.admitWebSocket(socket, req);
   }
 
   /** MQTT over WebSocket (path /mqtt on the HTTP port); the HTTP server hands the socket over. */

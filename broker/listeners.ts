@@ -5,7 +5,7 @@
  * authenticated.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import net, { type BlockList } from 'node:net';
 import tls from 'node:tls';
 import type { IncomingMessage as HttpRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -17,6 +17,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import { remoteAddress, type Clients } from './clients.js';
 import type { ConnectionLimits, PreAuthReason, Ticket } from './connectionLimits.js';
 import { guardPacketSize } from './internals/packetGuard.js';
+import { forwardedClient, isTrusted, readProxied, trustList } from './proxyProtocol.js';
 import { coalescePubacks } from './internals/pubackWriter.js';
 import { readPublishesFast } from './internals/publishReader.js';
 
@@ -27,6 +28,10 @@ export class Listeners {
   private readonly upgradeTickets = new WeakMap<Duplex, Ticket>();
   /** pre-authentication closes already counted, so that the error that follows is not counted again */
   private readonly preAuthCounted = new WeakSet<Client>();
+  /** the load balancers whose MQTT connections start with a PROXY header (MQTT_PROXY_PROTOCOL); null = off */
+  private readonly proxies: BlockList | null;
+  /** the load balancers whose X-Forwarded-For names the client of a /mqtt upgrade (TRUSTED_PROXIES) */
+  private readonly httpProxies: BlockList;
 
   constructor(
     private readonly config: Config['mqtt'],
@@ -37,7 +42,10 @@ export class Listeners {
     private readonly log: Logger,
     /** the broker's aedes while it runs */
     private readonly aedes: () => Aedes | null,
-  ) {}
+  ) {
+    this.httpProxies = trustList(config.trustedProxies);
+    this.proxies = config.proxyProtocol ? this.httpProxies : null;
+  }
 
   async start(): Promise<void> {
     // TCP_NODELAY: a PUBACK or a reply is a few bytes written while the device's previous
@@ -45,11 +53,20 @@ export class Listeners {
     // wait for the device's delayed ACK or its next packet (measured: background PUBACK p50
     // 21 ms at 5k/s, the devices' send interval). Writes of one tick are corked into one
     // segment per client anyway (mqtt-packet), so this adds no small packets of our own.
-    this.tcp = net.createServer((socket) => {
+    const accept = (socket: net.Socket): void => {
       const ticket = this.admit(socket);
       if (!ticket) return;
       socket.setNoDelay(true);
       this.handle(socket, null, ticket);
+    };
+    this.tcp = net.createServer((socket) => {
+      // a balancer's connection names the device's address first: admitted by that address
+      if (this.proxies && isTrusted(this.proxies, socket.remoteAddress)) {
+        readProxied(socket, this.config.connectTimeoutMs, accept,
+          (reason) => this.log.warn({ remote: socket.remoteAddress, reason }, 'closed a connection from a trusted proxy without a valid PROXY header'));
+        return;
+      }
+      accept(socket);
     });
     await listen(this.tcp, this.config.port, this.config.host);
     const tlsConfig = this.config.tls;
@@ -86,8 +103,8 @@ export class Listeners {
    * MQTT over WebSocket, asked at the upgrade of /mqtt on the HTTP port, before the
    * WebSocket handshake: false = refused (the caller answers 503 and closes).
    */
-  admitWebSocket(socket: Duplex & { remoteAddress?: string }): boolean {
-    const ticket = this.admit(socket, false);
+  admitWebSocket(socket: Duplex & { remoteAddress?: string }, req?: HttpRequest): boolean {
+    const ticket = this.admit(socket, false, req ? this.clientOf(req) : undefined);
     if (!ticket) return false;
     this.upgradeTickets.set(socket, ticket);
     return true;
@@ -95,10 +112,13 @@ export class Listeners {
 
   /** MQTT over WebSocket (path /mqtt on the HTTP port); the HTTP server hands the socket over. */
   handleWebSocket(ws: WebSocket, req: HttpRequest): void {
-    const ticket = this.upgradeTickets.get(req.socket) ?? this.admit(req.socket);
+    const ticket = this.upgradeTickets.get(req.socket) ?? this.admit(req.socket, true, this.clientOf(req));
     if (!ticket) { ws.terminate(); return; }
     this.upgradeTickets.delete(req.socket);
-    const stream = createWebSocketStream(ws);
+    const stream: Duplex & { remoteAddress?: string } = createWebSocketStream(ws);
+    // the client's address for the password guard and the logs: the balancer's X-Forwarded-For when it came through one
+    const client = this.clientOf(req);
+    if (client !== req.socket.remoteAddress) stream.remoteAddress = client;
     stream.on('error', () => ws.terminate());
     this.handle(stream, req, ticket);
   }
@@ -137,8 +157,8 @@ export class Listeners {
    * The socket is the TCP one (under TLS and WebSocket too), so the deadline closes it
    * whatever layer above it is stuck.
    */
-  private admit(socket: Duplex & { remoteAddress?: string }, closeRefused = true): Ticket | null {
-    const ticket = this.limits.admit(socket.remoteAddress ?? null, () => {
+  private admit(socket: Duplex & { remoteAddress?: string }, closeRefused = true, address = socket.remoteAddress): Ticket | null {
+    const ticket = this.limits.admit(address ?? null, () => {
       this.log.debug({ remote: socket.remoteAddress }, 'closed a connection that did not authenticate within MQTT_CONNECT_TIMEOUT_MS');
       socket.destroy();
     });
@@ -150,6 +170,12 @@ export class Listeners {
     socket.once('close', () => ticket.release());
     if (socket.destroyed) ticket.release();
     return ticket;
+  }
+
+  /** A /mqtt upgrade's client: X-Forwarded-For's when the peer is a trusted balancer, else the peer. */
+  private clientOf(req: HttpRequest): string | undefined {
+    const peer = req.socket.remoteAddress;
+    return isTrusted(this.httpProxies, peer) ? forwardedClient(req.headers['x-forwarded-for']) ?? peer : peer;
   }
 
   private handle(stream: Duplex, req: HttpRequest | null, ticket: Ticket): void {

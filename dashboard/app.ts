@@ -96,6 +96,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.http.bodyLimitBytes,
+    // behind a balancer (TRUSTED_PROXIES) req.ip is the client it names in X-Forwarded-For, for
+    // the password guard and the audit log; anyone else's header is ignored
+    trustProxy: deps.config.http.trustedProxies.length ? [...deps.config.http.trustedProxies] : false,
     logController: new LogController({ disableRequestLogging: true }),
     // device ids and query values are plain strings; never let a query become an object
     routerOptions: { maxParamLength: 200 },

@@ -9,6 +9,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { addressGroup } from '../accounts/passwordGuard.js';
+import { isTrusted, trustList } from '../broker/proxyProtocol.js';
 
 export interface HttpLimits {
   maxConnections: number;
@@ -16,6 +17,8 @@ export interface HttpLimits {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   idleTimeoutMs: number;
+  /** load balancers (TRUSTED_PROXIES): their connections carry many clients and are not capped per address */
+  trustedProxies?: readonly string[];
 }
 
 /** Connections closed at once, by cause (read by /metrics). */
@@ -39,7 +42,10 @@ export function limitHttpConnections(server: Server, limits: HttpLimits, refused
   server.timeout = limits.idleTimeoutMs;
 
   const open = new Map<string, number>();
+  const proxies = trustList(limits.trustedProxies ?? []);
   server.on('connection', (socket: Socket) => {
+    // a balancer bounds its own sources (docs/cluster.md, Deployment); the total cap still holds
+    if (isTrusted(proxies, socket.remoteAddress)) return;
     const key = addressGroup(socket.remoteAddress ?? null);
     const n = (open.get(key) ?? 0) + 1;
     if (n > limits.maxConnectionsPerAddress) {

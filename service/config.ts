@@ -5,6 +5,7 @@
  * it down.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkAlertOverrides, type AlertOverrides } from '../core/alerts/policy.js';
@@ -46,6 +47,8 @@ export const settings = {
   MQTT_MAX_CONNECTIONS: { schema: z.union([z.literal('auto'), nonNegativeInt]), default: 'auto', doc: 'Open MQTT connections at most, TCP, TLS and WebSocket, authenticated or not; more are closed at once. auto = the open-file limit (/proc/self/limits) minus HTTP_MAX_CONNECTIONS minus 512 (DuckDB, the journal, logs, outgoing requests), at least 64, at most 100000; 10000 where the limit cannot be read. 0 = no limit.' },
   MQTT_MAX_CONNECTIONS_PER_ADDRESS: { schema: nonNegativeInt, default: 10000, doc: 'Authenticated MQTT connections from one source address (IPv6: per /64) at most; more get CONNACK 3. Generous because many 4G terminals share one carrier-NAT address (raise it when more devices sit behind one address, e.g. a private APN). 0 = no limit.' },
   MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS: { schema: nonNegativeInt, default: 256, doc: 'MQTT connections from one source address (IPv6: per /64) that have not yet sent CONNECT and been authenticated, at most; more are closed at once. 0 = no limit.' },
+  TRUSTED_PROXIES: { schema: z.string(), default: '', doc: 'Comma-separated addresses or CIDR blocks of the load balancers in front of the nodes (docs/cluster.md, Deployment). Their HTTP requests are taken to come from X-Forwarded-For\'s client, and their connections are not counted per address (the balancer limits its sources); with MQTT_PROXY_PROTOCOL their MQTT connections name the device\'s address in a PROXY header. Empty: none.' },
+  MQTT_PROXY_PROTOCOL: { schema: bool, default: false, doc: 'MQTT over TCP from a TRUSTED_PROXIES address starts with a PROXY protocol header (v1 or v2, HAProxy\'s send-proxy-v2) naming the device\'s address, which every per-address bound and log then uses; a trusted connection without one is closed. Others connect directly as before.' },
   INGEST_BATCH_MAX_ROWS: { schema: positiveInt, default: 5000, doc: 'Most readings written in one group commit.' },
   INGEST_MAX_PENDING: { schema: positiveInt, default: 20000, doc: 'Readings waiting for the store beyond which publishers are slowed (backpressure).' },
   INGEST_JOURNAL: { schema: bool, default: true, doc: 'Acknowledge a batch once it is in the ingest journal (an fsynced append-only log in DATA_DIR/journal) and write it to DuckDB just behind, so DuckDB\'s checkpoints never hold PUBACKs or alerts: about half the alert latency at moderate rates, the same peak ingest rate (docs/journal.md). false = acknowledge after the DuckDB commit itself.' },
@@ -119,8 +122,14 @@ export interface Config {
     readonly maxConnections: number;
     readonly maxConnectionsPerAddress: number;
     readonly maxUnauthenticatedPerAddress: number;
+    /** MQTT_PROXY_PROTOCOL: connections from trustedProxies start with a PROXY header */
+    readonly proxyProtocol: boolean;
+    /** TRUSTED_PROXIES (as http's): for PROXY headers, and for X-Forwarded-For of /mqtt upgrades */
+    readonly trustedProxies: readonly string[];
   };
   readonly http: {
+    /** TRUSTED_PROXIES: the load balancers whose X-Forwarded-For is believed and whose connections are not capped per address */
+    readonly trustedProxies: readonly string[];
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
@@ -177,7 +186,6 @@ export interface Config {
   };
 }
 
-
 /**
  * ALERT_OVERRIDES: JSON, or @path to a JSON file, checked by meaning against the rules, the
  * deadlines and the rescue policy (core/alerts/policy.ts `checkAlertOverrides`; each rule's
@@ -207,6 +215,17 @@ function parseOverrides(raw: string | undefined, tickMs: number | undefined, pro
   return checked.problems.length ? {} : checked.overrides;
 }
 
+/** TRUSTED_PROXIES: each an IPv4 or IPv6 address, or one with a /prefix in range. */
+function parseProxies(raw: string | undefined, problems: string[]): string[] {
+  const entries = (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of entries) {
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr ?? '');
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)))) problems.push(`TRUSTED_PROXIES: ${JSON.stringify(e)} is not an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24)`);
+  }
+  return entries;
+}
+
 function parseUrls(raw: string | undefined, problems: string[], name = 'ALERT_WEBHOOKS'): string[] {
   if (!raw) return [];
   const urls = raw.split(',').map((u) => u.trim()).filter(Boolean);
@@ -220,7 +239,6 @@ function parseUrls(raw: string | undefined, problems: string[], name = 'ALERT_WE
   }
   return urls;
 }
-
 
 type Source = Record<string, unknown>;
 
@@ -273,6 +291,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const storeContactWebhooks = parseUrls(v.STORE_CONTACT_WEBHOOKS as string | undefined, problems, 'STORE_CONTACT_WEBHOOKS');
   if (v.INFLUX_URL && !v.INFLUX_BUCKET) problems.push('INFLUX_BUCKET must be set with INFLUX_URL');
   if (v.INFLUX_URL && !/^https?:/.test(v.INFLUX_URL as string)) problems.push('INFLUX_URL must be an http(s) URL');
+  const trustedProxies = parseProxies(v.TRUSTED_PROXIES as string | undefined, problems);
+  if (v.MQTT_PROXY_PROTOCOL && trustedProxies.length === 0) problems.push('MQTT_PROXY_PROTOCOL needs TRUSTED_PROXIES: the addresses whose PROXY headers are believed');
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(v.DATA_DIR as string);
@@ -299,8 +319,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         : v.MQTT_MAX_CONNECTIONS as number,
       maxConnectionsPerAddress: v.MQTT_MAX_CONNECTIONS_PER_ADDRESS as number,
       maxUnauthenticatedPerAddress: v.MQTT_MAX_UNAUTHENTICATED_PER_ADDRESS as number,
+      proxyProtocol: v.MQTT_PROXY_PROTOCOL as boolean,
+      trustedProxies,
     },
     http: {
+      trustedProxies,
       host: v.HTTP_HOST as string,
       port: v.HTTP_PORT as number,
       bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES as number,

@@ -22,8 +22,10 @@ describe('defaults', () => {
         host: '0.0.0.0', port: 1883, tls: null, allowAnonymous: false, maxPayloadBytes: 65536, maxPacketBytes: 1048576,
         maxTopicLevels: 8, drainTimeoutMs: 10000, connectTimeoutMs: 10000,
         maxConnections: autoMaxConnections(openFileLimit(), 2048), maxConnectionsPerAddress: 10000, maxUnauthenticatedPerAddress: 256,
+        proxyProtocol: false, trustedProxies: [],
       },
       http: {
+        trustedProxies: [],
         host: '0.0.0.0', port: 3000, bodyLimitBytes: 10485760, maxConnections: 2048, maxConnectionsPerAddress: 256,
         headersTimeoutMs: 10000, requestTimeoutMs: 120000, idleTimeoutMs: 30000, exposeDocs: true, metricsRequireToken: false,
       },
@@ -56,6 +58,29 @@ describe('defaults', () => {
       .toEqual({ dir: path.join(path.resolve('/srv/sup'), 'journal'), maxBacklogRows: 5000 });
     expect(() => loadConfig({ INGEST_JOURNAL: 'maybe' })).toThrow(/INGEST_JOURNAL/);
     expect(() => loadConfig({ INGEST_JOURNAL_MAX_BACKLOG: '0' })).toThrow(/INGEST_JOURNAL_MAX_BACKLOG/);
+  });
+
+  it.each([
+    ['10.0.0.5', ['10.0.0.5']],
+    [' 10.0.0.0/24 , fd00::1 ,2001:db8::/32', ['10.0.0.0/24', 'fd00::1', '2001:db8::/32']],
+    ['', []],
+  ])('TRUSTED_PROXIES=%j: %j', (raw, want) => {
+    expect(loadConfig({ TRUSTED_PROXIES: raw }).http.trustedProxies).toEqual(want);
+  });
+
+  it.each([
+    ['proxy.example', /TRUSTED_PROXIES: "proxy.example" is not an IP address or CIDR block/],
+    ['10.0.0.0/33', /TRUSTED_PROXIES: "10.0.0.0\/33"/],
+    ['fd00::/129', /TRUSTED_PROXIES: "fd00::\/129"/],
+    ['10.0.0.0/8/1', /TRUSTED_PROXIES: "10.0.0.0\/8\/1"/],
+    ['10.0.0.0/x', /TRUSTED_PROXIES: "10.0.0.0\/x"/],
+  ])('TRUSTED_PROXIES=%j is refused', (raw, message) => {
+    expect(() => loadConfig({ TRUSTED_PROXIES: raw })).toThrow(message);
+  });
+
+  it('MQTT_PROXY_PROTOCOL needs TRUSTED_PROXIES', () => {
+    expect(() => loadConfig({ MQTT_PROXY_PROTOCOL: 'true' })).toThrow(/MQTT_PROXY_PROTOCOL needs TRUSTED_PROXIES/);
+    expect(loadConfig({ MQTT_PROXY_PROTOCOL: 'true', TRUSTED_PROXIES: '127.0.0.1' }).mqtt).toMatchObject({ proxyProtocol: true, trustedProxies: ['127.0.0.1'] });
   });
 
   it('docs/protocol.md defaults: MQTT_PORT 1883, HTTP_PORT 3000, DATA_DIR ./data', () => {
