@@ -13,19 +13,20 @@ export class RedisServer {
   private child: ChildProcess | null = null;
   readonly url: string;
 
-  private constructor(readonly bin: string, readonly port: number, readonly dir: string) {
+  private constructor(readonly bin: string, readonly port: number, readonly dir: string, readonly persist = false) {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  static async start(bin: string): Promise<RedisServer> {
-    const r = new RedisServer(bin, await freePort(), mkdtempSync(path.join(tmpdir(), 'supervision-redis-')));
+  /** persist: an append-only file fsynced on every write, so a stop (even SIGKILL) and start keep the data */
+  static async start(bin: string, opts: { persist?: boolean } = {}): Promise<RedisServer> {
+    const r = new RedisServer(bin, await freePort(), mkdtempSync(path.join(tmpdir(), 'supervision-redis-')), opts.persist);
     await r.start();
     return r;
   }
 
   async start(): Promise<void> {
     if (this.child) return;
-    const child = spawn(this.bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...(this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -39,7 +40,7 @@ export class RedisServer {
     throw new Error(`redis-server did not answer PING: ${out}`);
   }
 
-  /** Stops it at once (an outage); start() brings it back, empty. */
+  /** Stops it at once (an outage); start() brings it back, empty unless started with persist. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
