@@ -61,6 +61,10 @@ export function redisBackends(url: string, log: Logger): RedisBackends {
   const subConn = connect('mqtt emitter (subscribe)');
   const persistConn = connect('mqtt persistence');
   const mq = createEmitter({ pubConn, subConn });
+  // mqemitter-redis re-emits its connections' errors on `state`; an EventEmitter's 'error'
+  // with no listener is thrown, which would end the process at every Redis outage. The
+  // outage is logged once by the connections' own listeners above.
+  (mq as unknown as { state: { on(event: 'error', l: () => void): void } }).state.on('error', () => undefined);
   const persistence = createPersistence({ conn: persistConn });
   const all = [pubConn, subConn, persistConn];
   return {
