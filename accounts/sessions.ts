@@ -42,6 +42,11 @@ export class Sessions {
   private readonly byHash = new Map<string, SessionRecord>();
   private readonly byUser = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly writeListeners = new Set<(usernames: readonly string[]) => void>();
+  /** bumped by each session this node adds: a refresh that read across one reads again */
+  private generation = 0;
+  /** ended here but perhaps not yet deleted from the store: a refresh must not bring them back */
+  private readonly ending = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -75,6 +80,8 @@ export class Sessions {
     const session: SessionRecord = { tokenHash: hashToken(token), username, createdAt, expiresAt: createdAt + this.ttlS * 1000 };
     await this.store.accounts.insertSession(session);
     this.remember(session);
+    this.generation++;
+    this.written([username]);
     const mine = [...(this.byUser.get(username) ?? [])].map((h) => this.byHash.get(h)!).sort((a, b) => a.createdAt - b.createdAt);
     if (mine.length > MAX_SESSIONS_PER_USER) await this.end(mine.slice(0, mine.length - MAX_SESSIONS_PER_USER).map((s) => s.tokenHash));
     return { token, expiresAt: session.expiresAt };
@@ -112,6 +119,50 @@ export class Sessions {
     return this.byHash.size;
   }
 
+  /**
+   * Users whose sessions this node added or ended, once the store committed it (login, logout,
+   * revocation): cluster mode tells the other nodes (cluster/changeBus.ts). Returns the unsubscribe.
+   */
+  onWritten(listener: (usernames: readonly string[]) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private written(usernames: readonly string[]): void {
+    if (usernames.length) for (const l of this.writeListeners) l(usernames);
+  }
+
+  /**
+   * Another node changed these users' sessions ('all': whose is unknown, messages may have been
+   * missed): re-read them from the store. A session gone from it ends here as a logout does
+   * (`sessions.revoked`: its live push closes), without writing (the other node deleted it); a
+   * new one is taken (a token issued there works here). `byUsers` reads some users' sessions
+   * (PgAccounts.sessionsOf); without it every session is loaded and those are kept.
+   */
+  async refresh(usernames: readonly string[] | 'all', byUsers?: (usernames: readonly string[]) => Promise<SessionRecord[]>): Promise<void> {
+    if (usernames !== 'all' && !usernames.length) return;
+    const read = async (): Promise<SessionRecord[]> => {
+      if (usernames !== 'all' && byUsers) return byUsers(usernames);
+      const all = await this.store.accounts.loadSessions();
+      if (usernames === 'all') return all;
+      const wanted = new Set(usernames);
+      return all.filter((s) => wanted.has(s.username));
+    };
+    let fresh: SessionRecord[];
+    // a session issued here while the store was read may be missing from what was read
+    for (let tries = 0; ; tries++) {
+      const before = this.generation;
+      fresh = await read();
+      if (before === this.generation || tries === 2) break;
+    }
+    const found = new Set(fresh.map((s) => s.tokenHash));
+    const held = usernames === 'all' ? [...this.byHash.keys()] : usernames.flatMap((u) => [...(this.byUser.get(u) ?? [])]);
+    const gone = this.forget(held.filter((h) => !found.has(h)));
+    if (gone.size) this.events.emit('sessions.revoked', gone);
+    const now = this.now();
+    for (const s of fresh) if (!this.byHash.has(s.tokenHash) && !this.ending.has(s.tokenHash) && s.expiresAt > now) this.remember(s);
+  }
+
   private remember(s: SessionRecord): void {
     this.byHash.set(s.tokenHash, s);
     let set = this.byUser.get(s.username);
@@ -119,8 +170,8 @@ export class Sessions {
     set.add(s.tokenHash);
   }
 
-  /** Forgotten in memory first (refused at once), then deleted from the store. */
-  private async end(hashes: readonly string[]): Promise<void> {
+  /** Dropped from memory (refused at once); the ones that were held. */
+  private forget(hashes: readonly string[]): Set<string> {
     const ended = new Set<string>();
     for (const h of hashes) {
       const s = this.byHash.get(h);
@@ -131,14 +182,30 @@ export class Sessions {
       if (set && !set.size) this.byUser.delete(s.username);
       ended.add(h);
     }
+    return ended;
+  }
+
+  /**
+   * Forgotten in memory first (refused at once), then deleted from the store; the other nodes
+   * are told (`tell`), except of expired ones, which each node's own sweep ends.
+   */
+  private async end(hashes: readonly string[], tell = true): Promise<void> {
+    const users = new Set(hashes.map((h) => this.byHash.get(h)?.username).filter((u): u is string => u !== undefined));
+    const ended = this.forget(hashes);
     if (!ended.size) return;
+    for (const h of ended) this.ending.add(h);
     this.events.emit('sessions.revoked', ended);
-    await this.store.accounts.deleteSessions([...ended]);
+    try {
+      await this.store.accounts.deleteSessions([...ended]);
+    } finally {
+      for (const h of ended) this.ending.delete(h);
+    }
+    if (tell) this.written([...users]);
   }
 
   private sweep(): Promise<void> {
     const now = this.now();
-    return this.end([...this.byHash.values()].filter((s) => s.expiresAt <= now).map((s) => s.tokenHash));
+    return this.end([...this.byHash.values()].filter((s) => s.expiresAt <= now).map((s) => s.tokenHash), false);
   }
 }
 

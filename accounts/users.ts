@@ -57,6 +57,9 @@ export interface CheckCounts {
 export class Users {
   readonly counts: CheckCounts = { ok: 0, refused: 0, limited: 0, busy: 0, hashes: 0, unknownUnhashed: 0 };
   private readonly byName = new Map<string, UserRecord>();
+  private readonly writeListeners = new Set<(usernames: readonly string[]) => void>();
+  /** bumped by each of this node's writes to the map: a refresh that read across one reads again */
+  private generation = 0;
 
   constructor(
     private readonly store: Store,
@@ -74,6 +77,56 @@ export class Users {
     return this.byName.get(username);
   }
 
+  /** Users this node wrote, once the store committed them: cluster mode tells the other nodes (cluster/changeBus.ts). Returns the unsubscribe. */
+  onWritten(listener: (usernames: readonly string[]) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private written(username: string): void {
+    this.generation++;
+    for (const l of this.writeListeners) l([username]);
+  }
+
+  /**
+   * Another node changed these users ('all': which is unknown, messages may have been missed):
+   * re-read them from the store. Each change is told on the bus as this node's own would be
+   * (`user.changed`: the user's sessions end and MQTT connections close here too); a user gone
+   * from the store is `deleted`.
+   */
+  async refresh(usernames: readonly string[] | 'all'): Promise<void> {
+    if (usernames !== 'all' && !usernames.length) return;
+    const read = async (): Promise<UserRecord[]> => usernames === 'all'
+      ? this.store.accounts.listUsers()
+      : (await Promise.all(usernames.map((u) => this.store.accounts.getUser(u)))).filter((u): u is UserRecord => u !== null);
+    let fresh: UserRecord[];
+    // a write of this node that landed while the store was read may be missing from what was read
+    for (let tries = 0; ; tries++) {
+      const before = this.generation;
+      fresh = await read();
+      if (before === this.generation || tries === 2) break;
+    }
+    const found = new Map(fresh.map((u) => [u.username, u]));
+    const changes: Array<[string, UserChange]> = [];
+    for (const name of usernames === 'all' ? [...this.byName.keys()] : usernames) {
+      if (found.has(name) || !this.byName.has(name)) continue;
+      this.byName.delete(name);
+      changes.push([name, 'deleted']);
+    }
+    for (const after of fresh) {
+      const before = this.byName.get(after.username);
+      this.byName.set(after.username, after);
+      if (!before) continue;
+      // as update() tells them
+      if (after.passwordHash !== before.passwordHash) changes.push([after.username, 'password']);
+      if (after.disabled && !before.disabled) changes.push([after.username, 'disabled']);
+      if (after.role !== before.role) changes.push([after.username, 'role']);
+      if (after.district !== before.district) changes.push([after.username, 'district']);
+    }
+    // once the map holds every record read: a listener may look at any of them
+    for (const [name, change] of changes) this.changed(name, change);
+  }
+
   /**
    * Create user `admin` if missing (docs/protocol.md, Operator HTTP API): password from
    * ADMIN_PASSWORD, or a generated one written once to DATA_DIR/admin-password.txt. Returns
@@ -85,6 +138,7 @@ export class Users {
     const user: UserRecord = { username: 'admin', role: 'admin', passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false, district: null };
     await this.store.accounts.insertUser(user);
     this.byName.set(user.username, user);
+    this.written(user.username);
     if (adminPassword) return null;
     const file = path.join(dataDir, ADMIN_PASSWORD_FILE);
     writeFileSync(file, password + '\n', { mode: 0o600 });
@@ -131,6 +185,7 @@ export class Users {
     const user: UserRecord = { username, role, passwordHash: await hashPassword(password), createdAt: this.now(), disabled: false, district };
     await this.store.accounts.insertUser(user);
     this.byName.set(username, user);
+    this.written(username);
     return user;
   }
 
@@ -150,6 +205,7 @@ export class Users {
     };
     await this.store.accounts.updateUser(username, { role: next.role, disabled: next.disabled, passwordHash: next.passwordHash, district: next.district });
     this.byName.set(username, next);
+    this.written(username);
     if (patch.password !== undefined) this.changed(username, 'password');
     if (patch.disabled === true && !user.disabled) this.changed(username, 'disabled');
     if (patch.role !== undefined && patch.role !== user.role) this.changed(username, 'role');
@@ -173,6 +229,7 @@ export class Users {
     if (user.role === 'admin' && !user.disabled && this.enabledAdmins() <= 1) throw new CodedError('last_admin', 'the last enabled admin cannot be deleted');
     await this.store.accounts.deleteUser(username);
     this.byName.delete(username);
+    this.written(username);
     this.changed(username, 'deleted');
   }
 

@@ -19,6 +19,9 @@ export interface CylinderImportResult {
 
 export class CylinderRegistry {
   private readonly records = new Map<string, CylinderRecord>();
+  private readonly writeListeners = new Set<(codes: readonly string[]) => void>();
+  /** bumped by each of this node's writes to the map: a refresh that read across one reads again */
+  private generation = 0;
 
   /** `now`: when an import's records take effect (their version's time) */
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
@@ -34,6 +37,39 @@ export class CylinderRegistry {
 
   get(code: string): CylinderRecord | undefined {
     return this.records.get(code);
+  }
+
+  /** Codes this node imported, once the store committed them: cluster mode tells the other nodes (cluster/changeBus.ts). Returns the unsubscribe. */
+  onWritten(listener: (codes: readonly string[]) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  /**
+   * Another node changed these records ('all': which is unknown, messages may have been
+   * missed): re-read them, so the scan check here decides on what was imported there. A code
+   * gone from the store is dropped. `byCodes` reads some records (PgCylinders.loadByCodes);
+   * without it every record is loaded and those are kept.
+   */
+  async refresh(codes: readonly string[] | 'all', byCodes?: (codes: readonly string[]) => Promise<CylinderRecord[]>): Promise<void> {
+    if (codes !== 'all' && !codes.length) return;
+    const read = async (): Promise<CylinderRecord[]> => {
+      if (codes !== 'all' && byCodes) return byCodes(codes);
+      const all = await this.store.cylinders.load();
+      if (codes === 'all') return all;
+      const wanted = new Set(codes);
+      return all.filter((r) => wanted.has(r.code));
+    };
+    let fresh: CylinderRecord[];
+    // an import of this node that landed while the store was read may be missing from what was read
+    for (let tries = 0; ; tries++) {
+      const before = this.generation;
+      fresh = await read();
+      if (before === this.generation || tries === 2) break;
+    }
+    const found = new Map(fresh.map((r) => [r.code, r]));
+    for (const code of codes === 'all' ? [...this.records.keys()] : codes) if (!found.has(code)) this.records.delete(code);
+    for (const r of fresh) this.records.set(r.code, r);
   }
 
   /** `stations`: only cylinders owned by or entrusted to one of them (a district-scoped account's, accounts/scope.ts). */
@@ -77,6 +113,8 @@ export class CylinderRegistry {
     }
     if (write.length) await this.store.cylinders.upsert(write, this.now());
     for (const r of write) this.records.set(r.code, r);
+    this.generation++;
+    if (write.length) for (const l of this.writeListeners) l(write.map((r) => r.code));
     return result;
   }
 

@@ -49,6 +49,9 @@ export interface RowProblem {
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly listeners = new Set<(devices: readonly DeviceRecord[]) => void>();
+  private readonly writeListeners = new Set<(ids: readonly string[]) => void>();
+  /** bumped by each of this node's writes to the map: a refresh that read across one reads again */
+  private generation = 0;
 
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
@@ -77,6 +80,56 @@ export class DeviceRegistry {
 
   private changed(devices: readonly DeviceRecord[]): void {
     if (devices.length) for (const l of this.listeners) l(devices);
+  }
+
+  /**
+   * Devices this node wrote, once the store committed them (registered, imported, a secret
+   * rotated): cluster mode tells the other nodes (cluster/changeBus.ts). Returns the unsubscribe.
+   */
+  onWritten(listener: (ids: readonly string[]) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private written(ids: readonly string[]): void {
+    this.generation++;
+    if (ids.length) for (const l of this.writeListeners) l(ids);
+  }
+
+  /**
+   * Another node changed these devices ('all': which is unknown, messages may have been
+   * missed): re-read them from the store. A device gone from the store is dropped, so it is
+   * refused at its next CONNECT (a live connection stays until then, as after a rotated secret);
+   * new and changed ones go to onChange's listeners (nothing tells them of a removal: the rules
+   * never meet a device that cannot connect). `byIds` reads some devices (PgDevices.loadByIds);
+   * without it every device is loaded and those are kept.
+   */
+  async refresh(ids: readonly string[] | 'all', byIds?: (ids: readonly string[]) => Promise<DeviceRecord[]>): Promise<void> {
+    if (ids !== 'all' && !ids.length) return;
+    const read = async (): Promise<DeviceRecord[]> => {
+      if (ids !== 'all' && byIds) return byIds(ids);
+      const all = await this.store.devices.load();
+      if (ids === 'all') return all;
+      const wanted = new Set(ids);
+      return all.filter((d) => wanted.has(d.id));
+    };
+    let fresh: DeviceRecord[];
+    // a write of this node that landed while the store was read may be missing from what was read
+    for (let tries = 0; ; tries++) {
+      const before = this.generation;
+      fresh = await read();
+      if (before === this.generation || tries === 2) break;
+    }
+    const found = new Map(fresh.map((d) => [d.id, d]));
+    for (const id of ids === 'all' ? [...this.devices.keys()] : ids) if (!found.has(id)) this.devices.delete(id);
+    const changed: DeviceRecord[] = [];
+    for (const d of fresh) {
+      const current = this.devices.get(d.id);
+      if (current && sameDevice(current, d)) continue;
+      this.devices.set(d.id, d);
+      changed.push(d);
+    }
+    this.changed(changed);
   }
 
   /** Check a device's credentials; the record when they match. */
@@ -114,6 +167,7 @@ export class DeviceRegistry {
     const { record, secret } = this.newRecord(input);
     await this.store.devices.insert([record]);
     this.devices.set(record.id, record);
+    this.written([record.id]);
     this.changed([record]);
     return { device: record, secret };
   }
@@ -126,6 +180,7 @@ export class DeviceRegistry {
     const updated = { ...d, secretHash: hashSecret(secret), updatedAt: this.now() };
     await this.store.devices.update(updated);
     this.devices.set(id, updated);
+    this.written([id]);
     return secret;
   }
 
@@ -225,6 +280,7 @@ export class DeviceRegistry {
       const current = this.devices.get(d.id) ?? d;
       this.devices.set(d.id, { ...current, name: d.name, location: d.location, district: d.district, meta: d.meta, updatedAt: d.updatedAt });
     }
+    this.written([...fresh, ...changed].map((d) => d.id));
     this.changed([...fresh, ...changed].map((d) => this.devices.get(d.id)!));
     return result;
   }
@@ -247,6 +303,12 @@ export class DeviceRegistry {
       },
     };
   }
+}
+
+/** Whether a record read back is the one held (then its listeners need not hear of it). */
+function sameDevice(a: DeviceRecord, b: DeviceRecord): boolean {
+  const fields = (d: DeviceRecord): string => JSON.stringify([d.family, d.name, d.location?.lat, d.location?.lng, d.district, d.meta, d.secretHash, d.createdAt, d.updatedAt]);
+  return fields(a) === fields(b);
 }
 
 /** An elevator's rescue and registration codes, for the device list's search. */

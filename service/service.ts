@@ -38,6 +38,7 @@ import { wireDataPath } from './dataPath.js';
 import { serviceBus, type ServiceBus } from './events.js';
 import { alertsHealth, checkpointFailure, journalHealth, postgresHealth, type ComponentHealth } from './health.js';
 import { chooseStores, type SharedStoreChoice } from './stores.js';
+import { clusterChanges, type ClusterChanges } from './clusterWiring.js';
 
 export interface Started {
   mqttPort: number;
@@ -51,16 +52,9 @@ export interface Started {
 export interface ServiceSeams {
   /** the store accepts fault injection (tests of failures inside DuckDB's thread) */
   store?: boolean;
-  /**
-   * MQTT across nodes over Redis (broker/redisBackends.ts), tested on its own; the
-   * configuration that turns cluster mode on (REDIS_URL with DATABASE_URL, docs/cluster.md)
-   * comes with the shared PostgreSQL store
-   */
+  /** MQTT across nodes over Redis (broker/redisBackends.ts); with sharedStore it is cluster mode (service/clusterWiring.ts) */
   mqttCluster?: BrokerCluster;
-  /**
-   * Cluster mode's shared store (store/postgresStore.ts) in place of DuckDB, for the API suites
-   * run against both stores; configuration (DATABASE_URL) comes with rule ownership
-   */
+  /** Cluster mode's shared store (store/postgresStore.ts) in place of DuckDB, also for the API suites run against both stores */
   sharedStore?: SharedStoreChoice;
 }
 
@@ -90,6 +84,8 @@ export class Service {
   /** who did what, from where (docs/security.md, Audit log) */
   readonly audit: AuditLog;
   readonly cylinders: CylinderRegistry;
+  /** cluster mode's change notices between the nodes' caches; null on the embedded default */
+  readonly changes: ClusterChanges | null;
   readonly engine: AlertEngine;
   readonly webhooks: Webhooks;
   /** rectification requests to the stores' contact gateway (STORE_CONTACT_WEBHOOKS) */
@@ -139,6 +135,7 @@ export class Service {
     this.audit = new AuditLog(this.store, config.audit, (err, what) => auditLog.error({ err }, what));
     this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users, seams.mqttCluster ?? null);
     this.cylinders = new CylinderRegistry(this.store);
+    this.changes = clusterChanges(this, seams.mqttCluster ?? null, log);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
     this.storeContact = new Webhooks({ urls: config.alerts.storeContactWebhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'storeContact' }));
     this.engine = new AlertEngine({
@@ -207,6 +204,8 @@ export class Service {
     // with the journal off, one left by a crash while it was on is still written to the store
     const recovered = this.journal ? this.journal.status().recovered : await replayJournal(this.store, path.join(config.dataDir, 'journal'));
     if (recovered?.segments) log.info(recovered, 'journal replayed into the store');
+    // subscribed before the caches load: a change committed after their load is heard
+    await this.changes?.start();
     await this.users.start();
     const adminPasswordFile = await this.users.ensureAdmin(config.dataDir, config.auth.adminPassword);
     await this.sessions.start();
@@ -253,7 +252,7 @@ export class Service {
     this.live = live;
     this.detachUpgrades = attachUpgrades(app.server, {
       '/ws': { handler: (ws, req) => live.handle(ws, req), maxPayload: 64 * 1024 },
-      '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), admit: (_req, socket) => this.broker.admitWebSocket(socket), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
+      '/mqtt': { handler: (ws, req) => this.broker.handleWebSocket(ws, req), admit: (req, socket) => this.broker.admitWebSocket(socket, req), protocols: ['mqtt', 'mqttv3.1'], maxPayload: config.mqtt.maxPacketBytes + 16 },
     });
     await app.listen({ port: config.http.port, host: config.http.host });
     this.app = app;
@@ -338,6 +337,7 @@ export class Service {
       // after HTTP and the imports: everything they recorded is written
       await this.audit.stop();
       await this.tracker.stop();
+      await this.changes?.stop();
       await this.store.close();
       for (const off of this.subscriptions) off();
       this.subscriptions = [];

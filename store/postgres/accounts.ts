@@ -48,8 +48,12 @@ export class PgAccounts implements AccountRepository {
   }
 
   async loadSessions(): Promise<SessionRecord[]> {
-    const rows = await this.db.rows('SELECT token_hash, username, created_at, expires_at FROM sessions');
-    return rows.map((r) => ({ tokenHash: String(r.token_hash), username: String(r.username), createdAt: num(r.created_at), expiresAt: num(r.expires_at) }));
+    return (await this.db.rows('SELECT token_hash, username, created_at, expires_at FROM sessions')).map(sessionOf);
+  }
+
+  /** Every session of these users, for a node told another changed them (cluster/changeBus.ts). */
+  async sessionsOf(usernames: readonly string[]): Promise<SessionRecord[]> {
+    return (await this.db.rows('SELECT token_hash, username, created_at, expires_at FROM sessions WHERE username = ANY($1::text[])', [[...usernames]])).map(sessionOf);
   }
 
   async insertSession(s: SessionRecord): Promise<void> {
@@ -69,4 +73,8 @@ function toUser(r: Row): UserRecord {
     username: String(r.username), role: String(r.role) as UserRecord['role'], passwordHash: String(r.password_hash), createdAt: num(r.created_at),
     disabled: r.disabled === true, district: strOrNull(r.district),
   };
+}
+
+function sessionOf(r: Row): SessionRecord {
+  return { tokenHash: String(r.token_hash), username: String(r.username), createdAt: num(r.created_at), expiresAt: num(r.expires_at) };
 }

@@ -64,6 +64,12 @@ export class PgCylinders implements CylinderRepository {
     return (await this.db.rows('SELECT doc FROM cylinders ORDER BY code')).map((r) => cylinderOf(r.doc));
   }
 
+  /** These codes' records as stored (those that are), for a node told another changed them (cluster/changeBus.ts). */
+  async loadByCodes(codes: readonly string[]): Promise<CylinderRecord[]> {
+    // codes are stored encoded when they hold what PostgreSQL cannot (store/postgres/text.ts)
+    return (await this.db.rows('SELECT doc FROM cylinders WHERE code = ANY($1::text[]) ORDER BY code', [codes.map(toPgText)])).map((r) => cylinderOf(r.doc));
+  }
+
   async versions(code: string): Promise<CylinderVersion[]> {
     return (await this.db.rows('SELECT valid_from AS at, doc FROM cylinder_versions WHERE code = $1 ORDER BY valid_from, id', [toPgText(code)])).map(cylinderVersionOf);
   }

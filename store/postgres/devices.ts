@@ -113,6 +113,12 @@ export class PgDevices implements DeviceRepository {
     return rows.map(toDevice);
   }
 
+  /** These devices as stored (those that are), for a node told another changed them (cluster/changeBus.ts). */
+  async loadByIds(ids: readonly string[]): Promise<DeviceRecord[]> {
+    const rows = await this.db.rows(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) ORDER BY id`, [[...ids]]);
+    return rows.map(toDevice);
+  }
+
   async saveConnectionStates(batch: readonly ConnectionState[]): Promise<void> {
     if (!batch.length) return;
     // PostgreSQL refuses an upsert that meets one key twice; the caller's batches come from a
