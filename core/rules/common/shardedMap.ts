@@ -180,3 +180,16 @@ export function mapSize<T>(m: ShardedMap<T>): number {
   for (const s of leavesOf(m)) n += Object.keys(s).length;
   return n;
 }
+
+/** How many leaves the map spreads its keys over (either layout): a copy made with it keeps each key in its leaf. */
+export function mapLeafCount<T>(m: ShardedMap<T>): number {
+  return 'groups' in m ? m.leaves : m.shards.length;
+}
+
+/**
+ * A new map of `leaves` leaves holding `entries` (a later entry of the same key wins), in the
+ * current layout: for splitting a rule's state by slot and merging it back (core/cluster/ruleStateSlots.ts).
+ */
+export function mapFromEntries<T>(entries: ReadonlyArray<readonly [string, T]>, leaves: number = DEFAULT_SHARDS): ShardedMap<T> {
+  return mapUpdate(emptyMap<T>(leaves), entries);
+}
