@@ -1,5 +1,5 @@
 /**
- * Global setup of the API suites' run against PostgreSQL (vitest.postgres.config.ts): one real
+ * Global setup of the API suites' run against PostgreSQL (the project `postgres` of vitest.config.ts): one real
  * server for the run (test/helpers/postgresServer.ts), its admin URL handed to the test files
  * (`inject('postgresAdminUrl')`); each service a test starts gets a database of its own
  * (test/helpers/service.ts).
@@ -16,7 +16,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const found = postgresPrograms();
-  // vitest.postgres.config.ts runs nothing when PostgreSQL is missing; this is not reached then
+  // vitest.config.ts leaves the project out when PostgreSQL is missing; this is not reached then
   if (!found.ok) throw new Error(found.reason);
   const server = await PostgresServer.start(found.paths);
   project.provide('postgresAdminUrl', server.url.replace(/\/supervision$/, '/postgres'));

@@ -39,7 +39,7 @@ export interface TestService {
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
 }
 
-/** Which store startService runs on: DuckDB, or PostgreSQL in the run of vitest.postgres.config.ts. */
+/** Which store startService runs on: DuckDB, or PostgreSQL in the project `postgres` of vitest.config.ts. */
 export const testStore: 'duckdb' | 'postgres' = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'duckdb';
 
 let databases = 0;

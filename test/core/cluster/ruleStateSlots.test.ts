@@ -173,7 +173,7 @@ describe('a rule evaluated on one slot decides as on the whole state', () => {
   it('for random city inputs, every rule: readings, connections and ticks per slot; split then merge', () => {
     fc.assert(fc.property(citySteps, (steps) => {
       expect(runCity(inputsOf(steps))).toEqual([]);
-    }), { numRuns: 40 });
+    }), { numRuns: 25 });
   }, 120_000);
 
   it('for two long spells of a city (1,000 inputs, about two days, each), every rule; the states were real', () => {
@@ -194,7 +194,7 @@ describe('a rule evaluated on one slot decides as on the whole state', () => {
     fc.assert(fc.property(fc.array(stepArb, { minLength: 50, maxLength: 400 }), fc.nat(), (steps, at) => {
       const inputs = inputsOf(steps);
       expect(allRules.flatMap((rule) => runDrifted(rule, inputs, at % inputs.length))).toEqual([]);
-    }), { numRuns: 60 });
+    }), { numRuns: 30 });
   }, 120_000);
 
   it('fails for a wrong route: kitchen.camera_dark routed by camera instead of store', () => {
