@@ -6,7 +6,7 @@
  * takes its share again; each taking draws the slot's next epoch; a second node of the same
  * id is refused. Rounds are run by hand (tick), so nothing here waits on a timer.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlotOwnership } from '../../cluster/slotOwnership.js';
 import { shares } from '../../core/cluster/slots.js';
 import { PostgresDatabase } from '../../store/postgres/database.js';
@@ -21,6 +21,11 @@ describe.skipIf(!found.ok)(`slot ownership${found.ok ? '' : ` (skipped: ${found.
   beforeAll(async () => {
     server = await PostgresServer.start(found.ok ? found.paths : {});
     url = await server.createDatabase('ownership');
+  });
+  /** every node a test made, stopped after it, so one test's failure leaves no slot held for the next */
+  const owners: SlotOwnership[] = [];
+  afterEach(async () => {
+    for (const o of owners.splice(0)) await o.stop().catch(() => undefined);
   });
   afterAll(async () => {
     for (const db of dbs) await db.close().catch(() => undefined);
@@ -45,6 +50,7 @@ describe.skipIf(!found.ok)(`slot ownership${found.ok ? '' : ` (skipped: ${found.
       onRelease: async (slot) => { log.push(`-${slot}`); },
       onLost: (slots) => { lost.push(...slots); },
     });
+    owners.push(own);
     return { own, db, log, lost };
   };
   /** Slot -> holders, from the server: a slot held twice would show two. */
@@ -83,6 +89,10 @@ describe.skipIf(!found.ok)(`slot ownership${found.ok ? '' : ` (skipped: ${found.
     const pid = (await b.db.rows<{ pid: number }>('SELECT backend_pid AS pid FROM cluster_nodes WHERE node_id = $1', ['node-b']))[0]!.pid;
     const bSlots = b.own.held();
     await a.db.run('SELECT pg_terminate_backend($1)', [pid]);
+    // the server frees a terminated backend's locks as that process exits, a moment later
+    for (let i = 0; i < 200 && Number((await a.db.rows('SELECT count(*) AS n FROM pg_locks WHERE pid = $1', [pid]))[0]!.n) > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await rounds([a], 1);
     expect(a.own.held()).toHaveLength(256);
     expect(a.own.status().peers).toEqual(['node-a']);
@@ -123,11 +133,13 @@ describe.skipIf(!found.ok)(`slot ownership${found.ok ? '' : ` (skipped: ${found.
     await db.open();
     dbs.push(db);
     const q = new SlotOwnership(db, { nodeId: 'node-q', intervalMs: 3_600_000, orphanGraceMs: 0 });
+    owners.push(q);
     let failSaves = true;
     const p = new SlotOwnership(a.db, {
       nodeId: 'node-p2', intervalMs: 3_600_000, orphanGraceMs: 0,
       onRelease: async () => { if (failSaves) throw new Error('checkpoint failed'); },
     });
+    owners.push(p);
     await a.own.stop();
     await p.start();
     expect(p.held()).toHaveLength(256);
