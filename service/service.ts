@@ -28,7 +28,7 @@ import { Ingest } from '../ingest/ingest.js';
 import { DeadLetterReplay } from '../ingest/replay.js';
 import type { EmbeddedStore } from '../store/duckdbStore.js';
 import type { PostgresStore } from '../store/postgresStore.js';
-import { InfluxForwarder } from '../store/influx/forwarder.js';
+import { InfluxForwarder, positionKeyOf } from '../store/influx/forwarder.js';
 import { JournaledStore, replayJournal } from '../store/journal/journaledStore.js';
 import { ReadingArchiver } from '../store/readingArchiver.js';
 import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
@@ -160,7 +160,7 @@ export class Service {
       onRulesStopped: (err) => this.fatal(err),
     });
     this.influx = config.influx
-      ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000 }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
+      ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000, positionKey: positionKeyOf(shared?.options.nodeId ?? null) }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
       : null;
     const archiveLog = log.child({ component: 'history' });
     this.archiver = duckdb && config.history.runRows > 0

@@ -44,6 +44,17 @@ export interface InfluxForwarderOptions {
   retryMaxMs: number;
   /** when caught up, look for new readings at least this often (new commits also wake it) */
   pollMs: number;
+  /**
+   * The setting the position is kept under (default POSITION_KEY). On cluster mode's shared
+   * store each node forwards the readings it stored, numbered by itself, so each keeps its own
+   * (positionKeyOf).
+   */
+  positionKey?: string;
+}
+
+/** The position's setting for a node of cluster mode (its readings, its numbers), or the embedded store's. */
+export function positionKeyOf(nodeId: string | null): string {
+  return nodeId === null ? POSITION_KEY : `${POSITION_KEY}:${nodeId}`;
 }
 
 export interface InfluxStatus {
@@ -80,6 +91,10 @@ export class InfluxForwarder {
   private client: InfluxDB | null = null;
   private writePath = '';
 
+  private get positionKey(): string {
+    return this.opts.positionKey ?? POSITION_KEY;
+  }
+
   constructor(
     private readonly store: Store,
     private readonly opts: InfluxForwarderOptions,
@@ -94,9 +109,9 @@ export class InfluxForwarder {
    */
   async start(): Promise<void> {
     if (this.running) return;
-    const saved = await this.store.settings.get(POSITION_KEY);
+    const saved = await this.store.settings.get(this.positionKey);
     this.position = saved === null ? 0 : Number(saved);
-    if (!Number.isFinite(this.position)) throw new Error(`setting ${POSITION_KEY} is not a number: ${saved}`);
+    if (!Number.isFinite(this.position)) throw new Error(`setting ${this.positionKey} is not a number: ${saved}`);
     this.latestSeq = Math.max(this.position, (await this.store.readings.lastSequences()).readingSeq);
     this.client = new InfluxDB({ url: this.opts.url, token: this.opts.token, timeout: this.opts.timeoutMs });
     const q = new URLSearchParams({ org: this.opts.org, bucket: this.opts.bucket, precision: 'ms' });
@@ -190,7 +205,7 @@ export class InfluxForwarder {
       this.position = last;
       this.forwarded += batch.length;
       try {
-        await this.store.settings.set(POSITION_KEY, String(last));
+        await this.store.settings.set(this.positionKey, String(last));
       } catch (err) {
         // the next successful save covers this one; a crash before it resends these readings
         this.log.warn({ err }, 'could not save the influx position');

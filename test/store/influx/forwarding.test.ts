@@ -13,6 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelList } from '../../../core/schemas/index.js';
 import { examplePayload } from '../../../core/schemas/examples.js';
+import { POSITION_KEY, positionKeyOf } from '../../../store/influx/forwarder.js';
 import { readingTables } from '../../../store/readingTables.js';
 import { programs } from '../../helpers/external.js';
 import { startService, type TestService } from '../../helpers/service.js';
@@ -148,6 +149,10 @@ describe.skipIf(!vm.ok)(`InfluxDB forwarding to VictoriaMetrics${vm.ok ? '' : ` 
       const s2 = await startService(influxSettings(v), dir);
       try {
         expect(s2.service.influx!.status().position).toBe(s.service.influx!.status().position);
+        // kept under this node's own key on the shared store (each node forwards what it stored)
+        const key = positionKeyOf(s2.service.shared ? s2.service.shared.options.nodeId : null);
+        expect(await s2.service.store.settings.get(key)).toBe(String(s.service.influx!.status().position));
+        if (s2.service.shared) expect(await s2.service.store.settings.get(POSITION_KEY)).toBeNull();
         const d0 = await s2.connectDevice(devs[0]!.id, devs[0]!.secret);
         await publishMany(d0, 'elevator/out-0/status', 'elevator', 'status', 'after', 50, t0 + 300_000);
         await d0.endAsync();
