@@ -14,6 +14,7 @@ import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import type { Role } from '../core/roles.js';
 import type { Emitter } from '../core/eventBus.js';
 import { scopeOf } from './scope.js';
+import { readNamed } from '../cluster/readNamed.js';
 
 export interface SessionEvents {
   /** Sessions that ended (logout, expiry, a user disabled, deleted or given a new password, role or district), by id. */
@@ -141,20 +142,8 @@ export class Sessions {
    */
   async refresh(usernames: readonly string[] | 'all', byUsers?: (usernames: readonly string[]) => Promise<SessionRecord[]>): Promise<void> {
     if (usernames !== 'all' && !usernames.length) return;
-    const read = async (): Promise<SessionRecord[]> => {
-      if (usernames !== 'all' && byUsers) return byUsers(usernames);
-      const all = await this.store.accounts.loadSessions();
-      if (usernames === 'all') return all;
-      const wanted = new Set(usernames);
-      return all.filter((s) => wanted.has(s.username));
-    };
-    let fresh: SessionRecord[];
-    // a session issued here while the store was read may be missing from what was read
-    for (let tries = 0; ; tries++) {
-      const before = this.generation;
-      fresh = await read();
-      if (before === this.generation || tries === 2) break;
-    }
+    // a session issued here while the store was read may be missing from what was read: readNamed reads again
+    const fresh = await readNamed(usernames, (s) => s.username, { all: () => this.store.accounts.loadSessions(), ...(byUsers ? { some: byUsers } : {}) }, () => this.generation);
     const found = new Set(fresh.map((s) => s.tokenHash));
     const held = usernames === 'all' ? [...this.byHash.keys()] : usernames.flatMap((u) => [...(this.byUser.get(u) ?? [])]);
     const gone = this.forget(held.filter((h) => !found.has(h)));

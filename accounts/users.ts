@@ -12,6 +12,7 @@ import type { PasswordGuard } from './passwordGuard.js';
 import { HashBusyError, hashPassword, typicalHashMs, verifyPassword } from './passwords.js';
 import type { Role } from '../core/roles.js';
 import type { Emitter } from '../core/eventBus.js';
+import { readNamed } from '../cluster/readNamed.js';
 
 /** Told after a user changed: their sessions are revoked and their MQTT connections closed. */
 export interface UserEvents {
@@ -96,16 +97,11 @@ export class Users {
    */
   async refresh(usernames: readonly string[] | 'all'): Promise<void> {
     if (usernames !== 'all' && !usernames.length) return;
-    const read = async (): Promise<UserRecord[]> => usernames === 'all'
-      ? this.store.accounts.listUsers()
-      : (await Promise.all(usernames.map((u) => this.store.accounts.getUser(u)))).filter((u): u is UserRecord => u !== null);
-    let fresh: UserRecord[];
-    // a write of this node that landed while the store was read may be missing from what was read
-    for (let tries = 0; ; tries++) {
-      const before = this.generation;
-      fresh = await read();
-      if (before === this.generation || tries === 2) break;
-    }
+    const fresh = await readNamed(usernames, (u) => u.username, {
+      all: () => this.store.accounts.listUsers(),
+      // users are few: each named one by the store's own lookup
+      some: async (names) => (await Promise.all(names.map((u) => this.store.accounts.getUser(u)))).filter((u): u is UserRecord => u !== null),
+    }, () => this.generation);
     const found = new Map(fresh.map((u) => [u.username, u]));
     const changes: Array<[string, UserChange]> = [];
     for (const name of usernames === 'all' ? [...this.byName.keys()] : usernames) {

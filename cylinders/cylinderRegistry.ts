@@ -10,6 +10,7 @@ import type { Store } from '../store/types.js';
 import { parseCylinderRecord } from '../core/cylinders/cylinderRecord.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import { cylinderTrace, type CylinderTrace, type ScanCheckConfig } from '../core/rules/cylinder/index.js';
+import { readNamed } from '../cluster/readNamed.js';
 
 export interface CylinderImportResult {
   created: number;
@@ -53,20 +54,7 @@ export class CylinderRegistry {
    */
   async refresh(codes: readonly string[] | 'all', byCodes?: (codes: readonly string[]) => Promise<CylinderRecord[]>): Promise<void> {
     if (codes !== 'all' && !codes.length) return;
-    const read = async (): Promise<CylinderRecord[]> => {
-      if (codes !== 'all' && byCodes) return byCodes(codes);
-      const all = await this.store.cylinders.load();
-      if (codes === 'all') return all;
-      const wanted = new Set(codes);
-      return all.filter((r) => wanted.has(r.code));
-    };
-    let fresh: CylinderRecord[];
-    // an import of this node that landed while the store was read may be missing from what was read
-    for (let tries = 0; ; tries++) {
-      const before = this.generation;
-      fresh = await read();
-      if (before === this.generation || tries === 2) break;
-    }
+    const fresh = await readNamed(codes, (r) => r.code, { all: () => this.store.cylinders.load(), ...(byCodes ? { some: byCodes } : {}) }, () => this.generation);
     const found = new Map(fresh.map((r) => [r.code, r]));
     for (const code of codes === 'all' ? [...this.records.keys()] : codes) if (!found.has(code)) this.records.delete(code);
     for (const r of fresh) this.records.set(r.code, r);

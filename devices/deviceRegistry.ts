@@ -8,6 +8,7 @@ import type { Family } from '../core/schemas/index.js';
 import type { DeviceImportWriter, DeviceQuery, DeviceRecord, Store } from '../store/types.js';
 import { deviceInput, type DeviceInput } from '../core/deviceInput.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
+import { readNamed } from '../cluster/readNamed.js';
 
 export type OnConflict = 'error' | 'skip' | 'update';
 
@@ -106,20 +107,7 @@ export class DeviceRegistry {
    */
   async refresh(ids: readonly string[] | 'all', byIds?: (ids: readonly string[]) => Promise<DeviceRecord[]>): Promise<void> {
     if (ids !== 'all' && !ids.length) return;
-    const read = async (): Promise<DeviceRecord[]> => {
-      if (ids !== 'all' && byIds) return byIds(ids);
-      const all = await this.store.devices.load();
-      if (ids === 'all') return all;
-      const wanted = new Set(ids);
-      return all.filter((d) => wanted.has(d.id));
-    };
-    let fresh: DeviceRecord[];
-    // a write of this node that landed while the store was read may be missing from what was read
-    for (let tries = 0; ; tries++) {
-      const before = this.generation;
-      fresh = await read();
-      if (before === this.generation || tries === 2) break;
-    }
+    const fresh = await readNamed(ids, (d) => d.id, { all: () => this.store.devices.load(), ...(byIds ? { some: byIds } : {}) }, () => this.generation);
     const found = new Map(fresh.map((d) => [d.id, d]));
     for (const id of ids === 'all' ? [...this.devices.keys()] : ids) if (!found.has(id)) this.devices.delete(id);
     const changed: DeviceRecord[] = [];
