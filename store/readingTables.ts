@@ -91,6 +91,19 @@ export const readingTables: Record<Family, Record<string, ReadingTable>> = {
   },
 };
 
+/** A batch's readings per table, each table's in arrival order (both stores write a batch table by table). */
+export function readingsByTable<R extends { family: Family; channel: string }>(readings: readonly R[]): Map<ReadingTable, R[]> {
+  const byTable = new Map<ReadingTable, R[]>();
+  for (const r of readings) {
+    const t = readingTables[r.family][r.channel];
+    if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
+    let rows = byTable.get(t);
+    if (!rows) { rows = []; byTable.set(t, rows); }
+    rows.push(r);
+  }
+  return byTable;
+}
+
 /** Each distinct table once (the heartbeat table is shared). */
 export const allReadingTables: ReadingTable[] = [...new Map(
   Object.values(readingTables).flatMap((byChannel) => Object.values(byChannel)).map((t) => [t.table, t]),

@@ -7,7 +7,7 @@ import type { Family } from '../../core/schemas/index.js';
 import { ReadingChunkWriter } from '../chunkWriter.js';
 import { ReadingArchive } from '../readingArchive.js';
 import { nextStep, runsMatching, type ArchiveStep, type RunPolicy } from '../readingRuns.js';
-import { allReadingTables, readingTables, type ReadingTable } from '../readingTables.js';
+import { allReadingTables, readingTables, readingsByTable, type ReadingTable } from '../readingTables.js';
 import type { DeadLetter, HistoryBucket, HistoryQuery, Reading, ReadingQuery, ReadingRepository, StoredReading } from '../types.js';
 import type { DuckDbDatabase } from './database.js';
 import { appendDeadLetter } from './deadLetters.js';
@@ -64,14 +64,7 @@ export class DuckDbReadings implements ReadingRepository {
     return this.db.write(async (w) => {
       // Rows per table, in arrival order; writers (and their appenders) are created before
       // BEGIN so that the transaction holds only the rows.
-      const byTable = new Map<ReadingTable, Reading[]>();
-      for (const r of readings) {
-        const t = readingTables[r.family][r.channel];
-        if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
-        let rows = byTable.get(t);
-        if (!rows) { rows = []; byTable.set(t, rows); }
-        rows.push(r);
-      }
+      const byTable = readingsByTable(readings);
       const targets: Array<[ReadingChunkWriter, Reading[]]> = [];
       for (const [t, rows] of byTable) targets.push([await this.chunkWriter(t), rows]);
       const dl = deadLetters.length ? await this.appender('dead_letters') : null;

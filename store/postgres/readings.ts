@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Family } from '../../core/schemas/index.js';
-import { allReadingTables, readingTables, type Column, type ReadingTable } from '../readingTables.js';
+import { allReadingTables, readingTables, readingsByTable, type Column, type ReadingTable } from '../readingTables.js';
 import type { DeadLetter, HistoryBucket, HistoryQuery, Reading, ReadingQuery, ReadingRepository, StoredReading } from '../types.js';
 import { ms, num, type PooledSql, type PostgresDatabase, type Row } from './database.js';
 import { insertDeadLetters } from './deadLetters.js';
@@ -41,14 +41,7 @@ export class PgReadings implements ReadingRepository {
 
   async appendBatch(readings: readonly Reading[], deadLetters: readonly DeadLetter[]): Promise<void> {
     if (!readings.length && !deadLetters.length) return;
-    const byTable = new Map<ReadingTable, Reading[]>();
-    for (const r of readings) {
-      const t = readingTables[r.family][r.channel];
-      if (!t) throw new Error(`no table for ${r.family}/${r.channel}`);
-      let rows = byTable.get(t);
-      if (!rows) { rows = []; byTable.set(t, rows); }
-      rows.push(r);
-    }
+    const byTable = readingsByTable(readings);
     try {
       await this.ensurePartitions(byTable);
       await this.db.tx(async (c) => {
