@@ -3,7 +3,7 @@
  * a 96333 rescue case), resolve, the cylinder scan reply, store flags. The alert and case life
  * cycles themselves are pure (core/alerts/); this only applies them to the book.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { autoResolve, openAlert, repeatAlert, repeats, type Alert, type AlertDevice } from '../core/alerts/alert.js';
 import { addReport, caseToMerge, escalationChain, type PhoneReport, type RescueCase, type RescueSource } from '../core/alerts/rescueCase.js';
 import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
@@ -128,13 +128,14 @@ export class EffectExecutor {
    */
   private open(e: RaiseAlert, origin: RaiseOrigin): RescueCase | null {
     const device = this.deviceSnapshot(e.deviceId);
+    const alertId = origin.source === 'device' ? raisedAlertId(e) : randomUUID();
     if (e.rule !== this.opts.rescueRule) {
-      this.book.put(openAlert(randomUUID(), e, device, this.opts.deadlinePolicy), 'opened');
+      this.book.put(openAlert(alertId, e, device, this.opts.deadlinePolicy), 'opened');
       return null;
     }
     const running = caseToMerge(this.book.activeCases(), e.deviceId, e.at, this.opts.rescuePolicy.mergeWindowMs);
-    const caseId = running?.id ?? randomUUID();
-    const opened = openAlert(randomUUID(), e, device, this.opts.deadlinePolicy);
+    const caseId = running?.id ?? (origin.source === 'device' ? derivedId('case', alertId) : randomUUID());
+    const opened = openAlert(alertId, e, device, this.opts.deadlinePolicy);
     this.book.put({ ...opened, alert: { ...opened.alert, rescueCaseId: caseId } }, 'opened');
     if (running) return running;
     const c = this.newCase(caseId, opened.alert, e.at, origin);
@@ -163,3 +164,24 @@ export class EffectExecutor {
     return { id, name: d?.name ?? null, district: d?.district ?? null, location: d?.location ?? null, meta: d?.meta ?? {} };
   }
 }
+
+/**
+ * An id derived from its parts: UUID-shaped (version 8, RFC 9562 §5.8: custom), from SHA-256,
+ * so ids read and sort as before.
+ */
+export function derivedId(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/**
+ * The id of an alert a rule opens: a function of the rule, the device, the condition and the
+ * time of the input that opened it, so evaluating the same readings again (the replay after a
+ * restart, a slot taken over by another node in cluster mode, docs/cluster.md) opens the same
+ * alert under the same id, and whoever already has it (the wall, an alerts/# subscriber, the
+ * store's upsert) sees it once. A person's report (a phone call) is not replayed: random.
+ */
+export const raisedAlertId = (e: RaiseAlert): string => derivedId('alert', e.rule, e.deviceId, e.condition, String(e.at));
