@@ -15,11 +15,11 @@ import { CodedError } from '../core/codes.js';
 import type { Emitter } from '../core/eventBus.js';
 import type { AlertOutcome, AlertOutcomeQuery, DeviceRecord, Reading, Store } from '../store/types.js';
 import {
-  acknowledge, addNote, assign, deadlineEvents, isClosed, markFalsePositive, refused, resolve, type ActionResult, type Alert, type TimelineAction,
+  acknowledge, addNote, assign, isClosed, markFalsePositive, refused, resolve, type ActionResult, type Alert,
 } from '../core/alerts/alert.js';
-import { evaluateDeadlines, type DeadlinePolicy } from '../core/alerts/deadlines.js';
+import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
 import {
-  acknowledgeEscalation, evaluateRescue, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
+  acknowledgeEscalation, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
 } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord, DeviceInfo, Effect } from '../core/alerts/types.js';
 import type { AnyRule } from '../core/ruleRunner.js';
@@ -29,10 +29,11 @@ import { Checkpointer } from './checkpointer.js';
 import { EffectExecutor } from './effects.js';
 import type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
-import { defaultStoreListPolicy, type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
+import { type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
 import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
 import { systemNote } from '../core/alerts/systemNotes.js';
 import { replayStored } from './replay.js';
+import { clockBook } from './clock.js';
 import { WorkerRules } from './ruleThread/workerRules.js';
 import { InThreadRules, type RulesCore, type RulesCoreDeps, type StoreScoreAnswer } from './rulesCore.js';
 
@@ -200,19 +201,7 @@ export class AlertEngine {
   /** The clock: timer rules, handling deadlines, rescue deadlines, the black list's clean period. */
   tick(now: number = this.now()): void {
     this.rules.tick(now);
-    for (const entry of this.flags.lapse(now, this.opts.storeListPolicy ?? defaultStoreListPolicy)) {
-      this.checkpoints.stateTouched = true;
-      this.effects.emitEntry(entry);
-    }
-    for (const a of this.book.activeAlerts()) {
-      const { state, events } = evaluateDeadlines(a.deadlines, now, this.opts.deadlinePolicy);
-      if (!events.length) continue;
-      this.book.put(deadlineEvents(a, events as TimelineAction[], { deadlines: state }, now), 'updated');
-    }
-    for (const c of this.book.activeCases()) {
-      const { state, events } = evaluateRescue(c, now, this.opts.rescuePolicy);
-      if (events.length) this.book.putCase(state, 'updated', events);
-    }
+    if (clockBook(this.book, this.flags, this.effects, this.opts, now)) this.checkpoints.stateTouched = true;
   }
 
   // ---- queries (active state from memory, history from the store: alertReads.ts)
