@@ -61,6 +61,11 @@ export const codes = {
   // --- replaying dead letters (POST /api/dead-letters/replay): a refused item's `code`, never an error status
   replay_no_device: { scope: 'http', summary: 'The dead letter names no device: it has no device id, or its topic is not {family}/{deviceId}/{channel}; it cannot be replayed.' },
   replay_truncated: { scope: 'http', summary: 'Only the first DEAD_LETTER_RAW_MAX_BYTES of the payload were kept; a partial payload is not replayed.' },
+
+  // --- cluster mode, between a node and the shared store: logged, never sent to a device nor
+  // answered over HTTP. Scope 'http' without a status (as the replay codes), so no list of the
+  // codes a device may be sent takes it; a request that met it would get 500, its message withheld.
+  slot_fenced: { scope: 'http', summary: 'This node lost the slot to another node since it took it; its checkpoint of the slot was refused, so the new owner\'s state stands.' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type Code = keyof typeof codes;

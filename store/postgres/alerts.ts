@@ -3,6 +3,8 @@
  * the meaning of store/duckdb/alerts.ts: a checkpoint writes them in one transaction (records
  * upserted in place, timeline rows appended, each kind as one statement of array parameters:
  * database.ts unnest), lists are read in core/alerts/alertQuery.ts's orders and paged by key.
+ * The writing of the records is writeAlertChanges, which a slot owner's checkpoint in cluster
+ * mode (slotCheckpoints.ts) runs in its own transaction, marking the records with the slot.
  *
  * Text columns go through text.ts: a person's note (and a dispatcher's reason rendered into a
  * system note) may hold U+0000, as the routes check its length only and JSON's "\u0000"
@@ -17,15 +19,17 @@ import type { AlertFilter, AlertKey, AlertSort } from '../../core/alerts/alertQu
 import type { RescueCase } from '../../core/alerts/rescueCase.js';
 import { alertOf, alertOutcomeOf, rescueCaseOf, timelineEntryOf } from '../alertRows.js';
 import type { AlertOutcome, AlertOutcomeQuery, AlertQuery, AlertRepository, EngineCheckpoint, RescueCaseQuery } from '../types.js';
-import { ms, msOrNull, unnest, type PostgresDatabase } from './database.js';
+import { ms, msOrNull, unnest, type PostgresDatabase, type Sql } from './database.js';
 import { fromPgText, toPgText, toPgTextOrNull } from './text.js';
 
 const ALERT_COLUMNS = 'id, family, rule, severity, status, device_id, district, first_seen, last_seen, updated_at, doc, ack_by, resolve_by, acknowledged_at, resolved_at, closed_by';
-const UNNEST_ALERTS = unnest(['text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'text', 'int8', 'int8', 'int8', 'int8', 'text']);
+const ALERT_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'text', 'int8', 'int8', 'int8', 'int8', 'text'];
+const UNNEST_ALERTS = unnest(ALERT_TYPES);
 const TIMELINE_COLUMNS = 'alert_id, n, happened_at, actor, action, note, code, params';
 const UNNEST_TIMELINE = unnest(['text', 'int4', 'int8', 'text', 'text', 'text', 'text', 'text']);
 const CASE_COLUMNS = 'id, elevator_id, alert_id, status, alarm_at, updated_at, district, doc';
-const UNNEST_CASES = unnest(['text', 'text', 'text', 'text', 'int8', 'int8', 'text', 'text']);
+const CASE_TYPES = ['text', 'text', 'text', 'text', 'int8', 'int8', 'text', 'text'];
+const UNNEST_CASES = unnest(CASE_TYPES);
 
 /** A text column read back as the repository was given it (text.ts). */
 const text = (v: unknown): string => fromPgText(String(v));
@@ -34,43 +38,11 @@ export class PgAlerts implements AlertRepository {
   constructor(private readonly db: PostgresDatabase) {}
 
   async saveCheckpoint(cp: EngineCheckpoint): Promise<void> {
-    // PostgreSQL refuses an upsert that meets one key twice in a statement; the engine sends
-    // each changed record once, so this only guards: the later one wins, as DuckDB's
-    // row-by-row INSERT OR REPLACE of the cases has it (DuckDB's one upsert of the alerts
-    // keeps the first instead). In id order, so two writers lock rows in the same order and
-    // cannot deadlock.
-    const alerts = lastOfEach(cp.alerts, (a) => a.id);
-    const cases = lastOfEach(cp.cases, (c) => c.id);
     const state: Array<[string, string]> = [['lastSeq', String(cp.lastSeq)], ...Object.entries(cp.ruleStates).map(([rule, v]): [string, string] => [`rule:${rule}`, v])];
     await this.db.tx(async (c) => {
       await c.query(`INSERT INTO engine_state (key, value) SELECT * FROM ${unnest(['text', 'text'])} ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
         [state.map(([k]) => toPgText(k)), state.map(([, v]) => toPgText(v))]);
-      if (alerts.length) {
-        // in place: the record is small (the timeline is rows of its own); what never changes
-        // for an alert (family, rule, device, district, first seen) is left as first written
-        await c.query(`INSERT INTO alerts (${ALERT_COLUMNS}) SELECT * FROM ${UNNEST_ALERTS}
-          ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, status = excluded.status, last_seen = excluded.last_seen,
-            updated_at = excluded.updated_at, doc = excluded.doc, ack_by = excluded.ack_by, resolve_by = excluded.resolve_by,
-            acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at, closed_by = excluded.closed_by`, columnsOf(alerts, (x) => {
-          const d = x.deadlines;
-          return [toPgText(x.id), x.family, toPgText(x.rule), x.severity, x.status, toPgText(x.device.id), toPgTextOrNull(x.device.district),
-            ms(x.firstSeen), ms(x.lastSeen), ms(x.updatedAt), JSON.stringify(x), msOrNull(d.ackBy), msOrNull(d.resolveBy),
-            msOrNull(d.acknowledgedAt), msOrNull(d.resolvedAt), toPgTextOrNull(x.closedBy)];
-        }));
-      }
-      if (cp.timeline.length) {
-        // appended; an entry stored already (the same alert and n) is kept as it is
-        await c.query(`INSERT INTO alert_timeline (${TIMELINE_COLUMNS}) SELECT * FROM ${UNNEST_TIMELINE} ON CONFLICT DO NOTHING`,
-          columnsOf(cp.timeline, ({ alertId, entry: e }) => [toPgText(alertId), e.n, ms(e.at), toPgText(e.by), e.action, toPgTextOrNull(e.note),
-            toPgTextOrNull(e.code), e.params ? JSON.stringify(e.params) : null]));
-      }
-      if (cases.length) {
-        await c.query(`INSERT INTO rescue_cases (${CASE_COLUMNS}) SELECT * FROM ${UNNEST_CASES}
-          ON CONFLICT (id) DO UPDATE SET elevator_id = excluded.elevator_id, alert_id = excluded.alert_id, status = excluded.status,
-            alarm_at = excluded.alarm_at, updated_at = excluded.updated_at, district = excluded.district, doc = excluded.doc`,
-        columnsOf(cases, (x) => [toPgText(x.id), toPgText(x.elevatorId), toPgText(x.alertId), x.status, ms(x.alarmAt), ms(x.updatedAt),
-          toPgTextOrNull(x.district), JSON.stringify(x)]));
-      }
+      await writeAlertChanges(c, cp, null);
     });
   }
 
@@ -150,6 +122,58 @@ export class PgAlerts implements AlertRepository {
   async getCase(id: string): Promise<RescueCase | null> {
     const rows = await this.db.rows('SELECT doc FROM rescue_cases WHERE id = $1', [toPgText(id)]);
     return rows[0] ? rescueCaseOf(rows[0]) : null;
+  }
+}
+
+/** What a checkpoint changed of the alerts: the records, the entries appended, the rescue cases. */
+export interface AlertChanges {
+  alerts: readonly Alert[];
+  timeline: ReadonlyArray<{ alertId: string; entry: TimelineEntry }>;
+  cases: readonly RescueCase[];
+}
+
+/**
+ * Write a checkpoint's alerts, timeline entries and cases on `c`, inside the caller's
+ * transaction: the single node's (PgAlerts.saveCheckpoint, `slot` null) and a slot owner's
+ * (slotCheckpoints.ts), which marks its records with the slot so its successor loads them.
+ * The slot is written as coalesce(new, stored): a write without one (a single node's) leaves a
+ * record's slot as it is, a slot owner's sets it. Each kind is one statement whatever its count.
+ */
+export async function writeAlertChanges(c: Sql, changes: AlertChanges, slot: number | null): Promise<void> {
+  // PostgreSQL refuses an upsert that meets one key twice in a statement; the engine sends
+  // each changed record once, so this only guards: the later one wins, as DuckDB's
+  // row-by-row INSERT OR REPLACE of the cases has it (DuckDB's one upsert of the alerts
+  // keeps the first instead). In id order, so two writers lock rows in the same order and
+  // cannot deadlock.
+  const alerts = lastOfEach(changes.alerts, (a) => a.id);
+  const cases = lastOfEach(changes.cases, (x) => x.id);
+  if (alerts.length) {
+    // in place: the record is small (the timeline is rows of its own); what never changes
+    // for an alert (family, rule, device, district, first seen) is left as first written
+    await c.query(`INSERT INTO alerts (${ALERT_COLUMNS}, slot) SELECT u.*, $${ALERT_TYPES.length + 1}::int2 FROM ${UNNEST_ALERTS} AS u
+      ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, status = excluded.status, last_seen = excluded.last_seen,
+        updated_at = excluded.updated_at, doc = excluded.doc, ack_by = excluded.ack_by, resolve_by = excluded.resolve_by,
+        acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at, closed_by = excluded.closed_by,
+        slot = coalesce(excluded.slot, alerts.slot)`, [...columnsOf(alerts, (x) => {
+      const d = x.deadlines;
+      return [toPgText(x.id), x.family, toPgText(x.rule), x.severity, x.status, toPgText(x.device.id), toPgTextOrNull(x.device.district),
+        ms(x.firstSeen), ms(x.lastSeen), ms(x.updatedAt), JSON.stringify(x), msOrNull(d.ackBy), msOrNull(d.resolveBy),
+        msOrNull(d.acknowledgedAt), msOrNull(d.resolvedAt), toPgTextOrNull(x.closedBy)];
+    }), slot]);
+  }
+  if (changes.timeline.length) {
+    // appended; an entry stored already (the same alert and n) is kept as it is
+    await c.query(`INSERT INTO alert_timeline (${TIMELINE_COLUMNS}) SELECT * FROM ${UNNEST_TIMELINE} ON CONFLICT DO NOTHING`,
+      columnsOf(changes.timeline, ({ alertId, entry: e }) => [toPgText(alertId), e.n, ms(e.at), toPgText(e.by), e.action, toPgTextOrNull(e.note),
+        toPgTextOrNull(e.code), e.params ? JSON.stringify(e.params) : null]));
+  }
+  if (cases.length) {
+    await c.query(`INSERT INTO rescue_cases (${CASE_COLUMNS}, slot) SELECT u.*, $${CASE_TYPES.length + 1}::int2 FROM ${UNNEST_CASES} AS u
+      ON CONFLICT (id) DO UPDATE SET elevator_id = excluded.elevator_id, alert_id = excluded.alert_id, status = excluded.status,
+        alarm_at = excluded.alarm_at, updated_at = excluded.updated_at, district = excluded.district, doc = excluded.doc,
+        slot = coalesce(excluded.slot, rescue_cases.slot)`,
+    [...columnsOf(cases, (x) => [toPgText(x.id), toPgText(x.elevatorId), toPgText(x.alertId), x.status, ms(x.alarmAt), ms(x.updatedAt),
+      toPgTextOrNull(x.district), JSON.stringify(x)]), slot]);
   }
 }
 

@@ -17,6 +17,7 @@ import { alertsMigration } from './schema/alerts.js';
 import { clusterMigration } from './schema/cluster.js';
 import { cylindersMigration } from './schema/cylinders.js';
 import { readingsMigration } from './schema/readings.js';
+import { slotsMigration } from './schema/slots.js';
 
 export interface Migration {
   version: number;
@@ -71,7 +72,7 @@ const audit: Migration = {
   ],
 };
 
-export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration, clusterMigration];
+export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration, clusterMigration, slotsMigration];
 
 /**
  * Every node of a cluster runs this at start, maybe at the same moment: a session-level
