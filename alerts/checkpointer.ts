@@ -9,12 +9,22 @@
  * cut in that same turn, so the states, the alerts and the seq of a checkpoint agree.
  */
 import type { RulesCore } from './rulesCore.js';
-import type { Store } from '../store/types.js';
+import type { EngineCheckpoint } from '../store/types.js';
 import type { AlertBook } from './alertBook.js';
 import type { EnginePersistStatus } from './engineTypes.js';
 import { FLAGS_KEY, type StoreFlags } from './storeFlags.js';
 
+/**
+ * Where checkpoints go: the store's alerts (the engine), or a slot's fenced checkpoint in
+ * cluster mode (cluster/slotEngine.ts), which also takes the `mark` cut with the states: its
+ * feed position.
+ */
+export interface CheckpointSink {
+  saveCheckpoint(cp: EngineCheckpoint, mark: string | null): Promise<void>;
+}
+
 interface Cut {
+  mark: string | null;
   ruleStates: Record<string, string>;
   flags: string | null;
   changes: ReturnType<AlertBook['cut']>;
@@ -38,8 +48,10 @@ export class Checkpointer {
     private readonly book: AlertBook,
     private readonly rules: Pick<RulesCore, 'snapshot'>,
     private readonly flags: StoreFlags,
-    private readonly store: Store,
+    private readonly sink: CheckpointSink,
     private readonly now: () => number,
+    /** read in the same turn as the states are cut: what else the checkpoint stands at */
+    private readonly markOf: () => string | null = () => null,
   ) {}
 
   /** The position the store holds at start. */
@@ -79,9 +91,9 @@ export class Checkpointer {
         const flags = this.flags.cut();
         if (flags !== null) ruleStates[FLAGS_KEY] = flags;
         // readable as "not yet stored" until the transaction committed (alertReads.ts)
-        return { ruleStates, flags, changes: this.book.cut() };
+        return { mark: this.markOf(), ruleStates, flags, changes: this.book.cut() };
       });
-      await this.store.alerts.saveCheckpoint({ lastSeq, ruleStates: cut.ruleStates, ...cut.changes });
+      await this.sink.saveCheckpoint({ lastSeq, ruleStates: cut.ruleStates, ...cut.changes }, cut.mark);
       this.book.saved();
       this.savedSeq = lastSeq;
       this.persist = { ok: true, consecutiveFailures: 0, failures: this.persist.failures, lastError: null, failingSince: null, lastSavedAt: this.now() };

@@ -80,7 +80,7 @@ export interface EngineDeps {
 export const ACTION_TIMELINE = 20;
 
 /** What rules may know of a device: no secret hash crosses to the rules' worker. */
-const deviceInfo = (d: DeviceRecord): DeviceInfo => ({ id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta });
+export const deviceInfo = (d: DeviceRecord): DeviceInfo => ({ id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta });
 
 export class AlertEngine {
   private readonly rules: RulesCore;
@@ -122,7 +122,7 @@ export class AlertEngine {
     this.book = new AlertBook(emit);
     this.reads = new AlertReads(this.book, deps.store);
     this.effects = new EffectExecutor(opts, this.book, this.flags, { device: deps.device, publish: deps.publish, emit, now: this.now });
-    this.checkpoints = new Checkpointer(this.book, this.rules, this.flags, deps.store, this.now);
+    this.checkpoints = new Checkpointer(this.book, this.rules, this.flags, deps.store.alerts, this.now);
   }
 
   async start(): Promise<void> {
