@@ -57,6 +57,10 @@ export const codes = {
   rate_limited: { scope: 'http', http: 429, summary: 'Too many attempts; retry after the time given in Retry-After.' },
   internal: { scope: 'http', http: 500, summary: 'An unexpected error; the log has the details under the request id.' },
   unavailable: { scope: 'http', http: 503, summary: 'A component (store, broker) is not ready.' },
+  // cluster mode: an action on an alert or case runs on the node that owns its slot, whichever
+  // node the request reached (cluster/nodeCalls.ts); 503 as `unavailable`, since a retry may land
+  // after the slot moved to a node that answers
+  node_unreachable: { scope: 'http', http: 503, summary: 'The node that owns the alert or case did not answer: it is down, unreachable, busy or too slow; the action may or may not have been done.' },
 
   // --- replaying dead letters (POST /api/dead-letters/replay): a refused item's `code`, never an error status
   replay_no_device: { scope: 'http', summary: 'The dead letter names no device: it has no device id, or its topic is not {family}/{deviceId}/{channel}; it cannot be replayed.' },
