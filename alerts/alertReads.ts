@@ -6,7 +6,7 @@ import { CodedError } from '../core/codes.js';
 import { isClosed, type Alert, type TimelineEntry } from '../core/alerts/alert.js';
 import { activeStatuses, alertSortKey, closedStatuses, compareKeys, matchesAlert, pageOf, type AlertFilter } from '../core/alerts/alertQuery.js';
 import type { RescueCase } from '../core/alerts/rescueCase.js';
-import type { AlertOutcome, AlertOutcomeQuery, Store } from '../store/types.js';
+import type { AlertOutcome, AlertOutcomeQuery, AlertRepository } from '../store/types.js';
 import type { AlertBook } from './alertBook.js';
 import type { AlertDetail, AlertListQuery, AlertPage } from './engineTypes.js';
 
@@ -21,8 +21,26 @@ export interface RescueCaseListQuery {
   limit: number;
 }
 
+/** The read side of the store's alerts: all the reads use of it. */
+export type AlertReadRepository = Pick<AlertRepository, 'get' | 'timeline' | 'query' | 'outcomes' | 'queryCases' | 'getCase'>;
+
+/**
+ * A Store, or just its alerts' reads: each slot's engine in cluster mode (cluster/slotEngine.ts)
+ * has the shared store's alerts repository and no Store of its own.
+ */
+export interface AlertReadStore {
+  alerts: AlertReadRepository;
+}
+
+/**
+ * What the reads take from memory: the engine's book, or in cluster mode a view of every node's
+ * active alerts and cases (cluster/clusterAlerts.ts: the replica, whose records are newer than
+ * the store's).
+ */
+export type AlertBookView = Pick<AlertBook, 'activeAlerts' | 'activeCases' | 'unsavedAlert' | 'unsavedAlerts' | 'unsavedCase' | 'unsavedCases' | 'unsavedEntries'>;
+
 export class AlertReads {
-  constructor(private readonly book: AlertBook, private readonly store: Store) {}
+  constructor(private readonly book: AlertBookView, private readonly store: AlertReadStore) {}
 
   async getAlert(id: string): Promise<Alert> {
     const a = this.book.unsavedAlert(id) ?? await this.store.alerts.get(id);

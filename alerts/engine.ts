@@ -3,7 +3,8 @@
  * events, and applies operators' actions. Its parts, each in a file of its own:
  * - the book of alerts and cases in memory (alertBook.ts) and the reads over it (alertReads.ts),
  * - the effect executor (effects.ts): alerts, 96333 rescue cases, scan replies, store flags,
- * - checkpoints (checkpointer.ts) and the replay after a restart (replay.ts).
+ * - checkpoints (checkpointer.ts) and the replay after a restart (replay.ts),
+ * - operators' actions (actions.ts), shared with each slot's engine in cluster mode.
  *
  * Durability: readings are stored before rules see them. Rule states, changed alerts and
  * cases are checkpointed together with the seq of the last reading they reflect; after a
@@ -11,18 +12,14 @@
  * time as `now`, so a restart in the middle of a timer or cooldown gives the same alerts.
  */
 import type { Logger } from 'pino';
-import { CodedError } from '../core/codes.js';
 import type { Emitter } from '../core/eventBus.js';
 import type { AlertOutcome, AlertOutcomeQuery, DeviceRecord, Reading, Store } from '../store/types.js';
-import {
-  acknowledge, addNote, assign, isClosed, markFalsePositive, refused, resolve, type ActionResult, type Alert,
-} from '../core/alerts/alert.js';
+import type { Alert } from '../core/alerts/alert.js';
 import type { DeadlinePolicy } from '../core/alerts/deadlines.js';
-import {
-  acknowledgeEscalation, isFinished, phoneTrapping, recordStep, type PhoneReport, type RescueCase, type RescuePolicy, type RescueStatus, type StepDetails,
-} from '../core/alerts/rescueCase.js';
+import type { PhoneReport, RescueCase, RescuePolicy, RescueStatus, StepDetails } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord, DeviceInfo, Effect } from '../core/alerts/types.js';
 import type { AnyRule } from '../core/ruleRunner.js';
+import { AlertActions, type AlertAction } from './actions.js';
 import { AlertBook } from './alertBook.js';
 import { AlertReads, type RescueCaseListQuery } from './alertReads.js';
 import { Checkpointer } from './checkpointer.js';
@@ -30,14 +27,13 @@ import { EffectExecutor } from './effects.js';
 import type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
 import { FLAGS_KEY, StoreFlags } from './storeFlags.js';
 import { type BlackListEntry, type PersonStage, type StoreListPolicy } from '../core/stores/storeList.js';
-import { recordRecheck, recordStoreAnswer } from '../core/alerts/rectification.js';
-import { systemNote } from '../core/alerts/systemNotes.js';
 import { replayStored } from './replay.js';
 import { clockBook } from './clock.js';
 import { WorkerRules } from './ruleThread/workerRules.js';
 import { InThreadRules, type RulesCore, type RulesCoreDeps, type StoreScoreAnswer } from './rulesCore.js';
 
 export type { AlertDetail, AlertListQuery, AlertPage, EngineEvent, EngineEvents, EnginePersistStatus, StoreFlag } from './engineTypes.js';
+export { ACTION_TIMELINE } from './actions.js';
 
 export interface EngineOptions {
   rules: readonly AnyRule[];
@@ -76,9 +72,6 @@ export interface EngineDeps {
   onRulesStopped?(err: Error): void;
 }
 
-/** Timeline entries an action's answer carries (the newest): what the action added and a little before it. */
-export const ACTION_TIMELINE = 20;
-
 /** What rules may know of a device: no secret hash crosses to the rules' worker. */
 export const deviceInfo = (d: DeviceRecord): DeviceInfo => ({ id: d.id, family: d.family, name: d.name, district: d.district, meta: d.meta });
 
@@ -90,6 +83,7 @@ export class AlertEngine {
   private readonly flags = new StoreFlags();
   private readonly effects: EffectExecutor;
   private readonly checkpoints: Checkpointer;
+  private readonly actions: AlertActions;
   private tickTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   ruleErrors = 0;
@@ -123,6 +117,13 @@ export class AlertEngine {
     this.reads = new AlertReads(this.book, deps.store);
     this.effects = new EffectExecutor(opts, this.book, this.flags, { device: deps.device, publish: deps.publish, emit, now: this.now });
     this.checkpoints = new Checkpointer(this.book, this.rules, this.flags, deps.store.alerts, this.now);
+    this.actions = new AlertActions(opts, {
+      book: this.book, reads: this.reads, effects: this.effects, flags: this.flags,
+      hearsClosed: opts.rules.some((rule) => rule.onAlertClosed),
+      alertClosed: (e) => this.rules.alertClosed(e),
+      touch: () => { this.checkpoints.stateTouched = true; },
+      checkpoint: () => this.checkpoint(), now: this.now,
+    });
   }
 
   async start(): Promise<void> {
@@ -229,13 +230,8 @@ export class AlertEngine {
   }
 
   /** A person's step on a store's black-list entry (notified, rectified, re-checked, lifted), with a note. */
-  async advanceStore(storeId: string, stage: PersonStage, by: string, note: string): Promise<BlackListEntry> {
-    const r = this.flags.advance(storeId, stage, by, note, this.now());
-    if ('refused' in r) throw new CodedError('store_list_refused', r.message, { reason: r.refused });
-    this.checkpoints.stateTouched = true;
-    this.effects.emitEntry(r);
-    await this.checkpoint();
-    return r;
+  advanceStore(storeId: string, stage: PersonStage, by: string, note: string): Promise<BlackListEntry> {
+    return this.actions.advanceStore(storeId, stage, by, note);
   }
 
   getAlert(id: string): Promise<Alert> {
@@ -262,84 +258,30 @@ export class AlertEngine {
     return this.reads.getRescueCase(id);
   }
 
-  // ---- operator actions: applied, persisted, then answered
+  // ---- operator actions: applied, persisted, then answered (alerts/actions.ts)
 
-  async act(id: string, action: 'ack' | 'resolve' | 'assign' | 'note' | 'false_positive', by: string, opts: { note?: string; assignee?: string } = {}): Promise<AlertDetail> {
-    const a = await this.reads.getAlert(id);
-    const now = this.now();
-    let result: ActionResult;
-    switch (action) {
-      case 'ack': result = acknowledge(a, by, now, opts.note); break;
-      case 'resolve': result = resolve(a, by, now, opts.note); break;
-      case 'assign': result = assign(a, opts.assignee ?? '', by, now, opts.note); break;
-      case 'note': result = addNote(a, opts.note ?? '', by, now); break;
-      case 'false_positive': result = markFalsePositive(a, by, now, opts.note); break;
-    }
-    if (refused(result)) throw new CodedError(result.refused === 'note_limit' ? 'note_limit' : 'alert_conflict', result.message, { reason: result.refused });
-    this.book.put(result, isClosed(result.alert) ? 'closed' : 'updated');
-    if (action === 'false_positive' || action === 'resolve') this.closedFeedback(result.alert, action === 'false_positive', now);
-    await this.checkpoint();
-    return this.reads.alertDetail(id, ACTION_TIMELINE);
+  act(id: string, action: AlertAction, by: string, opts: { note?: string; assignee?: string } = {}): Promise<AlertDetail> {
+    return this.actions.act(id, action, by, opts);
   }
 
   /** A step of a class-2 detection's rectification (core/alerts/rectification.ts): the store's answer, or the re-check. */
-  async rectify(id: string, stepKind: 'answer' | 'recheck_passed' | 'recheck_failed', by: string, note: string): Promise<AlertDetail> {
-    const a = await this.reads.getAlert(id);
-    const now = this.now();
-    const result = stepKind === 'answer' ? recordStoreAnswer(a, by, now, note) : recordRecheck(a, by, now, stepKind === 'recheck_passed', note, this.opts.deadlinePolicy);
-    if (refused(result)) throw new CodedError('alert_conflict', result.message, { reason: result.refused });
-    this.book.put(result, isClosed(result.alert) ? 'closed' : 'updated');
-    if (isClosed(result.alert)) this.closedFeedback(result.alert, false, now);
-    await this.checkpoint();
-    return this.reads.alertDetail(id, ACTION_TIMELINE);
+  rectify(id: string, stepKind: 'answer' | 'recheck_passed' | 'recheck_failed', by: string, note: string): Promise<AlertDetail> {
+    return this.actions.rectify(id, stepKind, by, note);
   }
 
-  /**
-   * Record a step of a rescue case (core/alerts/rescueCase.ts: order, reasons, details). The
-   * case's trapped alerts follow it: the dispatch acknowledges them (by that dispatcher, at the
-   * dispatch's time: the centre has taken the alarm), the end of the case resolves them.
-   */
-  async recordRescueStep(id: string, step: RescueStatus, by: string, opts: { at?: number; note?: string; details?: StepDetails } = {}): Promise<RescueCase> {
-    const c = await this.reads.getRescueCase(id);
-    const now = this.now();
-    const at = opts.at ?? now;
-    const r = recordStep(c, step, by, now, at, opts.note, opts.details, this.opts.rescuePolicy);
-    if ('refused' in r) throw new CodedError('rescue_step_refused', r.message, { reason: r.refused });
-    this.book.putCase(r, isFinished(r) ? 'closed' : 'updated', []);
-    for (const alert of this.book.activeAlerts().filter((a) => a.id === r.alertId || a.rescueCaseId === r.id)) {
-      if (isFinished(r)) {
-        const closed = resolve(alert, by, now, step === 'false_alarm' ? systemNote('rescue.false_alarm', { note: r.steps.at(-1)!.note ?? '' }) : systemNote('rescue.closed'));
-        if (!refused(closed)) this.book.put(closed, 'closed');
-      } else if (step === 'dispatched' && alert.status === 'open') {
-        const acked = acknowledge(alert, by, at, systemNote('rescue.dispatched'));
-        if (!refused(acked)) this.book.put(acked, 'updated');
-      }
-    }
-    await this.checkpoint();
-    return r;
+  /** A step of a rescue case; the case's trapped alerts follow it (alerts/actions.ts). */
+  recordRescueStep(id: string, step: RescueStatus, by: string, opts: { at?: number; note?: string; details?: StepDetails } = {}): Promise<RescueCase> {
+    return this.actions.recordRescueStep(id, step, by, opts);
   }
 
   /** An escalation acknowledged (its notifications stop), by the person it reached or someone for them. */
-  async acknowledgeEscalation(id: string, level: number, by: string): Promise<RescueCase> {
-    const c = await this.reads.getRescueCase(id);
-    const r = acknowledgeEscalation(c, level, by, this.now());
-    if ('refused' in r) throw new CodedError('escalation_refused', r.message, { reason: r.refused });
-    this.book.putCase(r, 'updated', []);
-    await this.checkpoint();
-    return r;
+  acknowledgeEscalation(id: string, level: number, by: string): Promise<RescueCase> {
+    return this.actions.acknowledgeEscalation(id, level, by);
   }
 
-  /**
-   * A trapping reported by phone (POST /api/rescue-cases): the trapped alert and its case, as
-   * the terminal's alarm opens them, `source: phone`; or, when the same incident already has a
-   * running case (terminal or an earlier call, within the merge window), the report joins it.
-   */
-  async reportTrapping(elevatorId: string, report: PhoneReport, by: string): Promise<{ rescueCase: RescueCase; merged: boolean }> {
-    const now = this.now();
-    const r = this.effects.reportTrapping(phoneTrapping(this.opts.rescueRule, elevatorId, report, now), { source: 'phone', by, report });
-    this.checkpoints.stateTouched = true;
-    await this.checkpoint();
-    return r;
+  /** A trapping reported by phone (POST /api/rescue-cases): a new trapped alert and case, or joined to the incident's running case. */
+  reportTrapping(elevatorId: string, report: PhoneReport, by: string): Promise<{ rescueCase: RescueCase; merged: boolean }> {
+    return this.actions.reportTrapping(elevatorId, report, by);
   }
 
   /** Tests only: the rules' worker ends as one that failed would (nothing in this thread's mode). */
@@ -370,13 +312,6 @@ export class AlertEngine {
 
   private apply(effects: readonly Effect[], now: number, readingTime: number): void {
     if (this.effects.apply(effects, now, readingTime)) this.checkpoints.stateTouched = true;
-  }
-
-  /** An operator closed an alert: rules that count alerts (repeat offenders) hear of it. */
-  private closedFeedback(a: Alert, falsePositive: boolean, now: number): void {
-    if (!this.opts.rules.some((rule) => rule.onAlertClosed)) return;
-    this.checkpoints.stateTouched = true;
-    this.rules.alertClosed({ alert: a, falsePositive, at: now });
   }
 
   private emit(e: EngineEvent): void {

@@ -22,9 +22,14 @@ import { CodedError } from '../core/codes.js';
 import type { RescueCase } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import { slotsOfConnection } from '../core/cluster/slotRules.js';
+import { slotOf } from '../core/cluster/slots.js';
 import type { Emitter } from '../core/eventBus.js';
-import type { EngineEvent, EngineEvents } from '../alerts/engineTypes.js';
+import type { EngineEvent, EngineEvents, EnginePersistStatus } from '../alerts/engineTypes.js';
+import { scoresOf, type StoreScoreAnswer } from '../alerts/rulesCore.js';
+import { RuleRunner } from '../core/ruleRunner.js';
+import { STORE_SCORE_RULE_ID } from '../core/rules/kitchen/storeScore.js';
 import { deviceInfo } from '../alerts/engine.js';
+import type { AlertReadRepository } from '../alerts/alertReads.js';
 import type { PostgresDatabase } from '../store/postgres/database.js';
 import { PgSlotCheckpoints } from '../store/postgres/slotCheckpoints.js';
 import type { DeviceRecord } from '../store/types.js';
@@ -49,6 +54,8 @@ export interface SlotEnginesDeps {
   db: PostgresDatabase;
   device(id: string): DeviceRecord | undefined;
   cylinder(code: string): CylinderRecord | undefined;
+  /** the shared store's alerts: actions read records a slot's book does not hold (closed ones) */
+  alerts: AlertReadRepository;
   /** alert, rescue-case and store-flag changes of this node's slots */
   events: Emitter<EngineEvents>;
   log: Logger;
@@ -70,9 +77,18 @@ export class SlotEngines {
   private tickTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
 
+  /** the registry as routing sees it */
+  private readonly lookup = { device: (id: string) => { const r = this.deps.device(id); return r ? deviceInfo(r) : undefined; } };
+
+  /** scores of stores no slot here keeps state for: the period's, every store at the top */
+  private readonly scoresOnly: { storeScores(ids: readonly string[]): Promise<StoreScoreAnswer> };
+
   constructor(private readonly opts: SlotEnginesOptions, private readonly deps: SlotEnginesDeps) {
     this.checkpoints = new PgSlotCheckpoints(deps.db);
     this.now = deps.now ?? Date.now;
+    const runner = new RuleRunner(opts.rules.filter((r) => r.id === STORE_SCORE_RULE_ID), opts.ruleOverrides, { device: this.lookup.device, cylinder: deps.cylinder }, () => undefined);
+    runner.load({});
+    this.scoresOnly = { storeScores: (ids) => Promise.resolve(scoresOf(runner, ids, this.now())) };
   }
 
   async start(): Promise<void> {
@@ -121,6 +137,71 @@ export class SlotEngines {
     this.engines.clear();
   }
 
+  get nodeId(): string {
+    return this.opts.nodeId;
+  }
+
+  /** The engine of a slot held here, or null. */
+  engineOf(slot: number): SlotEngine | null {
+    return this.engines.get(slot) ?? null;
+  }
+
+  /** The engine of the slot of a rule key (an elevator, a store), when held here. */
+  engineOfKey(key: string): SlotEngine | null {
+    return this.engineOf(slotOf(key));
+  }
+
+  /** The first engine held here that answers yes. */
+  find(test: (engine: SlotEngine) => boolean): SlotEngine | null {
+    for (const engine of this.engines.values()) if (test(engine)) return engine;
+    return null;
+  }
+
+  /** The node holding a slot as last seen (null while free). */
+  holderOf(slot: number): string | null {
+    return this.engines.has(slot) ? this.opts.nodeId : this.ownership?.holderOf(slot) ?? null;
+  }
+
+  /** The node holding a slot now: the last look's, else the server's answer (a slot handed over since). */
+  async holderNow(slot: number): Promise<string | null> {
+    if (this.engines.has(slot)) return this.opts.nodeId;
+    return this.ownership ? this.ownership.holderNow(slot) : null;
+  }
+
+  /** The live nodes as last seen, this one first. */
+  peers(): string[] {
+    const others = (this.ownership?.status().peers ?? []).filter((p) => p !== this.opts.nodeId);
+    return [this.opts.nodeId, ...others];
+  }
+
+  /** The nodes holding the keys a device's connection event concerns (its offline rules' keys). */
+  ownersOfConnection(deviceId: string): string[] {
+    const d = this.deps.device(deviceId);
+    if (!d) return [];
+    const nodes = slotsOfConnection(this.opts.rules, deviceId, d.family, this.lookup).map((slot) => this.holderOf(slot) ?? this.opts.nodeId);
+    return [...new Set(nodes)];
+  }
+
+  /** The scores of stores whose slots are held here (kitchen.store_score), each from its slot's state. */
+  async storeScores(storeIds: readonly string[]): Promise<StoreScoreAnswer> {
+    const bySlot = new Map<number, string[]>();
+    for (const id of storeIds) bySlot.set(slotOf(id), [...(bySlot.get(slotOf(id)) ?? []), id]);
+    const answers = await Promise.all([...bySlot].map(([slot, ids]) => (this.engines.get(slot) ?? this.scoresOnly).storeScores(ids)));
+    const period = answers[0] ?? await this.scoresOnly.storeScores([]);
+    return { from: period.from, to: period.to, items: answers.flatMap((a) => a.items) };
+  }
+
+  /** Whether the slots' last checkpoints could be written: the worst of them (/healthz, /metrics). */
+  persistStatus(): EnginePersistStatus {
+    const all = [...this.engines.values()].map((e) => e.persistStatus());
+    const failing = all.filter((s) => !s.ok);
+    const worst = failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures)[0];
+    const lastSavedAt = all.reduce<number | null>((m, s) => (s.lastSavedAt !== null && (m === null || s.lastSavedAt > m) ? s.lastSavedAt : m), null);
+    return worst
+      ? { ...worst, failures: all.reduce((n, s) => n + s.failures, 0) }
+      : { ok: true, consecutiveFailures: 0, failures: all.reduce((n, s) => n + s.failures, 0), lastError: null, failingSince: null, lastSavedAt };
+  }
+
   /** The slots held now. */
   held(): number[] {
     return [...this.engines.keys()].sort((a, b) => a - b);
@@ -131,8 +212,7 @@ export class SlotEngines {
     const d = this.deps.device(deviceId);
     if (!d) return;
     const now = this.now();
-    const lookup = { device: (id: string) => { const r = this.deps.device(id); return r ? deviceInfo(r) : undefined; } };
-    for (const slot of slotsOfConnection(this.opts.rules, deviceId, d.family, lookup)) this.engines.get(slot)?.connection(deviceId, connected, d.family, now);
+    for (const slot of slotsOfConnection(this.opts.rules, deviceId, d.family, this.lookup)) this.engines.get(slot)?.connection(deviceId, connected, d.family, now);
   }
 
   tick(now: number = this.now()): void {
@@ -180,7 +260,7 @@ export class SlotEngines {
   private async take(slot: number, epoch: number): Promise<void> {
     const saved = await this.checkpoints.load(slot);
     const engine = new SlotEngine(slot, epoch, this.opts, {
-      nodeId: this.opts.nodeId, device: this.deps.device, cylinder: this.deps.cylinder,
+      nodeId: this.opts.nodeId, device: this.deps.device, cylinder: this.deps.cylinder, alerts: this.deps.alerts,
       save: (cp) => this.checkpoints.save(cp, this.now()),
       emit: (e) => this.emit(e), log: this.deps.log, now: this.now,
     });

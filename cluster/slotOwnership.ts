@@ -115,6 +115,25 @@ export class SlotOwnership {
     return [...this.epochs.keys()].sort((a, b) => a - b);
   }
 
+  /** The node holding a slot as last seen (this one's own slots at once), or null while it is free. */
+  holderOf(slot: number): string | null {
+    const holder = this.holders.get(slot);
+    return holder === undefined || holder.startsWith('pid:') ? null : holder;
+  }
+
+  /**
+   * The node holding a slot now, asked of the server when this node's last look does not know
+   * (a slot handed over since): its lock's holder, if that is a live node's connection.
+   */
+  async holderNow(slot: number): Promise<string | null> {
+    const known = this.holderOf(slot);
+    if (known !== null) return known;
+    const rows = await this.db.rows<{ node_id: string }>(`SELECT n.node_id FROM pg_locks l JOIN cluster_nodes n ON n.backend_pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint::int = $1 AND l.objid::bigint::int = $2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [SLOT_LOCKS, slot]);
+    return rows[0]?.node_id ?? null;
+  }
+
   /** The epoch this node took a slot with, or null when it does not hold it. */
   epochOf(slot: number): number | null {
     return this.epochs.get(slot) ?? null;

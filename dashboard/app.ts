@@ -13,7 +13,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AlertEngine } from '../alerts/engine.js';
+import type { AlertService } from '../alerts/alertService.js';
 import type { CylinderRegistry } from '../cylinders/cylinderRegistry.js';
 import type { RescuePolicy } from '../core/alerts/rescueCase.js';
 import type { DeviceRegistry } from '../devices/deviceRegistry.js';
@@ -53,7 +53,7 @@ export interface HealthReport {
 
 export interface AppDeps {
   config: Config;
-  engine: AlertEngine | null;
+  engine: AlertService | null;
   cylinders: CylinderRegistry | null;
   /** the rule whose alerts open 96333 rescue cases (dispatchers handle those) */
   rescueRule: string;

@@ -12,6 +12,10 @@ import { checkAlertOverrides, type AlertOverrides } from '../core/alerts/policy.
 import { ConfigError } from '../core/configError.js';
 import { allRules } from '../core/rules/index.js';
 import { isMapCity, mapCities } from '../core/mapCities.js';
+import { autoMaxConnections, openFileLimit } from './connectionLimits.js';
+import { clusterSettings, parseCluster, type ClusterConfig } from './clusterConfig.js';
+
+export { autoMaxConnections, openFileLimit };
 
 export type { AlertOverrides };
 export { ConfigError };
@@ -97,6 +101,7 @@ export const settings = {
     doc: `The city whose districts the wall's map draws and names (a GB/T 2260 code of a city the shipped map data has: ${Object.entries(mapCities).map(([c, m]) => `${c} ${m.name}`).join(', ')}; docs/dashboard.md, The map).`,
   },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'Log level.' },
+  ...clusterSettings,
 } as const;
 
 export type SettingName = keyof typeof settings;
@@ -184,6 +189,8 @@ export interface Config {
     /** the stores' contact gateway: rectification requests (docs/rules/kitchen.md) */
     readonly storeContactWebhooks: readonly string[];
   };
+  /** REDIS_URL, DATABASE_URL, NODE_ID: null on the embedded default (service/clusterConfig.ts) */
+  readonly cluster: ClusterConfig | null;
 }
 
 /**
@@ -293,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (v.INFLUX_URL && !/^https?:/.test(v.INFLUX_URL as string)) problems.push('INFLUX_URL must be an http(s) URL');
   const trustedProxies = parseProxies(v.TRUSTED_PROXIES as string | undefined, problems);
   if (v.MQTT_PROXY_PROTOCOL && trustedProxies.length === 0) problems.push('MQTT_PROXY_PROTOCOL needs TRUSTED_PROXIES: the addresses whose PROXY headers are believed');
+  const cluster = parseCluster(v, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(v.DATA_DIR as string);
@@ -361,33 +369,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     audit: { retentionDays: v.AUDIT_RETENTION_DAYS as number, maxRows: v.AUDIT_MAX_ROWS as number },
     map: { city: v.MAP_CITY as string },
     alerts: { overrides: alertOverrides, worker: v.ENGINE_WORKER as boolean, tickMs: v.ALERT_TICK_MS as number, checkpointMs: v.ALERT_CHECKPOINT_MS as number, webhooks, storeContactWebhooks },
+    cluster,
   };
   return deepFreeze(config);
-}
-
-/**
- * This process's open-file limit (the soft one: Node raises it to the hard limit at start),
- * from /proc/self/limits; null where that cannot be read (not Linux) or it is unlimited.
- */
-export function openFileLimit(): number | null {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const m = line ? /^Max open files\s+(\d+)/.exec(line) : null;
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * MQTT_MAX_CONNECTIONS=auto: every MQTT connection is a descriptor, so the cap leaves room
- * under the open-file limit for the HTTP port's connections and 512 more for DuckDB (database,
- * WAL, spill files), the journal, logs and outgoing requests; at least 64; at most 100,000
- * (the city's target, beyond which memory rather than descriptors runs out first).
- */
-export function autoMaxConnections(openFiles: number | null, httpMaxConnections: number): number {
-  if (openFiles === null) return 10_000;
-  return Math.min(100_000, Math.max(64, openFiles - httpMaxConnections - 512));
 }
 
 function deepFreeze<T>(o: T): T {

@@ -7,9 +7,13 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CylinderRegistry } from '../cylinders/cylinderRegistry.js';
-import { AlertEngine } from '../alerts/engine.js';
-import { deadlinePolicy, rescuePolicy, ruleOverrides, storeListPolicy } from '../core/alerts/policy.js';
-import { allRules, RESCUE_RULE } from '../core/rules/index.js';
+import type { AlertEngine } from '../alerts/engine.js';
+import type { AlertService } from '../alerts/alertService.js';
+import type { ClusterAlerts } from '../cluster/clusterAlerts.js';
+import type { Subscriber } from '../core/eventBus.js';
+import { rescuePolicy } from '../core/alerts/policy.js';
+import { RESCUE_RULE } from '../core/rules/index.js';
+import { makeAlerts } from './alertsWiring.js';
 import { Webhooks } from '../alerts/webhooks.js';
 import { Broker, type BrokerCluster } from '../broker/broker.js';
 import { ConnectionTracker } from '../devices/connectionState.js';
@@ -35,7 +39,7 @@ import { HISTORY_FANOUT, HISTORY_MAX_LEVEL } from '../store/readingRuns.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { wireDataPath } from './dataPath.js';
-import { serviceBus, type ServiceBus } from './events.js';
+import { serviceBus, type ServiceBus, type ServiceEvents } from './events.js';
 import { alertsHealth, checkpointFailure, journalHealth, postgresHealth, type ComponentHealth } from './health.js';
 import { chooseStores, type SharedStoreChoice } from './stores.js';
 import { clusterChanges, type ClusterChanges } from './clusterWiring.js';
@@ -86,7 +90,13 @@ export class Service {
   readonly cylinders: CylinderRegistry;
   /** cluster mode's change notices between the nodes' caches; null on the embedded default */
   readonly changes: ClusterChanges | null;
-  readonly engine: AlertEngine;
+  /** the alerts as the API, the wall and ingest use them: the engine, or cluster mode's engines per slot */
+  readonly alerts: AlertService;
+  /** the single engine; null in cluster mode */
+  readonly engine: AlertEngine | null;
+  /** cluster mode's engines per slot of rule keys (cluster/clusterAlerts.ts); null otherwise */
+  readonly clusterAlerts: ClusterAlerts | null;
+  private readonly wallEvents: Subscriber<ServiceEvents>;
   readonly webhooks: Webhooks;
   /** rectification requests to the stores' contact gateway (STORE_CONTACT_WEBHOOKS) */
   readonly storeContact: Webhooks;
@@ -103,7 +113,10 @@ export class Service {
 
   constructor(readonly config: Config, private readonly log: Logger, seams: ServiceSeams = {}) {
     this.bus = serviceBus((type, err) => log.error({ err, event: type }, 'an event listener failed'));
-    const { store, duckdb, shared } = chooseStores(config, log, seams.sharedStore ?? null, seams.store === true);
+    // cluster mode from the configuration (REDIS_URL with DATABASE_URL), or the tests' seams
+    const mqttCluster = seams.mqttCluster ?? (config.cluster ? { redisUrl: config.cluster.redisUrl, nodeId: config.cluster.nodeId } : null);
+    const sharedChoice = seams.sharedStore ?? (config.cluster ? { url: config.cluster.databaseUrl, nodeId: config.cluster.nodeId } : null);
+    const { store, duckdb, shared } = chooseStores(config, log, sharedChoice, seams.store === true);
     this.duckdb = duckdb;
     this.shared = shared;
     const journalLog = log.child({ component: 'journal' });
@@ -133,32 +146,17 @@ export class Service {
     this.sessions = new Sessions(this.store, (name) => this.users.get(name), config.auth.tokenTtlS, this.bus);
     const auditLog = log.child({ component: 'audit' });
     this.audit = new AuditLog(this.store, config.audit, (err, what) => auditLog.error({ err }, what));
-    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users, seams.mqttCluster ?? null);
+    this.broker = new Broker(config.mqtt, this.registry, this.tracker, this.ingest, log.child({ component: 'broker' }), this.users, mqttCluster);
     this.cylinders = new CylinderRegistry(this.store);
-    this.changes = clusterChanges(this, seams.mqttCluster ?? null, log);
+    this.changes = clusterChanges(this, mqttCluster, log);
     this.webhooks = new Webhooks({ urls: config.alerts.webhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'webhooks' }));
     this.storeContact = new Webhooks({ urls: config.alerts.storeContactWebhooks, maxAttempts: 6, timeoutMs: 5000, maxQueue: 10_000, backoffMs: 1000 }, log.child({ component: 'storeContact' }));
-    this.engine = new AlertEngine({
-      rules: allRules,
-      ruleOverrides: ruleOverrides(allRules, config.alerts.overrides),
-      deadlinePolicy: deadlinePolicy(config.alerts.overrides),
-      rescuePolicy: rescuePolicy(config.alerts.overrides),
-      rescueRule: RESCUE_RULE,
-      tickMs: config.alerts.tickMs,
-      checkpointMs: config.alerts.checkpointMs,
-      replyMaxAgeMs: 10_000,
-      storeListPolicy: storeListPolicy(config.alerts.overrides),
-      ruleThread: config.alerts.worker,
-    }, {
-      store: this.store,
-      device: (id) => this.registry.get(id),
-      devices: () => this.registry.all(),
-      cylinder: (code) => this.cylinders.get(code),
-      publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos),
-      events: this.bus,
-      log: log.child({ component: 'alerts' }),
-      onRulesStopped: (err) => this.fatal(err),
+    const made = makeAlerts({
+      config, store: this.store, shared, mqttCluster, bus: this.bus, log,
+      device: (id) => this.registry.get(id), devices: () => this.registry.all(), cylinder: (code) => this.cylinders.get(code),
+      publish: (topic, payload, qos) => this.broker.publish(topic, payload, qos), onRulesStopped: (err) => this.fatal(err),
     });
+    ({ alerts: this.alerts, engine: this.engine, cluster: this.clusterAlerts, wallEvents: this.wallEvents } = made);
     this.influx = config.influx
       ? new InfluxForwarder(this.store, { ...config.influx, pollMs: 1000, positionKey: positionKeyOf(shared?.options.nodeId ?? null) }, (id) => this.registry.get(id), log.child({ component: 'influx' }))
       : null;
@@ -168,7 +166,7 @@ export class Service {
         policy: { runRows: config.history.runRows, sealAfterMs: config.history.sealAfterMs, fanout: HISTORY_FANOUT, maxLevel: HISTORY_MAX_LEVEL },
         intervalMs: 1000,
         // what a restart would replay, and what InfluxDB has not confirmed, stays in arrival order
-        safeSeq: () => Math.min(this.engine.replayFromSeq, this.influx ? this.influx.status().position : Infinity),
+        safeSeq: () => Math.min(this.engine?.replayFromSeq ?? 0, this.influx ? this.influx.status().position : Infinity),
         onError: (err) => archiveLog.error({ err }, 'sorting readings by device failed; will retry'),
         onStep: (step, ms) => archiveLog.debug({ step: step.kind, table: step.base, runs: step.kind === 'merge' ? step.runs.length : 1, ms: Math.round(ms) }, 'history step'),
       })
@@ -183,9 +181,9 @@ export class Service {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700);
     this.subscriptions = [
-      ...wireDataPath(this.bus, { engine: this.engine, influx: this.influx, broker: this.broker, webhooks: this.webhooks, storeContact: this.storeContact }),
+      ...wireDataPath(this.bus, { engine: this.alerts, influx: this.influx, broker: this.broker, webhooks: this.webhooks, storeContact: this.storeContact }),
       // what the rules may know of devices follows the registry (the rules' worker keeps a copy)
-      this.registry.onChange((devices) => this.engine.devicesChanged(devices)),
+      this.registry.onChange((devices) => this.alerts.devicesChanged(devices)),
       this.bus.on('commit.outcome', (err) => { this.commitsFailingSince = err ? (this.commitsFailingSince ?? Date.now()) : null; }),
       logStoreOutcomes(this.bus, log.child({ component: 'ingest' })),
       auditImportJobs(this.bus, this.audit),
@@ -214,7 +212,7 @@ export class Service {
     await this.tracker.start();
     await this.ingest.start();
     // before the broker: replay what was stored after the last checkpoint, then take live readings
-    await this.engine.start();
+    await this.alerts.start();
     await this.influx?.start();
     this.archiver?.start();
     await this.broker.start();
@@ -222,7 +220,7 @@ export class Service {
     const httpRefusals: HttpRefusals = { total: 0, perAddress: 0 };
     const app = await buildApp({
       config,
-      engine: this.engine,
+      engine: this.alerts,
       cylinders: this.cylinders,
       rescueRule: RESCUE_RULE,
       rescuePolicy: rescuePolicy(config.alerts.overrides),
@@ -241,13 +239,13 @@ export class Service {
         duckdb: this.duckdb ? () => this.duckdb!.checkpointStatus() : null,
         duckdbMemory: this.duckdb ? () => this.duckdb!.memoryBytes() : null,
         postgres: this.shared ? () => this.shared!.db.status() : null,
-        alerts: () => this.engine.persistStatus(),
+        alerts: () => this.alerts.persistStatus(),
         health: () => this.health() }),
       health: () => this.health(),
       log,
     });
     limitHttpConnections(app.server, config.http, httpRefusals);
-    const live = new LiveHub({ engine: this.engine, events: this.bus, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
+    const live = new LiveHub({ engine: this.alerts, events: this.wallEvents, sessions: this.sessions, tracker: this.tracker, registry: this.registry, store: this.store, rescuePolicy: rescuePolicy(config.alerts.overrides), log: log.child({ component: 'live' }) });
     await live.start();
     this.live = live;
     this.detachUpgrades = attachUpgrades(app.server, {
@@ -272,7 +270,7 @@ export class Service {
     const now = Date.now();
     const journal = this.journal?.status() ?? null;
     const components: Record<string, ComponentHealth> = {
-      alerts: alertsHealth(this.engine.persistStatus(), { alerts: this.engine.activeAlerts().length, cases: this.engine.activeRescueCases().length }),
+      alerts: alertsHealth(this.alerts.persistStatus(), { alerts: this.alerts.activeAlerts().length, cases: this.alerts.activeRescueCases().length }),
       store: this.storeHealth(journal, now),
       ...(journal ? { journal: journalHealth(journal, now) } : {}),
       ...(this.shared ? { postgres: postgresHealth(this.shared.db.status()) } : {}),
@@ -328,7 +326,7 @@ export class Service {
       await this.ingest.stop();
       // a last checkpoint that fails (a failing store, the rules' worker gone) does not keep the
       // store from closing: a restart replays from the checkpoint before it
-      await this.engine.stop().catch((err: unknown) => this.log.error({ err }, 'the alert engine\'s last checkpoint failed; the next start replays from the one before'));
+      await this.alerts.stop().catch((err: unknown) => this.log.error({ err }, 'the alert engine\'s last checkpoint failed; the next start replays from the one before'));
       await this.influx?.stop();
       await this.archiver?.stop();
       this.webhooks.stop();

@@ -1,6 +1,6 @@
 /** Schema pieces and lookups shared by the routes. */
 import { z } from 'zod';
-import type { AlertEngine } from '../../alerts/engine.js';
+import type { AlertService } from '../../alerts/alertService.js';
 import { CodedError } from '../../core/codes.js';
 
 /** The latest time a query may name: 9999-12-31T23:59:59.999Z (DuckDB timestamps go further; people do not). */
@@ -42,7 +42,7 @@ export const iso = (ms: number | null): string | null => (ms === null ? null : n
 export const filterText = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters');
 
 /** The running alert engine, or 503 `unavailable` (a service started without one, e.g. in a store-only test). */
-export function runningEngine(deps: { engine: AlertEngine | null }): AlertEngine {
+export function runningEngine(deps: { engine: AlertService | null }): AlertService {
   if (!deps.engine) throw new CodedError('unavailable', 'the alert engine is not running');
   return deps.engine;
 }

@@ -100,6 +100,22 @@ export class PgSlotCheckpoints {
   }
 }
 
+/**
+ * Where an operator's action on a stored alert or case runs in cluster mode (cluster/clusterAlerts.ts):
+ * the slot it was saved under; null when saved by a single node (no slot); undefined when not
+ * stored (yet: opened since its owner's last checkpoint).
+ */
+export async function slotOfRecord(db: PostgresDatabase, kind: 'alert' | 'case', id: string): Promise<number | null | undefined> {
+  const rows = await db.rows<{ slot: number | null }>(`SELECT slot FROM ${kind === 'alert' ? 'alerts' : 'rescue_cases'} WHERE id = $1`, [toPgText(id)]);
+  return rows.length ? (rows[0]!.slot === null ? null : Number(rows[0]!.slot)) : undefined;
+}
+
+/** One key's saved state in every slot that has it (the black list's entries live in the slots of their stores). */
+export async function slotStatesOf(db: PostgresDatabase, key: string): Promise<unknown[]> {
+  const rows = await db.rows<{ value: string }>('SELECT value FROM slot_rule_states WHERE key = $1 ORDER BY slot', [toPgText(key)]);
+  return rows.map((r) => JSON.parse(fromPgText(r.value)) as unknown);
+}
+
 /** A slot is 0..SLOTS-1: anything else is a caller's bug, refused before it reaches a SMALLINT column. */
 function checkSlot(slot: number): void {
   if (!Number.isInteger(slot) || slot < 0 || slot >= SLOTS) throw new RangeError(`slot ${slot} is not one of 0..${SLOTS - 1}`);

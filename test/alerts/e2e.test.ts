@@ -252,7 +252,7 @@ describe.each([
           await new Promise((r) => setTimeout(r, 100));
         }
         expect(items).toHaveLength(1);
-        expect(second.service.engine.activeRescueCases().filter((rc) => rc.elevatorId === d.id)).toHaveLength(1);
+        expect(second.service.engine!.activeRescueCases().filter((rc) => rc.elevatorId === d.id)).toHaveLength(1);
         // acknowledged before a restart, still acknowledged after it, timeline and all
         const headers = { authorization: `Bearer ${second.adminToken}` };
         expect((await second.service.http.inject({ method: 'POST', url: `/api/alerts/${items[0]!.id}/ack`, headers, payload: { note: 'dispatcher on it' } })).statusCode).toBe(200);
@@ -262,7 +262,7 @@ describe.each([
           const res = await third.service.http.inject({ method: 'GET', url: `/api/alerts/${items[0]!.id}`, headers: { authorization: `Bearer ${third.adminToken}` } });
           expect(res.json()).toMatchObject({ status: 'acknowledged' });
           expect(res.json().timeline.map((t: { action: string }) => t.action)).toContain('acknowledged');
-          expect(third.service.engine.activeAlerts().map((a) => a.id)).toContain(items[0]!.id);
+          expect(third.service.engine!.activeAlerts().map((a) => a.id)).toContain(items[0]!.id);
         } finally {
           await third.stop();
         }

@@ -58,7 +58,7 @@ describe('notes on one alert', () => {
     expect(ack.body).toMatchObject({ status: 'acknowledged', notes: MAX_NOTES + 1, events: MAX_NOTES + 2 });
 
     // every note is stored, in order, as a row of its own
-    await ts.service.engine.checkpoint();
+    await ts.service.engine!.checkpoint();
     const rows = await ts.service.store.alerts.timeline(id, 5000);
     expect(rows).toHaveLength(MAX_NOTES + 2);
     expect(rows.filter((e) => e.action === 'noted').map((e) => e.note)).toEqual(Array.from({ length: MAX_NOTES }, (_v, i) => text(i)));

@@ -20,6 +20,7 @@ import { examplePayload } from '../../core/schemas/examples.js';
 import { ReadingFeed } from '../../cluster/readingFeed.js';
 import { SlotEngines } from '../../cluster/slotEngines.js';
 import type { EngineEvents } from '../../alerts/engineTypes.js';
+import { PgAlerts } from '../../store/postgres/alerts.js';
 import { PostgresDatabase } from '../../store/postgres/database.js';
 import type { DeviceRecord } from '../../store/types.js';
 import { programs } from '../helpers/external.js';
@@ -63,7 +64,7 @@ describe.skipIf(missing !== null)(`rules per slot across nodes${missing ? ` (ski
     const engines = new SlotEngines({
       nodeId, redisUrl: redis.url, rules: allRules, ruleOverrides: ruleOverrides(allRules, {}), deadlinePolicy: deadlinePolicyOf({}), rescuePolicy: rescuePolicyOf({}),
       rescueRule: RESCUE_RULE, tickMs: 3_600_000, checkpointMs: 3_600_000, ownershipIntervalMs: 3_600_000, orphanGraceMs: 0,
-    }, { db, device, cylinder: () => undefined, events, log, now: () => now });
+    }, { db, device, cylinder: () => undefined, alerts: new PgAlerts(db), events, log, now: () => now });
     closers.push(() => engines.stop());
     await engines.start();
     return { engines, db, opened, caseEvents };

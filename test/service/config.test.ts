@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autoMaxConnections, loadConfig, openFileLimit, settings, type Config } from '../../service/config.js';
+import { parseCluster } from '../../service/clusterConfig.js';
 
 import { configError, configFile, dir } from './configFixtures.js';
 
@@ -40,6 +41,7 @@ describe('defaults', () => {
       audit: { retentionDays: 365, maxRows: 1_000_000 },
       map: { city: '330100' },
       alerts: { overrides: {}, worker: true, tickMs: 1000, checkpointMs: 1000, webhooks: [], storeContactWebhooks: [] },
+      cluster: null,
     } satisfies Config);
     expect(c.auth).not.toHaveProperty('adminPassword');
   });
@@ -363,5 +365,32 @@ describe('frozen result', () => {
 
   it('each call builds a fresh object', () => {
     expect(loadConfig({})).not.toBe(loadConfig({}));
+  });
+});
+
+describe('cluster mode: REDIS_URL with DATABASE_URL, NODE_ID', () => {
+  const both = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/supervision' };
+  it('both turn it on; NODE_ID names the node, the host name by default', () => {
+    expect(loadConfig({ ...both, NODE_ID: 'node-a' }).cluster).toEqual({ redisUrl: both.REDIS_URL, databaseUrl: both.DATABASE_URL, nodeId: 'node-a' });
+    const byHost = parseCluster(both, [], () => 'web-01.example');
+    expect(byHost?.nodeId).toBe('web-01.example');
+  });
+  it.each([
+    [{ REDIS_URL: both.REDIS_URL }, /REDIS_URL and DATABASE_URL together: DATABASE_URL is not set/],
+    [{ DATABASE_URL: both.DATABASE_URL }, /REDIS_URL and DATABASE_URL together: REDIS_URL is not set/],
+    [{ NODE_ID: 'node-a' }, /NODE_ID names a node of a cluster/],
+    [{ ...both, REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis: or rediss:\/\/ URL/],
+    [{ ...both, DATABASE_URL: 'not a url' }, /DATABASE_URL is not a URL/],
+    [{ ...both, DATABASE_URL: 'mysql://h/db' }, /DATABASE_URL must be a postgres: or postgresql:\/\/ URL/],
+    [{ ...both, NODE_ID: 'a b' }, /NODE_ID="a b": 1-64 of/],
+    [{ ...both, NODE_ID: 'x'.repeat(65) }, /NODE_ID=/],
+    [{ ...both, NODE_ID: '-lead' }, /NODE_ID=/],
+  ] as const)('%j is refused, naming the setting', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+  it('a host name that is no node id is refused, saying it came from the host', () => {
+    const problems: string[] = [];
+    parseCluster(both, problems, () => 'bad host');
+    expect(problems).toEqual([expect.stringMatching(/NODE_ID="bad host" \(the host name\)/)]);
   });
 });

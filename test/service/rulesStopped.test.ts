@@ -14,20 +14,20 @@ describe('the rules\' worker thread stopping', () => {
     const fatal: Error[] = [];
     first.service.onFatal((err) => fatal.push(err));
     const d = await first.registerDevice({ id: 'rs-disp', family: 'dispenser' });
-    await first.service.engine.stopRulesWorkerForTest();
+    await first.service.engine!.stopRulesWorkerForTest();
     await expect.poll(() => fatal.length).toBe(1);
     expect(fatal[0]!.message).toMatch(/rules' worker thread stopped/);
     // acknowledged (journaled) while no rule runs
     const c = await first.connectDevice(d.id, d.secret);
     await c.publishAsync(`dispenser/${d.id}/tamper`, JSON.stringify({ ...examplePayload('dispenser', 'tamper', 'rs-1', Date.now()), kind: 'seal_open' }), { qos: 1 });
     await c.endAsync();
-    expect(first.service.engine.activeAlerts()).toHaveLength(0);
+    expect(first.service.engine!.activeAlerts()).toHaveLength(0);
     await first.stop();
     expect(fatal).toHaveLength(1);
 
     const second = await startService({}, first.dataDir);
     try {
-      expect(second.service.engine.activeAlerts().map((a) => [a.rule, a.device.id])).toEqual([['dispenser.tamper', d.id]]);
+      expect(second.service.engine!.activeAlerts().map((a) => [a.rule, a.device.id])).toEqual([['dispenser.tamper', d.id]]);
     } finally {
       await second.dispose();
     }

@@ -1,0 +1,121 @@
+/**
+ * Two services as cluster nodes over one real PostgreSQL and one real Redis (cluster mode:
+ * service/alertsWiring.ts, cluster/clusterAlerts.ts): an elevator registered through A sends a
+ * trapped alarm through B; the owner of its slot raises it once: the wall (/ws) of either node
+ * shows it, an alerts/# subscriber on A receives it once, A's API lists it; a dispatcher's
+ * acknowledgement through A and the case's dispatch through B reach the owner wherever it is,
+ * and both walls follow. Then the configuration: REDIS_URL and DATABASE_URL make a node of a
+ * service started from them alone.
+ */
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { examplePayload } from '../../core/schemas/examples.js';
+import { shares, slotOf } from '../../core/cluster/slots.js';
+import { programs } from '../helpers/external.js';
+import { Client } from '../helpers/liveClient.js';
+import { PostgresServer, postgresPrograms } from '../helpers/postgresServer.js';
+import { RedisServer } from '../helpers/redisServer.js';
+import { collect, connectMqtt, startService, type TestService } from '../helpers/service.js';
+
+const pgBin = postgresPrograms();
+const redisBin = programs(['redis-server'], 'redis-server');
+const missing = !pgBin.ok ? pgBin.reason : !redisBin.ok ? redisBin.reason : null;
+const settings = { ALERT_TICK_MS: 100, ALERT_CHECKPOINT_MS: 200 };
+
+async function within<T>(ms: number, probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  let redis: RedisServer;
+  let pg: PostgresServer;
+  let a: TestService;
+  let b: TestService;
+  let url: string;
+  const clients: MqttClient[] = [];
+  const walls: Client[] = [];
+  beforeAll(async () => {
+    [redis, pg] = await Promise.all([RedisServer.start(redisBin.ok ? redisBin.paths['redis-server']! : ''), PostgresServer.start(pgBin.ok ? pgBin.paths : {})]);
+    url = await pg.createDatabase('cluster_service');
+    const node = (nodeId: string) => startService(settings, undefined, { sharedStore: { url, nodeId }, mqttCluster: { redisUrl: redis.url, nodeId } });
+    a = await node('node-a');
+    b = await node('node-b');
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients) c.end(true);
+    for (const w of walls) w.close();
+    await a?.dispose();
+    await b?.dispose();
+    await Promise.all([redis?.dispose(), pg?.dispose()]);
+  });
+
+  const api = async (s: TestService, method: 'GET' | 'POST', path: string, token = s.adminToken, payload?: unknown) => {
+    const res = await s.service.http.inject({ method, url: path, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    return { status: res.statusCode, body: res.json() as Record<string, unknown> & { items?: Array<Record<string, unknown>> } };
+  };
+
+  it('a trapped alarm through B is raised once, seen on both walls and by an alerts/# subscriber on A; actions through either node reach its owner', async () => {
+    await api(a, 'POST', '/api/users', a.adminToken, { username: 'disp1', password: 'dispatcher-pass', role: 'dispatcher' });
+    const disp = await within(3000, async () => b.token('disp1', 'dispatcher-pass').catch(() => undefined), 'the dispatcher known on B');
+    const dispA = await a.token('disp1', 'dispatcher-pass');
+    // both nodes hold slots; the elevator's may be on either
+    const share = shares(['node-a', 'node-b']);
+    await within(15_000, () => a.service.clusterAlerts!.engines.held().length === share.get('node-a') && b.service.clusterAlerts!.engines.held().length === share.get('node-b'), 'slots shared');
+    const dev = await a.registerDevice({ id: 'c-elev-1', family: 'elevator', district: '330106' });
+    const owner = await a.service.clusterAlerts!.engines.holderNow(slotOf(dev.id));
+    expect(['node-a', 'node-b']).toContain(owner);
+
+    const wallA = await Client.open(`ws://127.0.0.1:${a.started.httpPort}/ws?token=${dispA}`);
+    const wallB = await Client.open(`ws://127.0.0.1:${b.started.httpPort}/ws?token=${disp}`);
+    walls.push(wallA, wallB);
+    await wallA.next((m) => m.type === 'hello');
+    await wallB.next((m) => m.type === 'hello');
+    const subscriber = await connectMqtt(a.mqttUrl, { username: 'disp1', password: 'dispatcher-pass', clientId: 'user:disp1:wall' });
+    clients.push(subscriber);
+    await subscriber.subscribeAsync('alerts/elevator/trapped', { qos: 1 });
+    const alertsSeen = collect(subscriber, 3, 5000);
+
+    const device = await b.connectDevice(dev.id, dev.secret);
+    clients.push(device);
+    await device.publishAsync(`elevator/${dev.id}/fault`, JSON.stringify({ ...examplePayload('elevator', 'fault', 'f-1', Date.now()), code: 11, floor: 4 }), { qos: 1 });
+
+    const onA = await wallA.next((m) => m.type === 'alert' && (m.alert as { device: { id: string } }).device.id === dev.id, 5000);
+    const onB = await wallB.next((m) => m.type === 'alert' && (m.alert as { device: { id: string } }).device.id === dev.id, 5000);
+    const alertId = (onA.alert as { id: string }).id;
+    expect((onB.alert as { id: string }).id).toBe(alertId);
+    expect(a.service.alerts.activeAlerts().map((x) => x.id)).toContain(alertId);
+    expect(b.service.alerts.activeAlerts().map((x) => x.id)).toContain(alertId);
+    const listed = await within(3000, async () => (await api(a, 'GET', `/api/alerts?deviceId=${dev.id}`)).body.items?.[0], 'A lists the alert');
+    expect(listed.id).toBe(alertId);
+
+    // acknowledged through A, wherever the owner is
+    const ack = await api(a, 'POST', `/api/alerts/${alertId}/ack`, dispA, { note: '已接警' });
+    expect(ack.status).toBe(200);
+    expect(ack.body.status).toBe('acknowledged');
+    await wallB.next((m) => m.type === 'alert' && (m.alert as { id: string; status: string }).id === alertId && (m.alert as { status: string }).status === 'acknowledged', 3000);
+    // the case's dispatch through B
+    const caseId = (listed.rescueCaseId ?? (await api(b, 'GET', `/api/alerts/${alertId}`)).body.rescueCaseId) as string;
+    const step = await api(b, 'POST', `/api/rescue-cases/${caseId}/steps`, disp, { step: 'dispatched', note: '派单' });
+    expect(step.status, JSON.stringify(step.body)).toBe(200);
+    await wallA.next((m) => m.type === 'rescueCase' && (m.rescueCase as { id: string; status: string }).status === 'dispatched', 3000);
+
+    // an action the state refuses is refused as on one node, through the other node too
+    const again = await api(b, 'POST', `/api/alerts/${alertId}/ack`, disp, {});
+    expect(again.status).toBe(409);
+    expect((again.body.error as { code: string }).code).toBe('alert_conflict');
+    expect((await api(b, 'POST', '/api/alerts/no-such-alert/ack', disp, {})).status).toBe(404);
+
+    // the alert went out on alerts/# once (opened), not once per node
+    const bodies = (await alertsSeen).map((m) => JSON.parse(m.payload.toString()) as { change: string; alert: { id: string; status: string } });
+    expect(bodies.filter((x) => x.alert.id === alertId && x.change === 'opened')).toHaveLength(1);
+    expect(bodies.filter((x) => x.alert.id === alertId && x.alert.status === 'acknowledged').length).toBeGreaterThanOrEqual(1);
+    // stored once
+    expect((await api(a, 'GET', `/api/alerts?deviceId=${dev.id}&rule=elevator.trapped`)).body.items).toHaveLength(1);
+  }, 60_000);
+});
