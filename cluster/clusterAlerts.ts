@@ -23,7 +23,7 @@ import type { Alert } from '../core/alerts/alert.js';
 import type { RescueCase } from '../core/alerts/rescueCase.js';
 import type { CylinderRecord } from '../core/alerts/types.js';
 import { slotsOfReading } from '../core/cluster/slotRules.js';
-import { slotOf } from '../core/cluster/slots.js';
+import { SLOTS, slotOf } from '../core/cluster/slots.js';
 import { EventBus, type Emitter, type Subscriber } from '../core/eventBus.js';
 import { RuleRunner } from '../core/ruleRunner.js';
 import type { BlackListEntry } from '../core/stores/storeList.js';
@@ -56,6 +56,20 @@ export interface ClusterAlertsDeps {
   now?: () => number;
 }
 
+/** What /healthz and /metrics say of this node in its cluster. */
+export interface ClusterStatus {
+  nodeId: string;
+  /** slots of rule keys this node holds, of `slots` */
+  held: number;
+  slots: number;
+  /** the live nodes as last seen (this one among them while connected to PostgreSQL) */
+  peers: string[];
+  /** this node's ownership connection to PostgreSQL holds its locks */
+  connected: boolean;
+  /** Redis as the reading feed last found it, and since when it is unreachable */
+  redis: { ok: boolean; lastError: string | null; since: number | null };
+}
+
 /** How often the black list is read again from the shared store (it changes over days). */
 const FLAGS_REFRESH_MS = 5000;
 
@@ -76,6 +90,7 @@ export class ClusterAlerts implements AlertService {
   private flags: BlackListEntry[] = [];
   private flagsTimer: NodeJS.Timeout | null = null;
   private offs: Array<() => void> = [];
+  private redis: ClusterStatus['redis'] = { ok: true, lastError: null, since: null };
 
   constructor(private readonly opts: SlotEnginesOptions, private readonly deps: ClusterAlertsDeps) {
     this.now = deps.now ?? Date.now;
@@ -84,7 +99,16 @@ export class ClusterAlerts implements AlertService {
     this.engines = new SlotEngines(opts, { db: deps.shared.db, device: deps.device, cylinder: deps.cylinder, events: deps.events, alerts: deps.shared.alerts, log, now: this.now });
     this.feed = new ReadingFeed({
       redisUrl: opts.redisUrl, nodeId: opts.nodeId, prefix: opts.feedPrefix,
-      log: { down: (role, err) => log.error({ err, role }, 'Redis unreachable; retrying'), up: (role) => log.info({ role }, 'Redis reachable again') },
+      log: {
+        down: (role, err) => {
+          this.redis = { ok: false, lastError: err.message, since: this.redis.since ?? this.now() };
+          log.error({ err, role }, 'Redis unreachable; retrying');
+        },
+        up: (role) => {
+          this.redis = { ok: true, lastError: null, since: null };
+          log.info({ role }, 'Redis reachable again');
+        },
+      },
       onError: (err) => log.warn({ err }, 'readings not yet in the feed; sending again'),
     });
     this.calls = new NodeCalls({ redisUrl: opts.redisUrl, nodeId: opts.nodeId, log, handlers: nodeHandlers(this.engines) });
@@ -141,6 +165,11 @@ export class ClusterAlerts implements AlertService {
 
   persistStatus(): EnginePersistStatus {
     return this.engines.persistStatus();
+  }
+
+  status(): ClusterStatus {
+    const own = this.engines.status();
+    return { nodeId: own.nodeId, held: own.held, slots: SLOTS, peers: own.peers, connected: own.connected, redis: { ...this.redis } };
   }
 
   // ---- inputs

@@ -9,6 +9,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import { batchLatencyBucketsMs } from '../ingest/metrics.js';
 import type { InfluxForwarder } from '../store/influx/forwarder.js';
 import type { PostgresStatus } from '../store/postgres/database.js';
+import type { ClusterStatus } from '../cluster/clusterAlerts.js';
 import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
 import type { HttpRefusals } from './httpLimits.js';
@@ -40,6 +41,8 @@ export interface MetricSources {
   duckdb?: (() => CheckpointStatus) | null;
   /** cluster mode's shared store: its connection pool (store/postgres/database.ts) */
   postgres?: (() => PostgresStatus) | null;
+  /** cluster mode: this node's slots, its peers, Redis (cluster/clusterAlerts.ts) */
+  cluster?: (() => ClusterStatus) | null;
   /** the alert engine's checkpoints of alerts, cases and rule state (alerts/engine.ts) */
   alerts?: (() => EnginePersistStatus) | null;
   /** what /healthz reports: component_up per component */
@@ -205,6 +208,12 @@ export function createMetrics(src: MetricSources): Registry {
     gauge('postgres_pool_waiting', 'Jobs waiting for a PostgreSQL connection (the pool is full)', () => postgres().waiting);
     counter('postgres_failures_total', 'Statements and connections failed for want of the server (refusals it answered, such as a duplicate key, not counted)', () => postgres().failures);
   }
+  const cluster = src.cluster;
+  if (cluster) {
+    gauge('cluster_slots_held', 'Slots of rule keys this node holds now (of 256; each is evaluated by one node at a time)', () => cluster().held);
+    gauge('cluster_peers', 'Live nodes of the cluster as this node last saw them, itself included', () => cluster().peers.length);
+    gauge('redis_up', '1 while the cluster\'s Redis is reachable (reading feed, calls between nodes, walls), 0 when not', () => (cluster().redis.ok ? 1 : 0));
+  }
   const duckdbMemory = src.duckdbMemory;
   if (duckdbMemory) {
     new Gauge({
@@ -222,7 +231,7 @@ export function createMetrics(src: MetricSources): Registry {
   const health = src.health;
   if (health) {
     new Gauge({
-      name: 'component_up', help: '1 when the component is ok on /healthz, 0 when not (store, journal, alerts, broker, http, postgres: any 0 makes /healthz 503; influx only degrades)',
+      name: 'component_up', help: '1 when the component is ok on /healthz, 0 when not (store, journal, alerts, broker, http, postgres, cluster: any 0 makes /healthz 503; influx only degrades)',
       labelNames: ['component'], registers: [registry],
       collect() {
         this.reset();

@@ -5,6 +5,7 @@
  * InfluxDB, which is downstream of the store and only degrades (service/service.ts).
  */
 import type { EnginePersistStatus } from '../alerts/engine.js';
+import type { ClusterStatus } from '../cluster/clusterAlerts.js';
 import type { CheckpointStatus } from '../store/duckdbStore.js';
 import type { JournalStatus } from '../store/journal/journaledStore.js';
 import type { PostgresStatus } from '../store/postgres/database.js';
@@ -110,4 +111,16 @@ export function postgresHealth(s: PostgresStatus): ComponentHealth {
     return { ok: false, detail: `PostgreSQL unreachable: ${s.lastError ?? 'unknown error'}; ${pool}`, error: s.lastError ?? 'unknown error', ...(s.lastErrorAt !== null ? { since: iso(s.lastErrorAt) } : {}) };
   }
   return { ok: true, detail: pool };
+}
+
+/**
+ * A cluster node: down while it cannot hold its slots (no ownership connection to PostgreSQL:
+ * the others take them) or cannot reach Redis (readings do not reach the rules' owners, walls
+ * do not hear the other nodes).
+ */
+export function clusterHealth(s: ClusterStatus): ComponentHealth {
+  const detail = `${s.nodeId} holds ${s.held} of ${s.slots} slots; peers ${s.peers.join(', ') || 'none seen'}`;
+  if (!s.redis.ok) return { ok: false, detail: `Redis unreachable: ${s.redis.lastError ?? 'unknown error'}; ${detail}`, error: s.redis.lastError ?? 'unknown error', ...(s.redis.since !== null ? { since: iso(s.redis.since) } : {}) };
+  if (!s.connected) return { ok: false, detail: `no ownership connection to PostgreSQL: the other nodes take this one's slots; ${detail}`, error: 'not connected' };
+  return { ok: true, detail };
 }

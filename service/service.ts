@@ -40,7 +40,7 @@ import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { wireDataPath } from './dataPath.js';
 import { serviceBus, type ServiceBus, type ServiceEvents } from './events.js';
-import { alertsHealth, checkpointFailure, journalHealth, postgresHealth, type ComponentHealth } from './health.js';
+import { alertsHealth, checkpointFailure, clusterHealth, journalHealth, postgresHealth, type ComponentHealth } from './health.js';
 import { chooseStores, type SharedStoreChoice } from './stores.js';
 import { clusterChanges, type ClusterChanges } from './clusterWiring.js';
 
@@ -238,7 +238,7 @@ export class Service {
         journal: this.journal ? () => this.journal!.status() : null,
         duckdb: this.duckdb ? () => this.duckdb!.checkpointStatus() : null,
         duckdbMemory: this.duckdb ? () => this.duckdb!.memoryBytes() : null,
-        postgres: this.shared ? () => this.shared!.db.status() : null,
+        postgres: this.shared ? () => this.shared!.db.status() : null, cluster: this.clusterAlerts ? () => this.clusterAlerts!.status() : null,
         alerts: () => this.alerts.persistStatus(),
         health: () => this.health() }),
       health: () => this.health(),
@@ -274,6 +274,7 @@ export class Service {
       store: this.storeHealth(journal, now),
       ...(journal ? { journal: journalHealth(journal, now) } : {}),
       ...(this.shared ? { postgres: postgresHealth(this.shared.db.status()) } : {}),
+      ...(this.clusterAlerts ? { cluster: clusterHealth(this.clusterAlerts.status()) } : {}),
       broker: this.broker.running ? { ok: true, detail: `${this.broker.connectedClients} clients` } : { ok: false, detail: 'not running', error: 'not running' },
       http: this.app !== null ? { ok: true } : { ok: false, detail: 'not listening', error: 'not listening' },
       ...(this.influx ? { influx: influxHealth(this.influx) } : {}),

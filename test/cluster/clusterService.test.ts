@@ -118,4 +118,17 @@ describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${mi
     // stored once
     expect((await api(a, 'GET', `/api/alerts?deviceId=${dev.id}&rule=elevator.trapped`)).body.items).toHaveLength(1);
   }, 60_000);
+
+  it('/healthz and /metrics tell each node\'s share, its peers and Redis', async () => {
+    const share = shares(['node-a', 'node-b']);
+    for (const [s, id] of [[a, 'node-a'], [b, 'node-b']] as const) {
+      const health = (await s.service.http.inject({ method: 'GET', url: '/healthz' })).json() as { ok: boolean; components: Record<string, { ok: boolean; detail: string }> };
+      expect(health.components.cluster).toEqual({ ok: true, detail: `${id} holds ${share.get(id)} of 256 slots; peers node-a, node-b` });
+      const metrics = (await s.service.http.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(new RegExp(`^cluster_slots_held ${share.get(id)}$`, 'm'));
+      expect(metrics).toMatch(/^cluster_peers 2$/m);
+      expect(metrics).toMatch(/^redis_up 1$/m);
+      expect(metrics).toMatch(/^component_up\{component="cluster"\} 1$/m);
+    }
+  });
 });
