@@ -70,6 +70,9 @@ export interface ClusterStatus {
   redis: { ok: boolean; lastError: string | null; since: number | null };
 }
 
+/** Readings read back from the store per step when republishing after a restart. */
+const REPUBLISH_CHUNK = 5000;
+
 /** How often the black list is read again from the shared store (it changes over days). */
 const FLAGS_REFRESH_MS = 5000;
 
@@ -139,6 +142,7 @@ export class ClusterAlerts implements AlertService {
     this.offs = (['alert', 'rescueCase', 'storeFlag'] as const).map((type) => this.deps.events.on(type, (e) => this.wall.emit(type, e as never)));
     await this.calls.start();
     await this.replica.start();
+    await this.republishTail();
     await this.engines.start();
     await this.refreshFlags();
     this.flagsTimer = setInterval(() => void this.refreshFlags().catch((err: Error) => this.deps.log.warn({ err }, 'could not read the black list')), FLAGS_REFRESH_MS);
@@ -187,8 +191,7 @@ export class ClusterAlerts implements AlertService {
 
   /** A committed batch to the owners of its readings' rule keys. */
   handleReadings(readings: readonly Reading[], frame: Uint8Array | null = null): void {
-    const lookup = { device: (id: string) => { const d = this.deps.device(id); return d ? deviceInfo(d) : undefined; } };
-    this.feed.publish({ readings, frame }, (r) => slotsOfReading(this.opts.rules, r, lookup))
+    this.feed.publish({ readings, frame }, this.slotsOf())
       .catch((err: Error) => this.deps.log.error({ err, readings: readings.length }, 'readings stored but not given to the rules: the feed stopped'));
   }
 
@@ -302,6 +305,33 @@ export class ClusterAlerts implements AlertService {
       if (!isNotHere(answer)) return answer;
     }
     throw kind === 'alert' ? new CodedError('alert_not_found', `no alert ${id}`) : new CodedError('rescue_case_not_found', `no rescue case ${id}`);
+  }
+
+  /**
+   * Readings this node stored but did not get into the feed before it stopped (killed between
+   * a commit and its publish; the journal's backlog written at start): published again, each
+   * slot taking only what it lacks (ReadingFeed.republish), before any new reading.
+   */
+  private async republishTail(): Promise<void> {
+    let from = await this.feed.publishedThrough();
+    if (from === null) return;
+    const slotsOf = this.slotsOf();
+    let entries = 0;
+    let readings = 0;
+    for (;;) {
+      const rows = await this.deps.store.readings.after(from, REPUBLISH_CHUNK);
+      if (!rows.length) break;
+      entries += await this.feed.republish(rows, slotsOf);
+      readings += rows.length;
+      from = rows.at(-1)!.seq;
+      if (rows.length < REPUBLISH_CHUNK) break;
+    }
+    if (readings) this.deps.log.warn({ readings, entries }, 'readings stored before the last stop but not given to the rules were published to their owners now');
+  }
+
+  private slotsOf(): (r: Reading) => number[] {
+    const lookup = { device: (id: string) => { const d = this.deps.device(id); return d ? deviceInfo(d) : undefined; } };
+    return (r) => slotsOfReading(this.opts.rules, r, lookup);
   }
 
   private async refreshFlags(): Promise<void> {

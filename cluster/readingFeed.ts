@@ -53,6 +53,9 @@ export const streamKey = (prefix: string, slot: number): string => `${prefix}{${
 /** The stream's counter, clock and last seq per node; the hash tag keeps it beside its stream. */
 export const metaKey = (prefix: string, slot: number): string => `${prefix}{${slot}}:meta`;
 
+/** How far a node's readings are in the feed (ReadingFeed.publishedThrough). */
+export const publishedKey = (prefix: string, nodeId: string): string => `${prefix}published:${nodeId}`;
+
 /** An entry id of the feed: the server's ms and the entry's number in its stream. */
 export interface Position {
   ms: number;
@@ -139,6 +142,8 @@ interface Entry {
 
 interface Job {
   entries: Entry[];
+  /** the batch's last seq: this node's readings through it are in the feed once the job is done */
+  through: number;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -170,10 +175,47 @@ export class ReadingFeed {
    */
   publish(batch: ReadingBatch, slotsOf: (reading: Reading) => readonly number[]): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('the reading feed is stopped'));
-    const entries = this.entries(batch, slotsOf);
-    if (!entries.length) return Promise.resolve();
+    if (!batch.readings.length) return Promise.resolve();
+    return this.enqueue(this.entries(batch, slotsOf), batch.readings.at(-1)!.seq);
+  }
+
+  /**
+   * The seq through which this node's readings are all in the feed (its publishes are in
+   * order), or null when it never published: where a restart republishes from
+   * (cluster/clusterAlerts.ts), as a commit may have happened without its publish (a kill
+   * between the two).
+   */
+  async publishedThrough(): Promise<number | null> {
+    const v = await this.conn.get(publishedKey(this.prefix, this.opts.nodeId));
+    return v === null ? null : Number(v);
+  }
+
+  /**
+   * Readings of this node published again after a restart: each slot takes only those after
+   * the last seq it already has from this node (an entry is appended whole, so a reading it
+   * already holds would otherwise reach its rules twice).
+   */
+  async republish(readings: readonly Reading[], slotsOf: (reading: Reading) => readonly number[]): Promise<number> {
+    if (!readings.length) return 0;
+    const entries = this.entries({ readings }, slotsOf);
+    const p = this.conn.pipeline();
+    for (const e of entries) p.hget(metaKey(this.prefix, e.slot), this.opts.nodeId);
+    const seen = ((await p.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v === null ? 0 : Number(v);
+    });
+    const fresh: Entry[] = [];
+    entries.forEach((e, i) => {
+      const after = readings.filter((r) => r.seq > seen[i]! && slotsOf(r).includes(e.slot));
+      if (after.length) fresh.push({ slot: e.slot, first: after[0]!.seq, last: after.at(-1)!.seq, frame: encodeFrame(after, []) });
+    });
+    await this.enqueue(fresh, readings.at(-1)!.seq);
+    return fresh.length;
+  }
+
+  private enqueue(entries: Entry[], through: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
+      this.queue.push({ entries, through, resolve, reject });
       void this.drain();
     });
   }
@@ -220,7 +262,7 @@ export class ReadingFeed {
       while (this.queue.length && !this.stopped) {
         const job = this.queue[0]!;
         try {
-          await this.send(job.entries);
+          await this.send(job.entries, job.through);
         } catch (err) {
           if (this.stopped) break;
           this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
@@ -239,21 +281,23 @@ export class ReadingFeed {
     }
   }
 
-  /** One pipeline: the script (when this connection may not have it) and one append per slot. */
-  private async send(entries: Entry[]): Promise<void> {
+  /** One pipeline: the script (when this connection may not have it), one append per slot, and how far this node is published. */
+  private async send(entries: Entry[], through: number): Promise<void> {
     const p = this.conn.pipeline();
     const loading = !this.scriptLoaded;
     if (loading) p.script('LOAD', APPEND_LUA);
     for (const e of entries) {
       p.evalsha(APPEND_SHA, 2, streamKey(this.prefix, e.slot), metaKey(this.prefix, e.slot), this.opts.nodeId, e.first, e.last, this.maxLen, e.frame);
     }
+    // batches are sent one at a time in commit order: the mark only grows
+    p.set(publishedKey(this.prefix, this.opts.nodeId), through);
     const results = (await p.exec()) ?? [];
     const failed = results.find(([err]) => err)?.[0];
     if (failed) {
       if (failed.message.includes('NOSCRIPT')) this.scriptLoaded = false;
       throw failed;
     }
-    if (results.length !== entries.length + (loading ? 1 : 0)) throw new Error('the pipeline was not answered whole');
+    if (results.length !== entries.length + 1 + (loading ? 1 : 0)) throw new Error('the pipeline was not answered whole');
     this.scriptLoaded = true;
   }
 }

@@ -172,6 +172,29 @@ describe.skipIf(!redisBin.ok)('reading feed over Redis streams', () => {
     expect(await admin.xlen(streamKey(prefix, 3))).toBe(2);
   });
 
+  it('after a restart, readings stored but not published go to each slot once: a slot takes only what it lacks', async () => {
+    const prefix = newPrefix();
+    const a = feed(prefix, 'node-a');
+    expect(await a.publishedThrough()).toBeNull();
+    await a.publish(committed([reading(1, 'dev-3'), reading(2, 'multi')]), slotsOf);
+    expect(await a.publishedThrough()).toBe(2);
+    // killed after committing 3..5 but before publishing them; 4 had reached slot 7 only (a batch cut short)
+    await a.publish(committed([reading(4, 'multi')]), (r) => (r.seq === 4 ? [7] : slotsOf(r)));
+    const again = feed(prefix, 'node-a');
+    const c = consumer(prefix);
+    for (const slot of [1, 3, 7]) c.c.own(slot);
+    const appended = await again.republish([reading(3, 'dev-3'), reading(4, 'multi'), reading(5, 'dev-7')], slotsOf);
+    expect(appended).toBe(3);
+    await waitFor('the republished readings', () => c.seqs(7).length === 3 && c.seqs(1).length === 2 && c.seqs(3).length === 2);
+    await settle(100);
+    expect(c.seqs(3)).toEqual([['node-a', 1], ['node-a', 3]]);
+    expect(c.seqs(1)).toEqual([['node-a', 2], ['node-a', 4]]);
+    expect(c.seqs(7)).toEqual([['node-a', 2], ['node-a', 4], ['node-a', 5]]);
+    expect(await again.publishedThrough()).toBe(5);
+    // once more: nothing new for anyone
+    expect(await again.republish([reading(3, 'dev-3'), reading(4, 'multi'), reading(5, 'dev-7')], slotsOf)).toBe(0);
+  });
+
   it('a slot owned mid-stream from a position delivers exactly the entries after it; disown stops its delivery', async () => {
     const prefix = newPrefix();
     const a = feed(prefix, 'node-a');
