@@ -94,6 +94,8 @@ export class ClusterAlerts implements AlertService {
   private flagsTimer: NodeJS.Timeout | null = null;
   private offs: Array<() => void> = [];
   private redis: ClusterStatus['redis'] = { ok: true, lastError: null, since: null };
+  private lostConnectionEvents = 0;
+  private lostToldAt = -Infinity;
 
   constructor(private readonly opts: SlotEnginesOptions, private readonly deps: ClusterAlertsDeps) {
     this.now = deps.now ?? Date.now;
@@ -202,9 +204,21 @@ export class ClusterAlerts implements AlertService {
   /** A device's connection to this node, to the owners of its rules' keys. */
   handleConnection(deviceId: string, connected: boolean): void {
     for (const node of this.engines.ownersOfConnection(deviceId)) {
-      this.calls.call(node, 'device.connection', { deviceId, connected })
-        .catch((err: Error) => this.deps.log.warn({ err, deviceId, node }, 'a connection event did not reach the owner of its keys'));
+      this.calls.call(node, 'device.connection', { deviceId, connected }).catch((err: Error) => this.connectionLost(err, node));
     }
+  }
+
+  /**
+   * Told once per 10 s with how many: a reconnect storm after a node's loss can outrun the
+   * calls' bound, and the rules' silence timers make up for a lost event anyway.
+   */
+  private connectionLost(err: Error, node: string): void {
+    this.lostConnectionEvents++;
+    const now = this.now();
+    if (now - this.lostToldAt < 10_000) return;
+    this.deps.log.warn({ err, node, lost: this.lostConnectionEvents }, 'connection events did not reach the owners of their keys (their silence timers stand in)');
+    this.lostToldAt = now;
+    this.lostConnectionEvents = 0;
   }
 
   // ---- what the wall shows
