@@ -18,6 +18,7 @@ import { clusterMigration } from './schema/cluster.js';
 import { cylindersMigration } from './schema/cylinders.js';
 import { readingsMigration } from './schema/readings.js';
 import { slotsMigration } from './schema/slots.js';
+import { readingsOnceMigration } from './schema/readingsOnce.js';
 
 export interface Migration {
   version: number;
@@ -72,7 +73,7 @@ const audit: Migration = {
   ],
 };
 
-export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration, clusterMigration, slotsMigration];
+export const migrations: readonly Migration[] = [registry, accounts, settings, audit, alertsMigration, readingsMigration, cylindersMigration, clusterMigration, slotsMigration, readingsOnceMigration];
 
 /**
  * Every node of a cluster runs this at start, maybe at the same moment: a session-level

@@ -83,7 +83,11 @@ export class PgReadings implements ReadingRepository {
   /** One table's rows of the batch through COPY FROM STDIN, in arrival order. */
   private async copyRows(c: PooledSql, t: ReadingTable, rows: readonly Reading[]): Promise<void> {
     const columns = [...pgCommonColumns, ...t.columns.map((x) => x.name), 'extra'];
-    const stream = c.submit(copyFrom(`COPY ${t.table} (${columns.join(', ')}) FROM STDIN`));
+    // COPY has no ON CONFLICT: the rows go to a scratch table of the transaction, then on into
+    // the table, skipping any another node (or this one before a crash) stored already (migration 10)
+    const stage = `stage_${t.table}`;
+    await c.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${t.table}) ON COMMIT DELETE ROWS`);
+    const stream = c.submit(copyFrom(`COPY ${stage} (${columns.join(', ')}) FROM STDIN`));
     const nodeId = copyField(toPgText(this.nodeId));
     function* chunks(): Generator<string> {
       for (let at = 0; at < rows.length; at += COPY_CHUNK_ROWS) {
@@ -93,6 +97,8 @@ export class PgReadings implements ReadingRepository {
       }
     }
     await pipeline(Readable.from(chunks()), stream);
+    await c.query(`INSERT INTO ${t.table} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${stage} ON CONFLICT DO NOTHING`);
+    await c.query(`TRUNCATE ${stage}`);
   }
 
   async lastSequences(): Promise<{ readingSeq: number; deadLetterId: number }> {

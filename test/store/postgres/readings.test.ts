@@ -78,6 +78,23 @@ function clusterSuite(open: Open<PgStores>): void {
       expect((await a.deadLetters.list({ limit: 10 })).map((d) => [d.id, d.reason])).toEqual([[3, 'schema'], [2, 'invalid_json'], [1, 'invalid_json']]);
     });
 
+    it('a reading another node (or this one before a crash) already stored is stored once: the device resent it through another node', async () => {
+      const opened = await open();
+      const a = opened.repo;
+      const b = make(a.db, 'node-b');
+      await a.devices.insert([device('cl-lift')]);
+      await a.readings.appendBatch([lift(1, T0, { msgId: 'once-1' }), lift(2, T0 + 5, { msgId: 'once-2' })], []);
+      // node-b took the resend of once-2 (same msgId, same device time) and one of its own
+      await b.readings.appendBatch([lift(1, T0 + 5, { msgId: 'once-2' }), lift(2, T0 + 6, { msgId: 'once-3' })], []);
+      // node-a replays its journal after a restart: once-1 and once-2 again
+      await a.readings.appendBatch([lift(1, T0, { msgId: 'once-1' }), lift(2, T0 + 5, { msgId: 'once-2' })], []);
+      const rows = await a.readings.query({ deviceId: 'cl-lift', family: 'elevator', limit: 10 });
+      expect(rows.map((r) => r.msgId)).toEqual(['once-1', 'once-2', 'once-3']);
+      // a different device time is a different reading (a device re-stamping a resend is not recognised here)
+      await b.readings.appendBatch([lift(3, T0 + 7, { msgId: 'once-3' })], []);
+      expect(await a.readings.count()).toBe(4);
+    });
+
     it('a batch over two months makes both partitions and each row lands in its own', async () => {
       const { db, readings } = (await open()).repo;
       const endOfJan = Date.UTC(2027, 0, 31, 23, 59, 59, 999);
