@@ -16,21 +16,12 @@ import { Client } from '../helpers/liveClient.js';
 import { PostgresServer, postgresPrograms } from '../helpers/postgresServer.js';
 import { RedisServer } from '../helpers/redisServer.js';
 import { collect, connectMqtt, startService, type TestService } from '../helpers/service.js';
+import { within } from './clusterNodes.js';
 
 const pgBin = postgresPrograms();
 const redisBin = programs(['redis-server'], 'redis-server');
 const missing = !pgBin.ok ? pgBin.reason : !redisBin.ok ? redisBin.reason : null;
 const settings = { ALERT_TICK_MS: 100, ALERT_CHECKPOINT_MS: 200 };
-
-async function within<T>(ms: number, probe: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let redis: RedisServer;
@@ -62,11 +53,11 @@ describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${mi
 
   it('a trapped alarm through B is raised once, seen on both walls and by an alerts/# subscriber on A; actions through either node reach its owner', async () => {
     await api(a, 'POST', '/api/users', a.adminToken, { username: 'disp1', password: 'dispatcher-pass', role: 'dispatcher' });
-    const disp = await within(3000, async () => b.token('disp1', 'dispatcher-pass').catch(() => undefined), 'the dispatcher known on B');
+    const disp = await within(3000, 'the dispatcher known on B', async () => b.token('disp1', 'dispatcher-pass').catch(() => undefined));
     const dispA = await a.token('disp1', 'dispatcher-pass');
     // both nodes hold slots; the elevator's may be on either
     const share = shares(['node-a', 'node-b']);
-    await within(15_000, () => a.service.clusterAlerts!.engines.held().length === share.get('node-a') && b.service.clusterAlerts!.engines.held().length === share.get('node-b'), 'slots shared');
+    await within(15_000, 'slots shared', () => a.service.clusterAlerts!.engines.held().length === share.get('node-a') && b.service.clusterAlerts!.engines.held().length === share.get('node-b'));
     const dev = await a.registerDevice({ id: 'c-elev-1', family: 'elevator', district: '330106' });
     const owner = await a.service.clusterAlerts!.engines.holderNow(slotOf(dev.id));
     expect(['node-a', 'node-b']).toContain(owner);
@@ -91,7 +82,7 @@ describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${mi
     expect((onB.alert as { id: string }).id).toBe(alertId);
     expect(a.service.alerts.activeAlerts().map((x) => x.id)).toContain(alertId);
     expect(b.service.alerts.activeAlerts().map((x) => x.id)).toContain(alertId);
-    const listed = await within(3000, async () => (await api(a, 'GET', `/api/alerts?deviceId=${dev.id}`)).body.items?.[0], 'A lists the alert');
+    const listed = await within(3000, 'A lists the alert', async () => (await api(a, 'GET', `/api/alerts?deviceId=${dev.id}`)).body.items?.[0]);
     expect(listed.id).toBe(alertId);
 
     // acknowledged through A, wherever the owner is
