@@ -110,6 +110,37 @@ describe.skipIf(missing !== null)(`two cluster nodes${missing ? ` (skipped: ${mi
     expect((await api(a, 'GET', `/api/alerts?deviceId=${dev.id}&rule=elevator.trapped`)).body.items).toHaveLength(1);
   }, 60_000);
 
+  it('a phone trapping through either node opens its case on the owner; store scores gather every owner\'s; the black list answers on both', async () => {
+    const disp = await a.token('disp1', 'dispatcher-pass');
+    // a token issued on A is known on B once the change bus has told it (HAProxy keeps a client on one node meanwhile)
+    await within(3000, 'the token known on B', async () => (await api(b, 'GET', '/api/rescue-cases', disp)).status === 200);
+    const elev = await a.registerDevice({ id: 'c-elev-phone', family: 'elevator', district: '330106' });
+    await within(3000, 'the elevator known on B', () => b.service.registry.get(elev.id));
+    const phoned = await api(b, 'POST', '/api/rescue-cases', disp, { elevatorId: elev.id, floor: '3', note: '乘客来电' });
+    expect(phoned.status, JSON.stringify(phoned.body)).toBe(201);
+    expect(await within(3000, 'the phoned case on A\'s wall', () => a.service.alerts.activeRescueCases().find((c) => c.elevatorId === elev.id))).toMatchObject({ id: phoned.body.id, source: 'phone' });
+    // the same incident called in again through A joins the case
+    const again = await api(a, 'POST', '/api/rescue-cases', disp, { elevatorId: elev.id, floor: '3', note: '又一位来电' });
+    expect([again.status, again.body.id, again.body.merged], JSON.stringify(again.body)).toEqual([200, phoned.body.id, true]);
+
+    // stores whose slots are spread over both nodes: a class-3 detection (no hat) through B counts on A
+    const stores = Array.from({ length: 6 }, (_, i) => `S-c${i}`);
+    const cams = await Promise.all(stores.map((storeId) => a.registerDevice({ id: `cam-${storeId}`, family: 'kitchen', district: '330106', meta: { storeId } })));
+    expect(new Set(await Promise.all(stores.map((st) => a.service.clusterAlerts!.engines.holderNow(slotOf(st))))).size).toBe(2);
+    await within(3000, 'the cameras known on B', () => cams.every((c) => b.service.registry.get(c.id)));
+    const cam = await b.connectDevice(cams[0]!.id, cams[0]!.secret);
+    clients.push(cam);
+    await cam.publishAsync(`kitchen/${cams[0]!.id}/violation`, JSON.stringify({ ...examplePayload('kitchen', 'violation', 'v-1', Date.now()), storeId: stores[0], type: 'no_chef_hat' }), { qos: 1 });
+    const scores = await within(5000, 'the detection scored', async () => {
+      const got = (await api(a, 'GET', '/api/stores/scores')).body.items as Array<{ storeId: string; score: number }>;
+      return got.find((x) => x.storeId === stores[0])!.score < 100 && got;
+    });
+    expect(scores.filter((x) => stores.includes(x.storeId)).map((x) => [x.storeId, x.score]).sort()).toEqual(stores.map((st, i) => [st, i === 0 ? 99 : 100]).sort());
+    const onB = (await api(b, 'GET', '/api/stores/scores')).body.items as Array<{ storeId: string; score: number }>;
+    expect(onB.filter((x) => stores.includes(x.storeId)).sort((x, y) => x.storeId.localeCompare(y.storeId))).toEqual(scores.filter((x) => stores.includes(x.storeId)).sort((x, y) => x.storeId.localeCompare(y.storeId)));
+    for (const s of [a, b]) expect((await api(s, 'GET', '/api/stores/lists?kind=black')).status).toBe(200);
+  }, 30_000);
+
   it('/healthz and /metrics tell each node\'s share, its peers and Redis', async () => {
     const share = shares(['node-a', 'node-b']);
     for (const [s, id] of [[a, 'node-a'], [b, 'node-b']] as const) {
