@@ -25,6 +25,8 @@ const PREFIX = 'sst_';
 const TOKEN_SHAPE = /^sst_[A-Za-z0-9_-]{43}$/;
 export const MAX_SESSIONS_PER_USER = 20;
 const SWEEP_MS = 10 * 60 * 1000;
+/** shared-store reads of unknown tokens in flight at most (verifyAnywhere) */
+const MAX_LOOKUPS = 16;
 
 /** Who a valid token speaks for, as of now. */
 export interface Principal {
@@ -48,6 +50,9 @@ export class Sessions {
   private generation = 0;
   /** ended here but perhaps not yet deleted from the store: a refresh must not bring them back */
   private readonly ending = new Set<string>();
+  /** cluster mode: a session another node issued, read from the shared store (null: none) */
+  private lookup: ((tokenHash: string) => Promise<SessionRecord | null>) | null = null;
+  private lookups = 0;
 
   constructor(
     private readonly store: Store,
@@ -97,6 +102,34 @@ export class Sessions {
     const user = this.user(s.username);
     if (s.expiresAt <= this.now() || !user || user.disabled) return null;
     return { sub: user.username, role: user.role, district: scopeOf(user), sid, exp: Math.floor(s.expiresAt / 1000) };
+  }
+
+  /**
+   * Cluster mode: a token this node does not hold may have just been issued by another, which
+   * tells this one through the change bus a moment later (service/clusterWiring.ts); until then
+   * it is read from the shared store by its hash. At most MAX_LOOKUPS at once: a stranger's
+   * made-up tokens cost one indexed read each, bounded, and are refused past the bound.
+   */
+  useLookup(lookup: ((tokenHash: string) => Promise<SessionRecord | null>) | null): void {
+    this.lookup = lookup;
+  }
+
+  /** verify, and in cluster mode a token issued on another node a moment ago too (useLookup). */
+  async verifyAnywhere(token: string): Promise<Principal | null> {
+    const here = this.verify(token);
+    if (here || !this.lookup || !TOKEN_SHAPE.test(token) || this.lookups >= MAX_LOOKUPS) return here;
+    const sid = hashToken(token);
+    if (this.ending.has(sid)) return null;
+    this.lookups++;
+    let found: SessionRecord | null;
+    try {
+      found = await this.lookup(sid);
+    } finally {
+      this.lookups--;
+    }
+    if (!found || found.expiresAt <= this.now() || this.ending.has(sid)) return null;
+    if (!this.byHash.has(sid)) this.remember(found);
+    return this.verify(token);
   }
 
   /** Is this session still valid (for connections that outlive a request)? */

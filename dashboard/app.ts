@@ -122,7 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('requires', (permission: Permission) => async (req: FastifyRequest) => {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const principal = token ? deps.sessions.verify(token) : null;
+    const principal = token ? await deps.sessions.verifyAnywhere(token) : null;
     if (!principal) throw new CodedError('unauthorized', 'send a valid token: Authorization: Bearer <token> (POST /api/login)');
     if (!allowed(principal.role, permission)) throw new CodedError('forbidden', `role ${principal.role} may not ${permission}`);
     req.user = principal;

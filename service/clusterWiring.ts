@@ -59,9 +59,12 @@ export function clusterChanges(parts: CachedParts, mqttCluster: BrokerCluster | 
         users.onWritten((names) => bus.publish('users', names)),
         sessions.onWritten((names) => bus.publish('sessions', names)),
       ];
+      // a token another node issued before its notice arrived is read from the store by its hash
+      sessions.useLookup((hash) => shared.accounts.sessionByHash(hash));
       await bus.start();
     },
     async stop() {
+      sessions.useLookup(null);
       for (const off of offs) off();
       offs = [];
       await bus.stop();

@@ -51,7 +51,7 @@ export interface LiveHubDeps {
   engine: Pick<AlertEngine, 'activeAlerts' | 'activeRescueCases'>;
   /** alert, case and store-flag changes, import jobs, ended sessions: subscribed at start, left at stop */
   events: Subscriber<EngineEvents & ImportJobEvents & SessionEvents>;
-  sessions: Pick<Sessions, 'verify' | 'valid'>;
+  sessions: Pick<Sessions, 'verify' | 'verifyAnywhere' | 'valid'>;
   tracker: ConnectionTracker;
   registry: DeviceRegistry;
   store: Store;
@@ -204,7 +204,16 @@ export class LiveHub {
 
   private authenticate(ws: WebSocket, token: string, catchUp: CatchUpRequest): void {
     const claims = this.deps.sessions.verify(token);
-    if (!claims) { this.refuse(ws, 'send a valid token (POST /api/login)'); return; }
+    if (claims) { this.admit(ws, claims, catchUp); return; }
+    // cluster mode: a token another node issued a moment ago (accounts/sessions.ts verifyAnywhere)
+    void this.deps.sessions.verifyAnywhere(token).then((found) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (found) this.admit(ws, found, catchUp);
+      else this.refuse(ws, 'send a valid token (POST /api/login)');
+    }, () => { if (ws.readyState === ws.OPEN) this.refuse(ws, 'the token could not be checked; try again'); });
+  }
+
+  private admit(ws: WebSocket, claims: Principal, catchUp: CatchUpRequest): void {
     const client: Client = { ws, claims, alive: true };
     this.clients.add(client);
     ws.on('close', () => this.clients.delete(client));

@@ -56,6 +56,11 @@ export class PgAccounts implements AccountRepository {
     return (await this.db.rows('SELECT token_hash, username, created_at, expires_at FROM sessions WHERE username = ANY($1::text[])', [[...usernames]])).map(sessionOf);
   }
 
+  /** One session by its token's hash (cluster mode: a token another node has just issued, accounts/sessions.ts). */
+  async sessionByHash(tokenHash: string): Promise<SessionRecord | null> {
+    return (await this.db.rows('SELECT token_hash, username, created_at, expires_at FROM sessions WHERE token_hash = $1', [tokenHash])).map(sessionOf)[0] ?? null;
+  }
+
   async insertSession(s: SessionRecord): Promise<void> {
     await this.db.run('INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES ($1, $2, $3, $4)',
       [s.tokenHash, s.username, ms(s.createdAt), ms(s.expiresAt)]);

@@ -115,10 +115,8 @@ describe('LiveHub limits', () => {
   const bus = testBus<EngineEvents & ImportJobEvents & SessionEvents>();
   const engine = { activeAlerts: () => [], activeRescueCases: () => [] };
   const token = 'sst_' + 'a'.repeat(43);
-  const sessions = {
-    verify: (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, district: null, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null),
-    valid: () => true,
-  };
+  const verify = (t: string) => (t === token ? { sub: 'op', role: 'operator' as const, district: null, sid: 'sid-op', exp: Math.floor(Date.now() / 1000) + 3600 } : null);
+  const sessions = { verify, verifyAnywhere: async (t: string) => verify(t), valid: () => true };
   let server: Server;
   let detach: () => void;
   let hub: LiveHub;
