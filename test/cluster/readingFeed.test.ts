@@ -7,18 +7,15 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examplePayload } from '../../core/schemas/examples.js';
-import { decodePayload } from '../../ingest/decode.js';
-import { encodeFrame } from '../../store/journal/frame.js';
 import type { Reading } from '../../core/reading.js';
-import { ReadingFeed, START, parsePosition, streamKey, type FeedLog, type ReadingBatch } from '../../cluster/readingFeed.js';
+import { ReadingFeed, START, parsePosition, streamKey, type FeedLog } from '../../cluster/readingFeed.js';
 import { FeedGap, ReadingFeedConsumer, type FeedDelivery, type ReadingFeedConsumerOptions } from '../../cluster/readingFeedConsumer.js';
 import { programs } from '../helpers/external.js';
 import { RedisServer } from '../helpers/redisServer.js';
+import { committed, reading, settle, slotsOf, waitFor } from './feedFixtures.js';
 
 const redisBin = programs(['redis-server'], 'redis-server');
 const bin = redisBin.ok ? redisBin.paths['redis-server']! : '';
-const T0 = Date.UTC(2026, 11, 7, 8, 0, 0);
 
 let redis: RedisServer;
 let admin: Redis;
@@ -26,26 +23,6 @@ const closers: Array<() => Promise<void>> = [];
 let prefixes = 0;
 let consumers = 0;
 const newPrefix = (): string => `t${++prefixes}:`;
-
-/** Readings as ingest makes them, with the bytes the device sent (the journal frame carries those). */
-const payloads = new WeakMap<Reading, Buffer>();
-function reading(seq: number, deviceId: string): Reading {
-  const msgId = `${deviceId}-${seq}`;
-  const payload = Buffer.from(JSON.stringify({ ...examplePayload('elevator', 'status', msgId, T0 + seq), vendor: { n: seq, s: 'é' } }));
-  const d = decodePayload('elevator', 'status', payload, 1 << 20);
-  if (!d.ok) throw new Error(d.detail);
-  const r: Reading = { seq, family: 'elevator', channel: 'status', deviceId, msgId, ts: d.ts, receivedAt: d.ts + 3, qos: 1, data: d.data, extra: d.extra };
-  payloads.set(r, payload);
-  return r;
-}
-
-/** A commit as `readings.stored` has it: the readings and their journal frame. */
-function committed(readings: Reading[], withFrame = true): ReadingBatch {
-  return { readings, frame: withFrame ? encodeFrame(readings, [], readings.map((r) => payloads.get(r)!)) : null };
-}
-
-/** Readings routed by device: `dev-<slot>` goes to that slot; `multi` to slots 1 and 7. */
-const slotsOf = (r: Reading): number[] => (r.deviceId === 'multi' ? [1, 7] : [Number(r.deviceId.slice(4))]);
 
 function feed(prefix: string, nodeId: string, extra: Partial<ConstructorParameters<typeof ReadingFeed>[0]> = {}): ReadingFeed {
   const f = new ReadingFeed({ redisUrl: redis.url, nodeId, prefix, retryMs: 50, ...extra });
@@ -77,15 +54,6 @@ function consumer(prefix: string, extra: Partial<ReadingFeedConsumerOptions> = {
   const seqs = (slot: number): Array<[string, number]> => of(slot).flatMap((d) => d.readings.map((r): [string, number] => [d.node, r.seq]));
   return { c, name, got, gaps, errors, checkpoint, of, seqs };
 }
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether the consumer named `name` has its XREAD blocked on the server. */
 async function blocked(name: string): Promise<boolean> {
