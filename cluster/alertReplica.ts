@@ -24,7 +24,8 @@
  * logged (at most once a minute, with a count). Two connections of our own (ioredis, as
  * cluster/changeBus.ts), closed at stop; an outage is logged once, ioredis reconnects by itself.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { clusterRedis } from './redisConnection.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EngineEvents } from '../alerts/engineTypes.js';
@@ -175,12 +176,12 @@ export class AlertReplica {
       this.opts.local.on('rescueCase', (e) => this.fromLocal(e)),
     ];
     // no offline queue: what Redis does not take is queued by us (bounded) and resent once it is back
-    this.pub = this.connect('publish', { enableOfflineQueue: false });
+    this.pub = clusterRedis(this.opts.redisUrl, this.log, 'cluster alerts (publish)', { enableOfflineQueue: false });
     // a moment after the connection is back, so that the others' subscriptions, lost with ours, are likely back too
     // (what they miss still reaches them: they load in full once subscribed, and the store has it after a checkpoint)
     this.pub.on('ready', () => this.scheduleResend());
     // resubscribed by us on each 'ready', so that the full load follows a confirmed subscription
-    this.sub = this.connect('subscribe', { autoResubscribe: false });
+    this.sub = clusterRedis(this.opts.redisUrl, this.log, 'cluster alerts (subscribe)', { autoResubscribe: false });
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('message', (channel: string, text: string) => this.received(channel, text));
     let timer: NodeJS.Timeout | undefined;
@@ -213,21 +214,6 @@ export class AlertReplica {
   /** Every node's unfinished rescue cases. */
   activeRescueCases(): RescueCase[] {
     return this.cases.list();
-  }
-
-  private connect(role: string, options: { enableOfflineQueue?: boolean; autoResubscribe?: boolean }): Redis {
-    const conn = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 20, lazyConnect: false, ...options });
-    let failing = false;
-    conn.on('error', (err: Error) => {
-      // one line per outage, not one per retry
-      if (!failing) this.log.error({ err: err.message, role: `cluster alerts (${role})` }, 'Redis connection failing; retrying');
-      failing = true;
-    });
-    conn.on('ready', () => {
-      if (failing) this.log.info({ role: `cluster alerts (${role})` }, 'Redis connection back');
-      failing = false;
-    });
-    return conn;
   }
 
   private async subscribe(): Promise<void> {

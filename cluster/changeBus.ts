@@ -16,7 +16,8 @@
  * Two connections of our own (ioredis, as broker/redisBackends.ts: a subscribed connection can
  * publish nothing), closed at stop; an outage is logged once, and ioredis reconnects by itself.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { clusterRedis } from './redisConnection.js';
 import type { Logger } from 'pino';
 
 export const CHANGE_KINDS = ['devices', 'cylinders', 'users', 'sessions'] as const;
@@ -121,10 +122,10 @@ export class ChangeBus {
     const subscribed = new Promise<void>((resolve) => { this.subscribed = resolve; });
     // no offline queue: a publish while Redis is away fails at once and becomes 'all' later,
     // rather than going out late to nodes that reloaded in full meanwhile
-    this.pub = this.connect('publish', { enableOfflineQueue: false });
+    this.pub = clusterRedis(this.opts.redisUrl, this.log, 'cluster changes (publish)', { enableOfflineQueue: false });
     this.pub.on('ready', () => this.resend());
     // resubscribed by us on each 'ready', so that the full reload follows a confirmed subscription
-    this.sub = this.connect('subscribe', { autoResubscribe: false });
+    this.sub = clusterRedis(this.opts.redisUrl, this.log, 'cluster changes (subscribe)', { autoResubscribe: false });
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('message', (channel: string, text: string) => this.received(channel, text));
     let timer: NodeJS.Timeout | undefined;
@@ -160,21 +161,6 @@ export class ChangeBus {
       if (!c || c.status === 'end') return;
       await c.quit().catch(() => c.disconnect());
     }));
-  }
-
-  private connect(role: string, options: { enableOfflineQueue?: boolean; autoResubscribe?: boolean }): Redis {
-    const conn = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 20, lazyConnect: false, ...options });
-    let failing = false;
-    conn.on('error', (err: Error) => {
-      // one line per outage, not one per retry
-      if (!failing) this.log.error({ err: err.message, role: `cluster changes (${role})` }, 'Redis connection failing; retrying');
-      failing = true;
-    });
-    conn.on('ready', () => {
-      if (failing) this.log.info({ role: `cluster changes (${role})` }, 'Redis connection back');
-      failing = false;
-    });
-    return conn;
   }
 
   private async subscribe(): Promise<void> {

@@ -22,7 +22,8 @@
  * publish nothing), closed at stop; an outage is logged once, and ioredis reconnects by itself.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { clusterRedis } from './redisConnection.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CodedError, codes, type Code } from '../core/codes.js';
@@ -97,9 +98,9 @@ export class NodeCalls {
     if (this.pub || this.stopped) return;
     const subscribed = new Promise<void>((resolve) => { this.subscribed = resolve; });
     // a command Redis did not take fails at once and is never sent late (see the head comment)
-    this.pub = this.connect('publish', { enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    this.pub = clusterRedis(this.opts.redisUrl, this.log, 'cluster calls (publish)', { enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
     // resubscribed by us on each 'ready', as changeBus does
-    this.sub = this.connect('subscribe', { autoResubscribe: false });
+    this.sub = clusterRedis(this.opts.redisUrl, this.log, 'cluster calls (subscribe)', { autoResubscribe: false });
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('message', (channel: string, text: string) => this.received(channel, text));
     let timer: NodeJS.Timeout | undefined;
@@ -165,21 +166,6 @@ export class NodeCalls {
     // own keys only: a method named `constructor` or `__proto__` is nobody's handler
     if (!Object.hasOwn(this.opts.handlers, method)) throw new Error(`node ${this.opts.nodeId} has no method ${method}`);
     return this.opts.handlers[method]!(args);
-  }
-
-  private connect(role: string, options: { enableOfflineQueue?: boolean; autoResubscribe?: boolean; autoResendUnfulfilledCommands?: boolean }): Redis {
-    const conn = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 20, lazyConnect: false, ...options });
-    let failing = false;
-    conn.on('error', (err: Error) => {
-      // one line per outage, not one per retry
-      if (!failing) this.log.error({ err: err.message, role: `cluster calls (${role})` }, 'Redis connection failing; retrying');
-      failing = true;
-    });
-    conn.on('ready', () => {
-      if (failing) this.log.info({ role: `cluster calls (${role})` }, 'Redis connection back');
-      failing = false;
-    });
-    return conn;
   }
 
   private async subscribe(): Promise<void> {
